@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* captions.h: the cue timer and fan-out to sinks. For the story on air
+ * each sink has its own sd-event CLOCK_MONOTONIC timer (1 ms accuracy)
+ * armed at aclock_media_to_mono(cue start, sink latency); when it fires the
+ * clock is read again and the timer re-armed if the deadline moved, so
+ * captions follow the audio clock, never sleeps. Loop thread only. */
+#pragma once
+
+#include <stddef.h>
+#include <systemd/sd-event.h>
+
+struct aclock;
+struct sink;
+struct story;
+
+struct captions;
+
+/* Takes ownership of the sinks array and the sinks. */
+int captions_new(sd_event *e, struct aclock *clock, struct sink **sinks, size_t n_sinks,
+                 struct captions **ret);
+struct captions *captions_free(struct captions *c);
+
+/* STORY went on air (its frame 0 handed to the device). The story must
+ * stay alive until captions_story_ended(). Cues not yet timed are held
+ * until captions_replan() after timing arrives. */
+void captions_story_started(struct captions *c, struct story *story);
+/* The story left the air: sinks get story_end, pending cues are dropped
+ * (counted). */
+void captions_story_ended(struct captions *c, struct story *story);
+/* Re-reads the audio clock and re-arms every timer: after pause, resume,
+ * or when the story's cue times changed. */
+void captions_replan(struct captions *c);
+
+/* Cues emitted / dropped for the story currently or last on air. */
+size_t captions_emitted(const struct captions *c);
+size_t captions_dropped(const struct captions *c);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* control.h: the control socket transport. A Unix stream socket; a
+ * request is one JSON object per line ({"cmd": "add", ...}); a reply is one
+ * JSON object per line ({"ok": true, ...} or {"ok": false, "error": "..."}).
+ * Lines over 64 KiB, binary or invalid JSON get an error reply, and the
+ * connection is closed after a line too long. Loop thread only. */
+#pragma once
+
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+struct json_object;
+struct control;
+
+/* Handles one request; returns a new reply object (the control module
+ * sends and frees it). Never NULL. */
+typedef struct json_object *(*control_handler_t)(struct json_object *request, void *userdata);
+
+/* Listens on PATH (mode MODE, parent directory created), or adopts a
+ * socket passed by systemd (sd_listen_fds) when there is one. */
+int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler,
+                void *userdata, struct control **ret);
+struct control *control_free(struct control *c);
+
+/* Helper for handlers: {"ok": false, "error": MESSAGE}. */
+struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* {"ok": true} */
+struct json_object *control_ok(void);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* log.h: logging to stderr with <sd-daemon.h> priority prefixes, which
+ * journald reads and a terminal still reads well. Thread-safe (one
+ * fprintf per line). */
+#pragma once
+
+#include <errno.h>
+#include <syslog.h>
+
+/* Messages above this priority (LOG_DEBUG > LOG_INFO ...) are dropped.
+ * Set once in main before threads start. */
+void log_set_max_level(int level);
+int log_get_max_level(void);
+
+/* Logs one line; returns -abs(error) when error != 0, else 0. errno is set
+ * to abs(error) first so "%m" prints it. */
+int log_internal(int level, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+#define log_full_errno(level, error, ...) log_internal((level), (error), __VA_ARGS__)
+#define log_debug(...) log_internal(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...) log_internal(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...) log_internal(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_internal(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...) log_internal(LOG_ERR, 0, __VA_ARGS__)
+#define log_debug_errno(e, ...) log_internal(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_info_errno(e, ...) log_internal(LOG_INFO, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_internal(LOG_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...) log_internal(LOG_ERR, (e), __VA_ARGS__)

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* output.h: the libao device. Opened and used on the playout thread
+ * only (or opened before it starts and handed over); ao_initialize() must
+ * have run (main). Drivers that do not block in real time (null, file
+ * drivers such as wav/raw/au) are paced against CLOCK_MONOTONIC. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct output_option {
+        char *key;
+        char *value;
+};
+
+struct output_spec {
+        const char *driver;       /* "default", "pulse", "alsa", "null", "wav", ... */
+        const char *file;         /* file drivers only */
+        const struct output_option *options;
+        size_t n_options;
+        int rate;
+        int channels;
+};
+
+struct output;
+
+/* -ENODEV unknown driver or no device, -EIO open failure (logged with the
+ * reason libao gave). */
+int output_open(const struct output_spec *spec, struct output **ret);
+
+/* Hands FRAMES frames to the device; blocks (real device) or sleeps to
+ * the pace of real time (paced drivers). -EIO when the device fails. */
+int output_play(struct output *o, const int16_t *pcm, size_t frames);
+
+/* Call after a pause: a paced output restarts its pace from now. */
+void output_reset_pace(struct output *o);
+
+bool output_is_paced(const struct output *o);
+const char *output_driver_name(const struct output *o);
+
+struct output *output_free(struct output *o);

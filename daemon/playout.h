@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* playout.h: the playout thread. It owns the decoders and the output
+ * device: take commands -> decode ~20 ms -> output_play -> publish the
+ * audio clock. The loop thread talks to it only through the functions
+ * below (a command queue) and hears back through events read from
+ * playout_event_fd() (an eventfd; readable when events are pending).
+ *
+ * Gapless: the loop keeps the item after the current one "cued"; when the
+ * current item ends, the cued one starts in the same buffer. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct aclock;
+struct output;
+
+enum playout_event_type {
+        PLAYOUT_STARTED,   /* item_id began: its frame 0 was handed at (mono_ns) */
+        PLAYOUT_ENDED,     /* item_id ended: reason, frames played */
+        PLAYOUT_PAUSED,
+        PLAYOUT_RESUMED,
+        PLAYOUT_IDLE,      /* nothing to play */
+};
+
+enum playout_end_reason {
+        PLAYOUT_END_COMPLETE,
+        PLAYOUT_END_SKIPPED,
+        PLAYOUT_END_ERROR,     /* could not open or decode: error holds why */
+        PLAYOUT_END_REMOVED,   /* cancelled before or while playing by the loop */
+        PLAYOUT_END_SHUTDOWN,
+};
+const char *playout_end_reason_to_string(enum playout_end_reason r);
+
+struct playout_event {
+        enum playout_event_type type;
+        uint64_t item_id;
+        enum playout_end_reason reason;
+        int64_t frames;        /* STARTED: total length if known else -1; ENDED: frames played */
+        uint64_t mono_ns;
+        int error;             /* ENDED with ERROR: -errno */
+        char message[256];     /* ENDED with ERROR: human readable reason */
+};
+
+struct playout;
+
+/* Takes ownership of OUT. Starts the thread. */
+int playout_start(struct output *out, struct aclock *clock, int rate, int channels,
+                  struct playout **ret);
+
+/* Loop thread. All return 0 or -ENOMEM. */
+/* Make ID (AUDIO_PATH) the item after the current one; replaces any cued
+ * item. If nothing is playing it starts at once. id 0 = uncue. */
+int playout_cue(struct playout *p, uint64_t id, const char *audio_path);
+int playout_skip(struct playout *p);            /* end the current item now (SKIPPED) */
+int playout_pause(struct playout *p);
+int playout_resume(struct playout *p);
+
+/* Loop thread: readable when events are pending. */
+int playout_event_fd(struct playout *p);
+/* Pops one event: 1 got one, 0 none pending. */
+int playout_next_event(struct playout *p, struct playout_event *ret);
+
+/* Heartbeat that increments every time the thread's loop turns (also
+ * while idle or paused, at least every 100 ms). Any thread. */
+uint64_t playout_heartbeat(struct playout *p);
+
+/* Stops the thread (current item ends with SHUTDOWN), closes the device. */
+struct playout *playout_stop(struct playout *p);

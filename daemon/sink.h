@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* sink.h: a caption output. Every call comes from the loop thread and
+ * must not block (files are written with buffered appends; the terminal
+ * is stdout). */
+#pragma once
+
+#include <stdint.h>
+
+struct cue;
+struct story;
+struct sink_config;
+
+struct cue_emit {
+        size_t index;          /* cue index within the story */
+        uint64_t due_ns;       /* CLOCK_MONOTONIC the cue was due (audio clock + latency) */
+        uint64_t emitted_ns;   /* CLOCK_MONOTONIC at emission */
+        int64_t lateness_us;   /* emitted - due */
+};
+
+struct sink;
+
+struct sink_ops {
+        const char *type;
+        int (*story_start)(struct sink *s, const struct story *st);
+        int (*cue)(struct sink *s, const struct story *st, const struct cue *c, const struct cue_emit *e);
+        int (*story_end)(struct sink *s, const struct story *st);
+        void (*free)(struct sink *s);
+};
+
+struct sink {
+        const struct sink_ops *ops;
+        char *name;            /* "terminal", "jsonl:/path" ... for logs */
+        int64_t latency_ms;
+        void *data;
+};
+
+/* Creates a sink from its config entry. -EINVAL unknown type, -errno on
+ * open failure (message logged by caller with the path). */
+int sink_new(const struct sink_config *sc, struct sink **ret);
+struct sink *sink_free(struct sink *s);
+
+int sink_terminal_new(const struct sink_config *sc, struct sink **ret);
+int sink_jsonl_new(const struct sink_config *sc, struct sink **ret);
+int sink_webvtt_new(const struct sink_config *sc, struct sink **ret);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* timing.h: the seam where cues get their times. Today: an estimate
+ * proportional to spoken length between the first and last non-silent
+ * frames; the forced aligner replaces timing_assign's body. Pure. */
+#pragma once
+
+#include <stdint.h>
+
+struct cue_list;
+
+struct audio_scan {
+        int rate;                 /* frames per second of the scan */
+        int64_t frames;           /* exact decoded length */
+        int64_t first_voiced;     /* first frame of the first non-silent 10 ms window, -1 if all silent */
+        int64_t last_voiced;      /* last frame of the last non-silent window */
+};
+
+enum timing_source {
+        TIMING_NONE,              /* not timed yet */
+        TIMING_GIVEN,             /* WebVTT/SRT input */
+        TIMING_ESTIMATE,          /* proportional to spoken length */
+};
+const char *timing_source_to_string(enum timing_source s);
+
+/* Gives every cue start_ms/end_ms (story time). Cues already timed
+ * (given) are left alone and TIMING_GIVEN returned. Returns the source
+ * used (>= 0), -EINVAL when the audio has no non-silent frame. */
+int timing_assign(struct cue_list *cues, const struct audio_scan *scan);
