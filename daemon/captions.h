@@ -15,7 +15,8 @@ struct story;
 
 struct captions;
 
-/* Takes ownership of the sinks array and the sinks. */
+/* Takes ownership of the sinks array and the sinks on success (on
+ * failure the caller keeps them). */
 int captions_new(sd_event *e, struct aclock *clock, struct sink **sinks, size_t n_sinks,
                  struct captions **ret);
 struct captions *captions_free(struct captions *c);
@@ -31,6 +32,8 @@ void captions_story_ended(struct captions *c, struct story *story);
  * or when the story's cue times changed. */
 void captions_replan(struct captions *c);
 
-/* Cues emitted / dropped for the story currently or last on air. */
+/* Cues emitted / dropped for the story currently or last on air, summed
+ * over sinks (each sink runs its own track). Cues more than 2 s past due
+ * when reached (mid-way start, late timing) are dropped, not emitted. */
 size_t captions_emitted(const struct captions *c);
 size_t captions_dropped(const struct captions *c);

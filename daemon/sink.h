@@ -4,6 +4,7 @@
  * is stdout). */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct cue;
@@ -24,12 +25,12 @@ struct sink_ops {
         int (*story_start)(struct sink *s, const struct story *st);
         int (*cue)(struct sink *s, const struct story *st, const struct cue *c, const struct cue_emit *e);
         int (*story_end)(struct sink *s, const struct story *st);
-        void (*free)(struct sink *s);
+        void (*free)(struct sink *s);   /* releases s->data only; sink_free does the rest */
 };
 
 struct sink {
         const struct sink_ops *ops;
-        char *name;            /* "terminal", "jsonl:/path" ... for logs */
+        char *name;            /* "terminal", "jsonl:'/path'" ... for logs */
         int64_t latency_ms;
         void *data;
 };
@@ -38,6 +39,12 @@ struct sink {
  * open failure (message logged by caller with the path). */
 int sink_new(const struct sink_config *sc, struct sink **ret);
 struct sink *sink_free(struct sink *s);
+
+/* For sink implementations: a sink with OPS, a copy of NAME, SC's latency
+ * and DATA. On success the sink owns DATA (ops->free releases it); on
+ * -ENOMEM the caller still does. */
+int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_config *sc,
+               void *data, struct sink **ret);
 
 int sink_terminal_new(const struct sink_config *sc, struct sink **ret);
 int sink_jsonl_new(const struct sink_config *sc, struct sink **ret);

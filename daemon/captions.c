@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* captions.c: the cue timer. One clock rules all text: a cue at media
+ * time t of story S is due when the frames of S handed to the device reach
+ * t, plus the sink's latency. Each sink has a track: the index of its next
+ * cue and one sd-event CLOCK_MONOTONIC timer (1 ms accuracy; 0 would mean
+ * sd-event's 250 ms default) armed at that cue's due time, computed from
+ * the latest audio clock sample of S. When the timer fires the clock is
+ * read again, so a stalled or paused device moves the deadline instead of
+ * letting text run ahead of the audio. Nothing here sleeps or guesses from
+ * the wall clock.
+ *
+ * Staleness: a cue found more than CAPTIONS_STALE_NS past its due time
+ * (the story started mid-way, its timing arrived late, the loop stalled)
+ * is dropped, not emitted: a reader should never get a burst of text that
+ * was said seconds ago. Cues less late than that are emitted at once and
+ * report their lateness. Every sink runs its own track, so the emitted and
+ * dropped counters sum over sinks. Loop thread only. */
+#include "captions.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "aclock.h"
+#include "cleanup.h"
+#include "log.h"
+#include "queue.h"
+#include "segment.h"
+#include "sink.h"
+
+#define NSEC_PER_MSEC UINT64_C(1000000)
+#define CAPTIONS_ACCURACY_USEC UINT64_C(1000)            /* timer accuracy: 1 ms */
+#define CAPTIONS_RETRY_NS (5 * NSEC_PER_MSEC)            /* clock not yet for our story */
+#define CAPTIONS_EARLY_NS (NSEC_PER_MSEC / 2)            /* emit if due within 0.5 ms */
+#define CAPTIONS_STALE_NS ((int64_t) (2000 * NSEC_PER_MSEC))
+
+struct track {
+        struct captions *owner;
+        struct sink *sink;
+        sd_event_source *timer;
+        size_t next;            /* next cue of the story on air */
+        bool failed;            /* a sink error was logged for this story */
+};
+
+struct captions {
+        sd_event *event;
+        struct aclock *clock;
+        struct sink **sinks;
+        size_t n_sinks;
+        struct track *tracks;
+        struct story *story;    /* on air, not owned */
+        struct aclock_sample last;  /* latest sample read for story */
+        bool have_last;
+        size_t emitted, dropped;
+};
+
+static size_t story_n_cues(const struct story *st) {
+        return st && st->cues ? st->cues->n_cues : 0;
+}
+
+static void track_disarm(struct track *t) {
+        (void) sd_event_source_set_enabled(t->timer, SD_EVENT_OFF);
+}
+
+/* Never early: sd-event fires at or after the µs given, within accuracy. */
+static void track_arm(struct track *t, uint64_t due_ns) {
+        int r;
+
+        r = sd_event_source_set_time(t->timer, (due_ns + 999) / 1000);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(t->timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "%s: cannot arm the caption timer: %m, captions stall",
+                                t->sink->name);
+}
+
+/* Logs a sink failure once per story, so a full disk is one line. */
+static void track_sink_failed(struct track *t, int r, const char *what) {
+        if (t->failed)
+                return;
+        t->failed = true;
+        log_warning_errno(r, "%s: %s failed: %m, ignoring", t->sink->name, what);
+}
+
+static void track_emit(struct track *t, uint64_t due_ns) {
+        struct captions *c = t->owner;
+        const struct cue *cue = &c->story->cues->cues[t->next];
+        struct cue_emit e = {
+                .index = t->next,
+                .due_ns = due_ns,
+                .emitted_ns = aclock_now_ns(),
+        };
+        int r;
+
+        e.lateness_us = ((int64_t) e.emitted_ns - (int64_t) due_ns) / 1000;
+        r = t->sink->ops->cue(t->sink, c->story, cue, &e);
+        if (r < 0)
+                track_sink_failed(t, r, "writing a cue");
+        log_debug("%s: story %" PRIu64 " cue %zu emitted, %" PRId64 " us late",
+                  t->sink->name, c->story->id, t->next, e.lateness_us);
+        c->emitted++;
+        t->next++;
+}
+
+/* Emits or drops every cue of the track already due by sample S; returns
+ * the due time of the next timed cue, or 0 when there is none (all done,
+ * or the next cue is untimed and held until captions_replan). */
+static uint64_t track_catch_up(struct track *t, const struct aclock_sample *s) {
+        struct captions *c = t->owner;
+
+        while (t->next < story_n_cues(c->story)) {
+                const struct cue *cue = &c->story->cues->cues[t->next];
+                uint64_t due, now;
+
+                if (cue->start_ms < 0)
+                        return 0;
+                due = aclock_media_to_mono(s, cue->start_ms, t->sink->latency_ms);
+                now = aclock_now_ns();
+                if (due > now + CAPTIONS_EARLY_NS)
+                        return due;
+                if ((int64_t) (now - due) > CAPTIONS_STALE_NS) {
+                        log_debug("%s: story %" PRIu64 " cue %zu is stale, dropped",
+                                  t->sink->name, c->story->id, t->next);
+                        c->dropped++;
+                        t->next++;
+                } else
+                        track_emit(t, due);
+        }
+        return 0;
+}
+
+/* Reads the audio clock and emits what is due, then arms the timer for
+ * the next cue. While the clock still shows another item (the playout
+ * thread has not published the story yet) it polls briefly; while paused
+ * it waits for captions_replan. */
+static void track_plan(struct track *t) {
+        struct captions *c = t->owner;
+        struct aclock_sample s;
+        uint64_t due;
+
+        track_disarm(t);
+        if (t->next >= story_n_cues(c->story))
+                return;
+        aclock_read(c->clock, &s);
+        if (s.item_id != c->story->id) {
+                track_arm(t, aclock_now_ns() + CAPTIONS_RETRY_NS);
+                return;
+        }
+        c->last = s;
+        c->have_last = true;
+        if (!s.playing)
+                return;
+        due = track_catch_up(t, &s);
+        if (due > 0)
+                track_arm(t, due);
+}
+
+static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        track_plan(userdata);
+        return 0;
+}
+
+int captions_new(sd_event *e, struct aclock *clock, struct sink **sinks, size_t n_sinks,
+                 struct captions **ret) {
+        _cleanup_free_ struct track *tracks = NULL;
+        struct captions *c;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        tracks = calloc(MAX(n_sinks, 1u), sizeof *tracks);
+        if (!c || !tracks) {
+                free(c);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_sinks; i++) {
+                tracks[i] = (struct track) { .owner = c, .sink = sinks[i] };
+                r = sd_event_add_time(e, &tracks[i].timer, CLOCK_MONOTONIC, 0,
+                                      CAPTIONS_ACCURACY_USEC, on_timer, &tracks[i]);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(tracks[i].timer, SD_EVENT_OFF);
+                if (r < 0) {
+                        for (size_t j = 0; j <= i; j++)
+                                sd_event_source_disable_unref(tracks[j].timer);
+                        free(c);
+                        return r;
+                }
+        }
+        c->event = sd_event_ref(e);
+        c->clock = clock;
+        c->sinks = sinks;
+        c->n_sinks = n_sinks;
+        c->tracks = TAKE_PTR(tracks);
+        *ret = c;
+        return 0;
+}
+
+struct captions *captions_free(struct captions *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < c->n_sinks; i++) {
+                sd_event_source_disable_unref(c->tracks[i].timer);
+                sink_free(c->sinks[i]);
+        }
+        free(c->tracks);
+        free(c->sinks);
+        sd_event_unref(c->event);
+        free(c);
+        return NULL;
+}
+
+void captions_story_started(struct captions *c, struct story *story) {
+        int r;
+
+        if (c->story)
+                captions_story_ended(c, c->story);
+        c->story = story;
+        c->have_last = false;
+        c->emitted = c->dropped = 0;
+        for (size_t i = 0; i < c->n_sinks; i++) {
+                struct track *t = &c->tracks[i];
+
+                t->next = 0;
+                t->failed = false;
+                r = t->sink->ops->story_start(t->sink, story);
+                if (r < 0)
+                        track_sink_failed(t, r, "starting a story");
+        }
+        captions_replan(c);
+}
+
+/* Cues already due by the story's last clock sample still go out (their
+ * timer may simply not have been dispatched yet); the rest are dropped. */
+void captions_story_ended(struct captions *c, struct story *story) {
+        int r;
+
+        if (!c->story || c->story != story)
+                return;
+        for (size_t i = 0; i < c->n_sinks; i++) {
+                struct track *t = &c->tracks[i];
+                size_t n = story_n_cues(story);
+
+                track_disarm(t);
+                if (c->have_last && c->last.playing)
+                        (void) track_catch_up(t, &c->last);
+                c->dropped += n - MIN(t->next, n);
+                t->next = n;
+                r = t->sink->ops->story_end(t->sink, story);
+                if (r < 0)
+                        track_sink_failed(t, r, "ending a story");
+        }
+        c->story = NULL;
+        c->have_last = false;
+}
+
+void captions_replan(struct captions *c) {
+        if (!c->story)
+                return;
+        for (size_t i = 0; i < c->n_sinks; i++)
+                track_plan(&c->tracks[i]);
+}
+
+size_t captions_emitted(const struct captions *c) {
+        return c->emitted;
+}
+
+size_t captions_dropped(const struct captions *c) {
+        return c->dropped;
+}

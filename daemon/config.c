@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* config.c: reads nextupd.conf with libconfig and turns it into one
+ * immutable struct nextup_config. libconfig stops at the first syntax
+ * error, so that one is reported alone; once the file parses, every key
+ * is checked and every problem collected (unknown keys, wrong types,
+ * out-of-range values, bad names, missing required keys) so that an
+ * operator fixes the file in one pass, as OpenBSD's daemons do with -n.
+ * Errors are sorted by line and written as "PATH:LINE: key: message",
+ * key being the dotted path ("captions.sinks[1].latency_ms", list indices
+ * from 0). Relative paths resolve against the config file's folder, not
+ * the daemon's working directory, which systemd sets to "/". Whether the
+ * files exist is checked when they are used, not here. */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+#define KEY_MAX 256
+#define SUN_PATH_MAX 108 /* sizeof(((struct sockaddr_un *) 0)->sun_path) */
+
+struct config_error {
+        const char *file;   /* NULL: the main file */
+        int line;           /* 0: no line known */
+        size_t seq;         /* keeps messages of one line in the order found */
+        char *text;         /* "key: message" */
+};
+
+/* Every error found in one load. Collected first, printed sorted by line. */
+struct errs {
+        const char *path;   /* as given on the command line */
+        struct config_error *v;
+        size_t n;
+        bool oom;
+};
+
+static const char *const file_drivers[] = { "wav", "raw", "au" };
+static const char *const log_levels[] = { "error", "warning", "notice", "info", "debug" };
+static const char *const sink_types[] = {
+        [SINK_TERMINAL] = "terminal",
+        [SINK_JSONL] = "jsonl",
+        [SINK_WEBVTT] = "webvtt",
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nextup_config *, config_free);
+
+static inline void config_destroyp(config_t **c) {
+        if (*c)
+                config_destroy(*c);
+}
+
+static void errs_done(struct errs *e) {
+        for (size_t i = 0; i < e->n; i++)
+                free(e->v[i].text);
+        free(e->v);
+}
+
+/* The dotted path of S from the root: "output.rate", "captions.sinks[1]". */
+static void setting_key(const config_setting_t *s, char *buf, size_t size) {
+        const config_setting_t *p = config_setting_parent(s);
+        size_t n;
+
+        buf[0] = '\0';
+        if (!p)
+                return;
+        setting_key(p, buf, size);
+        n = strlen(buf);
+        if (config_setting_name(s))
+                snprintf(buf + n, size - n, "%s%s", n > 0 ? "." : "", config_setting_name(s));
+        else
+                snprintf(buf + n, size - n, "[%d]", config_setting_index(s));
+}
+
+/* Records an error about WHERE (or about its missing member CHILD, which
+ * has no line of its own, so the parent's line is used). */
+static void __attribute__((format(printf, 4, 5)))
+err_at(struct errs *e, const config_setting_t *where, const char *child, const char *fmt, ...) {
+        char key[KEY_MAX], msg[512];
+        struct config_error *v;
+        size_t n;
+        va_list ap;
+
+        setting_key(where, key, sizeof key);
+        n = strlen(key);
+        if (child)
+                snprintf(key + n, sizeof key - n, "%s%s", n > 0 ? "." : "", child);
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+
+        v = reallocarray(e->v, e->n + 1, sizeof *v);
+        if (!v) {
+                e->oom = true;
+                return;
+        }
+        e->v = v;
+        v[e->n] = (struct config_error) {
+                .file = config_setting_source_file(where),
+                .line = config_setting_source_line(where),
+                .seq = e->n,
+        };
+        if (asprintf(&v[e->n].text, "%s: %s", key, msg) < 0) {
+                e->oom = true;
+                return;
+        }
+        e->n++;
+}
+
+static int error_cmp(const void *a, const void *b) {
+        const struct config_error *x = a, *y = b;
+
+        if (x->line != y->line)
+                return x->line < y->line ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void errs_print(struct errs *e, FILE *f) {
+        if (e->n > 1)
+                qsort(e->v, e->n, sizeof *e->v, error_cmp);
+        for (size_t i = 0; i < e->n; i++) {
+                const char *file = e->v[i].file ?: e->path;
+
+                if (e->v[i].line > 0)
+                        fprintf(f, "%s:%d: %s\n", file, e->v[i].line, e->v[i].text);
+                else
+                        fprintf(f, "%s: %s\n", file, e->v[i].text);
+        }
+}
+
+static bool strv_contains(const char *const *v, size_t n, const char *s) {
+        for (size_t i = 0; i < n; i++)
+                if (v[i] && strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+/* Reports each member of GROUP whose name is not in KNOWN. */
+static void check_keys(struct errs *e, const config_setting_t *group,
+                       const char *const *known, size_t n_known) {
+        for (int i = 0; i < config_setting_length(group); i++) {
+                const config_setting_t *s = config_setting_get_elem(group, (unsigned) i);
+
+                if (!strv_contains(known, n_known, config_setting_name(s)))
+                        err_at(e, s, NULL, "unknown key");
+        }
+}
+
+/* The getters: 0 when NAME is absent (*ret untouched, so the caller's
+ * default stands), 1 when present and valid (*ret set), -EINVAL when
+ * present but bad (reported, *ret untouched). */
+static int get_int(struct errs *e, const config_setting_t *parent, const char *name,
+                   int min, int max, int *ret) {
+        const config_setting_t *s = config_setting_get_member(parent, name);
+        long long v;
+
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
+                err_at(e, s, NULL, "expected an integer");
+                return -EINVAL;
+        }
+        v = config_setting_get_int64(s);
+        if (v < min || v > max) {
+                err_at(e, s, NULL, "%lld is out of range %d..%d", v, min, max);
+                return -EINVAL;
+        }
+        *ret = (int) v;
+        return 1;
+}
+
+static int get_bool(struct errs *e, const config_setting_t *parent, const char *name, bool *ret) {
+        const config_setting_t *s = config_setting_get_member(parent, name);
+
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+                err_at(e, s, NULL, "expected a boolean (true or false)");
+                return -EINVAL;
+        }
+        *ret = config_setting_get_bool(s);
+        return 1;
+}
+
+/* *ret points into the libconfig tree; copy it before config_destroy. */
+static int get_string(struct errs *e, const config_setting_t *parent, const char *name,
+                      bool allow_empty, const char **ret) {
+        const config_setting_t *s = config_setting_get_member(parent, name);
+
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                err_at(e, s, NULL, "expected a string");
+                return -EINVAL;
+        }
+        if (!allow_empty && config_setting_get_string(s)[0] == '\0') {
+                err_at(e, s, NULL, "must not be empty");
+                return -EINVAL;
+        }
+        *ret = config_setting_get_string(s);
+        return 1;
+}
+
+/* A string out of NAMES; *ret is its index. */
+static int get_enum(struct errs *e, const config_setting_t *parent, const char *name,
+                    const char *const *names, size_t n_names, int *ret) {
+        const char *v;
+        char list[256] = "";
+        int r;
+
+        r = get_string(e, parent, name, true, &v);
+        if (r <= 0)
+                return r;
+        for (size_t i = 0; i < n_names; i++)
+                if (strcmp(names[i], v) == 0) {
+                        *ret = (int) i;
+                        return 1;
+                }
+        for (size_t i = 0; i < n_names; i++) {
+                size_t n = strlen(list);
+                snprintf(list + n, sizeof list - n, "%s%s", i > 0 ? ", " : "", names[i]);
+        }
+        err_at(e, config_setting_get_member(parent, name), NULL,
+               "\"%s\" is not one of %s", v, list);
+        return -EINVAL;
+}
+
+/* Replaces *dst by a copy of SRC; remembers allocation failure in E. */
+static void set_str(struct errs *e, char **dst, const char *src) {
+        char *copy = strdup(src);
+
+        if (!copy) {
+                e->oom = true;
+                return;
+        }
+        free(*dst);
+        *dst = copy;
+}
+
+/* A non-empty path; relative ones are joined to DIR (absolute). */
+static int get_path(struct errs *e, const config_setting_t *parent, const char *name,
+                    const char *dir, char **ret) {
+        const char *v;
+        char *abs;
+        int r;
+
+        r = get_string(e, parent, name, false, &v);
+        if (r <= 0)
+                return r;
+        if (v[0] == '/')
+                abs = strdup(v);
+        else if (asprintf(&abs, "%s/%s", dir, v) < 0)
+                abs = NULL;
+        if (!abs) {
+                e->oom = true;
+                return -ENOMEM;
+        }
+        free(*ret);
+        *ret = abs;
+        return 1;
+}
+
+/* A member that must be a group (or list, when LIST): NULL when absent or
+ * of another type (reported). */
+static const config_setting_t *get_aggregate(struct errs *e, const config_setting_t *parent,
+                                             const char *name, bool list) {
+        const config_setting_t *s = config_setting_get_member(parent, name);
+        int type;
+
+        if (!s)
+                return NULL;
+        type = config_setting_type(s);
+        /* "x = ();" and "x = [];" both read as an empty list */
+        if (list && (type == CONFIG_TYPE_LIST ||
+                     (type == CONFIG_TYPE_ARRAY && config_setting_length(s) == 0)))
+                return s;
+        if (!list && type == CONFIG_TYPE_GROUP)
+                return s;
+        err_at(e, s, NULL, list ? "expected a list ( ... )" : "expected a group { ... }");
+        return NULL;
+}
+
+static bool is_word(const char *s) {
+        size_t n = strlen(s);
+
+        return n > 0 && n < 64 &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+/* "0660", "660", "0600": at most four octal digits, no bits above 0777. */
+static int get_mode(struct errs *e, const config_setting_t *parent, const char *name, mode_t *ret) {
+        const config_setting_t *s = config_setting_get_member(parent, name);
+        const char *v;
+        size_t n;
+
+        if (!s)
+                return 0;
+        /* libconfig has no octal integers: 0660 would silently read as 660 */
+        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                err_at(e, s, NULL, "expected an octal string such as \"0660\"");
+                return -EINVAL;
+        }
+        v = config_setting_get_string(s);
+        n = strlen(v);
+        if (n == 0 || n > 4 || strspn(v, "01234567") != n || strtoul(v, NULL, 8) > 0777) {
+                err_at(e, s, NULL, "\"%s\" is not an octal mode such as \"0660\"", v);
+                return -EINVAL;
+        }
+        *ret = (mode_t) strtoul(v, NULL, 8);
+        return 1;
+}
+
+static void parse_options(struct errs *e, const config_setting_t *g, struct nextup_config *c) {
+        int n = config_setting_length(g);
+
+        if (n == 0)
+                return;
+        c->output_options = calloc((size_t) n, sizeof *c->output_options);
+        if (!c->output_options) {
+                e->oom = true;
+                return;
+        }
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                struct output_option *o = &c->output_options[c->n_output_options];
+
+                if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                        err_at(e, s, NULL, "expected a string");
+                        continue;
+                }
+                c->n_output_options++;
+                set_str(e, &o->key, config_setting_name(s));
+                set_str(e, &o->value, config_setting_get_string(s));
+        }
+}
+
+static void parse_output(struct errs *e, const config_setting_t *root, const char *dir,
+                         struct nextup_config *c) {
+        static const char *const keys[] = { "driver", "file", "options", "rate", "channels" };
+        const config_setting_t *g = get_aggregate(e, root, "output", false), *opts;
+        const char *driver;
+        bool file_driver;
+        int r;
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        r = get_string(e, g, "driver", true, &driver);
+        if (r > 0 && !is_word(driver)) {
+                err_at(e, config_setting_get_member(g, "driver"), NULL,
+                       "\"%s\" is not a libao driver name (a word such as \"pulse\")", driver);
+                r = -EINVAL;
+        } else if (r > 0)
+                set_str(e, &c->output_driver, driver);
+
+        file_driver = strv_contains(file_drivers, ELEMENTSOF(file_drivers), c->output_driver);
+        switch (get_path(e, g, "file", dir, &c->output_file)) {
+        case 0:
+                if (r >= 0 && file_driver)
+                        err_at(e, g, "file", "required for the \"%s\" driver", c->output_driver);
+                break;
+        case 1:
+                if (r >= 0 && !file_driver)
+                        err_at(e, config_setting_get_member(g, "file"), NULL,
+                               "only used by the file drivers wav, raw and au");
+                break;
+        }
+
+        opts = get_aggregate(e, g, "options", false);
+        if (opts)
+                parse_options(e, opts, c);
+        (void) get_int(e, g, "rate", 8000, 192000, &c->rate);
+        (void) get_int(e, g, "channels", 1, 2, &c->channels);
+}
+
+static void parse_control(struct errs *e, const config_setting_t *root, const char *dir,
+                          struct nextup_config *c) {
+        static const char *const keys[] = { "socket", "mode" };
+        const config_setting_t *g = get_aggregate(e, root, "control", false);
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        if (get_path(e, g, "socket", dir, &c->control_socket) > 0 &&
+            strlen(c->control_socket) >= SUN_PATH_MAX)
+                err_at(e, config_setting_get_member(g, "socket"), NULL,
+                       "\"%s\" is too long for a socket path (max %d bytes)",
+                       c->control_socket, SUN_PATH_MAX - 1);
+        (void) get_mode(e, g, "mode", &c->control_mode);
+}
+
+/* One element of captions.sinks. Checks that keys fit the sink's type,
+ * since a "path" on a terminal sink would otherwise be silently dropped. */
+static void parse_sink(struct errs *e, const config_setting_t *s, const char *dir,
+                       struct sink_config *sink) {
+        static const char *const keys[] = { "type", "path", "latency_ms", "show_speaker" };
+        int type = -1, r_type, r_path;
+
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+                err_at(e, s, NULL, "expected a group { ... }");
+                return;
+        }
+        check_keys(e, s, keys, ELEMENTSOF(keys));
+        r_type = get_enum(e, s, "type", sink_types, ELEMENTSOF(sink_types), &type);
+        if (r_type == 0)
+                err_at(e, s, "type", "required (terminal, jsonl or webvtt)");
+        (void) get_int(e, s, "latency_ms", 0, 10000, &sink->latency_ms);
+        r_path = get_path(e, s, "path", dir, &sink->path);
+        (void) get_bool(e, s, "show_speaker", &sink->show_speaker);
+        if (r_type <= 0)
+                return;
+
+        sink->type = (enum sink_type) type;
+        if (type == SINK_TERMINAL && r_path > 0)
+                err_at(e, config_setting_get_member(s, "path"), NULL,
+                       "not used by terminal sinks");
+        if (type != SINK_TERMINAL && r_path == 0)
+                err_at(e, s, "path", "required for %s sinks", sink_types[type]);
+        if (type != SINK_TERMINAL && config_setting_get_member(s, "show_speaker"))
+                err_at(e, config_setting_get_member(s, "show_speaker"), NULL,
+                       "only used by terminal sinks");
+}
+
+static void parse_sinks(struct errs *e, const config_setting_t *list, const char *dir,
+                        struct nextup_config *c) {
+        size_t n = (size_t) config_setting_length(list);
+        struct sink_config *sinks = NULL;
+
+        /* an explicit empty list means no caption output at all */
+        if (n > 0) {
+                sinks = calloc(n, sizeof *sinks);
+                if (!sinks) {
+                        e->oom = true;
+                        return;
+                }
+        }
+        for (size_t i = 0; i < c->n_sinks; i++)
+                free(c->sinks[i].path);
+        free(c->sinks);
+        c->sinks = sinks;
+        c->n_sinks = n;
+        for (size_t i = 0; i < n; i++) {
+                sinks[i] = (struct sink_config) { .type = SINK_TERMINAL, .show_speaker = true };
+                parse_sink(e, config_setting_get_elem(list, (unsigned) i), dir, &sinks[i]);
+        }
+}
+
+static void parse_captions(struct errs *e, const config_setting_t *root, const char *dir,
+                           struct nextup_config *c) {
+        static const char *const keys[] = { "max_chars", "max_lines", "speaker_mark", "sinks" };
+        const config_setting_t *g = get_aggregate(e, root, "captions", false), *sinks;
+        const char *mark;
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        (void) get_int(e, g, "max_chars", 10, 200, &c->max_chars);
+        (void) get_int(e, g, "max_lines", 1, 5, &c->max_lines);
+        /* "" is valid: no mark at speaker changes */
+        if (get_string(e, g, "speaker_mark", true, &mark) > 0)
+                set_str(e, &c->speaker_mark, mark);
+        sinks = get_aggregate(e, g, "sinks", true);
+        if (sinks)
+                parse_sinks(e, sinks, dir, c);
+}
+
+static void parse_startup(struct errs *e, const config_setting_t *root, const char *dir,
+                          struct nextup_config *c) {
+        static const char *const keys[] = { "audio", "transcript" };
+        const config_setting_t *list = get_aggregate(e, root, "startup", true);
+        size_t n;
+
+        if (!list || config_setting_length(list) == 0)
+                return;
+        n = (size_t) config_setting_length(list);
+        c->startup = calloc(n, sizeof *c->startup);
+        if (!c->startup) {
+                e->oom = true;
+                return;
+        }
+        c->n_startup = n;
+        for (size_t i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+
+                if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+                        err_at(e, s, NULL, "expected a group { audio = ...; transcript = ...; }");
+                        continue;
+                }
+                check_keys(e, s, keys, ELEMENTSOF(keys));
+                if (get_path(e, s, "audio", dir, &c->startup[i].audio) == 0)
+                        err_at(e, s, "audio", "required");
+                if (get_path(e, s, "transcript", dir, &c->startup[i].transcript) == 0)
+                        err_at(e, s, "transcript", "required");
+        }
+}
+
+static void parse_root(struct errs *e, const config_setting_t *root, const char *dir,
+                       struct nextup_config *c) {
+        static const char *const keys[] = {
+                "output", "control", "state_dir", "log_level", "captions", "startup",
+        };
+        int level;
+
+        check_keys(e, root, keys, ELEMENTSOF(keys));
+        parse_output(e, root, dir, c);
+        parse_control(e, root, dir, c);
+        (void) get_path(e, root, "state_dir", dir, &c->state_dir);
+        if (get_enum(e, root, "log_level", log_levels, ELEMENTSOF(log_levels), &level) > 0)
+                c->log_level = LOG_ERR + level;
+        parse_captions(e, root, dir, c);
+        parse_startup(e, root, dir, c);
+}
+
+/* The documented defaults (docs/interfaces.md); the file overrides them. */
+static int config_new_default(struct nextup_config **ret) {
+        struct nextup_config *c = calloc(1, sizeof *c);
+
+        if (!c)
+                return -ENOMEM;
+        *c = (struct nextup_config) {
+                .output_driver = strdup("default"),
+                .rate = 44100,
+                .channels = 2,
+                .control_socket = strdup("/run/nextup/control.sock"),
+                .control_mode = 0660,
+                .state_dir = strdup("/var/lib/nextup"),
+                .log_level = LOG_INFO,
+                .max_chars = 37,
+                .max_lines = 2,
+                .speaker_mark = strdup(">>"),
+                .sinks = calloc(1, sizeof(struct sink_config)),
+        };
+        if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark ||
+            !c->sinks) {
+                config_free(c);
+                return -ENOMEM;
+        }
+        /* no captions.sinks in the file: captions on the terminal */
+        c->sinks[0] = (struct sink_config) { .type = SINK_TERMINAL, .show_speaker = true };
+        c->n_sinks = 1;
+        *ret = c;
+        return 0;
+}
+
+/* Reads PATH whole, so that errno is ours to report (libconfig's own
+ * reader only says "file I/O error"). */
+static int read_file(const char *path, char **ret) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, size = 0;
+
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        for (;;) {
+                size_t n;
+
+                if (size - len < 4096) {
+                        char *p = realloc(buf, size = size ? size * 2 : 16384);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                }
+                n = fread(buf + len, 1, size - len - 1, f);
+                if (n == 0) {
+                        if (ferror(f))
+                                return errno > 0 ? -errno : -EIO;
+                        break;
+                }
+                len += n;
+        }
+        buf[len] = '\0';
+        /* libconfig would stop at a NUL and ignore the rest of the file */
+        if (memchr(buf, '\0', len))
+                return -EBADMSG;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* The absolute folder of PATH, against which relative paths resolve. */
+static int config_dir(const char *path, char **ret) {
+        _cleanup_free_ char *copy = strdup(path), *cwd = NULL;
+        const char *d;
+        char *dir;
+
+        if (!copy)
+                return -ENOMEM;
+        d = dirname(copy);
+        if (d[0] == '/')
+                dir = strdup(d);
+        else {
+                cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return -errno;
+                if (strcmp(d, ".") == 0)
+                        dir = TAKE_PTR(cwd);
+                else if (asprintf(&dir, "%s/%s", cwd, d) < 0)
+                        dir = NULL;
+        }
+        if (!dir)
+                return -ENOMEM;
+        *ret = dir;
+        return 0;
+}
+
+static void syntax_error(const config_t *cfg, const char *path, FILE *errs) {
+        const char *text = config_error_text(cfg) ?: "syntax error";
+        const char *file = config_error_file(cfg) ?: path;
+
+        /* libconfig 1.5 mostly says just "syntax error": do not stutter */
+        if (strcmp(text, "syntax error") == 0)
+                fprintf(errs, "%s:%d: syntax error\n", file, config_error_line(cfg));
+        else
+                fprintf(errs, "%s:%d: syntax error: %s\n", file, config_error_line(cfg), text);
+}
+
+static int parse_text(const char *path, const char *text, FILE *errs, struct nextup_config *c) {
+        _cleanup_(errs_done) struct errs e = { .path = path };
+        _cleanup_(config_destroyp) config_t *cfgp = NULL;
+        _cleanup_free_ char *dir = NULL;
+        config_t cfg;
+        int r;
+
+        r = config_dir(path, &dir);
+        if (r < 0)
+                return r;
+        config_init(&cfg);
+        cfgp = &cfg;
+        config_set_include_dir(&cfg, dir);
+        if (!config_read_string(&cfg, text)) {
+                syntax_error(&cfg, path, errs);
+                return -EINVAL;
+        }
+        parse_root(&e, config_root_setting(&cfg), dir, c);
+        if (e.oom)
+                return -ENOMEM;
+        errs_print(&e, errs);
+        return e.n > 0 ? -EINVAL : 0;
+}
+
+int config_load(const char *path, FILE *errs, struct nextup_config **ret) {
+        _cleanup_(config_freep) struct nextup_config *c = NULL;
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = read_file(path, &text);
+        if (r < 0) {
+                fprintf(errs, "%s: cannot read: %s\n", path,
+                        r == -EBADMSG ? "contains a NUL byte" : strerror(-r));
+                return r;
+        }
+        r = config_new_default(&c);
+        if (r >= 0) {
+                c->path = strdup(path);
+                if (!c->path)
+                        r = -ENOMEM;
+        }
+        if (r >= 0)
+                r = parse_text(path, text, errs, c);
+        if (r == -EINVAL)
+                return r;
+        if (r < 0) {
+                fprintf(errs, "%s: %s\n", path, strerror(-r));
+                return r;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+struct nextup_config *config_free(struct nextup_config *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->output_driver);
+        free(c->output_file);
+        for (size_t i = 0; i < c->n_output_options; i++) {
+                free(c->output_options[i].key);
+                free(c->output_options[i].value);
+        }
+        free(c->output_options);
+        free(c->control_socket);
+        free(c->state_dir);
+        free(c->speaker_mark);
+        for (size_t i = 0; i < c->n_sinks; i++)
+                free(c->sinks[i].path);
+        free(c->sinks);
+        for (size_t i = 0; i < c->n_startup; i++) {
+                free(c->startup[i].audio);
+                free(c->startup[i].transcript);
+        }
+        free(c->startup);
+        free(c);
+        return NULL;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* sink-jsonl.c: one JSON object per emitted cue, appended to a file, for
+ * web pages that tail it and for tests that check cue timing against the
+ * audio clock. The fields are those of docs/interfaces.md; on_air_mono_us
+ * is derived from the due time so that due = on_air + start + latency
+ * holds exactly in microseconds. */
+#include "sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "queue.h"
+#include "segment.h"
+
+struct jsonl {
+        FILE *f;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+static json_object *cue_to_json(const struct story *st, const struct cue *c,
+                                const struct cue_emit *e, int64_t latency_ms) {
+        int64_t due_us = (int64_t) (e->due_ns / 1000);
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "story_id", json_object_new_int64((int64_t) st->id));
+        json_object_object_add(o, "title", st->title ? json_object_new_string(st->title) : NULL);
+        json_object_object_add(o, "cue_index", json_object_new_int64((int64_t) e->index));
+        json_object_object_add(o, "start_ms", json_object_new_int64(c->start_ms));
+        json_object_object_add(o, "end_ms", json_object_new_int64(c->end_ms));
+        json_object_object_add(o, "speaker", c->speaker ? json_object_new_string(c->speaker) : NULL);
+        json_object_object_add(o, "text", json_object_new_string(c->text));
+        json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(st->timing)));
+        json_object_object_add(o, "on_air_mono_us",
+                               json_object_new_int64(due_us - (c->start_ms + latency_ms) * 1000));
+        json_object_object_add(o, "due_mono_us", json_object_new_int64(due_us));
+        json_object_object_add(o, "emitted_mono_us", json_object_new_int64((int64_t) (e->emitted_ns / 1000)));
+        json_object_object_add(o, "lateness_us", json_object_new_int64(e->lateness_us));
+        return o;
+}
+
+static int jsonl_story_start(struct sink *s, const struct story *st) {
+        return 0;
+}
+
+static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c,
+                     const struct cue_emit *e) {
+        struct jsonl *j = s->data;
+        _cleanup_(json_object_putp) json_object *o = cue_to_json(st, c, e, s->latency_ms);
+        const char *line;
+
+        if (!o)
+                return -ENOMEM;
+        line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!line)
+                return -ENOMEM;
+        if (fprintf(j->f, "%s\n", line) < 0 || fflush(j->f) == EOF) {
+                clearerr(j->f);
+                return errno > 0 ? -errno : -EIO;
+        }
+        return 0;
+}
+
+static int jsonl_story_end(struct sink *s, const struct story *st) {
+        return 0;
+}
+
+static void jsonl_free(struct sink *s) {
+        struct jsonl *j = s->data;
+
+        if (!j)
+                return;
+        if (j->f)
+                fclose(j->f);
+        free(j);
+}
+
+static const struct sink_ops jsonl_ops = {
+        .type = "jsonl",
+        .story_start = jsonl_story_start,
+        .cue = jsonl_cue,
+        .story_end = jsonl_story_end,
+        .free = jsonl_free,
+};
+
+/* The directory must exist: a missing one is a config mistake to report,
+ * not something to paper over by creating it. */
+int sink_jsonl_new(const struct sink_config *sc, struct sink **ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *name = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        struct jsonl *j;
+        int r;
+
+        if (!sc->path)
+                return -EINVAL;
+        fd = open(sc->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        if (fd < 0)
+                return -errno;
+        f = fdopen(fd, "a");
+        if (!f)
+                return -errno;
+        TAKE_FD(fd);
+        if (asprintf(&name, "jsonl:'%s'", sc->path) < 0) {
+                name = NULL;    /* undefined after a failure */
+                return -ENOMEM;
+        }
+        j = calloc(1, sizeof *j);
+        if (!j)
+                return -ENOMEM;
+        j->f = f;
+        r = sink_alloc(&jsonl_ops, name, sc, j, ret);
+        if (r < 0) {
+                free(j);
+                return r;
+        }
+        TAKE_PTR(f);
+        return 0;
+}
