@@ -13,13 +13,16 @@
  * (the story started mid-way, its timing arrived late, the loop stalled)
  * is dropped, not emitted: a reader should never get a burst of text that
  * was said seconds ago. Cues less late than that are emitted at once and
- * report their lateness. Every sink runs its own track, so the emitted and
- * dropped counters sum over sinks. Loop thread only. */
+ * report their lateness. Every sink runs its own track and counts its own
+ * cues; the story's counts are those of the sink that fared worst, so that
+ * after story end emitted + dropped is the story's number of cues. Loop
+ * thread only. */
 #include "captions.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "aclock.h"
@@ -40,6 +43,7 @@ struct track {
         struct sink *sink;
         sd_event_source *timer;
         size_t next;            /* next cue of the story on air */
+        size_t emitted, dropped;/* for this story */
         bool failed;            /* a sink error was logged for this story */
 };
 
@@ -52,7 +56,6 @@ struct captions {
         struct story *story;    /* on air, not owned */
         struct aclock_sample last;  /* latest sample read for story */
         bool have_last;
-        size_t emitted, dropped;
 };
 
 static size_t story_n_cues(const struct story *st) {
@@ -93,13 +96,15 @@ static void track_emit(struct track *t, uint64_t due_ns) {
         };
         int r;
 
-        e.lateness_us = ((int64_t) e.emitted_ns - (int64_t) due_ns) / 1000;
+        /* From the µs values, so that lateness = emitted - due holds exactly
+         * for sinks that print microseconds. */
+        e.lateness_us = (int64_t) (e.emitted_ns / 1000) - (int64_t) (due_ns / 1000);
         r = t->sink->ops->cue(t->sink, c->story, cue, &e);
         if (r < 0)
                 track_sink_failed(t, r, "writing a cue");
         log_debug("%s: story %" PRIu64 " cue %zu emitted, %" PRId64 " us late",
                   t->sink->name, c->story->id, t->next, e.lateness_us);
-        c->emitted++;
+        t->emitted++;
         t->next++;
 }
 
@@ -122,7 +127,7 @@ static uint64_t track_catch_up(struct track *t, const struct aclock_sample *s) {
                 if ((int64_t) (now - due) > CAPTIONS_STALE_NS) {
                         log_debug("%s: story %" PRIu64 " cue %zu is stale, dropped",
                                   t->sink->name, c->story->id, t->next);
-                        c->dropped++;
+                        t->dropped++;
                         t->next++;
                 } else
                         track_emit(t, due);
@@ -216,11 +221,10 @@ void captions_story_started(struct captions *c, struct story *story) {
                 captions_story_ended(c, c->story);
         c->story = story;
         c->have_last = false;
-        c->emitted = c->dropped = 0;
         for (size_t i = 0; i < c->n_sinks; i++) {
                 struct track *t = &c->tracks[i];
 
-                t->next = 0;
+                t->next = t->emitted = t->dropped = 0;
                 t->failed = false;
                 r = t->sink->ops->story_start(t->sink, story);
                 if (r < 0)
@@ -243,8 +247,10 @@ void captions_story_ended(struct captions *c, struct story *story) {
                 track_disarm(t);
                 if (c->have_last && c->last.playing)
                         (void) track_catch_up(t, &c->last);
-                c->dropped += n - MIN(t->next, n);
+                t->dropped += n - MIN(t->next, n);
                 t->next = n;
+                log_debug("%s: story %" PRIu64 ": %zu cues emitted, %zu dropped",
+                          t->sink->name, story->id, t->emitted, t->dropped);
                 r = t->sink->ops->story_end(t->sink, story);
                 if (r < 0)
                         track_sink_failed(t, r, "ending a story");
@@ -261,9 +267,17 @@ void captions_replan(struct captions *c) {
 }
 
 size_t captions_emitted(const struct captions *c) {
-        return c->emitted;
+        size_t n = SIZE_MAX;
+
+        for (size_t i = 0; i < c->n_sinks; i++)
+                n = MIN(n, c->tracks[i].emitted);
+        return c->n_sinks > 0 ? n : 0;
 }
 
 size_t captions_dropped(const struct captions *c) {
-        return c->dropped;
+        size_t n = 0;
+
+        for (size_t i = 0; i < c->n_sinks; i++)
+                n = MAX(n, c->tracks[i].dropped);
+        return n;
 }

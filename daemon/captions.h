@@ -32,8 +32,9 @@ void captions_story_ended(struct captions *c, struct story *story);
  * or when the story's cue times changed. */
 void captions_replan(struct captions *c);
 
-/* Cues emitted / dropped for the story currently or last on air, summed
- * over sinks (each sink runs its own track). Cues more than 2 s past due
+/* Cues emitted / dropped for the story currently or last on air, as the
+ * sink that fared worst saw them (each sink runs its own timer); after
+ * story end they add up to the story's cues. Cues more than 2 s past due
  * when reached (mid-way start, late timing) are dropped, not emitted. */
 size_t captions_emitted(const struct captions *c);
 size_t captions_dropped(const struct captions *c);

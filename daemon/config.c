@@ -18,13 +18,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 
 #define KEY_MAX 256
-#define SUN_PATH_MAX 108 /* sizeof(((struct sockaddr_un *) 0)->sun_path) */
+#define SUN_PATH_MAX sizeof(((struct sockaddr_un *) 0)->sun_path)
 
 struct config_error {
         const char *file;   /* NULL: the main file */
@@ -390,7 +391,7 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
         if (get_path(e, g, "socket", dir, &c->control_socket) > 0 &&
             strlen(c->control_socket) >= SUN_PATH_MAX)
                 err_at(e, config_setting_get_member(g, "socket"), NULL,
-                       "\"%s\" is too long for a socket path (max %d bytes)",
+                       "\"%s\" is too long for a socket path (max %zu bytes)",
                        c->control_socket, SUN_PATH_MAX - 1);
         (void) get_mode(e, g, "mode", &c->control_mode);
 }

@@ -3,8 +3,8 @@
  *
  * The format table of every handle holds exactly one entry (RATE, CHANNELS,
  * signed 16 bit), so whatever the file is, mpg123 duplicates or mixes the
- * channels and resamples (its NtoM path, forced with MPG123_FORCE_RATE) to
- * that format. "Trusting mpg123's first output format" is still not done:
+ * channels and resamples to that format (2:1 or NtoM as it sees fit;
+ * MPG123_FORCE_RATE for a rate that is no MPEG rate). "Trusting mpg123's first output format" is still not done:
  * every MPG123_NEW_FORMAT is checked against the table. Gapless decoding
  * (LAME/Xing encoder delay and padding) is on so frame counts are exact.
  *
@@ -97,6 +97,32 @@ static int open_readable(const char *path, int *ret_fd) {
         return 0;
 }
 
+/* mpg123 hunts for a frame sync anywhere in the first KiB and PCM is full
+ * of false syncs: a WAV file would "decode" to loud noise. So files that
+ * announce another format by their magic are refused before mpg123 sees
+ * them; MPEG audio in a RIFF WAVE (format tag 0x55) is still allowed. */
+static int sniff_container(int fd) {
+        static const char *const magics[] = { "fLaC", "OggS", "FORM", ".snd", "\x1a\x45\xdf\xa3" };
+        unsigned char h[24] = {};
+        ssize_t n;
+
+        n = pread(fd, h, sizeof h, 0);
+        if (n < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(magics); i++)
+                if ((size_t) n >= 4 && memcmp(h, magics[i], 4) == 0)
+                        return -EINVAL;
+        if (n >= 8 && memcmp(h + 4, "ftyp", 4) == 0)
+                return -EINVAL;                         /* MP4/M4A */
+        if (n >= 4 && memcmp(h, "RIFF", 4) == 0) {
+                if (n < 22 || memcmp(h + 8, "WAVE", 4) != 0 || memcmp(h + 12, "fmt ", 4) != 0)
+                        return -EINVAL;
+                if ((h[20] | h[21] << 8) != 0x0055)
+                        return -EINVAL;                 /* PCM or another codec */
+        }
+        return 0;
+}
+
 /* Reads the first frame's header: no MPEG frame, no decoder. */
 static int probe_format(struct decoder *d) {
         long rate;
@@ -129,6 +155,9 @@ int decoder_open(const char *path, long rate, int channels, struct decoder **ret
         r = open_readable(path, &d->fd);
         if (r < 0)
                 return r;
+        r = sniff_container(d->fd);
+        if (r < 0)
+                return r;
         r = handle_new(rate, channels, &d->mh);
         if (r < 0)
                 return r;
@@ -137,6 +166,14 @@ int decoder_open(const char *path, long rate, int channels, struct decoder **ret
         r = probe_format(d);
         if (r < 0)
                 return r;
+        /* Scan every frame header now (a few ms for a long story): the
+         * length is exact, seeks are indexed, and since mpg123 drops LAME
+         * gapless info that disagrees with the file (truncated files),
+         * the frames decoded are the same whether or not anyone asked for
+         * the length first. */
+        if (mpg123_scan(d->mh) != MPG123_OK)
+                log_warning("'%s': cannot scan the file, its length is an estimate: %s",
+                            path, mpg123_strerror(d->mh));
 
         *ret = TAKE_PTR(d);
         return 0;
@@ -205,13 +242,9 @@ int decoder_seek(struct decoder *d, int64_t frame) {
 }
 
 int64_t decoder_length(struct decoder *d) {
-        off_t n;
+        /* Exact: decoder_open ran mpg123_scan. In output samples. */
+        off_t n = mpg123_length(d->mh);
 
-        /* mpg123_scan parses every frame header and seeks back to where
-         * we were; afterwards the length is exact, in output samples. */
-        if (mpg123_scan(d->mh) != MPG123_OK)
-                return -EIO;
-        n = mpg123_length(d->mh);
         if (n < 0)
                 return -EIO;
         return (int64_t) n;

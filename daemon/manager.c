@@ -534,7 +534,7 @@ static struct json_object *handle_request(struct json_object *req, void *userdat
 static void update_status(struct manager *m) {
         struct story *next = queue_get(m->queue, 0);
         _cleanup_free_ char *status = NULL;
-        char pos[16], dur[16];
+        char pos[32], dur[32];
         int n;
 
         if (m->on_air) {
@@ -792,10 +792,8 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         if (r < 0)
                 goto fail;
         r = control_new(m->event, config->control_socket, config->control_mode, handle_request, m, &m->control);
-        if (r < 0) {
-                log_error_errno(r, "Cannot listen on '%s': %m", config->control_socket);
-                goto fail;
-        }
+        if (r < 0)
+                goto fail;      /* control_new said why */
         r = add_sources(m);
         if (r < 0)
                 goto fail;

@@ -68,8 +68,9 @@ static int options_build(const struct output_spec *spec, ao_option **ret) {
         return 0;
 }
 
-/* Opens driver ID as the spec says: live, or a file driver onto spec->file. */
-static int device_open(const struct output_spec *spec, int id, ao_device **ret) {
+/* Opens driver ID as the spec says: live, or a file driver onto spec->file.
+ * Why libao failed is logged at LOG_LEVEL (a warning when we fall back). */
+static int device_open(const struct output_spec *spec, int id, int log_level, ao_device **ret) {
         _cleanup_(ao_free_optionsp) ao_option *opts = NULL;
         ao_sample_format fmt = {
                 .bits = 16,
@@ -97,7 +98,7 @@ static int device_open(const struct output_spec *spec, int id, ao_device **ret) 
         if (!dev) {
                 int e = errno;
 
-                log_error("Failed to open output driver '%s'%s%s%s: %s", info->short_name,
+                log_full_errno(log_level, 0, "Failed to open output driver '%s'%s%s%s: %s", info->short_name,
                           spec->file && info->type == AO_TYPE_FILE ? " onto '" : "",
                           spec->file && info->type == AO_TYPE_FILE ? spec->file : "",
                           spec->file && info->type == AO_TYPE_FILE ? "'" : "",
@@ -138,13 +139,13 @@ int output_open(const struct output_spec *spec, struct output **ret) {
         id = driver_resolve(spec->driver, &is_default);
         if (id < 0)
                 return id;
-        r = device_open(spec, id, &dev);
+        r = device_open(spec, id, is_default ? LOG_WARNING : LOG_ERR, &dev);
         if (r < 0 && is_default && r != -ENOMEM) {
                 log_warning("Default output device unavailable, using a paced 'null' output instead");
                 id = ao_driver_id("null");
                 if (id < 0)
                         return -ENODEV;
-                r = device_open(spec, id, &dev);
+                r = device_open(spec, id, LOG_ERR, &dev);
         }
         if (r < 0)
                 return r;

@@ -44,7 +44,7 @@ struct playout_event {
 
 struct playout;
 
-/* Takes ownership of OUT. Starts the thread. */
+/* Takes ownership of OUT on success (on failure it stays the caller's). Starts the thread. */
 int playout_start(struct output *out, struct aclock *clock, int rate, int channels,
                   struct playout **ret);
 

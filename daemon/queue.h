@@ -34,7 +34,7 @@ struct story *queue_get(const struct queue *q, size_t index);   /* NULL if out o
 struct story *queue_find(const struct queue *q, uint64_t id, size_t *ret_index);
 
 /* Takes ownership of S and assigns s->id. index == queue_size() appends;
- * > size: -ERANGE. */
+ * > size: -ERANGE. On failure (-ERANGE, -ENOMEM) S stays the caller's. */
 int queue_insert(struct queue *q, size_t index, struct story *s);
 /* Removes and returns (caller owns) the story with ID, or NULL. */
 struct story *queue_take(struct queue *q, uint64_t id);

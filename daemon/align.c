@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* align.c: cue times from the audio itself. The story is decoded at the
+ * synthesizer's own rate (mpg123 resamples), so both waves share one MFCC
+ * configuration and no resampler is needed; both are turned into features
+ * while they stream, so memory grows with frames (13 floats per 10 ms), not
+ * with samples. espeak-ng reads the text one sentence per call, as a
+ * newsreader would phrase it, and reports where each of our tokens starts
+ * in its output; the DTW path carries those positions onto the story.
+ *
+ * A word's start from the path alone is only as sharp as a 10 ms frame and
+ * the path's wobble, so a cue start is then moved to the nearest speech
+ * onset (10 ms level rising through a threshold after a pause) within
+ * snap_ms, measured on a 2 ms envelope of the story. The local DTW distance
+ * around each cue's first words gives its confidence; cues that match badly
+ * (a sentence missing from the audio, noise) are placed between trusted
+ * neighbours by synthesized time instead of being dragged along. */
+#include "align.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "decoder.h"
+#include "dtw.h"
+#include "log.h"
+#include "mfcc.h"
+#include "segment.h"
+#include "tts.h"
+
+#define ENV_MS 2              /* envelope block */
+#define WIN_BLOCKS 5          /* 10 ms level window, in blocks */
+#define GAP_BLOCKS 20         /* 40 ms below threshold before an onset */
+#define CONF_FRAMES 30        /* confidence: the cue's first 300 ms of synthesis */
+#define CONF_SHIFT 30          /* frames: the path is compared with itself shifted this far */
+#define CONF_MARGIN 0.3        /* path distance this much under the shifted one: full confidence */
+#define FEAT_DIM 13
+#define TRUST_MIN 0.25        /* below: interpolated */
+
+struct aligner {
+        struct align_opts o;
+        int rate, hop, block;
+        struct mfcc *ma, *ms;
+        float *env;              /* story: mean square per ENV_MS block */
+        size_t n_env, cap_env;
+        double block_sum;
+        int block_fill;
+        int64_t *cue_synth;      /* per cue: synth sample of its first word, -1: none */
+        int64_t *cue_synth_end;  /* per cue: synth sample where its sentence ends, -1: mid-sentence */
+        int64_t synth_pos;
+};
+
+static void aligner_done(struct aligner *al) {
+        mfcc_free(al->ma);
+        mfcc_free(al->ms);
+        free(al->env);
+        free(al->cue_synth);
+        free(al->cue_synth_end);
+}
+
+static int env_push(struct aligner *al, const int16_t *pcm, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                al->block_sum += (double) pcm[i] * pcm[i];
+                if (++al->block_fill < al->block)
+                        continue;
+                if (al->n_env == al->cap_env) {
+                        size_t cap = al->cap_env ? al->cap_env * 2 : 4096;
+                        float *p = realloc(al->env, sizeof(float) * cap);
+
+                        if (!p)
+                                return -ENOMEM;
+                        al->env = p;
+                        al->cap_env = cap;
+                }
+                al->env[al->n_env++] = (float) (al->block_sum / al->block / (32768.0 * 32768.0));
+                al->block_sum = 0;
+                al->block_fill = 0;
+        }
+        return 0;
+}
+
+static int decode_audio(struct aligner *al, const char *path) {
+        _cleanup_free_ int16_t *pcm = malloc(sizeof(int16_t) * 8192);
+        struct decoder *d = NULL;
+        ssize_t n;
+        int r;
+
+        if (!pcm)
+                return -ENOMEM;
+        r = decoder_open(path, al->rate, 1, &d);
+        if (r < 0)
+                return r;
+        while ((n = decoder_read(d, pcm, 8192)) > 0) {
+                r = mfcc_feed(al->ma, pcm, (size_t) n);
+                if (r >= 0)
+                        r = env_push(al, pcm, (size_t) n);
+                if (r < 0)
+                        break;
+        }
+        decoder_free(d);
+        if (r < 0)
+                return r;
+        return n < 0 ? (int) n : 0;
+}
+
+static int synth_audio(void *userdata, const int16_t *pcm, size_t n) {
+        struct aligner *al = userdata;
+
+        return mfcc_feed(al->ms, pcm, n) < 0;
+}
+
+/* The cues [c0, c1) of one sentence joined by spaces; ret_off[k]: byte
+ * offset of cue c0+k in the result. */
+static char *join_sentence(const struct cue_list *cues, size_t c0, size_t c1, size_t *ret_off) {
+        size_t len = 1, pos = 0;
+        char *s;
+
+        for (size_t k = c0; k < c1; k++)
+                len += strlen(cues->cues[k].spoken ? cues->cues[k].spoken : "") + 1;
+        s = malloc(len);
+        if (!s)
+                return NULL;
+        for (size_t k = c0; k < c1; k++) {
+                const char *t = cues->cues[k].spoken ? cues->cues[k].spoken : "";
+
+                ret_off[k - c0] = pos;
+                memcpy(s + pos, t, strlen(t));
+                pos += strlen(t);
+                s[pos++] = ' ';
+        }
+        s[pos ? pos - 1 : 0] = '\0';
+        return s;
+}
+
+/* Synthesizes one sentence and records where each of its cues starts. */
+static int synth_sentence(struct aligner *al, const struct cue_list *cues, size_t c0, size_t c1) {
+        _cleanup_free_ size_t *off = malloc(sizeof(size_t) * (c1 - c0 + 1));
+        _cleanup_free_ struct tts_token *tok = NULL;
+        _cleanup_free_ int64_t *starts = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct tts_opts to = { al->o.voice, al->o.wpm };
+        int64_t samples = 0;
+        size_t t = 0;
+        int n, r;
+
+        if (!off || !(text = join_sentence(cues, c0, c1, off)))
+                return -ENOMEM;
+        off[c1 - c0] = strlen(text) + 1;
+        n = tts_tokenize(text, &tok);
+        if (n <= 0)
+                return n;                        /* no words: cues stay untimed (-1) */
+        starts = malloc(sizeof(int64_t) * n);
+        if (!starts)
+                return -ENOMEM;
+        r = tts_synth(text, &to, synth_audio, al, tok, (size_t) n, starts, &samples);
+        if (r < 0)
+                return r;
+        for (size_t k = c0; k < c1; k++) {
+                while (t < (size_t) n && tok[t].byte_start < off[k - c0])
+                        t++;
+                if (t < (size_t) n && tok[t].byte_start < off[k - c0 + 1])
+                        al->cue_synth[k] = al->synth_pos + starts[t];
+        }
+        al->cue_synth_end[c1 - 1] = al->synth_pos + samples;
+        al->synth_pos += samples;
+        return 0;
+}
+
+static int synth_cues(struct aligner *al, const struct cue_list *cues) {
+        size_t c0 = 0;
+        int r;
+
+        for (size_t k = 0; k < cues->n_cues; k++)
+                al->cue_synth[k] = al->cue_synth_end[k] = -1;
+        for (size_t k = 1; k <= cues->n_cues; k++) {
+                if (k < cues->n_cues && cues->cues[k].sentence == cues->cues[c0].sentence)
+                        continue;
+                r = synth_sentence(al, cues, c0, k);
+                if (r < 0)
+                        return r;
+                c0 = k;
+        }
+        return 0;
+}
+
+static int cmp_float(const void *a, const void *b) {
+        float x = *(const float *) a, y = *(const float *) b;
+
+        return (x > y) - (x < y);
+}
+
+static float level10(const struct aligner *al, size_t p) {
+        float s = 0;
+
+        for (size_t q = p; q < p + WIN_BLOCKS && q < al->n_env; q++)
+                s += al->env[q];
+        return s / WIN_BLOCKS;
+}
+
+/* Onset threshold: 33 dB under the loud end of the speech (the 95th
+ * percentile of 10 ms levels), but clear of a noise floor. For speech
+ * levelled to -20 dBFS that is the -45 dBFS at which a word is audible. */
+static float onset_threshold(const struct aligner *al) {
+        size_t n = al->n_env / WIN_BLOCKS;
+        _cleanup_free_ float *lv = malloc(sizeof(float) * (n + 1));
+        float hi, lo;
+
+        if (!lv || n == 0)
+                return INFINITY;
+        for (size_t i = 0; i < n; i++)
+                lv[i] = level10(al, i * WIN_BLOCKS);
+        qsort(lv, n, sizeof(float), cmp_float);
+        hi = lv[n * 95 / 100];
+        lo = lv[n / 10];
+        return MAX(hi * 5e-4f, lo * 4.0f);
+}
+
+/* The speech onset nearest to audio sample S within snap_ms, or S. */
+static int64_t snap_onset(const struct aligner *al, int64_t s, float thr, bool *ret_moved) {
+        int64_t b = s / al->block, w = al->o.snap_ms / ENV_MS, best = -1;
+        int64_t from = MAX(b - w - GAP_BLOCKS, (int64_t) 0), to = MIN(b + w, (int64_t) al->n_env - 1);
+        int64_t quiet = from == 0 ? GAP_BLOCKS : 0;
+
+        for (int64_t p = from; p <= to; p++) {
+                bool loud = level10(al, (size_t) p) >= thr;
+
+                if (loud && quiet >= GAP_BLOCKS && p >= b - w &&
+                    (best < 0 || llabs(p - b) < llabs(best - b)))
+                        best = p;
+                quiet = loud ? 0 : quiet + 1;
+        }
+        *ret_moved = best >= 0;
+        return best >= 0 ? best * al->block : s;
+}
+
+/* Synth sample -> story sample through the path (same rate, same hop). */
+static int64_t map_sample(const struct aligner *al, const int32_t *map, size_t n_s, int64_t s) {
+        size_t i = MIN((size_t) (s / al->hop), n_s - 1);
+
+        return (int64_t) map[i] * al->hop + MIN(s - (int64_t) i * al->hop, (int64_t) al->hop);
+}
+
+struct feats {
+        const float *s, *a;      /* synth and story frames, FEAT_DIM each */
+        size_t n_s, n_a;
+};
+
+static float frame_dist(const struct feats *f, size_t i, int64_t j) {
+        const float *x = f->s + i * FEAT_DIM, *y;
+        float d = 0;
+
+        j = MIN(MAX(j, (int64_t) 0), (int64_t) f->n_a - 1);
+        y = f->a + (size_t) j * FEAT_DIM;
+        for (size_t q = 0; q < FEAT_DIM; q++)
+                d += (x[q] - y[q]) * (x[q] - y[q]);
+        return sqrtf(d);
+}
+
+/* Per cue: how much better its first words match where the path put them
+ * than a few hundred ms off (both ways). The ratio, not the distance: a
+ * voice far from the synthesizer's raises every distance of a turn alike,
+ * while text the audio lacks (or noise) matches no better on the path than
+ * beside it. 1: clearly distinct, 0: no better than shifted. */
+static void cue_confidence(const struct aligner *al, const struct feats *f, const int32_t *map,
+                           size_t n_cues, double *conf) {
+        static const int shifts[] = { -CONF_SHIFT, -CONF_SHIFT / 2, CONF_SHIFT / 2, CONF_SHIFT };
+
+        for (size_t k = 0; k < n_cues; k++) {
+                double on = 0, off = 0;
+                size_t i0, i1;
+
+                conf[k] = 0;
+                if (al->cue_synth[k] < 0)
+                        continue;
+                i0 = MIN((size_t) (al->cue_synth[k] / al->hop), f->n_s - 1);
+                i1 = MIN(i0 + CONF_FRAMES, f->n_s);
+                for (size_t i = i0; i < i1; i++) {
+                        on += frame_dist(f, i, map[i]);
+                        for (size_t q = 0; q < ELEMENTSOF(shifts); q++)
+                                off += frame_dist(f, i, (int64_t) map[i] + shifts[q]) / ELEMENTSOF(shifts);
+                }
+                conf[k] = off > 0 ? MIN(MAX((1.0 - on / off) / CONF_MARGIN, 0.0), 1.0) : 0.0;
+        }
+}
+
+/* Untrusted cues: placed between the trusted neighbours in proportion to
+ * synthesized time (a cue without words counts as at its predecessor). */
+static size_t interpolate(const struct aligner *al, size_t n, const double *conf, int64_t *start) {
+        size_t fixed = 0;
+
+        for (size_t k = 0; k < n; k++) {
+                int64_t a = -1, b = -1, sk, sa, sb;
+
+                if (conf[k] >= TRUST_MIN)
+                        continue;
+                for (size_t q = k; q-- > 0;)
+                        if (conf[q] >= TRUST_MIN) { a = (int64_t) q; break; }
+                for (size_t q = k + 1; q < n; q++)
+                        if (conf[q] >= TRUST_MIN) { b = (int64_t) q; break; }
+                sk = al->cue_synth[k];
+                for (size_t q = k; sk < 0 && q-- > 0;)
+                        sk = al->cue_synth[q];
+                sk = MAX(sk, (int64_t) 0);
+                sa = a >= 0 ? al->cue_synth[a] : 0;
+                sb = b >= 0 ? al->cue_synth[b] : 0;
+                if (a >= 0 && b >= 0 && sb > sa)
+                        start[k] = start[a] + (start[b] - start[a]) * (sk - sa) / (sb - sa);
+                else if (a >= 0)
+                        start[k] = start[a] + (sk - sa);
+                else if (b >= 0)
+                        start[k] = MAX(start[b] - (sb - sk), (int64_t) 0);
+                fixed++;
+        }
+        return fixed;
+}
+
+/* Where the synthesized sentence ending at sample S stops sounding. */
+static int64_t synth_voice_end(const struct aligner *al, const float *es, size_t n_s,
+                               float es_max, int64_t s) {
+        size_t i = MIN((size_t) (s / al->hop), n_s - 1);
+
+        while (i > 0 && es[i] < es_max - 3.5f)   /* 35 dB under the loudest frame */
+                i--;
+        return (int64_t) (i + 1) * al->hop + al->hop;
+}
+
+static void write_times(const struct aligner *al, struct cue_list *cues, const int64_t *start,
+                        const int32_t *map, const float *es, size_t n_s) {
+        size_t n = cues->n_cues;
+        float es_max = -INFINITY;
+
+        for (size_t i = 0; i < n_s; i++)
+                es_max = MAX(es_max, es[i]);
+        for (size_t k = 0; k < n; k++) {
+                int64_t s = start[k] * 1000 / al->rate, e;
+
+                if (k + 1 < n && al->cue_synth_end[k] < 0)
+                        e = start[k + 1] * 1000 / al->rate;
+                else {
+                        e = map_sample(al, map, n_s, synth_voice_end(al, es, n_s, es_max,
+                                                                     MAX(al->cue_synth_end[k], (int64_t) 0)));
+                        e = e * 1000 / al->rate;
+                        if (k + 1 < n)
+                                e = MIN(e, start[k + 1] * 1000 / al->rate);
+                }
+                cues->cues[k].start_ms = s;
+                cues->cues[k].end_ms = MAX(e, s + 1);
+        }
+}
+
+/* Starts from the path, the untrusted ones interpolated, then all
+ * snapped to onsets. */
+static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n_s,
+                      const double *conf, int64_t *start, struct align_report *rep) {
+        float thr = onset_threshold(al);
+        size_t trusted = 0;
+
+        for (size_t k = 0; k < n; k++) {
+                start[k] = al->cue_synth[k] < 0 ? 0 : map_sample(al, map, n_s, al->cue_synth[k]);
+                trusted += conf[k] >= TRUST_MIN;
+        }
+        if (trusted == 0 || (double) trusted < al->o.min_trusted * (double) n)
+                return -EBADMSG;
+        rep->n_interpolated = interpolate(al, n, conf, start);
+        for (size_t k = 0; k < n; k++) {
+                bool moved = false;
+
+                int64_t raw = start[k];
+
+                start[k] = snap_onset(al, raw, thr, &moved);
+                rep->n_snapped += moved;
+                log_debug("align: cue %zu: path %" PRIi64 " ms, start %" PRIi64 " ms, confidence %.2f",
+                          k, raw * 1000 / al->rate, start[k] * 1000 / al->rate, conf[k]);
+                if (k > 0)
+                        start[k] = MAX(start[k], start[k - 1]);
+        }
+        return 0;
+}
+
+static int aligner_init(struct aligner *al, const struct align_opts *o, size_t n_cues) {
+        struct mfcc_opts mo;
+        int r;
+
+        al->o = o ? *o : ALIGN_OPTS_DEFAULT;
+        al->rate = tts_rate();
+        if (al->rate < 0)
+                return al->rate;
+        mo = mfcc_opts_default(al->rate);
+        al->hop = mo.hop;
+        al->block = al->rate * ENV_MS / 1000;
+        r = mfcc_new(&mo, &al->ma);
+        if (r >= 0)
+                r = mfcc_new(&mo, &al->ms);
+        if (r < 0)
+                return r;
+        al->cue_synth = malloc(sizeof(int64_t) * n_cues);
+        al->cue_synth_end = malloc(sizeof(int64_t) * n_cues);
+        return al->cue_synth && al->cue_synth_end ? 0 : -ENOMEM;
+}
+
+/* Features of both waves, normalised; the synth energy for cue ends. */
+static int extract(struct aligner *al, struct cue_list *cues, const char *path,
+                   float **fa, size_t *n_a, float **fs, size_t *n_s, float **es) {
+        int r;
+
+        r = decode_audio(al, path);
+        if (r < 0)
+                return r;
+        r = synth_cues(al, cues);
+        if (r < 0)
+                return r;
+        *fa = mfcc_steal(al->ma, n_a, NULL);
+        *fs = mfcc_steal(al->ms, n_s, es);
+        if (*n_a == 0 || *n_s == 0)
+                return -EINVAL;
+        mfcc_cmvn(*fa, *n_a, FEAT_DIM);
+        mfcc_cmvn(*fs, *n_s, FEAT_DIM);
+        return 0;
+}
+
+int align_cues(struct cue_list *cues, const char *audio_path, const struct align_opts *o,
+               struct align_report *ret) {
+        _cleanup_free_ float *fa = NULL, *fs = NULL, *es = NULL;
+        _cleanup_free_ int32_t *map = NULL;
+        _cleanup_free_ int64_t *start = NULL;
+        _cleanup_free_ double *conf = NULL;
+        struct align_report rep = { .n_cues = cues->n_cues };
+        struct aligner al = {};
+        struct dtw_opts dop = DTW_OPTS_DEFAULT;
+        size_t n_a = 0, n_s = 0;
+        int r;
+
+        if (cues->n_cues == 0)
+                return -EINVAL;
+        r = aligner_init(&al, o, cues->n_cues);
+        if (r >= 0)
+                r = extract(&al, cues, audio_path, &fa, &n_a, &fs, &n_s, &es);
+        if (r >= 0)
+                r = dtw_align(fs, n_s, fa, n_a, FEAT_DIM, &dop, &map, NULL);
+        conf = malloc(sizeof(double) * cues->n_cues);
+        start = malloc(sizeof(int64_t) * cues->n_cues);
+        if (r >= 0 && (!conf || !start))
+                r = -ENOMEM;
+        if (r >= 0) {
+                struct feats f = { fs, fa, n_s, n_a };
+
+                cue_confidence(&al, &f, map, cues->n_cues, conf);
+                r = place_cues(&al, cues->n_cues, map, n_s, conf, start, &rep);
+        }
+        if (r >= 0)
+                write_times(&al, cues, start, map, es, n_s);
+        rep.audio_s = (double) al.n_env * ENV_MS / 1000.0;
+        aligner_done(&al);
+        if (r < 0)
+                return r;
+        rep.confidence = TAKE_PTR(conf);
+        if (ret)
+                *ret = rep;
+        else
+                free(rep.confidence);
+        return 0;
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* dtw.c: the aligner's warping, sized for hour-long stories. A full
+ * n x m cost matrix of a 3-minute story at 10 ms frames is 400 M cells;
+ * instead the frames are averaged pairwise until both sides fit a full
+ * pass of at most top_max frames, and each finer level only searches a
+ * band of +-radius frames around the path projected from the coarser one
+ * (FastDTW's scheme). Only two rows of costs are live; the path is kept as
+ * 2-bit back-pointers per band cell, so a level costs a quarter byte per
+ * cell. The reference (synthesized speech) must be matched whole; the query
+ * (the story audio) may have a head and tail that nothing matches, so a
+ * music intro or a station ID is skipped rather than stretched over. */
+#include "dtw.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+
+enum { MOVE_DIAG, MOVE_UP, MOVE_LEFT, MOVE_START };
+
+static inline void bp_set(uint8_t *bp, size_t c, unsigned mv) {
+        bp[c >> 2] |= (uint8_t) (mv << ((c & 3) * 2));
+}
+
+static inline unsigned bp_get(const uint8_t *bp, size_t c) {
+        return (bp[c >> 2] >> ((c & 3) * 2)) & 3;
+}
+
+static bool band_valid(size_t n, const int32_t *lo, const int32_t *hi) {
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (lo[i] < 0 || hi[i] < lo[i])
+                        return false;
+                if (i > 0 && (lo[i] < lo[i - 1] || hi[i] < hi[i - 1] || lo[i] > hi[i - 1] + 1))
+                        return false;
+        }
+        return true;
+}
+
+/* Best predecessor of (i, j): diagonal, then up, then left on ties. */
+static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *hi,
+                        const double *prev, const double *cur, unsigned *ret_mv) {
+        double best = INFINITY;
+
+        if (i > 0 && j - 1 >= lo[i - 1] && j - 1 <= hi[i - 1] && prev[j - 1 - lo[i - 1]] < best) {
+                best = prev[j - 1 - lo[i - 1]];
+                *ret_mv = MOVE_DIAG;
+        }
+        if (i > 0 && j >= lo[i - 1] && j <= hi[i - 1] && prev[j - lo[i - 1]] < best) {
+                best = prev[j - lo[i - 1]];
+                *ret_mv = MOVE_UP;
+        }
+        if (j > lo[i] && cur[j - 1 - lo[i]] < best) {
+                best = cur[j - 1 - lo[i]];
+                *ret_mv = MOVE_LEFT;
+        }
+        return best;
+}
+
+static void fill_row(size_t i, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *ud,
+                     bool open_begin, const double *prev, double *cur, uint8_t *bp, size_t off) {
+        for (int32_t j = lo[i]; j <= hi[i]; j++) {
+                unsigned mv = MOVE_START;
+                double best;
+
+                if (i == 0 && (open_begin || j == lo[0]))
+                        best = 0;
+                else
+                        best = best_step(i, j, lo, hi, prev, cur, &mv);
+                cur[j - lo[i]] = best + dist(ud, i, (size_t) j);
+                bp_set(bp, off + (size_t) (j - lo[i]), mv);
+        }
+}
+
+static void backtrack(size_t n, const int32_t *lo, const size_t *off, const uint8_t *bp,
+                      int32_t j, int32_t *ret_first, int32_t *ret_last) {
+        size_t i = n - 1;
+
+        ret_last[i] = j;
+        for (;;) {
+                unsigned mv = bp_get(bp, off[i] + (size_t) (j - lo[i]));
+
+                ret_first[i] = j;
+                if (mv == MOVE_START)
+                        break;
+                if (mv != MOVE_LEFT) {
+                        i--;
+                        ret_last[i] = mv == MOVE_DIAG ? j - 1 : j;
+                }
+                if (mv != MOVE_UP)
+                        j--;
+        }
+}
+
+int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
+             bool open_begin, bool open_end, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
+        _cleanup_free_ size_t *off = NULL;
+        _cleanup_free_ uint8_t *bp = NULL;
+        _cleanup_free_ double *prev = NULL, *cur = NULL;
+        size_t cells = 0, width = 0;
+        int32_t end;
+
+        if (!band_valid(n, lo, hi))
+                return -EINVAL;
+        off = malloc(sizeof(size_t) * n);
+        if (!off)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                off[i] = cells;
+                cells += (size_t) (hi[i] - lo[i] + 1);
+                width = MAX(width, (size_t) (hi[i] - lo[i] + 1));
+        }
+        bp = calloc(cells / 4 + 1, 1);
+        prev = malloc(sizeof(double) * width);
+        cur = malloc(sizeof(double) * width);
+        if (!bp || !prev || !cur)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                double *t;
+
+                fill_row(i, lo, hi, dist, userdata, open_begin, prev, cur, bp, off[i]);
+                t = prev, prev = cur, cur = t;
+        }
+        /* prev now holds the last row. */
+        end = hi[n - 1];
+        if (open_end)
+                for (int32_t j = lo[n - 1]; j <= hi[n - 1]; j++)
+                        if (prev[j - lo[n - 1]] < prev[end - lo[n - 1]])
+                                end = j;
+        if (!isfinite(prev[end - lo[n - 1]]))
+                return -EINVAL;
+        backtrack(n, lo, off, bp, end, ret_first, ret_last);
+        if (ret_total)
+                *ret_total = prev[end - lo[n - 1]];
+        return 0;
+}
+
+struct feats {
+        const float *a, *b;
+        size_t dim;
+};
+
+static float euclid(void *userdata, size_t i, size_t j) {
+        const struct feats *f = userdata;
+        const float *x = f->a + i * f->dim, *y = f->b + j * f->dim;
+        float s = 0;
+
+        for (size_t d = 0; d < f->dim; d++)
+                s += (x[d] - y[d]) * (x[d] - y[d]);
+        return sqrtf(s);
+}
+
+/* Pairwise averages: n frames -> (n+1)/2. */
+static float *halve(const float *f, size_t n, size_t dim) {
+        size_t m = (n + 1) / 2;
+        float *h = malloc(sizeof(float) * m * dim);
+
+        if (!h)
+                return NULL;
+        for (size_t i = 0; i < m; i++)
+                for (size_t d = 0; d < dim; d++)
+                        h[i * dim + d] = 2 * i + 1 < n ? 0.5f * (f[2 * i * dim + d] + f[(2 * i + 1) * dim + d])
+                                                       : f[2 * i * dim + d];
+        return h;
+}
+
+/* The band of a level from the path one level coarser: each coarse row
+ * covers two fine rows, each coarse column two fine columns. */
+static void project_band(const int32_t *cfirst, const int32_t *clast, size_t n_coarse,
+                         size_t n, size_t m, int radius, int32_t *lo, int32_t *hi) {
+        for (size_t i = 0; i < n; i++) {
+                size_t c = MIN(i / 2, n_coarse - 1);
+                int64_t l = 2 * (int64_t) cfirst[c] - radius, h = 2 * (int64_t) clast[c] + 1 + radius;
+
+                lo[i] = (int32_t) MAX(l, 0);
+                hi[i] = (int32_t) MIN(h, (int64_t) m - 1);
+                if (i > 0) {    /* clipping keeps monotony; be explicit anyway */
+                        lo[i] = MAX(lo[i], lo[i - 1]);
+                        hi[i] = MAX(hi[i], hi[i - 1]);
+                }
+        }
+}
+
+#define DTW_MAX_LEVELS 32
+
+struct pyramid {
+        const float *a[DTW_MAX_LEVELS], *b[DTW_MAX_LEVELS];
+        size_t na[DTW_MAX_LEVELS], nb[DTW_MAX_LEVELS];
+        int top;
+};
+
+static void pyramid_done(struct pyramid *p) {
+        for (int k = 1; k <= p->top; k++) {
+                free((float *) p->a[k]);
+                free((float *) p->b[k]);
+        }
+}
+
+static int pyramid_build(struct pyramid *p, size_t top_max, size_t dim) {
+        while (MAX(p->na[p->top], p->nb[p->top]) > top_max && p->top + 1 < DTW_MAX_LEVELS) {
+                int k = p->top + 1;
+
+                p->a[k] = halve(p->a[k - 1], p->na[k - 1], dim);
+                p->b[k] = halve(p->b[k - 1], p->nb[k - 1], dim);
+                p->na[k] = (p->na[k - 1] + 1) / 2;
+                p->nb[k] = (p->nb[k - 1] + 1) / 2;
+                p->top = k;
+                if (!p->a[k] || !p->b[k])
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Runs level k in the band lo/hi; replaces first and last with its path. */
+static int run_level(const struct pyramid *p, int k, size_t dim, const struct dtw_opts *o,
+                     int32_t *lo, int32_t *hi, int32_t **first, int32_t **last) {
+        struct feats f = { p->a[k], p->b[k], dim };
+        int32_t *nf = malloc(sizeof(int32_t) * p->na[k]), *nl = malloc(sizeof(int32_t) * p->na[k]);
+        int r;
+
+        if (!nf || !nl) {
+                free(nf);
+                free(nl);
+                return -ENOMEM;
+        }
+        r = dtw_band(p->na[k], lo, hi, euclid, &f, o->open_begin, o->open_end, nf, nl, NULL);
+        free(*first);
+        free(*last);
+        *first = nf;
+        *last = nl;
+        return r;
+}
+
+static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
+                        int32_t **ret_first) {
+        _cleanup_free_ int32_t *first = NULL, *last = NULL, *lo = NULL, *hi = NULL;
+        int r;
+
+        lo = malloc(sizeof(int32_t) * p->na[0]);
+        hi = malloc(sizeof(int32_t) * p->na[0]);
+        if (!lo || !hi)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->na[p->top]; i++) {
+                lo[i] = 0;
+                hi[i] = (int32_t) p->nb[p->top] - 1;
+        }
+        r = run_level(p, p->top, dim, o, lo, hi, &first, &last);
+        for (int k = p->top - 1; r >= 0 && k >= 0; k--) {
+                project_band(first, last, p->na[k + 1], p->na[k], p->nb[k], o->radius, lo, hi);
+                r = run_level(p, k, dim, o, lo, hi, &first, &last);
+        }
+        if (r < 0)
+                return r;
+        *ret_first = TAKE_PTR(first);
+        return 0;
+}
+
+int dtw_align(const float *ref, size_t n_ref, const float *qry, size_t n_qry, size_t dim,
+              const struct dtw_opts *o, int32_t **ret_map, float **ret_cost) {
+        struct pyramid p = { .a = { ref }, .b = { qry }, .na = { n_ref }, .nb = { n_qry } };
+        _cleanup_free_ int32_t *map = NULL;
+        int r;
+
+        if (n_ref == 0 || n_qry == 0 || dim == 0 || n_qry > INT32_MAX)
+                return -EINVAL;
+        r = pyramid_build(&p, MAX(o->top_max, (size_t) 2), dim);
+        if (r >= 0)
+                r = align_levels(&p, dim, o, &map);
+        pyramid_done(&p);
+        if (r < 0)
+                return r;
+        if (ret_cost) {
+                struct feats f = { ref, qry, dim };
+                float *cost = malloc(sizeof(float) * n_ref);
+
+                if (!cost)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_ref; i++)
+                        cost[i] = euclid(&f, i, (size_t) map[i]);
+                *ret_cost = cost;
+        }
+        *ret_map = TAKE_PTR(map);
+        return 0;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* dtw.h: dynamic time warping of a reference sequence (every frame must be
+ * matched) against a query (its head and tail may be skipped: open begin
+ * and end). Multi-resolution: a full pass on averaged frames, then passes
+ * in a band around the path projected from the level above, with 2-bit
+ * back-pointers. Pure; any thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Local distance between reference row i and query column j. */
+typedef float (*dtw_dist_fn)(void *userdata, size_t i, size_t j);
+
+/* One banded pass. Row i may use columns lo[i]..hi[i] (inclusive; lo and hi
+ * non-decreasing, lo[i] <= hi[i-1] + 1). Steps: (i-1,j-1), (i-1,j), (i,j-1),
+ * each adding the local distance of the cell entered. open_begin: the path
+ * may start at any cell of row 0, else at (0, lo[0]); open_end: it may end
+ * at any cell of the last row, else at (n-1, hi[n-1]). Fills, per row, the
+ * first and last column the optimal path visits (ret_first/ret_last, n
+ * entries each) and returns the path's total cost via ret_total (optional).
+ * 0, -EINVAL (empty or malformed band), -ENOMEM. */
+int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
+             bool open_begin, bool open_end, int32_t *ret_first, int32_t *ret_last, double *ret_total);
+
+struct dtw_opts {
+        size_t top_max;   /* the full pass runs on at most this many frames per side */
+        int radius;       /* band half-width added around the projected path, frames */
+        bool open_begin, open_end;
+};
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 12, true, true })
+
+/* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
+ * ret_map (n_ref entries, malloc'd): for each ref frame the first query
+ * frame on the path; ret_cost (optional, n_ref, malloc'd): the local
+ * distance at that cell. 0, -EINVAL (an empty side), -ENOMEM. */
+int dtw_align(const float *ref, size_t n_ref, const float *qry, size_t n_qry, size_t dim,
+              const struct dtw_opts *o, int32_t **ret_map, float **ret_cost);

@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* nextupctl.c: the control client of nextupd. Builds one JSON request from
+ * the command line, sends it as one line over the control socket, waits at
+ * most 10 s for one reply line and prints it for humans (or raw with
+ * --json). Exit 0 on an ok reply, 1 on an error reply, 2 on usage errors or
+ * when the daemon cannot be reached. File arguments are made absolute here,
+ * since the daemon does not share our working directory. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+#ifndef NEXTUP_VERSION
+#define NEXTUP_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_SOCKET "/run/nextup/control.sock"
+#define REPLY_TIMEOUT_MS 10000
+#define REPLY_MAX (64u * 1024u * 1024u)
+#define EXIT_USAGE 2
+
+struct options {
+        const char *socket;
+        bool json;
+        bool next;
+        const char *at;                 /* --at N, validated later */
+        char *args[8];                  /* command and its operands */
+        int n_args;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
+
+static void usage(FILE *f) {
+        fputs("Usage: nextupctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
+              "\n"
+              "Commands:\n"
+              "  add AUDIO TRANSCRIPT                      queue a story at the end\n"
+              "  insert [--next | --at N] AUDIO TRANSCRIPT queue a story at position N (0 = next)\n"
+              "  remove ID                                 drop a queued story\n"
+              "  move ID POSITION                          move a queued story\n"
+              "  list                                      show what is on air and queued\n"
+              "  status                                    show the player state\n"
+              "  skip | pause | resume | clear             control the player and queue\n"
+              "\n"
+              "Options:\n"
+              "  -s, --socket PATH  control socket (default $NEXTUP_SOCKET, else " DEFAULT_SOCKET ")\n"
+              "      --json         print the daemon's raw JSON reply\n"
+              "  -h, --help         show this help\n"
+              "  -V, --version      show the version\n",
+              f);
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("nextupctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\nTry 'nextupctl --help'.\n", stderr);
+        return -EINVAL;
+}
+
+/* Options may come before or after the command ("list --json"); "--" ends
+ * them, for file names that start with '-'. Returns 1 when --help or
+ * --version was handled. */
+static int parse_argv(int argc, char **argv, struct options *o) {
+        bool dashdash = false;
+
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+
+                /* "-1" is an operand, so that parse_index() can say why
+                 * it is refused. */
+                if (dashdash || a[0] != '-' || a[1] == '\0' || (a[1] >= '0' && a[1] <= '9')) {
+                        if (o->n_args >= (int) ELEMENTSOF(o->args))
+                                return usage_error("too many arguments");
+                        o->args[o->n_args++] = argv[i];
+                } else if (strcmp(a, "--") == 0)
+                        dashdash = true;
+                else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                        usage(stdout);
+                        return 1;
+                } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+                        puts("nextupctl " NEXTUP_VERSION);
+                        return 1;
+                } else if (strcmp(a, "--json") == 0)
+                        o->json = true;
+                else if (strcmp(a, "--next") == 0)
+                        o->next = true;
+                else if (strncmp(a, "--socket=", 9) == 0)
+                        o->socket = a + 9;
+                else if (strncmp(a, "--at=", 5) == 0)
+                        o->at = a + 5;
+                else if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0 || strcmp(a, "--at") == 0) {
+                        if (i + 1 >= argc)
+                                return usage_error("option '%s' needs an argument", a);
+                        if (strcmp(a, "--at") == 0)
+                                o->at = argv[++i];
+                        else
+                                o->socket = argv[++i];
+                } else
+                        return usage_error("unknown option '%s'", a);
+        }
+        return 0;
+}
+
+/* IDs and positions: plain decimal digits, nothing else (no sign, no
+ * blanks), within int range. */
+static int parse_index(const char *what, const char *s, struct json_object *req, const char *key) {
+        char *end;
+        long long v;
+
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v > INT_MAX)
+                return usage_error("invalid %s '%s': expected a non-negative integer", what, s);
+        json_object_object_add(req, key, json_object_new_int64(v));
+        return 0;
+}
+
+/* The daemon resolves nothing against our working directory: existing
+ * files get their real path, missing ones cwd/PATH so its error names the
+ * full path. */
+static int add_path(const char *what, const char *path, struct json_object *req, const char *key) {
+        _cleanup_free_ char *abs = NULL, *cwd = NULL;
+
+        if (path[0] == '\0')
+                return usage_error("empty %s file name", what);
+        if (path[0] == '/')
+                abs = strdup(path);
+        else if (!(abs = realpath(path, NULL))) {
+                cwd = getcwd(NULL, 0);
+                if (!cwd)
+                        return usage_error("cannot resolve '%s': %s", path, strerror(errno));
+                if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        abs = NULL;
+        }
+        if (!abs)
+                return -ENOMEM;
+        json_object_object_add(req, key, json_object_new_string(abs));
+        return 0;
+}
+
+static int build_story(struct options *o, struct json_object *req) {
+        int r;
+
+        if (o->n_args != 3)
+                return usage_error("'%s' needs AUDIO and TRANSCRIPT", o->args[0]);
+        r = add_path("audio", o->args[1], req, "audio");
+        if (r >= 0)
+                r = add_path("transcript", o->args[2], req, "transcript");
+        return r;
+}
+
+static int build_insert(struct options *o, struct json_object *req) {
+        int r;
+
+        if (o->next && o->at)
+                return usage_error("use either --next or --at, not both");
+        r = build_story(o, req);
+        if (r < 0)
+                return r;
+        if (o->at)
+                return parse_index("position", o->at, req, "position");
+        json_object_object_add(req, "position", json_object_new_int(0));
+        return 0;
+}
+
+/* Checks the operands of CMD and fills REQ. */
+static int build_request(struct options *o, struct json_object *req) {
+        static const char *const bare[] = { "list", "status", "skip", "pause", "resume", "clear" };
+        const char *cmd = o->args[0];
+        int r;
+
+        if ((o->next || o->at) && strcmp(cmd, "insert") != 0)
+                return usage_error("--next and --at only go with 'insert'");
+        if (strcmp(cmd, "add") == 0)
+                return build_story(o, req);
+        if (strcmp(cmd, "insert") == 0)
+                return build_insert(o, req);
+        if (strcmp(cmd, "remove") == 0) {
+                if (o->n_args != 2)
+                        return usage_error("'remove' needs an ID");
+                return parse_index("ID", o->args[1], req, "id");
+        }
+        if (strcmp(cmd, "move") == 0) {
+                if (o->n_args != 3)
+                        return usage_error("'move' needs an ID and a POSITION");
+                r = parse_index("ID", o->args[1], req, "id");
+                return r < 0 ? r : parse_index("position", o->args[2], req, "position");
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bare); i++)
+                if (strcmp(cmd, bare[i]) == 0)
+                        return o->n_args == 1 ? 0 : usage_error("'%s' takes no arguments", cmd);
+        return usage_error("unknown command '%s'", cmd);
+}
+
+static long long now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for EVENTS on FD until DEADLINE: 0 ready, -ETIMEDOUT, -errno. */
+static int wait_fd(int fd, short events, long long deadline) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                long long left = deadline - now_ms();
+                int n;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                n = poll(&p, 1, (int) left);
+                if (n > 0)
+                        return 0;
+                if (n < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+static int send_all(int fd, const char *buf, size_t len, long long deadline) {
+        while (len > 0) {
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                int r;
+
+                if (n < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                return -errno;
+                        r = wait_fd(fd, POLLOUT, deadline);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Reads up to the first '\n'; returns the line without it. -EPIPE when
+ * the daemon closed the connection first. */
+static int read_line(int fd, long long deadline, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, size = 0;
+
+        for (;;) {
+                ssize_t n;
+                char *nl;
+                int r;
+
+                if (size - len < 4096) {
+                        char *p;
+
+                        if (size >= REPLY_MAX)
+                                return -EMSGSIZE;
+                        p = realloc(buf, size = size ? size * 2 : 8192);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                }
+                n = recv(fd, buf + len, size - len - 1, MSG_DONTWAIT);
+                if (n == 0)
+                        return -EPIPE;
+                if (n < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                return -errno;
+                        r = wait_fd(fd, POLLIN, deadline);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                nl = memchr(buf + len, '\n', (size_t) n);
+                len += (size_t) n;
+                if (nl) {
+                        *nl = '\0';
+                        *ret = TAKE_PTR(buf);
+                        return 0;
+                }
+        }
+}
+
+/* Connect failures are "cannot connect" (exit 2); what goes wrong later
+ * is reported by the caller with the step. */
+static int connect_socket(const char *path, int *ret_fd) {
+        _cleanup_close_ int fd = -1;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int exchange(const char *path, struct json_object *req, char **ret_reply) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *line = NULL;
+        long long deadline;
+        int r;
+
+        r = connect_socket(path, &fd);
+        if (r < 0) {
+                fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", path, strerror(-r));
+                return r;
+        }
+        if (asprintf(&line, "%s\n", json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+                return -ENOMEM;
+        deadline = now_ms() + REPLY_TIMEOUT_MS;
+        r = send_all(fd, line, strlen(line), deadline);
+        if (r >= 0)
+                r = read_line(fd, deadline, ret_reply);
+        if (r == -ETIMEDOUT)
+                fprintf(stderr, "nextupctl: no reply from '%s' within %d s\n", path, REPLY_TIMEOUT_MS / 1000);
+        else if (r == -EPIPE || r == -ECONNRESET)
+                fprintf(stderr, "nextupctl: '%s' closed the connection without a reply\n", path);
+        else if (r < 0)
+                fprintf(stderr, "nextupctl: talking to '%s' failed: %s\n", path, strerror(-r));
+        return r;
+}
+
+static const char *get_str(struct json_object *o, const char *key, const char *fallback) {
+        struct json_object *v;
+
+        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+                return json_object_get_string(v);
+        return fallback;
+}
+
+static long long get_int(struct json_object *o, const char *key, long long fallback) {
+        struct json_object *v;
+
+        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
+                return json_object_get_int64(v);
+        return fallback;
+}
+
+static struct json_object *get_obj(struct json_object *o, const char *key) {
+        struct json_object *v;
+
+        if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_object))
+                return v;
+        return NULL;
+}
+
+/* mm:ss, minutes not capped; "--:--" for an unknown (negative) time. */
+static const char *fmt_time(long long ms, char buf[static 32]) {
+        if (ms < 0)
+                return "--:--";
+        snprintf(buf, 32, "%02lld:%02lld", ms / 60000, ms / 1000 % 60);
+        return buf;
+}
+
+static void print_list(struct json_object *reply) {
+        struct json_object *on_air = get_obj(reply, "on_air"), *queue;
+        char t[32];
+        size_t n = 0;
+
+        if (on_air)
+                printf("On air: #%-3lld  %s  %s\n", get_int(on_air, "id", -1),
+                       fmt_time(get_int(on_air, "duration_ms", -1), t), get_str(on_air, "title", ""));
+        else
+                puts("On air: nothing");
+        if (json_object_object_get_ex(reply, "queue", &queue) && json_object_is_type(queue, json_type_array))
+                n = json_object_array_length(queue);
+        if (n == 0)
+                puts("Queue is empty");
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *s = json_object_array_get_idx(queue, i);
+
+                printf("%3zu  #%-3lld  %s  %s\n", i, get_int(s, "id", -1),
+                       fmt_time(get_int(s, "duration_ms", -1), t), get_str(s, "title", ""));
+        }
+}
+
+static void print_status(struct json_object *reply) {
+        struct json_object *on_air = get_obj(reply, "on_air"), *next = get_obj(reply, "next");
+        long long n = get_int(reply, "queue_length", 0);
+        char t1[32], t2[32];
+
+        printf("State: %s\n", get_str(reply, "state", "unknown"));
+        if (on_air)
+                printf("On air: %s %s/%s\n", get_str(on_air, "title", ""),
+                       fmt_time(get_int(reply, "position_ms", -1), t1),
+                       fmt_time(get_int(on_air, "duration_ms", -1), t2));
+        else
+                puts("On air: nothing");
+        printf("Next up: %s\n", next ? get_str(next, "title", "") : "nothing");
+        printf("Queue: %lld %s\n", n, n == 1 ? "story" : "stories");
+        printf("Output: %s\n", get_str(reply, "output", "unknown"));
+}
+
+/* Returns the exit status for REPLY_LINE. */
+static int handle_reply(const char *cmd, const char *reply_line, bool json) {
+        _cleanup_(json_object_putp) struct json_object *reply = json_tokener_parse(reply_line);
+        struct json_object *ok;
+
+        if (!reply || !json_object_object_get_ex(reply, "ok", &ok) ||
+            !json_object_is_type(ok, json_type_boolean)) {
+                fprintf(stderr, "nextupctl: invalid reply from the daemon: %s\n", reply_line);
+                return EXIT_FAILURE;
+        }
+        if (json)
+                puts(reply_line);
+        if (!json_object_get_boolean(ok)) {
+                fprintf(stderr, "nextupctl: %s\n", get_str(reply, "error", "unknown error"));
+                return EXIT_FAILURE;
+        }
+        if (json)
+                return EXIT_SUCCESS;
+        if (strcmp(cmd, "add") == 0 || strcmp(cmd, "insert") == 0)
+                printf("Queued #%lld '%s' at position %lld\n", get_int(reply, "id", -1),
+                       get_str(reply, "title", ""), get_int(reply, "position", -1));
+        else if (strcmp(cmd, "list") == 0)
+                print_list(reply);
+        else if (strcmp(cmd, "status") == 0)
+                print_status(reply);
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(json_object_putp) struct json_object *req = NULL;
+        _cleanup_free_ char *reply_line = NULL;
+        struct options o = { 0 };
+        const char *env = getenv("NEXTUP_SOCKET");
+        int r;
+
+        r = parse_argv(argc, argv, &o);
+        if (r != 0)
+                return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        if (o.n_args == 0) {
+                usage_error("no command given");
+                return EXIT_USAGE;
+        }
+        if (!o.socket)
+                o.socket = env && env[0] ? env : DEFAULT_SOCKET;
+        if (o.socket[0] == '\0') {
+                usage_error("empty socket path");
+                return EXIT_USAGE;
+        }
+
+        req = json_object_new_object();
+        json_object_object_add(req, "cmd", json_object_new_string(o.args[0]));
+        r = build_request(&o, req);
+        if (r == -ENOMEM) {
+                fputs("nextupctl: out of memory\n", stderr);
+                return EXIT_FAILURE;
+        }
+        if (r < 0)
+                return EXIT_USAGE;
+
+        r = exchange(o.socket, req, &reply_line);
+        if (r < 0)
+                return EXIT_USAGE;
+        return handle_reply(o.args[0], reply_line, o.json);
+}

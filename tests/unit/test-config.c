@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-config.c: config_load against the shipped example, a file setting
+ * every key, and the golden bad-*.conf files in tests/config, whose
+ * .expected files hold the exact error text with @DIR@ standing for the
+ * folder of the .conf (so the test runs from any checkout). */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char *source_dir(void) {
+        const char *d = getenv("NEXTUP_SOURCE_DIR");
+
+        return d && d[0] ? d : ".";
+}
+
+static char *test_path(const char *rel) {
+        char *p;
+
+        assert_true(asprintf(&p, "%s/%s", source_dir(), rel) > 0);
+        return p;
+}
+
+/* An absolute source dir, so that resolved paths can be predicted. */
+static char *abs_path(const char *rel) {
+        char *src = realpath(source_dir(), NULL), *p;
+
+        assert_non_null(src);
+        assert_true(asprintf(&p, "%s/%s", src, rel) > 0);
+        free(src);
+        return p;
+}
+
+/* Runs config_load(PATH) with its error stream captured. */
+static int load(const char *path, struct nextup_config **ret, char **ret_errs) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        int r;
+
+        assert_non_null(f);
+        r = config_load(path, f, ret);
+        assert_int_equal(fclose(f), 0);
+        *ret_errs = buf;
+        return r;
+}
+
+static char *read_all(const char *path) {
+        FILE *f = fopen(path, "re");
+        char *buf;
+        long n;
+
+        assert_non_null(f);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        rewind(f);
+        buf = calloc(1, (size_t) n + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
+        fclose(f);
+        return buf;
+}
+
+/* TEXT with every "@DIR@" replaced by DIR. */
+static char *substitute(const char *text, const char *dir) {
+        char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+        const char *p;
+
+        assert_non_null(f);
+        while ((p = strstr(text, "@DIR@"))) {
+                fwrite(text, 1, (size_t) (p - text), f);
+                fputs(dir, f);
+                text = p + strlen("@DIR@");
+        }
+        fputs(text, f);
+        fclose(f);
+        return out;
+}
+
+static void test_example(void **state) {
+        char *path = test_path("config/nextupd.conf"), *errs;
+        struct nextup_config *c = NULL;
+
+        assert_int_equal(load(path, &c, &errs), 0);
+        assert_string_equal(errs, "");
+        assert_non_null(c);
+        assert_string_equal(c->path, path);
+        assert_string_equal(c->output_driver, "default");
+        assert_null(c->output_file);
+        assert_int_equal(c->n_output_options, 0);
+        assert_int_equal(c->rate, 44100);
+        assert_int_equal(c->channels, 2);
+        assert_string_equal(c->control_socket, "/run/nextup/control.sock");
+        assert_int_equal(c->control_mode, 0660);
+        assert_string_equal(c->state_dir, "/var/lib/nextup");
+        assert_int_equal(c->log_level, LOG_INFO);
+        assert_int_equal(c->max_chars, 37);
+        assert_int_equal(c->max_lines, 2);
+        assert_string_equal(c->speaker_mark, ">>");
+        assert_int_equal(c->n_sinks, 3);
+        assert_int_equal(c->sinks[0].type, SINK_TERMINAL);
+        assert_null(c->sinks[0].path);
+        assert_true(c->sinks[0].show_speaker);
+        assert_int_equal(c->sinks[1].type, SINK_JSONL);
+        assert_string_equal(c->sinks[1].path, "/var/lib/nextup/captions.jsonl");
+        assert_int_equal(c->sinks[2].type, SINK_WEBVTT);
+        assert_string_equal(c->sinks[2].path, "/var/lib/nextup/archive");
+        for (size_t i = 0; i < c->n_sinks; i++)
+                assert_int_equal(c->sinks[i].latency_ms, 0);
+        assert_int_equal(c->n_startup, 0);
+        config_free(c);
+        free(errs);
+        free(path);
+}
+
+/* Every key set to a value other than its default; relative paths come
+ * back joined to the folder of the file. */
+static void test_good_all(void **state) {
+        char *path = abs_path("tests/config/good-all.conf"), *errs;
+        char *air = abs_path("tests/config/out/air.wav"), *vtt = abs_path("tests/config/vtt");
+        char *a_mp3 = abs_path("tests/config/stories/a.mp3");
+        char *a_txt = abs_path("tests/config/stories/a.txt");
+        struct nextup_config *c = NULL;
+
+        assert_int_equal(load(path, &c, &errs), 0);
+        assert_string_equal(errs, "");
+        assert_string_equal(c->output_driver, "wav");
+        assert_string_equal(c->output_file, air);
+        assert_int_equal(c->n_output_options, 2);
+        assert_string_equal(c->output_options[0].key, "dev");
+        assert_string_equal(c->output_options[0].value, "hw:1,0");
+        assert_string_equal(c->output_options[1].key, "buffer_time");
+        assert_string_equal(c->output_options[1].value, "500");
+        assert_int_equal(c->rate, 48000);
+        assert_int_equal(c->channels, 1);
+        assert_string_equal(c->control_socket, "/tmp/nextup-test.sock");
+        assert_int_equal(c->control_mode, 0600);
+        assert_string_equal(c->state_dir, "/srv/nextup");
+        assert_int_equal(c->log_level, LOG_DEBUG);
+        assert_int_equal(c->max_chars, 32);
+        assert_int_equal(c->max_lines, 3);
+        assert_string_equal(c->speaker_mark, "");
+        assert_int_equal(c->n_sinks, 3);
+        assert_int_equal(c->sinks[0].type, SINK_TERMINAL);
+        assert_int_equal(c->sinks[0].latency_ms, 250);
+        assert_false(c->sinks[0].show_speaker);
+        assert_int_equal(c->sinks[1].type, SINK_JSONL);
+        assert_string_equal(c->sinks[1].path, "/srv/nextup/captions.jsonl");
+        assert_int_equal(c->sinks[1].latency_ms, 10000);
+        assert_int_equal(c->sinks[2].type, SINK_WEBVTT);
+        assert_string_equal(c->sinks[2].path, vtt);
+        assert_int_equal(c->sinks[2].latency_ms, 0);
+        assert_int_equal(c->n_startup, 2);
+        assert_string_equal(c->startup[0].audio, a_mp3);
+        assert_string_equal(c->startup[0].transcript, a_txt);
+        assert_string_equal(c->startup[1].audio, "/abs/b.mp3");
+        assert_string_equal(c->startup[1].transcript, "/abs/b.txt");
+        config_free(c);
+        free(errs);
+        free(path);
+        free(air);
+        free(vtt);
+        free(a_mp3);
+        free(a_txt);
+}
+
+/* Writes TEXT to NAME in a new temporary folder; returns the folder. */
+static char *write_temp(const char *name, const char *text) {
+        char *dir = strdup("/tmp/test-config-XXXXXX"), *path;
+        FILE *f;
+
+        assert_non_null(dir);
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(text, f);
+        assert_int_equal(fclose(f), 0);
+        free(path);
+        return dir;
+}
+
+static void remove_temp(char *dir, const char *name) {
+        char *path;
+
+        assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+        free(path);
+        free(dir);
+}
+
+/* An empty file is valid: every default, one terminal sink. */
+static void test_defaults(void **state) {
+        char *dir = write_temp("empty.conf", ""), *path, *errs;
+        struct nextup_config *c = NULL;
+
+        assert_true(asprintf(&path, "%s/empty.conf", dir) > 0);
+        assert_int_equal(load(path, &c, &errs), 0);
+        assert_string_equal(errs, "");
+        assert_string_equal(c->output_driver, "default");
+        assert_null(c->output_file);
+        assert_int_equal(c->rate, 44100);
+        assert_int_equal(c->channels, 2);
+        assert_string_equal(c->control_socket, "/run/nextup/control.sock");
+        assert_int_equal(c->control_mode, 0660);
+        assert_string_equal(c->state_dir, "/var/lib/nextup");
+        assert_int_equal(c->log_level, LOG_INFO);
+        assert_int_equal(c->max_chars, 37);
+        assert_int_equal(c->max_lines, 2);
+        assert_string_equal(c->speaker_mark, ">>");
+        assert_int_equal(c->n_sinks, 1);
+        assert_int_equal(c->sinks[0].type, SINK_TERMINAL);
+        assert_int_equal(c->sinks[0].latency_ms, 0);
+        assert_true(c->sinks[0].show_speaker);
+        assert_int_equal(c->n_startup, 0);
+        config_free(c);
+        free(errs);
+        free(path);
+        remove_temp(dir, "empty.conf");
+}
+
+/* "sinks = ();" is a deliberate "no caption output", not the default. */
+static void test_no_sinks(void **state) {
+        char *dir = write_temp("n.conf", "captions = { sinks = (); };\n"), *path, *errs;
+        struct nextup_config *c = NULL;
+
+        assert_true(asprintf(&path, "%s/n.conf", dir) > 0);
+        assert_int_equal(load(path, &c, &errs), 0);
+        assert_string_equal(errs, "");
+        assert_int_equal(c->n_sinks, 0);
+        config_free(c);
+        free(errs);
+        free(path);
+        remove_temp(dir, "n.conf");
+}
+
+/* A config named relative to the working directory resolves against it. */
+static void test_relative_config_path(void **state) {
+        char *dir = write_temp("r.conf", "state_dir = \"state\";\n"
+                                         "startup = ( { audio = \"../a.mp3\"; transcript = \"t/a.txt\"; } );\n");
+        char *old = getcwd(NULL, 0), *errs, *expect;
+        struct nextup_config *c = NULL;
+
+        assert_non_null(old);
+        assert_int_equal(chdir(dir), 0);
+        assert_int_equal(load("r.conf", &c, &errs), 0);
+        assert_int_equal(chdir(old), 0);
+        assert_string_equal(errs, "");
+        assert_string_equal(c->path, "r.conf");
+        assert_true(asprintf(&expect, "%s/state", dir) > 0);
+        assert_string_equal(c->state_dir, expect);
+        free(expect);
+        assert_true(asprintf(&expect, "%s/../a.mp3", dir) > 0);
+        assert_string_equal(c->startup[0].audio, expect);
+        free(expect);
+        assert_true(asprintf(&expect, "%s/t/a.txt", dir) > 0);
+        assert_string_equal(c->startup[0].transcript, expect);
+        free(expect);
+        config_free(c);
+        free(errs);
+        free(old);
+        remove_temp(dir, "r.conf");
+}
+
+static void test_unreadable(void **state) {
+        struct nextup_config *c = NULL;
+        char *errs;
+
+        assert_int_equal(load("/nonexistent/nextupd.conf", &c, &errs), -ENOENT);
+        assert_null(c);
+        assert_string_equal(errs, "/nonexistent/nextupd.conf: cannot read: No such file or directory\n");
+        free(errs);
+
+        assert_int_equal(load("/", &c, &errs), -EISDIR);
+        assert_null(c);
+        assert_string_equal(errs, "/: cannot read: Is a directory\n");
+        free(errs);
+}
+
+/* tests/config/NAME.conf must fail with exactly NAME.expected. */
+static void test_bad(void **state) {
+        const char *name = *state;
+        char *dir = test_path("tests/config"), *conf, *golden, *expect, *errs, *text;
+        struct nextup_config *c = NULL;
+
+        assert_true(asprintf(&conf, "%s/%s.conf", dir, name) > 0);
+        assert_true(asprintf(&golden, "%s/%s.expected", dir, name) > 0);
+        text = read_all(golden);
+        expect = substitute(text, dir);
+
+        assert_int_equal(load(conf, &c, &errs), -EINVAL);
+        assert_null(c);
+        assert_string_equal(errs, expect);
+
+        free(errs);
+        free(expect);
+        free(text);
+        free(golden);
+        free(conf);
+        free(dir);
+}
+
+/* named after the file, so that a failure says which golden broke */
+#define BAD(n) { .name = (n), .test_func = test_bad, .initial_state = (void *) (n) }
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_example),
+                cmocka_unit_test(test_good_all),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_no_sinks),
+                cmocka_unit_test(test_relative_config_path),
+                cmocka_unit_test(test_unreadable),
+                BAD("bad-syntax"),
+                BAD("bad-duplicate"),
+                BAD("bad-unknown-top"),
+                BAD("bad-unknown-nested"),
+                BAD("bad-type"),
+                BAD("bad-range"),
+                BAD("bad-enum"),
+                BAD("bad-driver"),
+                BAD("bad-mode"),
+                BAD("bad-output"),
+                BAD("bad-wav-file"),
+                BAD("bad-sink-path"),
+                BAD("bad-startup"),
+                BAD("bad-multiple"),
+        };
+
+        return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
