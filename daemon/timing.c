@@ -37,6 +37,8 @@ const char *timing_source_to_string(enum timing_source s) {
                 return "given";
         case TIMING_ESTIMATE:
                 return "estimate";
+        case TIMING_ALIGNED:
+                return "aligned";
         }
         return NULL;
 }
@@ -80,6 +82,8 @@ int timing_assign(struct cue_list *l, const struct audio_scan *scan) {
         _cleanup_free_ int64_t *at = NULL;
         int64_t first_ms, last_ms, total = 0;
 
+        /* Times come all from the transcript or none: a partly timed list
+         * is not something the pipeline makes, so it is estimated whole. */
         if (l->n_cues > 0 && all_given(l))
                 return TIMING_GIVEN;
         if (scan->rate <= 0 || scan->first_voiced < 0 || scan->last_voiced < scan->first_voiced)

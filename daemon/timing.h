@@ -19,6 +19,7 @@ enum timing_source {
         TIMING_NONE,              /* not timed yet */
         TIMING_GIVEN,             /* WebVTT/SRT input */
         TIMING_ESTIMATE,          /* proportional to spoken length */
+        TIMING_ALIGNED,           /* forced alignment to the audio (align.h) */
 };
 const char *timing_source_to_string(enum timing_source s);
 
@@ -26,3 +27,10 @@ const char *timing_source_to_string(enum timing_source s);
  * (given) are left alone and TIMING_GIVEN returned. Returns the source
  * used (>= 0), -EINVAL when the audio has no non-silent frame. */
 int timing_assign(struct cue_list *cues, const struct audio_scan *scan);
+
+/* Like timing_assign, but first tries the forced aligner (align_cues) on
+ * the audio at AUDIO_PATH; when it cannot run or fails (no espeak-ng, text
+ * and audio disagree) the estimate from SCAN is used, with a warning.
+ * Returns TIMING_ALIGNED, TIMING_ESTIMATE or TIMING_GIVEN, or timing_assign's
+ * errors. Slow (about 1 s per 3 min of audio): call it off the event loop. */
+int timing_align(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan);

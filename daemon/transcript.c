@@ -737,13 +737,14 @@ int transcript_load(const char *path, struct transcript **ret, char **ret_error)
                                 return -ENOMEM;
                         data = d;
                 }
+                errno = 0;
                 n = fread(data + len, 1, alloc - len, f);
                 len += n;
                 if (n == 0)
                         break;
         }
         if (ferror(f)) {
-                r = -EIO;
+                r = errno > 0 ? -errno : -EIO;   /* e.g. EISDIR */
                 goto fail;
         }
         return transcript_parse(data, len, path, ret, ret_error);

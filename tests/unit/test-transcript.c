@@ -276,6 +276,9 @@ static void test_load_missing(void **state) {
         assert_non_null(error);
         assert_string_equal(error, "/nonexistent/story.txt: No such file or directory");
         free(error);
+        assert_int_equal(transcript_load("/", &t, &error), -EISDIR);
+        assert_string_equal(error, "/: Is a directory");
+        free(error);
         assert_null(transcript_free(NULL));
 }
 

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-dtw.c: banded DTW on small sequences with known optimal paths:
+ * identity, stretches both ways, open begin and end skipping a head and
+ * tail that match nothing (and closed ends forced through them), malformed
+ * bands refused, and the multi-level search finding the exact warp of a
+ * long sequence with a tiny top level and narrow band. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "dtw.h"
+
+struct seqs {
+        const float *a, *b;
+};
+
+static float absdist(void *ud, size_t i, size_t j) {
+        const struct seqs *s = ud;
+        return fabsf(s->a[i] - s->b[j]);
+}
+
+static void full_band(size_t n, size_t m, int32_t *lo, int32_t *hi) {
+        for (size_t i = 0; i < n; i++) {
+                lo[i] = 0;
+                hi[i] = (int32_t) m - 1;
+        }
+}
+
+static void run(const float *a, size_t n, const float *b, size_t m, bool open,
+                int32_t *first, int32_t *last, double *total) {
+        struct seqs s = { a, b };
+        int32_t lo[64], hi[64];
+
+        full_band(n, m, lo, hi);
+        assert_int_equal(dtw_band(n, lo, hi, absdist, &s, open, open, first, last, total), 0);
+}
+
+static void test_identity(void **state) {
+        const float a[] = { 0, 1, 2, 3, 4 };
+        int32_t first[5], last[5];
+        double total;
+
+        run(a, 5, a, 5, false, first, last, &total);
+        for (int i = 0; i < 5; i++) {
+                assert_int_equal(first[i], i);
+                assert_int_equal(last[i], i);
+        }
+        assert_float_equal(total, 0.0, 1e-9);
+}
+
+static void test_stretch(void **state) {
+        const float a[] = { 0, 1, 2, 3 }, b[] = { 0, 0, 1, 2, 2, 2, 3 };
+        const int32_t want_first[] = { 0, 2, 3, 6 }, want_last[] = { 1, 2, 5, 6 };
+        const float c[] = { 0, 0, 0, 1, 9, 9 }, d[] = { 0, 1, 9 };
+        int32_t first[6], last[6];
+        double total;
+
+        run(a, 4, b, 7, false, first, last, &total);   /* query slower */
+        assert_memory_equal(first, want_first, sizeof(want_first));
+        assert_memory_equal(last, want_last, sizeof(want_last));
+        assert_float_equal(total, 0.0, 1e-9);
+        run(c, 6, d, 3, false, first, last, &total);   /* reference slower: rows share columns */
+        for (int i = 0; i < 6; i++)
+                assert_int_equal(first[i], i < 3 ? 0 : i == 3 ? 1 : 2);
+}
+
+static void test_open_ends(void **state) {
+        const float a[] = { 5, 6, 7 }, b[] = { 0, 0, 0, 5, 6, 7, 9, 9 };
+        int32_t first[3], last[3];
+        double total;
+
+        run(a, 3, b, 8, true, first, last, &total);
+        assert_int_equal(first[0], 3);
+        assert_int_equal(first[1], 4);
+        assert_int_equal(first[2], 5);
+        assert_int_equal(last[2], 5);
+        assert_float_equal(total, 0.0, 1e-9);
+        /* closed: row 0 must take the head (0,0,0 then 5), the last row the tail */
+        run(a, 3, b, 8, false, first, last, &total);
+        assert_int_equal(first[0], 0);
+        assert_int_equal(last[0], 3);
+        assert_int_equal(first[2], 5);
+        assert_int_equal(last[2], 7);
+        assert_float_equal(total, 5 + 5 + 5 + 2 + 2, 1e-9);
+}
+
+static void test_band_limits(void **state) {
+        const float a[] = { 0, 1, 2 }, b[] = { 0, 1, 2 };
+        struct seqs s = { a, b };
+        int32_t first[3], last[3];
+        int32_t lo[] = { 0, 2, 2 }, hi[] = { 0, 2, 2 };            /* gap between rows 0 and 1 */
+        int32_t lo2[] = { 1, 0, 0 }, hi2[] = { 2, 2, 2 };          /* lo decreasing */
+        int32_t lo3[] = { 0, 1, 2 }, hi3[] = { 0, 1, 2 };          /* a one-cell diagonal band */
+
+        assert_int_equal(dtw_band(3, lo, hi, absdist, &s, false, false, first, last, NULL), -EINVAL);
+        assert_int_equal(dtw_band(3, lo2, hi2, absdist, &s, false, false, first, last, NULL), -EINVAL);
+        assert_int_equal(dtw_band(0, lo3, hi3, absdist, &s, false, false, first, last, NULL), -EINVAL);
+        assert_int_equal(dtw_band(3, lo3, hi3, absdist, &s, false, false, first, last, NULL), 0);
+        assert_int_equal(first[2], 2);
+}
+
+/* A 2000-frame random walk, warped (frames doubled or dropped) behind a
+ * head of 300 frames that match nothing: every level must keep the path. */
+static void test_multilevel(void **state) {
+        enum { N = 2000, HEAD = 300 };
+        float *ref = malloc(sizeof(float) * N * 2), *qry = malloc(sizeof(float) * (HEAD + 2 * N) * 2);
+        int32_t *want = malloc(sizeof(int32_t) * N), *map = NULL;
+        struct dtw_opts o = { 40, 6, true, true };
+        size_t m = 0;
+        unsigned seed = 7;
+        float x = 0, y = 0;
+
+        for (size_t i = 0; i < N; i++) {
+                x += (float) (rand_r(&seed) % 200 - 100) / 20.0f;
+                y += (float) (rand_r(&seed) % 200 - 100) / 20.0f;
+                ref[2 * i] = x, ref[2 * i + 1] = y;
+        }
+        for (size_t h = 0; h < HEAD; h++, m++)
+                qry[2 * m] = 1000.0f, qry[2 * m + 1] = -1000.0f;
+        for (size_t i = 0; i < N; i++) {
+                int copies = 1 + (i % 7 == 3);
+                want[i] = (int32_t) m;
+                for (int c = 0; c < copies; c++, m++)
+                        qry[2 * m] = ref[2 * i], qry[2 * m + 1] = ref[2 * i + 1];
+        }
+        assert_int_equal(dtw_align(ref, N, qry, m, 2, &o, &map, NULL), 0);
+        assert_memory_equal(map, want, sizeof(int32_t) * N);
+        assert_int_equal(dtw_align(ref, 0, qry, m, 2, &o, &map, NULL), -EINVAL);
+        free(map);
+        free(ref);
+        free(qry);
+        free(want);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_identity),
+                cmocka_unit_test(test_stretch),
+                cmocka_unit_test(test_open_ends),
+                cmocka_unit_test(test_band_limits),
+                cmocka_unit_test(test_multilevel),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
