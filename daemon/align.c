@@ -416,6 +416,10 @@ static int extract(struct aligner *al, struct cue_list *cues, const char *path,
         *fs = mfcc_steal(al->ms, n_s, es);
         if (*n_a == 0 || *n_s == 0)
                 return -EINVAL;
+        /* Read at half the synthesizer's pace even a slow speaker would be
+         * twice as slow as anyone on air: the audio cannot hold this text. */
+        if (*n_a * 2 < *n_s)
+                return -EBADMSG;
         mfcc_cmvn(*fa, *n_a, FEAT_DIM);
         mfcc_cmvn(*fs, *n_s, FEAT_DIM);
         return 0;

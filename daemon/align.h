@@ -30,7 +30,8 @@ struct align_report {
 /* Gives every cue of CUES start_ms/end_ms (story time, monotonic) from the
  * audio at AUDIO_PATH. On failure the cues are untouched. Returns 0;
  * -ENOENT (no espeak-ng engine or voice, or no audio file), -EINVAL (audio
- * not decodable, or no words), -EBADMSG (too few cues matched confidently:
+ * not decodable, or no words), -EBADMSG (too few cues matched confidently,
+ * or far too little audio for the text:
  * the text and the audio disagree), -ENOMEM, other -errno from reading.
  * ret may be NULL. */
 int align_cues(struct cue_list *cues, const char *audio_path, const struct align_opts *o,

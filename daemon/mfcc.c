@@ -31,6 +31,7 @@ struct mfcc {
         fftw_plan plan;
         float *window;           /* win */
         float *fbank;            /* n_mels x n_bins weights */
+        int *band_lo, *band_hi;  /* per mel: the bins with nonzero weight, [lo, hi) */
         float *dct;              /* n_ceps x n_mels */
         float *logmel;           /* n_mels scratch */
         float *frame;            /* win scratch */
@@ -80,6 +81,10 @@ static void build_fbank(struct mfcc *m) {
                         else if (f > c && f < r)
                                 w = (r - f) / (r - c);
                         m->fbank[(size_t) b * n_bins + k] = (float) w;
+                        if (w > 0 && m->band_hi[b] == 0)
+                                m->band_lo[b] = k;
+                        if (w > 0)
+                                m->band_hi[b] = k + 1;
                 }
         }
 }
@@ -120,9 +125,11 @@ int mfcc_new(const struct mfcc_opts *o, struct mfcc **ret) {
         m->fbank = malloc(sizeof(float) * o->n_mels * n_bins);
         m->dct = malloc(sizeof(float) * o->n_ceps * o->n_mels);
         m->logmel = malloc(sizeof(float) * o->n_mels);
+        m->band_lo = calloc(o->n_mels, sizeof(int));
+        m->band_hi = calloc(o->n_mels, sizeof(int));
         m->buf = malloc(sizeof(int16_t) * (o->win + o->hop));
         if (!m->in || !m->out || !m->window || !m->frame || !m->fbank || !m->dct ||
-            !m->logmel || !m->buf) {
+            !m->logmel || !m->buf || !m->band_lo || !m->band_hi) {
                 mfcc_free(m);
                 return -ENOMEM;
         }
@@ -153,6 +160,8 @@ struct mfcc *mfcc_free(struct mfcc *m) {
         free(m->fbank);
         free(m->dct);
         free(m->logmel);
+        free(m->band_lo);
+        free(m->band_hi);
         free(m->buf);
         free(m->feat);
         free(m->energy);
@@ -172,9 +181,8 @@ void mfcc_frame(struct mfcc *m, const float *x, float *ret) {
                 const float *w = m->fbank + (size_t) b * n_bins;
                 double e = 0;
 
-                for (int k = 0; k < n_bins; k++)
-                        if (w[k] > 0)
-                                e += w[k] * (m->out[k][0] * m->out[k][0] + m->out[k][1] * m->out[k][1]);
+                for (int k = m->band_lo[b]; k < m->band_hi[b]; k++)
+                        e += w[k] * (m->out[k][0] * m->out[k][0] + m->out[k][1] * m->out[k][1]);
                 m->logmel[b] = (float) log(e + LOG_FLOOR);
         }
         for (int n = 0; n < m->o.n_ceps; n++) {

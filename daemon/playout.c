@@ -334,6 +334,9 @@ static void apply_command(struct playout *p, struct command *c) {
                         break;
                 p->paused = false;
                 p->restart_pace = true;
+                /* Clock first, as for pause: whoever hears RESUMED must read a
+                 * playing clock or it would plan nothing. */
+                publish(p, aclock_now_ns(), true);
                 post_simple(p, PLAYOUT_RESUMED, p->current ? p->current->id : 0);
                 break;
         }

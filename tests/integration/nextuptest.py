@@ -13,7 +13,6 @@ results.
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket

@@ -4,6 +4,7 @@
 good transcript) are refused at add (an error naming the file) or queued
 and then skipped on air with a log line naming the file; a truncated MP3
 plays what there is; either way the good story after them airs in full."""
+import json
 import os
 import shutil
 
@@ -22,7 +23,8 @@ class BadAudio(nt.NextupTestCase):
 
     def test_bad_then_good(self):
         src, good = nt.fixture("weather"), nt.fixture("library")
-        mp3 = open(src["audio"], "rb").read()
+        with open(src["audio"], "rb") as f:
+            mp3 = f.read()
         # ASCII holds no 0xff byte, so no MPEG sync word for a decoder to latch on to.
         zero = self.bad_story("zero-bytes", b"", src)
         garbage = self.bad_story("text-garbage", b"This is not an MP3 file at all.\n" * 3000, src)
@@ -33,7 +35,7 @@ class BadAudio(nt.NextupTestCase):
         for st in (zero, garbage, half, good):
             r = d.ctl("add", st["audio"], st["transcript"], json_out=True)
             if r.returncode == 0:
-                ids[st["audio"]] = nt.json.loads(r.stdout)["id"]
+                ids[st["audio"]] = json.loads(r.stdout)["id"]
             else:
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertIn(os.path.basename(st["audio"]), r.stderr)

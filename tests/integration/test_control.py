@@ -8,6 +8,7 @@ line) get an error or a hang-up while the air and the socket carry on."""
 import json
 import os
 import socket
+import subprocess
 import time
 
 import nextuptest as nt
@@ -133,7 +134,7 @@ class Control(nt.NextupTestCase):
             r = d.ctl(*args)
             self.assertEqual(r.returncode, 2, "nextupctl %s -> %d" % (args, r.returncode))
         # NEXTUP_SOCKET is the default socket.
-        r = nt.subprocess.run([nt.binary("nextupctl"), "status"], capture_output=True,
+        r = subprocess.run([nt.binary("nextupctl"), "status"], capture_output=True,
                               env=dict(os.environ, NEXTUP_SOCKET=d.socket))
         self.assertEqual(r.returncode, 0, r.stderr)
         # An error reply -> 1, also with --json (the reply on stdout).

@@ -5,6 +5,7 @@ sentence is captioned once and in order, nothing of the page chrome, title,
 trailer or bio; captions are due on the audio clock and emitted on time; the
 second story starts where the first ends (gapless on the clock); the
 terminal and WebVTT sinks see the same stories."""
+import json
 import os
 import re
 
@@ -19,7 +20,7 @@ class OnAir(nt.NextupTestCase):
         for fx in (a, b):
             r = d.ctl("add", fx["audio"], fx["transcript"], json_out=True)
             self.assertEqual(r.returncode, 0, r.stderr)
-            ids.append(nt.json.loads(r.stdout)["id"])
+            ids.append(json.loads(r.stdout)["id"])
         self.assertNotEqual(ids[0], ids[1])
         total_s = (a["truth"]["duration_ms"] + b["truth"]["duration_ms"]) / 1000.0
         nt.wait_for(lambda: d.cues_of(ids[1]) and d.status()["state"] == "idle",

@@ -5,7 +5,6 @@ the fixtures' own format, so no resampling) leave exactly the sum of their
 decoded lengths in the file, sample for sample: no gap, no padding, no
 encoder delay."""
 import array
-import os
 import struct
 import sys
 
