@@ -39,6 +39,11 @@
 #define CONF_MARGIN 0.3        /* path distance this much under the shifted one: full confidence */
 #define FEAT_DIM 13
 #define TRUST_MIN 0.25        /* below: interpolated */
+#define NOISE_OVER 8.0f       /* onset threshold over the noise floor: 9 dB */
+#define RISE_BLOCKS 20        /* an onset over noise moves back at most 40 ms */
+#define FORWARD_MS 1500       /* a start in a pause moves at most this far to the next onset */
+#define FLOOR_MELS 40         /* mfcc_opts_default's n_mels */
+#define FLOOR_QUANTILE 0.1    /* the story's pauses: at least a tenth of its frames */
 
 struct aligner {
         struct align_opts o;
@@ -51,6 +56,7 @@ struct aligner {
         int64_t *cue_synth;      /* per cue: synth sample of its first word, -1: none */
         int64_t *cue_synth_end;  /* per cue: synth sample where its sentence ends, -1: mid-sentence */
         int64_t synth_pos;
+        float rise_floor;        /* onsets in noise: walk back down the rise to this level */
 };
 
 static void aligner_done(struct aligner *al) {
@@ -201,9 +207,12 @@ static float level10(const struct aligner *al, size_t p) {
 }
 
 /* Onset threshold: 33 dB under the loud end of the speech (the 95th
- * percentile of 10 ms levels), but clear of a noise floor. For speech
- * levelled to -20 dBFS that is the -45 dBFS at which a word is audible. */
-static float onset_threshold(const struct aligner *al) {
+ * percentile of 10 ms levels), but clear of a noise floor (its 10th
+ * percentile: the pauses) by 9 dB, so that room noise or a music bed does
+ * not make onsets of its own. For clean speech levelled to -20 dBFS that is
+ * the -45 dBFS at which a word is audible; over noise a word crosses it a
+ * little late, so there an onset is walked back down its rise. */
+static float onset_threshold(struct aligner *al) {
         size_t n = al->n_env / WIN_BLOCKS;
         _cleanup_free_ float *lv = malloc(sizeof(float) * (n + 1));
         float hi, lo;
@@ -215,7 +224,20 @@ static float onset_threshold(const struct aligner *al) {
         qsort(lv, n, sizeof(float), cmp_float);
         hi = lv[n * 95 / 100];
         lo = lv[n / 10];
-        return MAX(hi * 5e-4f, lo * 4.0f);
+        al->rise_floor = lo * NOISE_OVER > hi * 5e-4f ? lo * 2.0f : INFINITY;
+        return MAX(hi * 5e-4f, lo * NOISE_OVER);
+}
+
+/* Over noise: the onset at block P moves back while the level still falls
+ * going back and stays 3 dB over the noise floor, at most RISE_BLOCKS. */
+static int64_t rise_start(const struct aligner *al, int64_t p) {
+        for (int k = 0; k < RISE_BLOCKS && p > 0; k++, p--) {
+                float prev = level10(al, (size_t) p - 1);
+
+                if (!(prev > al->rise_floor) || prev >= level10(al, (size_t) p))
+                        break;
+        }
+        return p;
 }
 
 /* The speech onset nearest to audio sample S within snap_ms, or S. */
@@ -233,7 +255,25 @@ static int64_t snap_onset(const struct aligner *al, int64_t s, float thr, bool *
                 quiet = loud ? 0 : quiet + 1;
         }
         *ret_moved = best >= 0;
-        return best >= 0 ? best * al->block : s;
+        return best >= 0 ? rise_start(al, best) * al->block : s;
+}
+
+/* A start the path puts in a pause (the 10 ms there under the threshold)
+ * is early: the words cannot have begun in silence. It moves to the next
+ * onset, at most FORWARD_MS on and never past LIMIT (the next cue's path
+ * start). 1: moved, 0: not in a pause or no onset in reach. */
+static int forward_onset(const struct aligner *al, int64_t *s, int64_t limit, float thr) {
+        int64_t b = *s / al->block, to = MIN((b * ENV_MS + FORWARD_MS) / ENV_MS, limit / al->block);
+
+        to = MIN(to, (int64_t) al->n_env - 1);
+        if (b >= (int64_t) al->n_env || level10(al, (size_t) b) >= thr)
+                return 0;
+        for (int64_t p = b + 1; p <= to; p++)
+                if (level10(al, (size_t) p) >= thr) {
+                        *s = rise_start(al, p) * al->block;
+                        return 1;
+                }
+        return 0;
 }
 
 /* Synth sample -> story sample through the path (same rate, same hop). */
@@ -355,9 +395,12 @@ static void write_times(const struct aligner *al, struct cue_list *cues, const i
  * snapped to onsets. */
 static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n_s,
                       const double *conf, int64_t *start, struct align_report *rep) {
+        _cleanup_free_ int64_t *path = malloc(sizeof(int64_t) * n);
         float thr = onset_threshold(al);
         size_t trusted = 0;
 
+        if (!path)
+                return -ENOMEM;
         for (size_t k = 0; k < n; k++) {
                 start[k] = al->cue_synth[k] < 0 ? 0 : map_sample(al, map, n_s, al->cue_synth[k]);
                 trusted += conf[k] >= TRUST_MIN;
@@ -365,12 +408,16 @@ static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n
         if (trusted == 0 || (double) trusted < al->o.min_trusted * (double) n)
                 return -EBADMSG;
         rep->n_interpolated = interpolate(al, n, conf, start);
+        memcpy(path, start, sizeof(int64_t) * n);
         for (size_t k = 0; k < n; k++) {
                 bool moved = false;
 
                 int64_t raw = start[k];
 
-                start[k] = snap_onset(al, raw, thr, &moved);
+                if (forward_onset(al, &start[k], k + 1 < n ? path[k + 1] : INT64_MAX, thr))
+                        moved = true;
+                else
+                        start[k] = snap_onset(al, raw, thr, &moved);
                 rep->n_snapped += moved;
                 log_debug("align: cue %zu: path %" PRIi64 " ms, start %" PRIi64 " ms, confidence %.2f",
                           k, raw * 1000 / al->rate, start[k] * 1000 / al->rate, conf[k]);
@@ -401,6 +448,16 @@ static int aligner_init(struct aligner *al, const struct align_opts *o, size_t n
         return al->cue_synth && al->cue_synth_end ? 0 : -ENOMEM;
 }
 
+/* The synthesized speech is read over the story's own noise floor (its
+ * quietest band powers), so pauses under a music bed or room noise look
+ * like the synthesizer's pauses rather than like nothing it ever says. */
+static void match_floor(struct aligner *al) {
+        float floor[FLOOR_MELS];
+
+        mfcc_floor(al->ma, FLOOR_QUANTILE, floor);
+        mfcc_set_floor(al->ms, floor);
+}
+
 /* Features of both waves, normalised; the synth energy for cue ends. */
 static int extract(struct aligner *al, struct cue_list *cues, const char *path,
                    float **fa, size_t *n_a, float **fs, size_t *n_s, float **es) {
@@ -409,6 +466,7 @@ static int extract(struct aligner *al, struct cue_list *cues, const char *path,
         r = decode_audio(al, path);
         if (r < 0)
                 return r;
+        match_floor(al);
         r = synth_cues(al, cues);
         if (r < 0)
                 return r;

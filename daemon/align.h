@@ -11,6 +11,9 @@
 
 struct cue_list;
 
+/* Bump when a change moves cue times: it keys the timing cache (cache.h). */
+#define ALIGN_VERSION "1"
+
 struct align_opts {
         const char *voice;   /* espeak-ng voice, default "en-us" */
         int wpm;             /* synthesis rate, default 170 */

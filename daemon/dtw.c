@@ -42,15 +42,15 @@ static bool band_valid(size_t n, const int32_t *lo, const int32_t *hi) {
 
 /* Best predecessor of (i, j): diagonal, then up, then left on ties. */
 static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *hi,
-                        const double *prev, const double *cur, unsigned *ret_mv) {
+                        const double *prev, const double *cur, float up_penalty, unsigned *ret_mv) {
         double best = INFINITY;
 
         if (i > 0 && j - 1 >= lo[i - 1] && j - 1 <= hi[i - 1] && prev[j - 1 - lo[i - 1]] < best) {
                 best = prev[j - 1 - lo[i - 1]];
                 *ret_mv = MOVE_DIAG;
         }
-        if (i > 0 && j >= lo[i - 1] && j <= hi[i - 1] && prev[j - lo[i - 1]] < best) {
-                best = prev[j - lo[i - 1]];
+        if (i > 0 && j >= lo[i - 1] && j <= hi[i - 1] && prev[j - lo[i - 1]] + up_penalty < best) {
+                best = prev[j - lo[i - 1]] + up_penalty;
                 *ret_mv = MOVE_UP;
         }
         if (j > lo[i] && cur[j - 1 - lo[i]] < best) {
@@ -61,7 +61,8 @@ static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *h
 }
 
 static void fill_row(size_t i, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *ud,
-                     bool open_begin, const double *prev, double *cur, uint8_t *bp, size_t off) {
+                     bool open_begin, float up_penalty, const double *prev, double *cur,
+                     uint8_t *bp, size_t off) {
         for (int32_t j = lo[i]; j <= hi[i]; j++) {
                 unsigned mv = MOVE_START;
                 double best;
@@ -69,7 +70,7 @@ static void fill_row(size_t i, const int32_t *lo, const int32_t *hi, dtw_dist_fn
                 if (i == 0 && (open_begin || j == lo[0]))
                         best = 0;
                 else
-                        best = best_step(i, j, lo, hi, prev, cur, &mv);
+                        best = best_step(i, j, lo, hi, prev, cur, up_penalty, &mv);
                 cur[j - lo[i]] = best + dist(ud, i, (size_t) j);
                 bp_set(bp, off + (size_t) (j - lo[i]), mv);
         }
@@ -97,6 +98,13 @@ static void backtrack(size_t n, const int32_t *lo, const size_t *off, const uint
 
 int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
              bool open_begin, bool open_end, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
+        return dtw_band_penalized(n, lo, hi, dist, userdata, open_begin, open_end, 0.0f,
+                                  ret_first, ret_last, ret_total);
+}
+
+int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
+                       void *userdata, bool open_begin, bool open_end, float up_penalty,
+                       int32_t *ret_first, int32_t *ret_last, double *ret_total) {
         _cleanup_free_ size_t *off = NULL;
         _cleanup_free_ uint8_t *bp = NULL;
         _cleanup_free_ double *prev = NULL, *cur = NULL;
@@ -121,7 +129,7 @@ int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, v
         for (size_t i = 0; i < n; i++) {
                 double *t;
 
-                fill_row(i, lo, hi, dist, userdata, open_begin, prev, cur, bp, off[i]);
+                fill_row(i, lo, hi, dist, userdata, open_begin, up_penalty, prev, cur, bp, off[i]);
                 t = prev, prev = cur, cur = t;
         }
         /* prev now holds the last row. */
@@ -226,7 +234,8 @@ static int run_level(const struct pyramid *p, int k, size_t dim, const struct dt
                 free(nl);
                 return -ENOMEM;
         }
-        r = dtw_band(p->na[k], lo, hi, euclid, &f, o->open_begin, o->open_end, nf, nl, NULL);
+        r = dtw_band_penalized(p->na[k], lo, hi, euclid, &f, o->open_begin, o->open_end,
+                               o->up_penalty, nf, nl, NULL);
         free(*first);
         free(*last);
         *first = nf;

@@ -24,12 +24,22 @@ typedef float (*dtw_dist_fn)(void *userdata, size_t i, size_t j);
 int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
              bool open_begin, bool open_end, int32_t *ret_first, int32_t *ret_last, double *ret_total);
 
+/* dtw_band with a cost added to every step (i-1,j) -> (i,j), where the
+ * reference advances while the query stands still. Without it, an open end
+ * lets a path squeeze the rest of the reference onto one query frame and
+ * skip the rest of the query for free whenever that query is hard to
+ * match (a music bed, a long pause). */
+int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
+                       void *userdata, bool open_begin, bool open_end, float up_penalty,
+                       int32_t *ret_first, int32_t *ret_last, double *ret_total);
+
 struct dtw_opts {
         size_t top_max;   /* the full pass runs on at most this many frames per side */
         int radius;       /* band half-width added around the projected path, frames */
         bool open_begin, open_end;
+        float up_penalty; /* see dtw_band_penalized */
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 12, true, true })
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 12, true, true, 1.0f })
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query

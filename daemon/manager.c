@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "aclock.h"
+#include "align.h"
+#include "cache.h"
 #include "captions.h"
 #include "cleanup.h"
 #include "config.h"
@@ -75,16 +77,6 @@ struct manager {
         char *last_status;
 };
 
-/* An audio scan on the worker thread. It owns copies of what it reads,
- * so the loop may free the story meanwhile. */
-struct scan_job {
-        uint64_t story_id;
-        char *audio_path;
-        long rate;
-        struct audio_scan scan;
-        int r;
-};
-
 static void update_status(struct manager *m);
 static void update_cue(struct manager *m);
 
@@ -120,10 +112,81 @@ static struct json_object *story_to_json(const struct story *s) {
 
 /* ---- ingest ---------------------------------------------------------- */
 
-static void scan_work(void *p) {
-        struct scan_job *j = p;
+/* Ingest on the worker thread, in two steps so a story is playable with
+ * estimated timing quickly and aligned soon after:
+ *   INGEST_SCAN:  timing cache lookup; on a miss, decode scan + estimate;
+ *   INGEST_ALIGN: forced alignment (about 1 s per 3 min), then cached.
+ * A job owns copies of everything it reads, so the loop may free the story
+ * meanwhile; its times are copied into the story's cues on the loop. */
+enum ingest_step {
+        INGEST_SCAN,
+        INGEST_ALIGN,
+};
 
-        j->r = decoder_scan(j->audio_path, j->rate, &j->scan);
+struct ingest_job {
+        enum ingest_step step;
+        uint64_t story_id;
+        char *audio_path;
+        char *cache_dir;
+        struct cue_list *cues;   /* private copy, timed by the job */
+        struct audio_scan scan;
+        char key[CACHE_KEY_LEN + 1];
+        int r;                   /* timing source (>= 0) or -errno */
+        bool cached;
+};
+
+static struct ingest_job *ingest_job_free(struct ingest_job *j) {
+        if (j) {
+                free(j->audio_path);
+                free(j->cache_dir);
+                cue_list_free(j->cues);
+                free(j);
+        }
+        return NULL;
+}
+
+static void ingest_scan(struct ingest_job *j) {
+        char salt[64];
+        int r;
+
+        /* The output rate is in the key: scan frames are counted at it. */
+        snprintf(salt, sizeof salt, "align-%s-rate-%d", ALIGN_VERSION, j->scan.rate);
+        if (j->cache_dir && cache_key(j->audio_path, j->cues, salt, j->key) >= 0) {
+                r = cache_load(j->cache_dir, j->key, j->cues, &j->scan);
+                if (r > 0) {
+                        j->cached = true;
+                        j->r = r;
+                        return;
+                }
+        } else
+                j->key[0] = 0;
+        j->r = decoder_scan(j->audio_path, j->scan.rate, &j->scan);
+        if (j->r >= 0)
+                j->r = timing_assign(j->cues, &j->scan);
+}
+
+static void ingest_align(struct ingest_job *j) {
+        int r;
+
+        /* The scan step left the estimate in the copy; the aligner times
+         * only untimed cues (timed ones count as given). */
+        for (size_t i = 0; i < j->cues->n_cues; i++)
+                j->cues->cues[i].start_ms = j->cues->cues[i].end_ms = -1;
+        j->r = timing_align(j->cues, j->audio_path, &j->scan);
+        if (j->r >= 0 && j->key[0]) {
+                r = cache_store(j->cache_dir, j->key, j->cues, &j->scan, j->r);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot write the timing cache in '%s': %m, ignoring", j->cache_dir);
+        }
+}
+
+static void ingest_work(void *p) {
+        struct ingest_job *j = p;
+
+        if (j->step == INGEST_SCAN)
+                ingest_scan(j);
+        else
+                ingest_align(j);
 }
 
 static struct story *find_story(struct manager *m, uint64_t id) {
@@ -132,33 +195,69 @@ static struct story *find_story(struct manager *m, uint64_t id) {
         return queue_find(m->queue, id, NULL);
 }
 
-static void scan_done(void *p, void *userdata) {
-        struct scan_job *j = p;
-        struct manager *m = userdata;
-        struct story *s = find_story(m, j->story_id);
-        int r;
-
-        if (!s)
-                goto finish;    /* removed meanwhile */
-        if (j->r < 0) {
-                s->failed = true;
-                log_warning_errno(j->r, "Cannot decode '%s': %m; it will be skipped on air", s->audio_path);
-                goto finish;
+static void story_take_times(struct manager *m, struct story *s, struct ingest_job *j) {
+        for (size_t i = 0; i < s->cues->n_cues && i < j->cues->n_cues; i++) {
+                s->cues->cues[i].start_ms = j->cues->cues[i].start_ms;
+                s->cues->cues[i].end_ms = j->cues->cues[i].end_ms;
         }
+        s->timing = j->r;
         s->duration_ms = j->scan.frames * 1000 / j->scan.rate;
-        r = timing_assign(s->cues, &j->scan);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot time the captions of '%s': %m (no speech found)", s->title);
-                goto finish;
-        }
-        s->timing = r;
-        log_info("Story #%llu '%s' ready: %s, %zu cues, timing %s", (unsigned long long) s->id, s->title,
-                 s->audio_path, s->cues->n_cues, timing_source_to_string(s->timing));
         if (s == m->on_air)
                 captions_replan(m->captions);
+        update_status(m);
+}
+
+static void ingest_done(void *p, void *userdata) {
+        struct ingest_job *j = p;
+        struct manager *m = userdata;
+        struct story *s = find_story(m, j->story_id);
+
+        if (!s || j->r == -ECANCELED)
+                goto finish;    /* removed meanwhile, or shutting down */
+        if (j->r < 0) {
+                if (j->step == INGEST_SCAN) {
+                        s->failed = true;
+                        log_warning_errno(j->r, "Story #%llu: cannot use '%s': %m; it will be skipped on air",
+                                          (unsigned long long) s->id, s->audio_path);
+                } else
+                        log_warning_errno(j->r, "Story #%llu: alignment failed: %m, keeping the estimate",
+                                          (unsigned long long) s->id);
+                goto finish;
+        }
+        story_take_times(m, s, j);
+        log_info("Story #%llu '%s': %zu cues, timing %s%s", (unsigned long long) s->id, s->title,
+                 s->cues->n_cues, timing_source_to_string(s->timing), j->cached ? " (from cache)" : "");
+        if (j->step == INGEST_SCAN && !j->cached && j->r == TIMING_ESTIMATE) {
+                if (s == m->on_air)
+                        log_notice("Story #%llu is on air before its alignment is ready: captions use the "
+                                   "estimate for now", (unsigned long long) s->id);
+                j->step = INGEST_ALIGN;
+                if (worker_submit(m->worker, ingest_work, j) >= 0)
+                        return;
+                log_warning("Cannot schedule the alignment of story #%llu, keeping the estimate",
+                            (unsigned long long) s->id);
+        }
 finish:
-        free(j->audio_path);
-        free(j);
+        ingest_job_free(j);
+}
+
+static int ingest_submit(struct manager *m, struct story *s) {
+        struct ingest_job *j = calloc(1, sizeof *j);
+
+        if (!j)
+                return -ENOMEM;
+        j->step = INGEST_SCAN;
+        j->story_id = s->id;
+        j->scan.rate = m->config->rate;
+        j->r = -ECANCELED;
+        j->audio_path = strdup(s->audio_path);
+        if (m->config->state_dir && asprintf(&j->cache_dir, "%s/timing-cache", m->config->state_dir) < 0)
+                j->cache_dir = NULL;
+        if (!j->audio_path || cue_list_dup(s->cues, &j->cues) < 0 || worker_submit(m->worker, ingest_work, j) < 0) {
+                ingest_job_free(j);
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 /* Builds a story from its files; on failure *ret_error says why, naming
@@ -232,7 +331,6 @@ static int story_build(struct manager *m, const char *audio, const char *transcr
 /* Queues a story at INDEX and starts its audio scan. */
 static int enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
                    struct story **ret, char **ret_error) {
-        struct scan_job *j;
         struct story *s = NULL;
         int r;
 
@@ -247,20 +345,9 @@ static int enqueue(struct manager *m, const char *audio, const char *transcript,
                 return r;
         }
 
-        j = calloc(1, sizeof *j);
-        if (j) {
-                j->story_id = s->id;
-                j->audio_path = strdup(s->audio_path);
-                j->rate = m->config->rate;
-                j->r = -ECANCELED;
-        }
-        if (!j || !j->audio_path || worker_submit(m->worker, scan_work, j) < 0) {
-                /* The story still plays; captions wait for no timing. */
-                log_warning("Cannot schedule the audio scan of '%s', its captions stay untimed", s->audio_path);
-                if (j)
-                        free(j->audio_path);
-                free(j);
-        }
+        if (ingest_submit(m, s) < 0)
+                /* The story still plays; its captions wait for no timing. */
+                log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
         log_info("Queued #%llu '%s' at position %zu", (unsigned long long) s->id, s->title, index);
         update_cue(m);
         update_status(m);
@@ -542,7 +629,9 @@ static void update_status(struct manager *m) {
                 format_mmss(m->on_air->duration_ms, dur, sizeof dur);
                 n = asprintf(&status, "%s: %s %s/%s%s", m->state == AIR_PAUSED ? "Paused" : "On air",
                              m->on_air->title, pos, m->on_air->duration_ms >= 0 ? dur : "--:--",
-                             m->on_air->timing == TIMING_NONE ? " (captions not timed yet)" : "");
+                             m->on_air->timing == TIMING_NONE       ? " (captions not timed yet)"
+                             : m->on_air->timing == TIMING_ESTIMATE ? " (captions: estimated timing)"
+                                                                    : "");
         } else
                 n = asprintf(&status, "Idle");
         if (n < 0)
@@ -694,6 +783,21 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- set-up ---------------------------------------------------------- */
 
+static int mkdir_p(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return errno = ENOMEM, -1;
+        for (char *c = p + 1; *c; c++)
+                if (*c == '/') {
+                        *c = 0;
+                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                                return -1;
+                        *c = '/';
+                }
+        return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int open_output(struct manager *m, struct output **ret) {
         struct output_spec spec = {
                 .driver = m->config->output_driver,
@@ -767,6 +871,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         }
         m->config = config;
         m->exit_idle = exit_idle;
+        if (config->state_dir && mkdir_p(config->state_dir) < 0)
+                log_warning_errno(-errno, "Cannot create the state directory '%s': %m, the timing cache is off",
+                                  config->state_dir);
 
         r = sd_event_default(&m->event);
         if (r < 0)
@@ -788,7 +895,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                 output_free(out);
                 goto fail;
         }
-        r = worker_new(m->event, scan_done, m, &m->worker);
+        r = worker_new(m->event, ingest_done, m, &m->worker);
         if (r < 0)
                 goto fail;
         r = control_new(m->event, config->control_socket, config->control_mode, handle_request, m, &m->control);

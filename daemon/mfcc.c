@@ -21,6 +21,9 @@
 #include "cleanup.h"
 
 #define LOG_FLOOR 1e-10   /* power floor: silence gives a finite, equal log */
+#define HIST_LO (-24.0)   /* log band power histogram: ln(1e-10) and up */
+#define HIST_STEP 0.25
+#define HIST_BINS 160
 
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -34,6 +37,8 @@ struct mfcc {
         int *band_lo, *band_hi;  /* per mel: the bins with nonzero weight, [lo, hi) */
         float *dct;              /* n_ceps x n_mels */
         float *logmel;           /* n_mels scratch */
+        float *floor;            /* n_mels powers added before the log, or NULL */
+        uint32_t *hist;          /* n_mels x HIST_BINS counts of log band power */
         float *frame;            /* win scratch */
         int16_t *buf;            /* pending samples, < win + hop */
         size_t n_buf;
@@ -127,9 +132,10 @@ int mfcc_new(const struct mfcc_opts *o, struct mfcc **ret) {
         m->logmel = malloc(sizeof(float) * o->n_mels);
         m->band_lo = calloc(o->n_mels, sizeof(int));
         m->band_hi = calloc(o->n_mels, sizeof(int));
+        m->hist = calloc((size_t) o->n_mels * HIST_BINS, sizeof(uint32_t));
         m->buf = malloc(sizeof(int16_t) * (o->win + o->hop));
         if (!m->in || !m->out || !m->window || !m->frame || !m->fbank || !m->dct ||
-            !m->logmel || !m->buf || !m->band_lo || !m->band_hi) {
+            !m->logmel || !m->buf || !m->band_lo || !m->band_hi || !m->hist) {
                 mfcc_free(m);
                 return -ENOMEM;
         }
@@ -162,6 +168,8 @@ struct mfcc *mfcc_free(struct mfcc *m) {
         free(m->logmel);
         free(m->band_lo);
         free(m->band_hi);
+        free(m->hist);
+        free(m->floor);
         free(m->buf);
         free(m->feat);
         free(m->energy);
@@ -183,6 +191,8 @@ void mfcc_frame(struct mfcc *m, const float *x, float *ret) {
 
                 for (int k = m->band_lo[b]; k < m->band_hi[b]; k++)
                         e += w[k] * (m->out[k][0] * m->out[k][0] + m->out[k][1] * m->out[k][1]);
+                if (m->floor)
+                        e += m->floor[b];
                 m->logmel[b] = (float) log(e + LOG_FLOOR);
         }
         for (int n = 0; n < m->o.n_ceps; n++) {
@@ -221,6 +231,11 @@ static int emit_frame(struct mfcc *m) {
                 sq += (double) m->frame[i] * m->frame[i];
         }
         mfcc_frame(m, m->frame, m->feat + m->n_frames * m->o.n_ceps);
+        for (int b = 0; b < m->o.n_mels; b++) {
+                int k = (int) floor((m->logmel[b] - HIST_LO) / HIST_STEP);
+
+                m->hist[(size_t) b * HIST_BINS + MIN(MAX(k, 0), HIST_BINS - 1)]++;
+        }
         m->energy[m->n_frames] = (float) log10(sq / m->o.win + LOG_FLOOR);
         m->n_frames++;
         return 0;
@@ -263,6 +278,34 @@ float *mfcc_steal(struct mfcc *m, size_t *ret_n, float **ret_energy) {
         free(m->energy);
         m->energy = NULL;
         return TAKE_PTR(m->feat);
+}
+
+void mfcc_floor(const struct mfcc *m, double q, float *ret) {
+        for (int b = 0; b < m->o.n_mels; b++) {
+                const uint32_t *h = m->hist + (size_t) b * HIST_BINS;
+                uint64_t total = 0, seen = 0;
+                int k = 0;
+
+                for (int i = 0; i < HIST_BINS; i++)
+                        total += h[i];
+                for (; k < HIST_BINS - 1; k++) {
+                        seen += h[k];
+                        if ((double) seen > q * (double) total)
+                                break;
+                }
+                /* The bin's middle, as a power; an empty or silent floor adds nothing. */
+                ret[b] = total == 0 || k == 0 ? 0.0f : (float) exp(HIST_LO + (k + 0.5) * HIST_STEP);
+        }
+}
+
+void mfcc_set_floor(struct mfcc *m, const float *floor) {
+        free(m->floor);
+        m->floor = NULL;
+        if (!floor)
+                return;
+        m->floor = malloc(sizeof(float) * m->o.n_mels);
+        if (m->floor)       /* without memory the floor is simply not matched */
+                memcpy(m->floor, floor, sizeof(float) * m->o.n_mels);
 }
 
 void mfcc_cmvn(float *feat, size_t n, size_t dim) {

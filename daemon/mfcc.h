@@ -43,6 +43,16 @@ float *mfcc_steal(struct mfcc *m, size_t *ret_n, float **ret_energy);
  * into ret (n_ceps floats). For tests and one-off use. */
 void mfcc_frame(struct mfcc *m, const float *x, float *ret);
 
+/* Noise-floor matching: a story with room noise or a music bed never
+ * falls to the digital silence of synthesized speech. mfcc_floor gives,
+ * per mel band, the Q-quantile (0..1) of the band power over the frames
+ * fed so far (from a histogram of 1/4 neper steps: no frames kept);
+ * mfcc_set_floor adds such powers (n_mels values, copied; NULL: none) to
+ * every later frame's band powers before the log, so the reference sounds
+ * as if it were read over the same floor. */
+void mfcc_floor(const struct mfcc *m, double q, float *ret);
+void mfcc_set_floor(struct mfcc *m, const float *floor);
+
 /* Per-dimension mean 0 and variance 1 over the n rows (a constant
  * dimension becomes 0). Pure. */
 void mfcc_cmvn(float *feat, size_t n, size_t dim);

@@ -4,6 +4,7 @@
  * as ingest does before air, then prints WebVTT, SRT or the nextup JSON on
  * stdout: for archives, and for checking a story before it airs. */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <limits.h>
 #include <mpg123.h>
@@ -27,6 +28,7 @@ struct args {
         const char *transcript;
         enum format format;
         struct segment_opts seg;
+        bool estimate;          /* --estimate: skip the forced aligner */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct transcript *, transcript_free);
@@ -38,6 +40,7 @@ static void help(void) {
                "  -f, --format=FORMAT   vtt (default), srt or json\n"
                "      --max-chars=N     characters per caption line (10..200, default 37)\n"
                "      --max-lines=N     lines per cue (1..5, default 2)\n"
+               "      --estimate        time cues by spoken length, without forced alignment\n"
                "  -h, --help            show this help\n");
 }
 
@@ -67,11 +70,12 @@ static int parse_format(const char *s, enum format *ret) {
 
 /* 1: done (--help), 0: go on, -EINVAL: usage error (reported). */
 static int parse_argv(int argc, char *argv[], struct args *a) {
-        enum { ARG_MAX_CHARS = 0x100, ARG_MAX_LINES };
+        enum { ARG_MAX_CHARS = 0x100, ARG_MAX_LINES, ARG_ESTIMATE };
         static const struct option options[] = {
                 { "format", required_argument, NULL, 'f' },
                 { "max-chars", required_argument, NULL, ARG_MAX_CHARS },
                 { "max-lines", required_argument, NULL, ARG_MAX_LINES },
+                { "estimate", no_argument, NULL, ARG_ESTIMATE },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -96,6 +100,9 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                                 fprintf(stderr, "nextup-caption: --max-lines: '%s' is not in 1..5\n", optarg);
                                 return -EINVAL;
                         }
+                        break;
+                case ARG_ESTIMATE:
+                        a->estimate = true;
                         break;
                 case 'h':
                         help();
@@ -155,7 +162,7 @@ static int run(const struct args *a) {
                         r == -EINVAL ? "no MPEG audio found" : strerror(-r));
                 return r;
         }
-        r = timing_assign(cues, &scan);
+        r = a->estimate ? timing_assign(cues, &scan) : timing_align(cues, a->audio, &scan);
         if (r < 0) {
                 fprintf(stderr, "nextup-caption: '%s': cannot time the captions: %s\n", a->audio,
                         r == -EINVAL ? "no speech found (the audio is silent)" : strerror(-r));

@@ -587,3 +587,32 @@ struct cue_list *cue_list_free(struct cue_list *l) {
         free(l);
         return NULL;
 }
+
+int cue_list_dup(const struct cue_list *l, struct cue_list **ret) {
+        struct cue_list *d = calloc(1, sizeof *d);
+
+        if (!d)
+                return -ENOMEM;
+        d->cues = calloc(l->n_cues ? l->n_cues : 1, sizeof *d->cues);
+        if (!d->cues) {
+                free(d);
+                return -ENOMEM;
+        }
+        d->n_sentences = l->n_sentences;
+        for (size_t i = 0; i < l->n_cues; i++) {
+                const struct cue *c = &l->cues[i];
+                struct cue *n = &d->cues[i];
+
+                *n = *c;
+                n->text = strdup(c->text);
+                n->spoken = strdup(c->spoken);
+                n->speaker = c->speaker ? strdup(c->speaker) : NULL;
+                d->n_cues = i + 1;
+                if (!n->text || !n->spoken || (c->speaker && !n->speaker)) {
+                        cue_list_free(d);
+                        return -ENOMEM;
+                }
+        }
+        *ret = d;
+        return 0;
+}

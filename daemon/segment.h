@@ -43,3 +43,6 @@ int segment_transcript(const struct transcript *t, const struct segment_opts *o,
                        struct cue_list **ret);
 
 struct cue_list *cue_list_free(struct cue_list *l);
+
+/* Deep copy (for work on another thread): 0 or -ENOMEM. */
+int cue_list_dup(const struct cue_list *l, struct cue_list **ret);
