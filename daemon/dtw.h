@@ -39,7 +39,7 @@ struct dtw_opts {
         bool open_begin, open_end;
         float up_penalty; /* see dtw_band_penalized */
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 12, true, true, 1.0f })
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 6000, 16, true, true, 1.0f })
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query
