@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* manager-ingest.c: stories from their files into the queue, and the
+ * ingest jobs (timing cache, scan, estimate, alignment) on the worker. */
+#include "manager.h"
+#include "manager-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "aclock.h"
+#include "align.h"
+#include "cache.h"
+#include "captions.h"
+#include "cleanup.h"
+#include "config.h"
+#include "control.h"
+#include "decoder.h"
+#include "log.h"
+#include "output.h"
+#include "playout.h"
+#include "queue.h"
+#include "segment.h"
+#include "sink.h"
+#include "timing.h"
+#include "transcript.h"
+#include "worker.h"
+
+/* ---- ingest ---------------------------------------------------------- */
+
+/* Ingest on the worker thread, in two steps so a story is playable with
+ * estimated timing quickly and aligned soon after:
+ *   INGEST_SCAN:  timing cache lookup; on a miss, decode scan + estimate;
+ *   INGEST_ALIGN: forced alignment (about 1 s per 3 min), then cached.
+ * A job owns copies of everything it reads, so the loop may free the story
+ * meanwhile; its times are copied into the story's cues on the loop. */
+enum ingest_step {
+        INGEST_SCAN,
+        INGEST_ALIGN,
+};
+
+struct ingest_job {
+        enum ingest_step step;
+        uint64_t story_id;
+        char *audio_path;
+        char *cache_dir;
+        struct cue_list *cues;   /* private copy, timed by the job */
+        struct audio_scan scan;
+        char key[CACHE_KEY_LEN + 1];
+        int r;                   /* timing source (>= 0) or -errno */
+        bool cached;
+};
+
+static struct ingest_job *ingest_job_free(struct ingest_job *j) {
+        if (j) {
+                free(j->audio_path);
+                free(j->cache_dir);
+                cue_list_free(j->cues);
+                free(j);
+        }
+        return NULL;
+}
+
+static void ingest_scan(struct ingest_job *j) {
+        char salt[64];
+        int r;
+
+        /* The output rate is in the key: scan frames are counted at it. */
+        snprintf(salt, sizeof salt, "align-%s-rate-%d", ALIGN_VERSION, j->scan.rate);
+        if (j->cache_dir && cache_key(j->audio_path, j->cues, salt, j->key) >= 0) {
+                r = cache_load(j->cache_dir, j->key, j->cues, &j->scan);
+                if (r > 0) {
+                        j->cached = true;
+                        j->r = r;
+                        return;
+                }
+        } else
+                j->key[0] = 0;
+        j->r = decoder_scan(j->audio_path, j->scan.rate, &j->scan);
+        if (j->r >= 0)
+                j->r = timing_assign(j->cues, &j->scan);
+}
+
+static void ingest_align(struct ingest_job *j) {
+        int r;
+
+        /* The scan step left the estimate in the copy; the aligner times
+         * only untimed cues (timed ones count as given). */
+        for (size_t i = 0; i < j->cues->n_cues; i++)
+                j->cues->cues[i].start_ms = j->cues->cues[i].end_ms = -1;
+        j->r = timing_align(j->cues, j->audio_path, &j->scan);
+        if (j->r >= 0 && j->key[0]) {
+                r = cache_store(j->cache_dir, j->key, j->cues, &j->scan, j->r);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot write the timing cache in '%s': %m, ignoring", j->cache_dir);
+        }
+}
+
+static void ingest_work(void *p) {
+        struct ingest_job *j = p;
+
+        if (j->step == INGEST_SCAN)
+                ingest_scan(j);
+        else
+                ingest_align(j);
+}
+
+struct story *manager_find_story(struct manager *m, uint64_t id) {
+        if (m->on_air && m->on_air->id == id)
+                return m->on_air;
+        return queue_find(m->queue, id, NULL);
+}
+
+static void story_take_times(struct manager *m, struct story *s, struct ingest_job *j) {
+        for (size_t i = 0; i < s->cues->n_cues && i < j->cues->n_cues; i++) {
+                s->cues->cues[i].start_ms = j->cues->cues[i].start_ms;
+                s->cues->cues[i].end_ms = j->cues->cues[i].end_ms;
+        }
+        s->timing = j->r;
+        s->duration_ms = j->scan.frames * 1000 / j->scan.rate;
+        if (s == m->on_air)
+                captions_replan(m->captions);
+        manager_update_status(m);
+}
+
+void manager_ingest_done(void *p, void *userdata) {
+        struct ingest_job *j = p;
+        struct manager *m = userdata;
+        struct story *s = manager_find_story(m, j->story_id);
+
+        if (!s || j->r == -ECANCELED)
+                goto finish;    /* removed meanwhile, or shutting down */
+        if (j->r < 0) {
+                if (j->step == INGEST_SCAN) {
+                        s->failed = true;
+                        log_warning_errno(j->r, "Story #%llu: cannot use '%s': %m; it will be skipped on air",
+                                          (unsigned long long) s->id, s->audio_path);
+                } else
+                        log_warning_errno(j->r, "Story #%llu: alignment failed: %m, keeping the estimate",
+                                          (unsigned long long) s->id);
+                goto finish;
+        }
+        story_take_times(m, s, j);
+        log_info("Story #%llu '%s': %zu cues, timing %s%s", (unsigned long long) s->id, s->title,
+                 s->cues->n_cues, timing_source_to_string(s->timing), j->cached ? " (from cache)" : "");
+        if (j->step == INGEST_SCAN && !j->cached && j->r == TIMING_ESTIMATE) {
+                if (s == m->on_air)
+                        log_notice("Story #%llu is on air before its alignment is ready: captions use the "
+                                   "estimate for now", (unsigned long long) s->id);
+                j->step = INGEST_ALIGN;
+                if (worker_submit(m->worker, ingest_work, j) >= 0)
+                        return;
+                log_warning("Cannot schedule the alignment of story #%llu, keeping the estimate",
+                            (unsigned long long) s->id);
+        }
+finish:
+        ingest_job_free(j);
+}
+
+static int ingest_submit(struct manager *m, struct story *s) {
+        struct ingest_job *j = calloc(1, sizeof *j);
+
+        if (!j)
+                return -ENOMEM;
+        j->step = INGEST_SCAN;
+        j->story_id = s->id;
+        j->scan.rate = m->config->rate;
+        j->r = -ECANCELED;
+        j->audio_path = strdup(s->audio_path);
+        if (m->config->state_dir && asprintf(&j->cache_dir, "%s/timing-cache", m->config->state_dir) < 0)
+                j->cache_dir = NULL;
+        if (!j->audio_path || cue_list_dup(s->cues, &j->cues) < 0 || worker_submit(m->worker, ingest_work, j) < 0) {
+                ingest_job_free(j);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Builds a story from its files; on failure *ret_error says why, naming
+ * the file. */
+static int story_build(struct manager *m, const char *audio, const char *transcript,
+                       struct story **ret, char **ret_error) {
+        _cleanup_free_ char *error = NULL;
+        struct transcript *t = NULL;
+        struct story *s;
+        struct stat st;
+        int fd, r;
+
+        if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
+                return *ret_error = strdup("audio and transcript must be absolute paths"), -EINVAL;
+
+        fd = open(audio, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                r = fd < 0 ? -errno : -EINVAL;
+                if (fd >= 0)
+                        close(fd);
+                if (asprintf(ret_error, "audio '%s': %s", audio,
+                             r == -EINVAL ? "not a regular file" : strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        close(fd);
+
+        r = transcript_load(transcript, &t, &error);
+        if (r < 0) {
+                if (asprintf(ret_error, "transcript '%s': %s", transcript,
+                             error ? error : strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+
+        s = calloc(1, sizeof *s);
+        if (!s) {
+                transcript_free(t);
+                return -ENOMEM;
+        }
+        s->duration_ms = -1;
+        s->timing = TIMING_NONE;
+        s->audio_path = strdup(audio);
+        s->transcript_path = strdup(transcript);
+        if (t->title)
+                s->title = strdup(t->title);
+        else {
+                const char *b = strrchr(audio, '/');
+                s->title = strdup(b ? b + 1 : audio);
+        }
+        {
+                struct segment_opts o = {
+                        .max_chars = m->config->max_chars,
+                        .max_lines = m->config->max_lines,
+                        .speaker_mark = m->config->speaker_mark,
+                };
+                r = segment_transcript(t, &o, &s->cues);
+        }
+        transcript_free(t);
+        if (r < 0 || !s->audio_path || !s->transcript_path || !s->title) {
+                story_free(s);
+                if (asprintf(ret_error, "transcript '%s': %s", transcript,
+                             r == -EINVAL ? "no spoken text" : strerror(r < 0 ? -r : ENOMEM)) < 0)
+                        *ret_error = NULL;
+                return r < 0 ? r : -ENOMEM;
+        }
+        *ret = s;
+        return 0;
+}
+
+/* Queues a story at INDEX and starts its audio scan. */
+int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
+                   struct story **ret, char **ret_error) {
+        struct story *s = NULL;
+        int r;
+
+        r = story_build(m, audio, transcript, &s, ret_error);
+        if (r < 0)
+                return r;
+        if (index > queue_size(m->queue))
+                index = queue_size(m->queue);
+        r = queue_insert(m->queue, index, s);
+        if (r < 0) {
+                story_free(s);
+                return r;
+        }
+
+        if (ingest_submit(m, s) < 0)
+                /* The story still plays; its captions wait for no timing. */
+                log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
+        log_info("Queued #%llu '%s' at position %zu", (unsigned long long) s->id, s->title, index);
+        manager_update_cue(m);
+        manager_update_status(m);
+        *ret = s;
+        return (int) index;
+}
