@@ -25,6 +25,45 @@ struct sink_config {
         bool show_speaker;     /* terminal: print the speaker name */
 };
 
+/* After a restart, what happens to the story that was on air. */
+enum resume_policy {
+        RESUME_AUTO,           /* position for stories longer than resume_min_s, else restart */
+        RESUME_POSITION,       /* continue where it was */
+        RESUME_RESTART,        /* from the top */
+        RESUME_DROP,           /* not again */
+};
+
+enum schedule_mode {
+        SCHEDULE_HARD,         /* cut the running item (fade_ms) and start on the exact frame */
+        SCHEDULE_SOFT,         /* becomes Next Up at its time, starts when the current item ends */
+        SCHEDULE_WAIT,         /* soft, unless the current item would end more than wait_s late: then hard */
+};
+
+enum filler_mode {
+        FILLER_SHUFFLE,        /* every MP3 of the folder, shuffled, reshuffled when all played */
+        FILLER_LOOP,           /* the folder's MP3s in name order, over and over */
+};
+
+/* schedule = ( { time = "HH:MM[:SS]"; days = "daily"; mode = "hard"; ... } ) */
+struct schedule_config {
+        char *name;            /* default "schedule[N]" (N from 0) */
+        int hour, minute, second;   /* local time */
+        unsigned days;         /* bit 0 = Sunday .. bit 6 = Saturday; "daily" (default), "weekdays",
+                                  "weekends", or a list "mon,wed,fri" */
+        enum schedule_mode mode;    /* default soft */
+        int wait_s;            /* wait mode: 0..3600, default 30 */
+        char *audio;           /* required */
+        char *transcript;      /* required */
+};
+
+/* dropbox = ( { path = "/srv/dropbox/news"; position = -1; ... } ) */
+struct dropbox_config {
+        char *path;            /* watched folder, required */
+        int position;          /* -1 append (default), 0 next up, N >= 1 that queue position */
+        int settle_ms;         /* 0..600000, default 2000: quiet time after the last write */
+        char *quarantine;      /* default "<path>/quarantine" */
+};
+
 struct startup_item {
         char *audio;           /* absolute (relative paths resolve against the config's directory) */
         char *transcript;
@@ -54,6 +93,30 @@ struct nextup_config {
         char *speaker_mark;    /* default ">>" */
         struct sink_config *sinks;
         size_t n_sinks;
+
+        /* playout { } */
+        int gap_ms;            /* 0..10000, default 0: silence between items */
+        int fade_ms;           /* 0..10000, default 250: fade-out on hard cuts and when filler gives way */
+        enum resume_policy resume;  /* default auto */
+        int resume_min_s;      /* 0..86400, default 300 */
+        int stale_s;           /* 0..604800, default 3600: an interrupted story older than this is dropped */
+
+        /* filler { } */
+        char *filler_path;     /* folder of MP3s (or one MP3); NULL: no filler */
+        enum filler_mode filler_mode;   /* default shuffle */
+
+        /* silence { } : the detector on the output PCM */
+        bool silence_enabled;  /* default true */
+        int silence_dbfs;      /* -96..0, default -50: below this RMS level is silence */
+        int silence_ms;        /* 500..600000, default 10000: that long skips to the next item */
+
+        /* as-run log */
+        char *asrun_path;      /* default "<state_dir>/asrun.jsonl" */
+
+        struct schedule_config *schedule;
+        size_t n_schedule;
+        struct dropbox_config *dropboxes;
+        size_t n_dropboxes;
 
         /* queue: stories put in Next Up at start-up */
         struct startup_item *startup;

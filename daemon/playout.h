@@ -21,6 +21,7 @@ enum playout_event_type {
         PLAYOUT_PAUSED,
         PLAYOUT_RESUMED,
         PLAYOUT_IDLE,      /* nothing to play */
+        PLAYOUT_SILENCE,   /* item_id: the output stayed below the silence level for the set time */
 };
 
 enum playout_end_reason {
@@ -29,6 +30,9 @@ enum playout_end_reason {
         PLAYOUT_END_ERROR,     /* could not open or decode: error holds why */
         PLAYOUT_END_REMOVED,   /* cancelled before or while playing by the loop */
         PLAYOUT_END_SHUTDOWN,
+        PLAYOUT_END_CUT,       /* cut by a hard start (playout_hard_start) */
+        PLAYOUT_END_SILENCE,   /* ended by the loop after PLAYOUT_SILENCE (playout_end) */
+        PLAYOUT_END_FADED,     /* faded out by the loop (playout_end), e.g. filler giving way */
 };
 const char *playout_end_reason_to_string(enum playout_end_reason r);
 
@@ -37,6 +41,7 @@ struct playout_event {
         uint64_t item_id;
         enum playout_end_reason reason;
         int64_t frames;        /* STARTED: total length if known else -1; ENDED: frames played */
+        int64_t start_frame;   /* STARTED: the frame it started from (playout_cue_from), else 0 */
         uint64_t mono_ns;
         int error;             /* ENDED with ERROR: -errno */
         char message[256];     /* ENDED with ERROR: human readable reason */
@@ -53,6 +58,23 @@ int playout_start(struct output *out, struct aclock *clock, int rate, int channe
  * item. If nothing is playing it starts at once. id 0 = uncue. */
 int playout_cue(struct playout *p, uint64_t id, const char *audio_path);
 int playout_skip(struct playout *p);            /* end the current item now (SKIPPED) */
+/* Like playout_cue, but the item starts at START_FRAME (resuming after a
+ * restart); the clock then counts its frames from START_FRAME. */
+int playout_cue_from(struct playout *p, uint64_t id, const char *audio_path, int64_t start_frame);
+/* Hard start: ID's frame 0 is handed to the device exactly at AT_MONO_NS
+ * (CLOCK_MONOTONIC); the item playing then is cut at that frame (ENDED,
+ * CUT) after a fade-out of FADE_MS ending there. The file is opened now,
+ * so its first frame is ready in time. If nothing plays at that moment ID
+ * simply starts then. The cued item stays cued (it follows ID). Replaces a
+ * pending hard start; id 0 cancels it. */
+int playout_hard_start(struct playout *p, uint64_t id, const char *audio_path, uint64_t at_mono_ns, int fade_ms);
+/* Ends the current item after a FADE_MS fade-out, with REASON (SKIPPED,
+ * SILENCE, FADED); then as at any end, the cued item follows. */
+int playout_end(struct playout *p, enum playout_end_reason reason, int fade_ms);
+/* GAP_MS of silence between consecutive items (0: gapless); the silence
+ * detector posts PLAYOUT_SILENCE once per item when the output RMS stays
+ * below SILENCE_DBFS for SILENCE_MS (0: off). */
+int playout_set_options(struct playout *p, int gap_ms, int silence_dbfs, int silence_ms);
 int playout_pause(struct playout *p);
 int playout_resume(struct playout *p);
 
