@@ -61,14 +61,14 @@ static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *h
 }
 
 static void fill_row(size_t i, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *ud,
-                     bool open_begin, float up_penalty, const double *prev, double *cur,
-                     uint8_t *bp, size_t off) {
+                     bool open_begin, float up_penalty, float skip_cost, const double *prev,
+                     double *cur, uint8_t *bp, size_t off) {
         for (int32_t j = lo[i]; j <= hi[i]; j++) {
                 unsigned mv = MOVE_START;
                 double best;
 
                 if (i == 0 && (open_begin || j == lo[0]))
-                        best = 0;
+                        best = open_begin ? (double) skip_cost * j : 0;
                 else
                         best = best_step(i, j, lo, hi, prev, cur, up_penalty, &mv);
                 cur[j - lo[i]] = best + dist(ud, i, (size_t) j);
@@ -98,13 +98,13 @@ static void backtrack(size_t n, const int32_t *lo, const size_t *off, const uint
 
 int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
              bool open_begin, bool open_end, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
-        return dtw_band_penalized(n, lo, hi, dist, userdata, open_begin, open_end, 0.0f,
+        return dtw_band_penalized(n, lo, hi, dist, userdata, open_begin, open_end, 0.0f, 0.0f,
                                   ret_first, ret_last, ret_total);
 }
 
 int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
                        void *userdata, bool open_begin, bool open_end, float up_penalty,
-                       int32_t *ret_first, int32_t *ret_last, double *ret_total) {
+                       float skip_cost, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
         _cleanup_free_ size_t *off = NULL;
         _cleanup_free_ uint8_t *bp = NULL;
         _cleanup_free_ double *prev = NULL, *cur = NULL;
@@ -129,14 +129,15 @@ int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_
         for (size_t i = 0; i < n; i++) {
                 double *t;
 
-                fill_row(i, lo, hi, dist, userdata, open_begin, up_penalty, prev, cur, bp, off[i]);
+                fill_row(i, lo, hi, dist, userdata, open_begin, up_penalty, skip_cost, prev, cur, bp, off[i]);
                 t = prev, prev = cur, cur = t;
         }
         /* prev now holds the last row. */
         end = hi[n - 1];
         if (open_end)
                 for (int32_t j = lo[n - 1]; j <= hi[n - 1]; j++)
-                        if (prev[j - lo[n - 1]] < prev[end - lo[n - 1]])
+                        if (prev[j - lo[n - 1]] + (double) skip_cost * (hi[n - 1] - j) <
+                            prev[end - lo[n - 1]] + (double) skip_cost * (hi[n - 1] - end))
                                 end = j;
         if (!isfinite(prev[end - lo[n - 1]]))
                 return -EINVAL;
@@ -193,6 +194,7 @@ static void project_band(const int32_t *cfirst, const int32_t *clast, size_t n_c
 }
 
 #define DTW_MAX_LEVELS 32
+#define SKIP_SAMPLES 512
 
 struct pyramid {
         const float *a[DTW_MAX_LEVELS], *b[DTW_MAX_LEVELS];
@@ -222,6 +224,20 @@ static int pyramid_build(struct pyramid *p, size_t top_max, size_t dim) {
         return 0;
 }
 
+/* The mean distance of frames that have nothing to do with each other
+ * (fixed pseudo-random pairs): the scale of "no match" at this level,
+ * which shrinks as frames are averaged. */
+static float unrelated_dist(void *f, size_t n, size_t m) {
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        double sum = 0;
+
+        for (int k = 0; k < SKIP_SAMPLES; k++) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                sum += euclid(f, (size_t) (x >> 33) % n, (size_t) (x >> 11) % m);
+        }
+        return (float) (sum / SKIP_SAMPLES);
+}
+
 /* Runs level k in the band lo/hi; replaces first and last with its path. */
 static int run_level(const struct pyramid *p, int k, size_t dim, const struct dtw_opts *o,
                      int32_t *lo, int32_t *hi, int32_t **first, int32_t **last) {
@@ -235,12 +251,29 @@ static int run_level(const struct pyramid *p, int k, size_t dim, const struct dt
                 return -ENOMEM;
         }
         r = dtw_band_penalized(p->na[k], lo, hi, euclid, &f, o->open_begin, o->open_end,
-                               o->up_penalty, nf, nl, NULL);
+                               o->up_penalty, o->skip_ratio * unrelated_dist(&f, p->na[k], p->nb[k]),
+                               nf, nl, NULL);
         free(*first);
         free(*last);
         *first = nf;
         *last = nl;
         return r;
+}
+
+/* A bounded open begin and end: in the full top pass the path may start
+ * only within max_skip query frames of the start and end as near the end.
+ * An hour of speech averaged into second-long frames all looks alike, and
+ * an unbounded open begin would then happily skip minutes of it. */
+static void limit_skip(const struct pyramid *p, const struct dtw_opts *o, int32_t *lo, int32_t *hi) {
+        size_t n = p->na[p->top], m = p->nb[p->top], skip;
+
+        if (o->max_skip == 0)
+                return;
+        skip = MIN((o->max_skip >> p->top) + 1, m - 1);
+        if (o->open_begin)
+                hi[0] = (int32_t) skip;
+        if (o->open_end && n > 1)
+                lo[n - 1] = (int32_t) (m - 1 - skip);
 }
 
 static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
@@ -256,6 +289,7 @@ static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
                 lo[i] = 0;
                 hi[i] = (int32_t) p->nb[p->top] - 1;
         }
+        limit_skip(p, o, lo, hi);
         r = run_level(p, p->top, dim, o, lo, hi, &first, &last);
         for (int k = p->top - 1; r >= 0 && k >= 0; k--) {
                 project_band(first, last, p->na[k + 1], p->na[k], p->nb[k], o->radius, lo, hi);

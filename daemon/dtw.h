@@ -29,17 +29,22 @@ int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, v
  * lets a path squeeze the rest of the reference onto one query frame and
  * skip the rest of the query for free whenever that query is hard to
  * match (a music bed, a long pause). */
+/* SKIP_COST: what each query frame skipped by the open begin or end costs
+ * (0: nothing); with it a path does not shorten itself by skipping query
+ * it could match merely passably. */
 int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
                        void *userdata, bool open_begin, bool open_end, float up_penalty,
-                       int32_t *ret_first, int32_t *ret_last, double *ret_total);
+                       float skip_cost, int32_t *ret_first, int32_t *ret_last, double *ret_total);
 
 struct dtw_opts {
         size_t top_max;   /* the full pass runs on at most this many frames per side */
         int radius;       /* band half-width added around the projected path, frames */
         bool open_begin, open_end;
         float up_penalty; /* see dtw_band_penalized */
+        size_t max_skip;  /* open begin/end skip at most this many query frames, 0: any */
+        float skip_ratio; /* skip cost per frame: this share of the mean distance of unrelated frames */
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 6000, 16, true, true, 1.0f })
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f })
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query

@@ -158,6 +158,9 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         captions_replan(m->captions);
                         manager_update_status(m);
                         break;
+                case PLAYOUT_SILENCE:
+                        log_warning("Silence on air in story #%llu", (unsigned long long) ev.item_id);
+                        break;
                 case PLAYOUT_IDLE:
                         if (m->state != AIR_PAUSED)
                                 m->state = AIR_IDLE;

@@ -89,6 +89,9 @@ const char *playout_end_reason_to_string(enum playout_end_reason r) {
         case PLAYOUT_END_ERROR:    return "error";
         case PLAYOUT_END_REMOVED:  return "removed";
         case PLAYOUT_END_SHUTDOWN: return "shutdown";
+        case PLAYOUT_END_CUT:      return "cut";
+        case PLAYOUT_END_SILENCE:  return "silence";
+        case PLAYOUT_END_FADED:    return "faded";
         }
         return "unknown";
 }
@@ -475,6 +478,8 @@ static void commands_free(struct command *c) {
 static void *playout_thread(void *userdata) {
         struct playout *p = userdata;
 
+        /* A name for top -H, perf and bench/playout, which splits CPU by thread. */
+        (void) pthread_setname_np(pthread_self(), "nextupd-playout");
         publish(p, aclock_now_ns(), false);     /* idle, but with our rate */
         for (;;) {
                 struct command *cmds;

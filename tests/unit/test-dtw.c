@@ -110,7 +110,7 @@ static void test_multilevel(void **state) {
         enum { N = 2000, HEAD = 300 };
         float *ref = malloc(sizeof(float) * N * 2), *qry = malloc(sizeof(float) * (HEAD + 2 * N) * 2);
         int32_t *want = malloc(sizeof(int32_t) * N), *map = NULL;
-        struct dtw_opts o = { 40, 6, true, true };
+        struct dtw_opts o = { .top_max = 40, .radius = 6, .open_begin = true, .open_end = true };
         size_t m = 0;
         unsigned seed = 7;
         float x = 0, y = 0;
