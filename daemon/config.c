@@ -3,8 +3,9 @@
  * immutable struct nextup_config. libconfig stops at the first syntax
  * error, so that one is reported alone; once the file parses, every key
  * is checked and every problem collected (unknown keys, wrong types,
- * out-of-range values, bad names, missing required keys) so that an
- * operator fixes the file in one pass, as OpenBSD's daemons do with -n.
+ * out-of-range values, bad names, missing required keys, keys that would
+ * have no effect where they stand) so that an operator fixes the file in
+ * one pass, as OpenBSD's daemons do with -n.
  * Errors are sorted by line and written as "PATH:LINE: key: message",
  * key being the dotted path ("captions.sinks[1].latency_ms", list indices
  * from 0). Relative paths resolve against the config file's folder, not
@@ -18,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -49,6 +51,27 @@ static const char *const sink_types[] = {
         [SINK_JSONL] = "jsonl",
         [SINK_WEBVTT] = "webvtt",
 };
+static const char *const resume_policies[] = {
+        [RESUME_AUTO] = "auto",
+        [RESUME_POSITION] = "position",
+        [RESUME_RESTART] = "restart",
+        [RESUME_DROP] = "drop",
+};
+static const char *const filler_modes[] = {
+        [FILLER_SHUFFLE] = "shuffle",
+        [FILLER_LOOP] = "loop",
+};
+static const char *const schedule_modes[] = {
+        [SCHEDULE_HARD] = "hard",
+        [SCHEDULE_SOFT] = "soft",
+        [SCHEDULE_WAIT] = "wait",
+};
+/* indexed like struct tm's tm_wday: bit 0 of schedule_config.days is Sunday */
+static const char *const day_names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+
+#define DAYS_ALL      0x7fu
+#define DAYS_WEEKDAYS 0x3eu
+#define DAYS_WEEKENDS 0x41u
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nextup_config *, config_free);
 
@@ -501,10 +524,294 @@ static void parse_startup(struct errs *e, const config_setting_t *root, const ch
         }
 }
 
+static void parse_playout(struct errs *e, const config_setting_t *root, struct nextup_config *c) {
+        static const char *const keys[] = { "gap_ms", "fade_ms", "resume", "resume_min_s", "stale_s" };
+        const config_setting_t *g = get_aggregate(e, root, "playout", false);
+        int resume, r;
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        (void) get_int(e, g, "gap_ms", 0, 10000, &c->gap_ms);
+        (void) get_int(e, g, "fade_ms", 0, 10000, &c->fade_ms);
+        r = get_enum(e, g, "resume", resume_policies, ELEMENTSOF(resume_policies), &resume);
+        if (r > 0)
+                c->resume = (enum resume_policy) resume;
+        (void) get_int(e, g, "resume_min_s", 0, 86400, &c->resume_min_s);
+        (void) get_int(e, g, "stale_s", 0, 604800, &c->stale_s);
+        /* the threshold only decides between position and restart under "auto" */
+        if (r >= 0 && c->resume != RESUME_AUTO && config_setting_get_member(g, "resume_min_s"))
+                err_at(e, config_setting_get_member(g, "resume_min_s"), NULL,
+                       "only used with resume = \"auto\"");
+}
+
+static void parse_filler(struct errs *e, const config_setting_t *root, const char *dir,
+                         struct nextup_config *c) {
+        static const char *const keys[] = { "path", "mode" };
+        const config_setting_t *g = get_aggregate(e, root, "filler", false);
+        int mode, r_path;
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        r_path = get_path(e, g, "path", dir, &c->filler_path);
+        if (get_enum(e, g, "mode", filler_modes, ELEMENTSOF(filler_modes), &mode) > 0) {
+                c->filler_mode = (enum filler_mode) mode;
+                if (r_path == 0)
+                        err_at(e, config_setting_get_member(g, "mode"), NULL,
+                               "only used with a filler path");
+        }
+}
+
+/* Thresholds may stay set while the detector is switched off, so that it
+ * can be switched back on by flipping one key. */
+static void parse_silence(struct errs *e, const config_setting_t *root, struct nextup_config *c) {
+        static const char *const keys[] = { "enabled", "dbfs", "ms" };
+        const config_setting_t *g = get_aggregate(e, root, "silence", false);
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        (void) get_bool(e, g, "enabled", &c->silence_enabled);
+        (void) get_int(e, g, "dbfs", -96, 0, &c->silence_dbfs);
+        (void) get_int(e, g, "ms", 500, 600000, &c->silence_ms);
+}
+
+/* Without asrun.path the log lives in state_dir, wherever that ended up. */
+static void parse_asrun(struct errs *e, const config_setting_t *root, const char *dir,
+                        struct nextup_config *c) {
+        static const char *const keys[] = { "path" };
+        const config_setting_t *g = get_aggregate(e, root, "asrun", false);
+
+        if (g) {
+                check_keys(e, g, keys, ELEMENTSOF(keys));
+                (void) get_path(e, g, "path", dir, &c->asrun_path);
+        }
+        if (!c->asrun_path && asprintf(&c->asrun_path, "%s/asrun.jsonl", c->state_dir) < 0) {
+                c->asrun_path = NULL;
+                e->oom = true;
+        }
+}
+
+/* Two decimal digits at P: 0..99, or -1. */
+static int two_digits(const char *p) {
+        if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+                return -1;
+        return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* "HH:MM" or "HH:MM:SS", 00:00:00..23:59:59, two digits each. */
+static int get_time(struct errs *e, const config_setting_t *parent, const char *name,
+                    struct schedule_config *ev) {
+        const char *v;
+        size_t n;
+        int r, h, m, sec = 0;
+
+        r = get_string(e, parent, name, false, &v);
+        if (r <= 0)
+                return r;
+        n = strlen(v);
+        h = two_digits(v);
+        m = n >= 5 ? two_digits(v + 3) : -1;
+        if (n == 8)
+                sec = v[5] == ':' ? two_digits(v + 6) : -1;
+        if ((n != 5 && n != 8) || v[2] != ':' || h < 0 || h > 23 || m < 0 || m > 59 ||
+            sec < 0 || sec > 59) {
+                err_at(e, config_setting_get_member(parent, name), NULL,
+                       "\"%s\" is not a time HH:MM[:SS] from 00:00:00 to 23:59:59", v);
+                return -EINVAL;
+        }
+        ev->hour = h;
+        ev->minute = m;
+        ev->second = sec;
+        return 1;
+}
+
+/* Index in day_names of the N characters at P (any case), or -1. */
+static int day_index(const char *p, size_t n) {
+        for (size_t i = 0; i < ELEMENTSOF(day_names); i++)
+                if (n == 3 && strncasecmp(p, day_names[i], 3) == 0)
+                        return (int) i;
+        return -1;
+}
+
+/* "daily", "weekdays", "weekends" or a list such as "mon,wed,fri" (any
+ * case, blanks after commas allowed, each day once) -> bit 0 = Sunday. */
+static int get_days(struct errs *e, const config_setting_t *parent, const char *name, unsigned *ret) {
+        const char *v, *p;
+        unsigned days = 0;
+        int r, d;
+
+        r = get_string(e, parent, name, false, &v);
+        if (r <= 0)
+                return r;
+        if (strcasecmp(v, "daily") == 0)
+                days = DAYS_ALL;
+        else if (strcasecmp(v, "weekdays") == 0)
+                days = DAYS_WEEKDAYS;
+        else if (strcasecmp(v, "weekends") == 0)
+                days = DAYS_WEEKENDS;
+        else
+                for (p = v;; p++) {
+                        size_t n;
+
+                        p += strspn(p, " ");
+                        n = strcspn(p, ", ");
+                        d = day_index(p, n);
+                        if (d < 0)
+                                goto bad;
+                        if (days & (1u << d)) {
+                                err_at(e, config_setting_get_member(parent, name), NULL,
+                                       "\"%s\": %s given twice", v, day_names[d]);
+                                return -EINVAL;
+                        }
+                        days |= 1u << d;
+                        p += n + strspn(p + n, " ");
+                        if (*p == '\0')
+                                break;
+                        if (*p != ',')
+                                goto bad;
+                }
+        *ret = days;
+        return 1;
+bad:
+        err_at(e, config_setting_get_member(parent, name), NULL,
+               "\"%s\" is not daily, weekdays, weekends or a list of mon, tue, wed, thu, fri, sat, sun", v);
+        return -EINVAL;
+}
+
+/* One element of schedule. wait_s is refused outside mode "wait", where
+ * it would be silently without effect. */
+static void parse_event(struct errs *e, const config_setting_t *s, const char *dir, size_t index,
+                        struct schedule_config *ev) {
+        static const char *const keys[] = {
+                "name", "time", "days", "mode", "wait_s", "audio", "transcript",
+        };
+        const char *name;
+        int mode, r_mode;
+
+        if (get_string(e, s, "name", false, &name) > 0)
+                set_str(e, &ev->name, name);
+        else if (asprintf(&ev->name, "schedule[%zu]", index) < 0) {
+                ev->name = NULL;
+                e->oom = true;
+        }
+        check_keys(e, s, keys, ELEMENTSOF(keys));
+        if (get_time(e, s, "time", ev) == 0)
+                err_at(e, s, "time", "required (HH:MM or HH:MM:SS)");
+        (void) get_days(e, s, "days", &ev->days);
+        r_mode = get_enum(e, s, "mode", schedule_modes, ELEMENTSOF(schedule_modes), &mode);
+        if (r_mode > 0)
+                ev->mode = (enum schedule_mode) mode;
+        (void) get_int(e, s, "wait_s", 0, 3600, &ev->wait_s);
+        if (r_mode >= 0 && ev->mode != SCHEDULE_WAIT && config_setting_get_member(s, "wait_s"))
+                err_at(e, config_setting_get_member(s, "wait_s"), NULL,
+                       "only used with mode = \"wait\"");
+        if (get_path(e, s, "audio", dir, &ev->audio) == 0)
+                err_at(e, s, "audio", "required");
+        if (get_path(e, s, "transcript", dir, &ev->transcript) == 0)
+                err_at(e, s, "transcript", "required");
+}
+
+/* Reports the second of two list elements that share a FIELD value. */
+static void check_unique(struct errs *e, const config_setting_t *list, const char *field,
+                         const char *what, const char *const *values, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (values[i] && values[j] && strcmp(values[i], values[j]) == 0) {
+                                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+                                const config_setting_t *f = config_setting_get_member(s, field);
+
+                                err_at(e, f ?: s, f ? NULL : field, "\"%s\" is also %s[%zu]",
+                                       values[i], what, j);
+                                break;
+                        }
+}
+
+static void parse_schedule(struct errs *e, const config_setting_t *root, const char *dir,
+                           struct nextup_config *c) {
+        const config_setting_t *list = get_aggregate(e, root, "schedule", true);
+        _cleanup_free_ const char **names = NULL;
+        size_t n;
+
+        if (!list || config_setting_length(list) == 0)
+                return;
+        n = (size_t) config_setting_length(list);
+        c->schedule = calloc(n, sizeof *c->schedule);
+        names = calloc(n, sizeof *names);
+        if (!c->schedule || !names) {
+                e->oom = true;
+                return;
+        }
+        c->n_schedule = n;
+        for (size_t i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+                struct schedule_config *ev = &c->schedule[i];
+
+                *ev = (struct schedule_config) { .days = DAYS_ALL, .mode = SCHEDULE_SOFT, .wait_s = 30 };
+                if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+                        err_at(e, s, NULL, "expected a group { time = ...; audio = ...; transcript = ...; }");
+                        continue;
+                }
+                parse_event(e, s, dir, i, ev);
+                names[i] = ev->name;
+        }
+        /* names identify events in nextupctl and in the saved state */
+        check_unique(e, list, "name", "the name of schedule", names, n);
+}
+
+static void parse_dropbox(struct errs *e, const config_setting_t *s, const char *dir,
+                          struct dropbox_config *d) {
+        static const char *const keys[] = { "path", "position", "settle_ms", "quarantine" };
+
+        check_keys(e, s, keys, ELEMENTSOF(keys));
+        if (get_path(e, s, "path", dir, &d->path) == 0)
+                err_at(e, s, "path", "required");
+        (void) get_int(e, s, "position", -1, 1000, &d->position);
+        (void) get_int(e, s, "settle_ms", 0, 600000, &d->settle_ms);
+        (void) get_path(e, s, "quarantine", dir, &d->quarantine);
+        if (!d->quarantine && d->path && asprintf(&d->quarantine, "%s/quarantine", d->path) < 0) {
+                d->quarantine = NULL;
+                e->oom = true;
+        }
+}
+
+static void parse_dropboxes(struct errs *e, const config_setting_t *root, const char *dir,
+                            struct nextup_config *c) {
+        const config_setting_t *list = get_aggregate(e, root, "dropbox", true);
+        _cleanup_free_ const char **paths = NULL;
+        size_t n;
+
+        if (!list || config_setting_length(list) == 0)
+                return;
+        n = (size_t) config_setting_length(list);
+        c->dropboxes = calloc(n, sizeof *c->dropboxes);
+        paths = calloc(n, sizeof *paths);
+        if (!c->dropboxes || !paths) {
+                e->oom = true;
+                return;
+        }
+        c->n_dropboxes = n;
+        for (size_t i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+
+                c->dropboxes[i] = (struct dropbox_config) { .position = -1, .settle_ms = 2000 };
+                if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+                        err_at(e, s, NULL, "expected a group { path = ...; }");
+                        continue;
+                }
+                parse_dropbox(e, s, dir, &c->dropboxes[i]);
+                paths[i] = c->dropboxes[i].path;
+        }
+        /* one folder watched twice would queue every story twice */
+        check_unique(e, list, "path", "the path of dropbox", paths, n);
+}
+
 static void parse_root(struct errs *e, const config_setting_t *root, const char *dir,
                        struct nextup_config *c) {
         static const char *const keys[] = {
                 "output", "control", "state_dir", "log_level", "captions", "startup",
+                "playout", "filler", "silence", "asrun", "schedule", "dropbox",
         };
         int level;
 
@@ -516,6 +823,12 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
                 c->log_level = LOG_ERR + level;
         parse_captions(e, root, dir, c);
         parse_startup(e, root, dir, c);
+        parse_playout(e, root, c);
+        parse_filler(e, root, dir, c);
+        parse_silence(e, root, c);
+        parse_asrun(e, root, dir, c);   /* after state_dir: its default lives there */
+        parse_schedule(e, root, dir, c);
+        parse_dropboxes(e, root, dir, c);
 }
 
 /* The documented defaults (docs/interfaces.md); the file overrides them. */
@@ -536,6 +849,16 @@ static int config_new_default(struct nextup_config **ret) {
                 .max_lines = 2,
                 .speaker_mark = strdup(">>"),
                 .sinks = calloc(1, sizeof(struct sink_config)),
+                .gap_ms = 0,
+                .fade_ms = 250,
+                .resume = RESUME_AUTO,
+                .resume_min_s = 300,
+                .stale_s = 3600,
+                .filler_mode = FILLER_SHUFFLE,
+                .silence_enabled = true,
+                .silence_dbfs = -50,
+                .silence_ms = 10000,
+                /* asrun_path follows state_dir, so it is set once the file is read */
         };
         if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark ||
             !c->sinks) {
@@ -696,6 +1019,19 @@ struct nextup_config *config_free(struct nextup_config *c) {
                 free(c->startup[i].transcript);
         }
         free(c->startup);
+        free(c->filler_path);
+        free(c->asrun_path);
+        for (size_t i = 0; i < c->n_schedule; i++) {
+                free(c->schedule[i].name);
+                free(c->schedule[i].audio);
+                free(c->schedule[i].transcript);
+        }
+        free(c->schedule);
+        for (size_t i = 0; i < c->n_dropboxes; i++) {
+                free(c->dropboxes[i].path);
+                free(c->dropboxes[i].quarantine);
+        }
+        free(c->dropboxes);
         free(c);
         return NULL;
 }

@@ -90,6 +90,24 @@ static char *substitute(const char *text, const char *dir) {
         return out;
 }
 
+/* playout, filler, silence, schedule and dropbox as when not in the file */
+static void assert_new_defaults(const struct nextup_config *c) {
+        assert_int_equal(c->gap_ms, 0);
+        assert_int_equal(c->fade_ms, 250);
+        assert_int_equal(c->resume, RESUME_AUTO);
+        assert_int_equal(c->resume_min_s, 300);
+        assert_int_equal(c->stale_s, 3600);
+        assert_null(c->filler_path);
+        assert_int_equal(c->filler_mode, FILLER_SHUFFLE);
+        assert_true(c->silence_enabled);
+        assert_int_equal(c->silence_dbfs, -50);
+        assert_int_equal(c->silence_ms, 10000);
+        assert_int_equal(c->n_schedule, 0);
+        assert_null(c->schedule);
+        assert_int_equal(c->n_dropboxes, 0);
+        assert_null(c->dropboxes);
+}
+
 static void test_example(void **state) {
         char *path = test_path("config/nextupd.conf"), *errs;
         struct nextup_config *c = NULL;
@@ -121,9 +139,79 @@ static void test_example(void **state) {
         for (size_t i = 0; i < c->n_sinks; i++)
                 assert_int_equal(c->sinks[i].latency_ms, 0);
         assert_int_equal(c->n_startup, 0);
+        assert_new_defaults(c);
+        assert_string_equal(c->asrun_path, "/var/lib/nextup/asrun.jsonl");
         config_free(c);
         free(errs);
         free(path);
+}
+
+static void assert_str_abs(const char *got, const char *rel) {
+        char *want = abs_path(rel);
+
+        assert_string_equal(got, want);
+        free(want);
+}
+
+/* good-all.conf's playout, filler, silence, asrun, schedule and dropbox. */
+static void assert_good_all_issue4(const struct nextup_config *c) {
+        const struct schedule_config *s = c->schedule;
+        const struct dropbox_config *d = c->dropboxes;
+
+        assert_int_equal(c->gap_ms, 40);
+        assert_int_equal(c->fade_ms, 0);
+        assert_int_equal(c->resume, RESUME_AUTO);
+        assert_int_equal(c->resume_min_s, 60);
+        assert_int_equal(c->stale_s, 604800);
+        assert_str_abs(c->filler_path, "tests/config/filler");
+        assert_int_equal(c->filler_mode, FILLER_LOOP);
+        assert_false(c->silence_enabled);
+        assert_int_equal(c->silence_dbfs, -96);
+        assert_int_equal(c->silence_ms, 500);
+        assert_str_abs(c->asrun_path, "tests/config/log/asrun.jsonl");
+
+        assert_int_equal(c->n_schedule, 4);
+        assert_string_equal(s[0].name, "news");
+        assert_int_equal(s[0].hour, 7);
+        assert_int_equal(s[0].minute, 0);
+        assert_int_equal(s[0].second, 0);
+        assert_int_equal(s[0].days, 0x3e);             /* Monday..Friday */
+        assert_int_equal(s[0].mode, SCHEDULE_HARD);
+        assert_int_equal(s[0].wait_s, 30);
+        assert_str_abs(s[0].audio, "tests/config/news/top.mp3");
+        assert_str_abs(s[0].transcript, "tests/config/news/top.txt");
+        assert_string_equal(s[1].name, "schedule[1]");
+        assert_int_equal(s[1].hour, 23);
+        assert_int_equal(s[1].minute, 59);
+        assert_int_equal(s[1].second, 59);
+        assert_int_equal(s[1].days, 1u << 0 | 1u << 6 | 1u << 3);   /* "Sun, sat,WED" */
+        assert_int_equal(s[1].mode, SCHEDULE_WAIT);
+        assert_int_equal(s[1].wait_s, 3600);
+        assert_string_equal(s[1].audio, "/abs/late.mp3");
+        assert_string_equal(s[1].transcript, "/abs/late.txt");
+        assert_string_equal(s[2].name, "weekend");
+        assert_int_equal(s[2].hour, 0);
+        assert_int_equal(s[2].days, 0x41);             /* Saturday and Sunday */
+        assert_int_equal(s[2].mode, SCHEDULE_SOFT);
+        assert_string_equal(s[3].name, "schedule[3]");
+        assert_int_equal(s[3].hour, 12);
+        assert_int_equal(s[3].minute, 30);
+        assert_int_equal(s[3].days, 1u << 1);          /* Monday */
+        assert_int_equal(s[3].mode, SCHEDULE_SOFT);    /* the default */
+
+        assert_int_equal(c->n_dropboxes, 3);
+        assert_str_abs(d[0].path, "tests/config/drop/news");
+        assert_int_equal(d[0].position, 0);
+        assert_int_equal(d[0].settle_ms, 0);
+        assert_string_equal(d[0].quarantine, "/srv/quarantine");
+        assert_string_equal(d[1].path, "/srv/drop/features");
+        assert_int_equal(d[1].position, 1000);
+        assert_int_equal(d[1].settle_ms, 600000);
+        assert_string_equal(d[1].quarantine, "/srv/drop/features/quarantine");
+        assert_string_equal(d[2].path, "/srv/drop/promos");
+        assert_int_equal(d[2].position, -1);
+        assert_int_equal(d[2].settle_ms, 2000);
+        assert_string_equal(d[2].quarantine, "/srv/drop/promos/quarantine");
 }
 
 /* Every key set to a value other than its default; relative paths come
@@ -168,6 +256,7 @@ static void test_good_all(void **state) {
         assert_string_equal(c->startup[0].transcript, a_txt);
         assert_string_equal(c->startup[1].audio, "/abs/b.mp3");
         assert_string_equal(c->startup[1].transcript, "/abs/b.txt");
+        assert_good_all_issue4(c);
         config_free(c);
         free(errs);
         free(path);
@@ -227,6 +316,8 @@ static void test_defaults(void **state) {
         assert_int_equal(c->sinks[0].latency_ms, 0);
         assert_true(c->sinks[0].show_speaker);
         assert_int_equal(c->n_startup, 0);
+        assert_new_defaults(c);
+        assert_string_equal(c->asrun_path, "/var/lib/nextup/asrun.jsonl");
         config_free(c);
         free(errs);
         free(path);
@@ -248,6 +339,95 @@ static void test_no_sinks(void **state) {
         remove_temp(dir, "n.conf");
 }
 
+/* Loads TEXT from a temporary file; returns config_load's result. */
+static int load_text(const char *text, struct nextup_config **ret, char **ret_errs) {
+        char *dir = write_temp("t.conf", text), *path;
+        int r;
+
+        assert_true(asprintf(&path, "%s/t.conf", dir) > 0);
+        r = load(path, ret, ret_errs);
+        free(path);
+        remove_temp(dir, "t.conf");
+        return r;
+}
+
+/* The other resume policies, with the keys that go with them. */
+static void test_resume_policies(void **state) {
+        static const struct {
+                const char *name;
+                enum resume_policy policy;
+        } v[] = {
+                { "position", RESUME_POSITION },
+                { "restart", RESUME_RESTART },
+                { "drop", RESUME_DROP },
+        };
+
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+                struct nextup_config *c = NULL;
+                char *text, *errs;
+
+                assert_true(asprintf(&text, "playout = { resume = \"%s\"; stale_s = 0; };\n"
+                                            "state_dir = \"/x\";\n", v[i].name) > 0);
+                assert_int_equal(load_text(text, &c, &errs), 0);
+                assert_string_equal(errs, "");
+                assert_int_equal(c->resume, v[i].policy);
+                assert_int_equal(c->stale_s, 0);
+                assert_int_equal(c->resume_min_s, 300);
+                assert_string_equal(c->asrun_path, "/x/asrun.jsonl");
+                config_free(c);
+                free(errs);
+                free(text);
+        }
+}
+
+/* Day lists: any case, any order, blanks after commas; "daily" is all. */
+static void test_days(void **state) {
+        static const struct {
+                const char *days;
+                unsigned mask;
+        } v[] = {
+                { "daily", 0x7f },
+                { "DAILY", 0x7f },
+                { "Weekdays", 0x3e },
+                { "weekends", 0x41 },
+                { "sun", 0x01 },
+                { "sat", 0x40 },
+                { "fri,thu, wed , tue,mon", 0x3e },
+                { "mon,tue,wed,thu,fri,sat,sun", 0x7f },
+        };
+
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+                struct nextup_config *c = NULL;
+                char *text, *errs;
+
+                assert_true(asprintf(&text, "schedule = ( { time = \"10:00\"; days = \"%s\"; "
+                                            "audio = \"a.mp3\"; transcript = \"a.txt\"; } );\n",
+                                     v[i].days) > 0);
+                assert_int_equal(load_text(text, &c, &errs), 0);
+                assert_string_equal(errs, "");
+                assert_int_equal(c->n_schedule, 1);
+                assert_int_equal(c->schedule[0].days, v[i].mask);
+                assert_int_equal(c->schedule[0].hour, 10);
+                config_free(c);
+                free(errs);
+                free(text);
+        }
+}
+
+/* Empty lists are valid and mean none. */
+static void test_empty_lists(void **state) {
+        struct nextup_config *c = NULL;
+        char *errs;
+
+        assert_int_equal(load_text("schedule = ( );\ndropbox = ( );\nfiller = { };\n", &c, &errs), 0);
+        assert_string_equal(errs, "");
+        assert_int_equal(c->n_schedule, 0);
+        assert_int_equal(c->n_dropboxes, 0);
+        assert_null(c->filler_path);
+        config_free(c);
+        free(errs);
+}
+
 /* A config named relative to the working directory resolves against it. */
 static void test_relative_config_path(void **state) {
         char *dir = write_temp("r.conf", "state_dir = \"state\";\n"
@@ -263,6 +443,9 @@ static void test_relative_config_path(void **state) {
         assert_string_equal(c->path, "r.conf");
         assert_true(asprintf(&expect, "%s/state", dir) > 0);
         assert_string_equal(c->state_dir, expect);
+        free(expect);
+        assert_true(asprintf(&expect, "%s/state/asrun.jsonl", dir) > 0);
+        assert_string_equal(c->asrun_path, expect);
         free(expect);
         assert_true(asprintf(&expect, "%s/../a.mp3", dir) > 0);
         assert_string_equal(c->startup[0].audio, expect);
@@ -324,6 +507,9 @@ int main(void) {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_no_sinks),
                 cmocka_unit_test(test_relative_config_path),
+                cmocka_unit_test(test_resume_policies),
+                cmocka_unit_test(test_days),
+                cmocka_unit_test(test_empty_lists),
                 cmocka_unit_test(test_unreadable),
                 BAD("bad-syntax"),
                 BAD("bad-duplicate"),
@@ -339,6 +525,10 @@ int main(void) {
                 BAD("bad-sink-path"),
                 BAD("bad-startup"),
                 BAD("bad-multiple"),
+                BAD("bad-playout"),
+                BAD("bad-resume"),
+                BAD("bad-schedule"),
+                BAD("bad-dropbox"),
         };
 
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);
