@@ -40,38 +40,41 @@ static bool band_valid(size_t n, const int32_t *lo, const int32_t *hi) {
         return true;
 }
 
-/* Best predecessor of (i, j): diagonal, then up, then left on ties. */
-static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *hi,
-                        const double *prev, const double *cur, float up_penalty, unsigned *ret_mv) {
+/* Cost of the cheapest way into (i, j), whose local distance is D:
+ * diagonal, then up, then left on ties. A left step (the query advancing
+ * alone) pays at most c->gap: audio nothing in the text matches (music, a
+ * soundbite) is passed over at a fixed price instead of being matched by
+ * whichever words cost least there. */
+static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *hi, const double *prev,
+                        const double *cur, const struct dtw_costs *c, double d, unsigned *ret_mv) {
         double best = INFINITY;
 
-        if (i > 0 && j - 1 >= lo[i - 1] && j - 1 <= hi[i - 1] && prev[j - 1 - lo[i - 1]] < best) {
-                best = prev[j - 1 - lo[i - 1]];
+        if (i > 0 && j - 1 >= lo[i - 1] && j - 1 <= hi[i - 1] && prev[j - 1 - lo[i - 1]] + d < best) {
+                best = prev[j - 1 - lo[i - 1]] + d;
                 *ret_mv = MOVE_DIAG;
         }
-        if (i > 0 && j >= lo[i - 1] && j <= hi[i - 1] && prev[j - lo[i - 1]] + up_penalty < best) {
-                best = prev[j - lo[i - 1]] + up_penalty;
+        if (i > 0 && j >= lo[i - 1] && j <= hi[i - 1] && prev[j - lo[i - 1]] + c->up_penalty + d < best) {
+                best = prev[j - lo[i - 1]] + c->up_penalty + d;
                 *ret_mv = MOVE_UP;
         }
-        if (j > lo[i] && cur[j - 1 - lo[i]] < best) {
-                best = cur[j - 1 - lo[i]];
+        if (j > lo[i] && cur[j - 1 - lo[i]] + (c->gap > 0 ? MIN(d, (double) c->gap) : d) < best) {
+                best = cur[j - 1 - lo[i]] + (c->gap > 0 ? MIN(d, (double) c->gap) : d);
                 *ret_mv = MOVE_LEFT;
         }
         return best;
 }
 
 static void fill_row(size_t i, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *ud,
-                     bool open_begin, float up_penalty, float skip_cost, const double *prev,
-                     double *cur, uint8_t *bp, size_t off) {
+                     const struct dtw_costs *c, const double *prev, double *cur, uint8_t *bp,
+                     size_t off) {
         for (int32_t j = lo[i]; j <= hi[i]; j++) {
+                double d = dist(ud, i, (size_t) j);
                 unsigned mv = MOVE_START;
-                double best;
 
-                if (i == 0 && (open_begin || j == lo[0]))
-                        best = open_begin ? (double) skip_cost * j : 0;
+                if (i == 0 && (c->open_begin || j == lo[0]))
+                        cur[j - lo[i]] = (c->open_begin ? (double) c->skip_begin * j : 0) + d;
                 else
-                        best = best_step(i, j, lo, hi, prev, cur, up_penalty, &mv);
-                cur[j - lo[i]] = best + dist(ud, i, (size_t) j);
+                        cur[j - lo[i]] = best_step(i, j, lo, hi, prev, cur, c, d, &mv);
                 bp_set(bp, off + (size_t) (j - lo[i]), mv);
         }
 }
@@ -105,6 +108,27 @@ int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, v
 int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
                        void *userdata, bool open_begin, bool open_end, float up_penalty,
                        float skip_cost, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
+        struct dtw_costs c = { open_begin, open_end, up_penalty, skip_cost, skip_cost, 0 };
+
+        return dtw_band_costs(n, lo, hi, dist, userdata, &c, ret_first, ret_last, ret_total);
+}
+
+/* The end cell: the last row's cheapest, counting what skipping the
+ * columns after it costs. */
+static int32_t best_end(size_t n, const int32_t *lo, const int32_t *hi, const double *last,
+                        const struct dtw_costs *c) {
+        int32_t end = hi[n - 1];
+
+        if (c->open_end)
+                for (int32_t j = lo[n - 1]; j <= hi[n - 1]; j++)
+                        if (last[j - lo[n - 1]] + (double) c->skip_end * (hi[n - 1] - j) <
+                            last[end - lo[n - 1]] + (double) c->skip_end * (hi[n - 1] - end))
+                                end = j;
+        return end;
+}
+
+int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
+                   const struct dtw_costs *c, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
         _cleanup_free_ size_t *off = NULL;
         _cleanup_free_ uint8_t *bp = NULL;
         _cleanup_free_ double *prev = NULL, *cur = NULL;
@@ -129,16 +153,11 @@ int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_
         for (size_t i = 0; i < n; i++) {
                 double *t;
 
-                fill_row(i, lo, hi, dist, userdata, open_begin, up_penalty, skip_cost, prev, cur, bp, off[i]);
+                fill_row(i, lo, hi, dist, userdata, c, prev, cur, bp, off[i]);
                 t = prev, prev = cur, cur = t;
         }
         /* prev now holds the last row. */
-        end = hi[n - 1];
-        if (open_end)
-                for (int32_t j = lo[n - 1]; j <= hi[n - 1]; j++)
-                        if (prev[j - lo[n - 1]] + (double) skip_cost * (hi[n - 1] - j) <
-                            prev[end - lo[n - 1]] + (double) skip_cost * (hi[n - 1] - end))
-                                end = j;
+        end = best_end(n, lo, hi, prev, c);
         if (!isfinite(prev[end - lo[n - 1]]))
                 return -EINVAL;
         backtrack(n, lo, off, bp, end, ret_first, ret_last);
@@ -200,6 +219,7 @@ struct pyramid {
         const float *a[DTW_MAX_LEVELS], *b[DTW_MAX_LEVELS];
         size_t na[DTW_MAX_LEVELS], nb[DTW_MAX_LEVELS];
         int top;
+        size_t dim;
 };
 
 static void pyramid_done(struct pyramid *p) {
@@ -243,6 +263,9 @@ static int run_level(const struct pyramid *p, int k, size_t dim, const struct dt
                      int32_t *lo, int32_t *hi, int32_t **first, int32_t **last) {
         struct feats f = { p->a[k], p->b[k], dim };
         int32_t *nf = malloc(sizeof(int32_t) * p->na[k]), *nl = malloc(sizeof(int32_t) * p->na[k]);
+        float u = unrelated_dist(&f, p->na[k], p->nb[k]);
+        struct dtw_costs c = { o->open_begin, o->open_end, o->up_penalty, o->skip_ratio * u,
+                               o->skip_ratio * u, o->gap_ratio * u };
         int r;
 
         if (!nf || !nl) {
@@ -250,9 +273,7 @@ static int run_level(const struct pyramid *p, int k, size_t dim, const struct dt
                 free(nl);
                 return -ENOMEM;
         }
-        r = dtw_band_penalized(p->na[k], lo, hi, euclid, &f, o->open_begin, o->open_end,
-                               o->up_penalty, o->skip_ratio * unrelated_dist(&f, p->na[k], p->nb[k]),
-                               nf, nl, NULL);
+        r = dtw_band_costs(p->na[k], lo, hi, euclid, &f, &c, nf, nl, NULL);
         free(*first);
         free(*last);
         *first = nf;
@@ -276,6 +297,95 @@ static void limit_skip(const struct pyramid *p, const struct dtw_opts *o, int32_
                 lo[n - 1] = (int32_t) (m - 1 - skip);
 }
 
+/* An edge search matches the reference's first (last) minute, at frames of
+ * 80 ms: as coarse as the top level of a 3-minute story, where an open
+ * begin is known to pass a music intro over rather than match it, yet
+ * fine enough that one stretch of speech does not look like another. */
+#define EDGE_REF 6000
+#define EDGE_LEVEL 3
+
+struct edge {
+        struct feats f;
+        size_t n, m;
+        bool rev;      /* both sequences read backwards: the tail as a head */
+};
+
+static float edge_dist(void *userdata, size_t i, size_t j) {
+        struct edge *e = userdata;
+
+        return e->rev ? euclid(&e->f, e->n - 1 - i, e->m - 1 - j) : euclid(&e->f, i, j);
+}
+
+/* Where the reference's first minute begins in the query (rev: where its
+ * last minute ends), searched at level L in the first max_skip + 2 minutes
+ * of the query: the path's begin open at skip_ratio per frame skipped, its
+ * end free (that cut is ours); the column where it leaves row 0.
+ * At the top level an hour averaged into 2.5 s frames is all alike, and a
+ * story whose opening recurs later (a repeat, a promo) lost its first
+ * minute to a skip there. Returns the query column at level L, or -errno. */
+static int64_t edge_search(const struct pyramid *p, int L, const struct dtw_opts *o, bool rev) {
+        struct edge e = { { p->a[L], p->b[L], 0 }, p->na[L], p->nb[L], rev };
+        size_t rows = MIN((size_t) EDGE_REF >> L, e.n), cols = MIN((o->max_skip + 3 * EDGE_REF) >> L, e.m);
+        _cleanup_free_ int32_t *lo = malloc(sizeof(int32_t) * rows), *hi = malloc(sizeof(int32_t) * rows);
+        _cleanup_free_ int32_t *first = malloc(sizeof(int32_t) * rows), *last = malloc(sizeof(int32_t) * rows);
+        struct dtw_costs c = { true, true, o->up_penalty, 0, 0, 0 };
+        int r;
+
+        if (!lo || !hi || !first || !last)
+                return -ENOMEM;
+        e.f.dim = p->dim;
+        c.skip_begin = o->skip_ratio * unrelated_dist(&e.f, e.n, e.m);
+        for (size_t i = 0; i < rows; i++) {
+                lo[i] = 0;
+                hi[i] = (int32_t) cols - 1;
+        }
+        r = dtw_band_costs(rows, lo, hi, edge_dist, &e, &c, first, last, NULL);
+        if (r < 0)
+                return r;
+        return rev ? (int64_t) e.m - 1 - last[0] : last[0];
+}
+
+/* Pins the top level's path to begin within a frame of column H and end
+ * within a frame of T (top-level columns), keeping the band well formed.
+ * False when the two contradict each other (then nothing is changed). */
+static bool pin_edges(size_t n, size_t m, int64_t h, int64_t t, int32_t *lo, int32_t *hi) {
+        if (n < 2 || h < 0 || t < 0 || h > t)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                lo[i] = (int32_t) MAX(h - 1, 0);
+                hi[i] = (int32_t) MIN(t + 1, (int64_t) m - 1);
+        }
+        hi[0] = (int32_t) MIN(h + 1, (int64_t) hi[0]);
+        lo[n - 1] = (int32_t) MAX(t - 1, (int64_t) lo[n - 1]);
+        return true;
+}
+
+/* The top level's band: the whole matrix, its open ends narrowed by edge
+ * searches one level above the finest (or, without them, by max_skip). */
+static int top_band(const struct pyramid *p, const struct dtw_opts *o, int32_t *lo, int32_t *hi) {
+        size_t n = p->na[p->top], m = p->nb[p->top];
+        int L = MIN(p->top, EDGE_LEVEL), shift = p->top - L;
+        int64_t h = 0, t = (int64_t) m - 1;
+
+        for (size_t i = 0; i < n; i++) {
+                lo[i] = 0;
+                hi[i] = (int32_t) m - 1;
+        }
+        if (p->top == 0 || o->max_skip == 0) {
+                limit_skip(p, o, lo, hi);
+                return 0;
+        }
+        if (o->open_begin)
+                h = edge_search(p, L, o, false);
+        if (h >= 0 && o->open_end)
+                t = edge_search(p, L, o, true);
+        if (h == -ENOMEM || t == -ENOMEM)
+                return -ENOMEM;
+        if (h < 0 || t < 0 || !pin_edges(n, m, h >> shift, t >> shift, lo, hi))
+                limit_skip(p, o, lo, hi);
+        return 0;
+}
+
 static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
                         int32_t **ret_first) {
         _cleanup_free_ int32_t *first = NULL, *last = NULL, *lo = NULL, *hi = NULL;
@@ -285,12 +395,9 @@ static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
         hi = malloc(sizeof(int32_t) * p->na[0]);
         if (!lo || !hi)
                 return -ENOMEM;
-        for (size_t i = 0; i < p->na[p->top]; i++) {
-                lo[i] = 0;
-                hi[i] = (int32_t) p->nb[p->top] - 1;
-        }
-        limit_skip(p, o, lo, hi);
-        r = run_level(p, p->top, dim, o, lo, hi, &first, &last);
+        r = top_band(p, o, lo, hi);
+        if (r >= 0)
+                r = run_level(p, p->top, dim, o, lo, hi, &first, &last);
         for (int k = p->top - 1; r >= 0 && k >= 0; k--) {
                 project_band(first, last, p->na[k + 1], p->na[k], p->nb[k], o->radius, lo, hi);
                 r = run_level(p, k, dim, o, lo, hi, &first, &last);
@@ -303,7 +410,7 @@ static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
 
 int dtw_align(const float *ref, size_t n_ref, const float *qry, size_t n_qry, size_t dim,
               const struct dtw_opts *o, int32_t **ret_map, float **ret_cost) {
-        struct pyramid p = { .a = { ref }, .b = { qry }, .na = { n_ref }, .nb = { n_qry } };
+        struct pyramid p = { .a = { ref }, .b = { qry }, .na = { n_ref }, .nb = { n_qry }, .dim = dim };
         _cleanup_free_ int32_t *map = NULL;
         int r;
 

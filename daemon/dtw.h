@@ -36,6 +36,20 @@ int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_
                        void *userdata, bool open_begin, bool open_end, float up_penalty,
                        float skip_cost, int32_t *ret_first, int32_t *ret_last, double *ret_total);
 
+/* The general form: separate costs per query frame skipped before the
+ * path (skip_begin) and after it (skip_end). An edge search sets the one
+ * at a cut it made itself to 0, so that only the real skip is paid for. */
+/* gap (0: none): the most a step (i,j-1) -> (i,j) pays, however far
+ * query frame j is from reference frame i, so that audio the reference
+ * lacks is passed over at a price rather than matched by the cheapest
+ * reference frames. */
+struct dtw_costs {
+        bool open_begin, open_end;
+        float up_penalty, skip_begin, skip_end, gap;
+};
+int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
+                   const struct dtw_costs *c, int32_t *ret_first, int32_t *ret_last, double *ret_total);
+
 struct dtw_opts {
         size_t top_max;   /* the full pass runs on at most this many frames per side */
         int radius;       /* band half-width added around the projected path, frames */
@@ -43,8 +57,10 @@ struct dtw_opts {
         float up_penalty; /* see dtw_band_penalized */
         size_t max_skip;  /* open begin/end skip at most this many query frames, 0: any */
         float skip_ratio; /* skip cost per frame: this share of the mean distance of unrelated frames */
+        float gap_ratio;  /* dtw_costs.gap as such a share, 0: none (0.5-1.0 passed
+                           * mid-story music over but misplaced sentences after room noise) */
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f })
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f })
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query

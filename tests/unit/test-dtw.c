@@ -137,6 +137,64 @@ static void test_multilevel(void **state) {
         free(want);
 }
 
+/* Skip costs: a head of 3 query frames that match the reference only
+ * passably is skipped when skipping is cheap and matched when it is dear;
+ * skip_end prices the tail alone. The gap caps what a left step pays. */
+static void test_skip_costs(void **state) {
+        const float a[] = { 5, 6, 7 }, b[] = { 4, 4, 4, 5, 6, 7, 9, 9 };
+        struct seqs s = { a, b };
+        int32_t lo[3], hi[3], first[3], last[3];
+        struct dtw_costs c = { true, true, 1.0f, 0, 0, 0 };   /* up steps cost: no squeezing */
+        double total;
+
+        full_band(3, 8, lo, hi);
+        assert_int_equal(dtw_band_costs(3, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_int_equal(first[0], 3);
+        assert_float_equal(total, 0.0, 1e-9);
+        /* Row 0 cells are all starts (no left steps there): skipping 3
+         * frames at 2.5 costs 7.5, the diagonal 5-4, 6-4, 7-4 only 6. */
+        c.skip_begin = 2.5f;
+        assert_int_equal(dtw_band_costs(3, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_int_equal(first[0], 0);
+        assert_int_equal(last[0], 0);
+        assert_int_equal(last[2], 2);      /* skip_end 0: the rest stays unmatched */
+        assert_float_equal(total, 6.0, 1e-9);
+        c.skip_begin = 0.5f;       /* skipping: 1.5 < 3 */
+        assert_int_equal(dtw_band_costs(3, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_int_equal(first[0], 3);
+        assert_float_equal(total, 1.5, 1e-9);
+        c.skip_end = 3.0f;         /* 2 tail frames at 3 each > matching them at 2 each */
+        assert_int_equal(dtw_band_costs(3, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_int_equal(last[2], 7);
+        assert_float_equal(total, 1.5 + 4.0, 1e-9);
+        c.gap = 0.25f;             /* left steps over the 9s now cost 0.25 each */
+        assert_int_equal(dtw_band_costs(3, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_int_equal(last[2], 7);
+        assert_float_equal(total, 1.5 + 0.5, 1e-9);
+}
+
+/* A story whose opening recurs later: the edge search keeps the path on
+ * the first copy even though a coarse top level sees both alike. */
+static void test_repeated_opening(void **state) {
+        enum { N = 3000 };
+        float *ref = malloc(sizeof(float) * N), *qry = malloc(sizeof(float) * 2 * N);
+        struct dtw_opts o = DTW_OPTS_DEFAULT;
+        int32_t *map = NULL;
+        unsigned seed = 3;
+
+        o.top_max = 100;
+        for (size_t i = 0; i < N; i++)
+                ref[i] = (float) (rand_r(&seed) % 1000) / 100.0f;
+        for (size_t i = 0; i < N; i++)
+                qry[i] = ref[i], qry[N + i] = ref[i] + 0.5f;    /* the repeat, a little off */
+        assert_int_equal(dtw_align(ref, N, qry, 2 * N, 1, &o, &map, NULL), 0);
+        assert_int_equal(map[0], 0);
+        assert_int_equal(map[N / 2], N / 2);
+        free(map);
+        free(ref);
+        free(qry);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_identity),
@@ -144,6 +202,8 @@ int main(void) {
                 cmocka_unit_test(test_open_ends),
                 cmocka_unit_test(test_band_limits),
                 cmocka_unit_test(test_multilevel),
+                cmocka_unit_test(test_skip_costs),
+                cmocka_unit_test(test_repeated_opening),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
