@@ -44,6 +44,9 @@
 #define FORWARD_MS 1500       /* a start in a pause moves at most this far to the next onset */
 #define FLOOR_MELS 40         /* mfcc_opts_default's n_mels */
 #define FLOOR_QUANTILE 0.1    /* the story's pauses: at least a tenth of its frames */
+#define VOICE_WAIT_MS 500    /* a word's sound starts at most this long after its event */
+#define GAP_RATIO 0.6f        /* audio between sentences passed over, per frame (dtw_opts) */
+#define JUMP_RATIO 0.6f       /* a sentence the audio lacks left out, per frame */
 
 struct aligner {
         struct align_opts o;
@@ -56,6 +59,8 @@ struct aligner {
         int64_t *cue_synth;      /* per cue: synth sample of its first word, -1: none */
         int64_t *cue_synth_end;  /* per cue: synth sample where its sentence ends, -1: mid-sentence */
         int64_t synth_pos;
+        size_t *seg_start;       /* per sentence synthesized: its first synth frame */
+        size_t n_seg;
         float rise_floor;        /* onsets in noise: walk back down the rise to this level */
 };
 
@@ -65,6 +70,7 @@ static void aligner_done(struct aligner *al) {
         free(al->env);
         free(al->cue_synth);
         free(al->cue_synth_end);
+        free(al->seg_start);
 }
 
 static int env_push(struct aligner *al, const int16_t *pcm, size_t n) {
@@ -161,6 +167,7 @@ static int synth_sentence(struct aligner *al, const struct cue_list *cues, size_
         starts = malloc(sizeof(int64_t) * n);
         if (!starts)
                 return -ENOMEM;
+        al->seg_start[al->n_seg++] = (size_t) (al->synth_pos / al->hop);
         r = tts_synth(text, &to, synth_audio, al, tok, (size_t) n, starts, &samples);
         if (r < 0)
                 return r;
@@ -357,6 +364,36 @@ static size_t interpolate(const struct aligner *al, size_t n, const double *conf
         return fixed;
 }
 
+static float max_energy(const float *es, size_t n_s) {
+        float m = -INFINITY;
+
+        for (size_t i = 0; i < n_s; i++)
+                m = MAX(m, es[i]);
+        return m;
+}
+
+/* espeak-ng reports a sentence's first word where its output begins, the
+ * lead-in silence included; mapped through the path, that silence lands
+ * anywhere in the story's pause or in the music before the words. A cue
+ * starts where its synthesized voice does (at most VOICE_WAIT_MS on). */
+static void voice_starts(struct aligner *al, const float *es, size_t n_s, size_t n) {
+        float quiet = max_energy(es, n_s) - 3.5f;   /* 35 dB under the loudest frame */
+
+        for (size_t k = 0; k < n; k++) {
+                size_t i, to;
+
+                if (al->cue_synth[k] < 0)
+                        continue;
+                i = MIN((size_t) (al->cue_synth[k] / al->hop), n_s - 1);
+                to = MIN(i + VOICE_WAIT_MS / 10, n_s - 1);
+                while (i < to && es[i] < quiet)
+                        i++;
+                if (getenv("XDBG")) fprintf(stderr, "cue %zu synth %ld -> frame %zu es %.2f quiet %.2f\n", k, (long) al->cue_synth[k] / al->hop, i, es[i], quiet); /* TUNE */
+                if (i < to && (int64_t) i * al->hop > al->cue_synth[k])
+                        al->cue_synth[k] = (int64_t) i * al->hop;
+        }
+}
+
 /* Where the synthesized sentence ending at sample S stops sounding. */
 static int64_t synth_voice_end(const struct aligner *al, const float *es, size_t n_s,
                                float es_max, int64_t s) {
@@ -445,7 +482,8 @@ static int aligner_init(struct aligner *al, const struct align_opts *o, size_t n
                 return r;
         al->cue_synth = malloc(sizeof(int64_t) * n_cues);
         al->cue_synth_end = malloc(sizeof(int64_t) * n_cues);
-        return al->cue_synth && al->cue_synth_end ? 0 : -ENOMEM;
+        al->seg_start = malloc(sizeof(size_t) * n_cues);
+        return al->cue_synth && al->cue_synth_end && al->seg_start ? 0 : -ENOMEM;
 }
 
 /* The synthesized speech is read over the story's own noise floor (its
@@ -495,11 +533,17 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         size_t n_a = 0, n_s = 0;
         int r;
 
+        if (getenv("XDBG")) log_set_max_level(7); /* TUNE */
         if (cues->n_cues == 0)
                 return -EINVAL;
         r = aligner_init(&al, o, cues->n_cues);
         if (r >= 0)
                 r = extract(&al, cues, audio_path, &fa, &n_a, &fs, &n_s, &es);
+        if (getenv("XS")) dop.skip_ratio = strtof(getenv("XS"), NULL); /* TUNE */
+        dop.seg_start = al.seg_start;
+        dop.n_seg = al.n_seg;
+        dop.gap_ratio = getenv("XG") ? strtof(getenv("XG"), NULL) : GAP_RATIO;   /* TUNE */
+        dop.jump_ratio = getenv("XJ") ? strtof(getenv("XJ"), NULL) : JUMP_RATIO; /* TUNE */
         if (r >= 0)
                 r = dtw_align(fs, n_s, fa, n_a, FEAT_DIM, &dop, &map, NULL);
         conf = malloc(sizeof(double) * cues->n_cues);
@@ -509,7 +553,13 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         if (r >= 0) {
                 struct feats f = { fs, fa, n_s, n_a };
 
+                voice_starts(&al, es, n_s, cues->n_cues);
                 cue_confidence(&al, &f, map, cues->n_cues, conf);
+                if (getenv("XDUMP")) { /* TUNE */
+                        size_t a0 = strtoul(getenv("XDUMP"), NULL, 10);
+                        for (size_t i = a0; i < MIN(a0 + 300, n_s); i += 5)
+                                fprintf(stderr, "row %zu (%zu ms) -> %d (%d ms) d %.2f d-30 %.2f d+30 %.2f\n", i, i * 10, map[i], map[i] * 10, frame_dist(&f, i, map[i]), frame_dist(&f, i, map[i] - 30), frame_dist(&f, i, map[i] + 30));
+                }
                 r = place_cues(&al, cues->n_cues, map, n_s, conf, start, &rep);
         }
         if (r >= 0)

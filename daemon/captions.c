@@ -266,6 +266,21 @@ void captions_replan(struct captions *c) {
                 track_plan(&c->tracks[i]);
 }
 
+void captions_next_up(struct captions *c, const struct story *next) {
+        uint64_t now = aclock_now_ns();
+
+        for (size_t i = 0; i < c->n_sinks; i++) {
+                struct sink *s = c->sinks[i];
+                int r;
+
+                if (!s->ops->next_up)
+                        continue;
+                r = s->ops->next_up(s, next, now);
+                if (r < 0)
+                        log_warning_errno(r, "%s: writing the next-up event failed: %m, ignoring", s->name);
+        }
+}
+
 size_t captions_emitted(const struct captions *c) {
         size_t n = SIZE_MAX;
 

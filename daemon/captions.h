@@ -32,6 +32,10 @@ void captions_story_ended(struct captions *c, struct story *story);
  * or when the story's cue times changed. */
 void captions_replan(struct captions *c);
 
+/* The story next up changed to NEXT (NULL: nothing queued): every sink
+ * with a next_up op is told at once. */
+void captions_next_up(struct captions *c, const struct story *next);
+
 /* Cues emitted / dropped for the story currently or last on air, as the
  * sink that fared worst saw them (each sink runs its own timer); after
  * story end they add up to the story's cues. Cues more than 2 s past due

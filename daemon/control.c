@@ -4,7 +4,9 @@
  * fixed 64 KiB line buffer, answers each complete line through the handler
  * and queues the reply in an output buffer written as the socket drains.
  * Everything is non-blocking, so a slow or hostile client costs memory
- * bounded by the line and reply limits, never loop time. Loop thread only. */
+ * bounded by the line and reply limits, never loop time. A connection a
+ * handler subscribes also gets every control_broadcast() event queued the
+ * same way; one that lets 1 MiB pile up is dropped. Loop thread only. */
 #include "control.h"
 
 #include <assert.h>
@@ -28,9 +30,9 @@
 #define CONTROL_ACCEPT_RETRY_USEC 1000000u   /* after EMFILE and friends */
 #define CONTROL_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-struct connection {
+struct control_conn {
         struct control *control;
-        struct connection *prev, *next;
+        struct control_conn *prev, *next;
         int fd;
         sd_event_source *source;
         char *in;               /* CONTROL_LINE_MAX + 2: line, '\n', NUL */
@@ -38,6 +40,8 @@ struct connection {
         char *out;
         size_t out_start, out_len, out_size;
         bool closing;           /* flush what is queued, then close */
+        bool subscribed;        /* gets control_broadcast() events */
+        bool dropped;           /* too slow a subscriber: freed at its next wakeup */
 };
 
 struct control {
@@ -49,7 +53,7 @@ struct control {
         sd_event_source *retry_source;
         control_handler_t handler;
         void *userdata;
-        struct connection *connections;
+        struct control_conn *connections;
         unsigned n_connections;
 };
 
@@ -114,7 +118,7 @@ static bool utf8_is_valid(const unsigned char *s, size_t n) {
         return true;
 }
 
-static void connection_free(struct connection *conn) {
+static void connection_free(struct control_conn *conn) {
         struct control *c = conn->control;
 
         if (conn->prev)
@@ -134,7 +138,7 @@ static void connection_free(struct connection *conn) {
 
 /* Appends TEXT and a newline to the output buffer. -ENOBUFS when the
  * client has left more than CONTROL_OUT_MAX unread. */
-static int connection_queue(struct connection *conn, const char *text) {
+static int connection_queue(struct control_conn *conn, const char *text) {
         size_t len = strlen(text), pending = conn->out_len - conn->out_start;
 
         if (pending + len + 1 > CONTROL_OUT_MAX)
@@ -161,7 +165,7 @@ static int connection_queue(struct connection *conn, const char *text) {
 
 /* Takes ownership of REPLY. A NULL reply (json-c out of memory) still
  * gets an answer so the client is not left waiting. */
-static int connection_reply(struct connection *conn, struct json_object *reply) {
+static int connection_reply(struct control_conn *conn, struct json_object *reply) {
         int r;
 
         if (!reply)
@@ -198,7 +202,7 @@ static struct json_object *parse_request(const char *line, size_t len, const cha
         return o;
 }
 
-static struct json_object *connection_answer(struct connection *conn, char *line, size_t len) {
+static struct json_object *connection_answer(struct control_conn *conn, char *line, size_t len) {
         struct json_object *req, *cmd, *reply;
         const char *error = NULL;
 
@@ -213,18 +217,18 @@ static struct json_object *connection_answer(struct connection *conn, char *line
                  !json_object_is_type(cmd, json_type_string))
                 reply = control_error("request has no \"cmd\" string");
         else
-                reply = conn->control->handler(req, conn->control->userdata);
+                reply = conn->control->handler(conn, req, conn->control->userdata);
         json_object_put(req);
         return reply;
 }
 
 /* Answers every complete line in the input buffer; at EOF also the
  * unterminated rest. Returns the first error of the output queue. */
-static int connection_process(struct connection *conn, bool eof) {
+static int connection_process(struct control_conn *conn, bool eof) {
         size_t start = 0;
         int r = 0;
 
-        while (r >= 0 && start < conn->in_len) {
+        while (r >= 0 && !conn->dropped && start < conn->in_len) {
                 char *line = conn->in + start, *nl;
                 size_t len;
 
@@ -245,7 +249,7 @@ static int connection_process(struct connection *conn, bool eof) {
 }
 
 /* Sends what is queued; 1 when the connection is finished and may go. */
-static int connection_flush(struct connection *conn) {
+static int connection_flush(struct control_conn *conn) {
         uint32_t events;
         int r;
 
@@ -273,7 +277,7 @@ static int connection_flush(struct connection *conn) {
 
 /* One read per wakeup: epoll is level-triggered, so other clients get
  * their turn between the chunks of a big sender. */
-static int connection_read(struct connection *conn) {
+static int connection_read(struct control_conn *conn) {
         size_t room = CONTROL_LINE_MAX + 1 - conn->in_len;
         ssize_t n;
         int r;
@@ -300,9 +304,13 @@ static int connection_read(struct connection *conn) {
 }
 
 static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct connection *conn = userdata;
+        struct control_conn *conn = userdata;
         int r = 0;
 
+        if (conn->dropped) {
+                connection_free(conn);
+                return 0;
+        }
         if (!conn->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 r = connection_read(conn);
         if (r >= 0)
@@ -312,13 +320,13 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
                             "disconnecting", CONTROL_OUT_MAX);
         else if (r < 0 && r != -EPIPE && r != -ECONNRESET)
                 log_debug_errno(r, "Control connection failed, closing: %m");
-        if (r != 0)
+        if (r != 0 || conn->dropped)
                 connection_free(conn);
         return 0;
 }
 
 static int connection_new(struct control *c, int fd) {
-        struct connection *conn;
+        struct control_conn *conn;
         int r;
 
         conn = calloc(1, sizeof *conn);
@@ -343,6 +351,50 @@ static int connection_new(struct control *c, int fd) {
         c->connections = conn;
         c->n_connections++;
         return 0;
+}
+
+void control_conn_subscribe(struct control_conn *conn) {
+        conn->subscribed = true;
+}
+
+unsigned control_subscribers(const struct control *c) {
+        unsigned n = 0;
+
+        for (struct control_conn *conn = c->connections; conn; conn = conn->next)
+                n += conn->subscribed && !conn->dropped;
+        return n;
+}
+
+/* A subscriber that cannot take more is shut down and freed at its next
+ * wakeup, never here: we may be inside its own handler (a command it sent
+ * caused the event). shutdown() makes that wakeup come at once. */
+static void connection_drop(struct control_conn *conn, int error) {
+        if (error == -ENOBUFS)
+                log_warning("Event subscriber does not read its events (over %u bytes queued), "
+                            "disconnecting", CONTROL_OUT_MAX);
+        else
+                log_warning_errno(error, "Cannot queue an event for a subscriber: %m, disconnecting");
+        conn->dropped = true;
+        (void) shutdown(conn->fd, SHUT_RDWR);
+        (void) sd_event_source_set_io_events(conn->source, EPOLLIN);
+}
+
+void control_broadcast(struct control *c, struct json_object *ev) {
+        const char *text = json_object_to_json_string_ext(ev, CONTROL_JSON_FLAGS);
+
+        if (!text)
+                return;
+        for (struct control_conn *conn = c->connections; conn; conn = conn->next) {
+                int r;
+
+                if (!conn->subscribed || conn->dropped || conn->closing)
+                        continue;
+                r = connection_queue(conn, text);
+                if (r >= 0)
+                        r = sd_event_source_set_io_events(conn->source, EPOLLIN | EPOLLOUT);
+                if (r < 0)
+                        connection_drop(conn, r);
+        }
 }
 
 static int control_retry_accept(sd_event_source *s, uint64_t usec, void *userdata) {

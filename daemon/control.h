@@ -11,10 +11,12 @@
 
 struct json_object;
 struct control;
+struct control_conn;
 
-/* Handles one request; returns a new reply object (the control module
- * sends and frees it). Never NULL. */
-typedef struct json_object *(*control_handler_t)(struct json_object *request, void *userdata);
+/* Handles one request that came on CONN; returns a new reply object (the
+ * control module sends and frees it). Never NULL. */
+typedef struct json_object *(*control_handler_t)(struct control_conn *conn, struct json_object *request,
+                                                 void *userdata);
 
 /* Listens on PATH (mode MODE, parent directory created), or adopts a
  * socket passed by systemd (sd_listen_fds) when there is one. */
@@ -26,3 +28,13 @@ struct control *control_free(struct control *c);
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* {"ok": true} */
 struct json_object *control_ok(void);
+
+/* Event stream: from a handler, marks CONN subscribed; it then gets every
+ * control_broadcast() after the reply (and may still send requests: their
+ * replies have "ok", events have "event"). */
+void control_conn_subscribe(struct control_conn *conn);
+/* Queues EV (not consumed) as one line to every subscribed connection,
+ * without blocking: a subscriber with more than 1 MiB unread is dropped. */
+void control_broadcast(struct control *c, struct json_object *ev);
+/* Subscribed connections, for tests and status. */
+unsigned control_subscribers(const struct control *c);

@@ -40,14 +40,56 @@ static bool band_valid(size_t n, const int32_t *lo, const int32_t *hi) {
         return true;
 }
 
+/* Rows the path may jump from, kept after the two live rows move on. */
+#define JUMP_SLOTS 3
+
+struct saved_row {
+        int64_t row;            /* -1: free */
+        int32_t lo, hi;
+        double *cost;
+};
+
+struct band_ctx {
+        size_t n;
+        const int32_t *lo, *hi;
+        dtw_dist_fn dist;
+        void *ud;
+        const struct dtw_costs *c;
+        uint8_t *bp;
+        struct saved_row slot[JUMP_SLOTS];
+};
+
+static const struct saved_row *saved_get(const struct band_ctx *b, int64_t row) {
+        for (size_t k = 0; k < JUMP_SLOTS; k++)
+                if (b->slot[k].row == row)
+                        return &b->slot[k];
+        return NULL;
+}
+
+/* Keeps row I's costs in the slot holding the oldest row. */
+static void saved_put(struct band_ctx *b, size_t i, const double *cost) {
+        struct saved_row *s = &b->slot[0];
+
+        for (size_t k = 1; k < JUMP_SLOTS; k++)
+                if (b->slot[k].row < s->row)
+                        s = &b->slot[k];
+        s->row = (int64_t) i;
+        s->lo = b->lo[i];
+        s->hi = b->hi[i];
+        memcpy(s->cost, cost, sizeof(double) * (size_t) (b->hi[i] - b->lo[i] + 1));
+}
+
 /* Cost of the cheapest way into (i, j), whose local distance is D:
  * diagonal, then up, then left on ties. A left step (the query advancing
- * alone) pays at most c->gap: audio nothing in the text matches (music, a
- * soundbite) is passed over at a fixed price instead of being matched by
- * whichever words cost least there. */
-static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *hi, const double *prev,
-                        const double *cur, const struct dtw_costs *c, double d, unsigned *ret_mv) {
-        double best = INFINITY;
+ * alone) pays at most c->gap on the gap rows: audio nothing in the text
+ * matches (music, a soundbite) is passed over at a fixed price instead of
+ * being matched by whichever words cost least there. */
+static double best_step(const struct band_ctx *b, size_t i, int32_t j, const double *prev,
+                        const double *cur, double d, unsigned *ret_mv) {
+        const int32_t *lo = b->lo, *hi = b->hi;
+        const struct dtw_costs *c = b->c;
+        bool capped = c->gap > 0 && (!c->gap_rows || c->gap_rows[i]);
+        double best = INFINITY, left = capped ? MIN(d, (double) c->gap) : d;
 
         if (i > 0 && j - 1 >= lo[i - 1] && j - 1 <= hi[i - 1] && prev[j - 1 - lo[i - 1]] + d < best) {
                 best = prev[j - 1 - lo[i - 1]] + d;
@@ -57,37 +99,68 @@ static double best_step(size_t i, int32_t j, const int32_t *lo, const int32_t *h
                 best = prev[j - lo[i - 1]] + c->up_penalty + d;
                 *ret_mv = MOVE_UP;
         }
-        if (j > lo[i] && cur[j - 1 - lo[i]] + (c->gap > 0 ? MIN(d, (double) c->gap) : d) < best) {
-                best = cur[j - 1 - lo[i]] + (c->gap > 0 ? MIN(d, (double) c->gap) : d);
+        if (j > lo[i] && cur[j - 1 - lo[i]] + left < best) {
+                best = cur[j - 1 - lo[i]] + left;
                 *ret_mv = MOVE_LEFT;
         }
         return best;
 }
 
-static void fill_row(size_t i, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *ud,
-                     const struct dtw_costs *c, const double *prev, double *cur, uint8_t *bp,
-                     size_t off) {
-        for (int32_t j = lo[i]; j <= hi[i]; j++) {
-                double d = dist(ud, i, (size_t) j);
+/* The jump into (i, j) over rows the query lacks, if cheaper than BEST:
+ * recorded as MOVE_START, which only row 0 uses otherwise. */
+static double best_jump(const struct band_ctx *b, size_t i, int32_t j, double d, double best,
+                        unsigned *ret_mv) {
+        const struct saved_row *s;
+        int64_t r;
+        double v;
+
+        if (!b->c->jump_from || i == 0 || (r = b->c->jump_from[i]) < 0 || !(s = saved_get(b, r)))
+                return best;
+        if (j < s->lo || j > s->hi)
+                return best;
+        v = s->cost[j - s->lo] + (double) b->c->jump * (double) ((int64_t) i - r - 1) + d;
+        if (v < best) {
+                *ret_mv = MOVE_START;
+                return v;
+        }
+        return best;
+}
+
+static void fill_row(const struct band_ctx *b, size_t i, const double *prev, double *cur, size_t off) {
+        const struct dtw_costs *c = b->c;
+
+        for (int32_t j = b->lo[i]; j <= b->hi[i]; j++) {
+                double d = b->dist(b->ud, i, (size_t) j);
                 unsigned mv = MOVE_START;
 
-                if (i == 0 && (c->open_begin || j == lo[0]))
-                        cur[j - lo[i]] = (c->open_begin ? (double) c->skip_begin * j : 0) + d;
+                if (i == 0 && (c->open_begin || j == b->lo[0]))
+                        cur[j - b->lo[i]] = (c->open_begin ? (double) c->skip_begin * j : 0) + d;
+                else if (i == 0)
+                        cur[j - b->lo[i]] = best_step(b, i, j, prev, cur, d, &mv);
                 else
-                        cur[j - lo[i]] = best_step(i, j, lo, hi, prev, cur, c, d, &mv);
-                bp_set(bp, off + (size_t) (j - lo[i]), mv);
+                        cur[j - b->lo[i]] = best_jump(b, i, j, d, best_step(b, i, j, prev, cur, d, &mv), &mv);
+                bp_set(b->bp, off + (size_t) (j - b->lo[i]), mv);
         }
 }
 
-static void backtrack(size_t n, const int32_t *lo, const size_t *off, const uint8_t *bp,
-                      int32_t j, int32_t *ret_first, int32_t *ret_last) {
-        size_t i = n - 1;
+static void backtrack(const struct band_ctx *b, const size_t *off, int32_t j, int32_t *ret_first,
+                      int32_t *ret_last) {
+        size_t i = b->n - 1;
 
         ret_last[i] = j;
         for (;;) {
-                unsigned mv = bp_get(bp, off[i] + (size_t) (j - lo[i]));
+                unsigned mv = bp_get(b->bp, off[i] + (size_t) (j - b->lo[i]));
 
                 ret_first[i] = j;
+                if (mv == MOVE_START && i > 0) {        /* a jump: same column, rows left out */
+                        size_t r = (size_t) b->c->jump_from[i];
+
+                        for (size_t q = r + 1; q < i; q++)
+                                ret_first[q] = ret_last[q] = j;
+                        i = r;
+                        ret_last[i] = j;
+                        continue;
+                }
                 if (mv == MOVE_START)
                         break;
                 if (mv != MOVE_LEFT) {
@@ -108,7 +181,7 @@ int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, v
 int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
                        void *userdata, bool open_begin, bool open_end, float up_penalty,
                        float skip_cost, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
-        struct dtw_costs c = { open_begin, open_end, up_penalty, skip_cost, skip_cost, 0 };
+        struct dtw_costs c = { open_begin, open_end, up_penalty, skip_cost, skip_cost, 0, NULL, NULL, 0 };
 
         return dtw_band_costs(n, lo, hi, dist, userdata, &c, ret_first, ret_last, ret_total);
 }
@@ -127,15 +200,76 @@ static int32_t best_end(size_t n, const int32_t *lo, const int32_t *hi, const do
         return end;
 }
 
+static bool jumps_valid(size_t n, const int32_t *jump_from) {
+        for (size_t i = 0; jump_from && i < n; i++)
+                if (jump_from[i] >= 0 && (size_t) jump_from[i] + 1 >= i)
+                        return false;
+        return true;
+}
+
+/* Which rows are jumped from: their costs must outlive the two live rows. */
+static uint8_t *jump_sources(size_t n, const int32_t *jump_from) {
+        uint8_t *src = calloc(n, 1);
+
+        for (size_t i = 0; src && jump_from && i < n; i++)
+                if (jump_from[i] >= 0)
+                        src[jump_from[i]] = 1;
+        return src;
+}
+
+static void band_ctx_done(struct band_ctx *b) {
+        for (size_t k = 0; k < JUMP_SLOTS; k++)
+                free(b->slot[k].cost);
+        free(b->bp);
+}
+
+static int band_ctx_init(struct band_ctx *b, size_t cells, size_t width) {
+        b->bp = calloc(cells / 4 + 1, 1);
+        if (!b->bp)
+                return -ENOMEM;
+        for (size_t k = 0; k < JUMP_SLOTS; k++) {
+                b->slot[k].row = -1;
+                if (b->c->jump_from && !(b->slot[k].cost = malloc(sizeof(double) * width)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int band_run(struct band_ctx *b, const size_t *off, size_t width, int32_t *ret_first,
+                    int32_t *ret_last, double *ret_total) {
+        _cleanup_free_ double *prev = malloc(sizeof(double) * width), *cur = malloc(sizeof(double) * width);
+        _cleanup_free_ uint8_t *src = jump_sources(b->n, b->c->jump_from);
+        size_t n = b->n;
+        int32_t end;
+
+        if (!prev || !cur || !src)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                double *t;
+
+                fill_row(b, i, prev, cur, off[i]);
+                if (src[i])
+                        saved_put(b, i, cur);
+                t = prev, prev = cur, cur = t;
+        }
+        /* prev now holds the last row. */
+        end = best_end(n, b->lo, b->hi, prev, b->c);
+        if (!isfinite(prev[end - b->lo[n - 1]]))
+                return -EINVAL;
+        backtrack(b, off, end, ret_first, ret_last);
+        if (ret_total)
+                *ret_total = prev[end - b->lo[n - 1]];
+        return 0;
+}
+
 int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
                    const struct dtw_costs *c, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
         _cleanup_free_ size_t *off = NULL;
-        _cleanup_free_ uint8_t *bp = NULL;
-        _cleanup_free_ double *prev = NULL, *cur = NULL;
+        struct band_ctx b = { n, lo, hi, dist, userdata, c, NULL, {} };
         size_t cells = 0, width = 0;
-        int32_t end;
+        int r;
 
-        if (!band_valid(n, lo, hi))
+        if (!band_valid(n, lo, hi) || !jumps_valid(n, c->jump_from))
                 return -EINVAL;
         off = malloc(sizeof(size_t) * n);
         if (!off)
@@ -145,25 +279,11 @@ int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn d
                 cells += (size_t) (hi[i] - lo[i] + 1);
                 width = MAX(width, (size_t) (hi[i] - lo[i] + 1));
         }
-        bp = calloc(cells / 4 + 1, 1);
-        prev = malloc(sizeof(double) * width);
-        cur = malloc(sizeof(double) * width);
-        if (!bp || !prev || !cur)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                double *t;
-
-                fill_row(i, lo, hi, dist, userdata, c, prev, cur, bp, off[i]);
-                t = prev, prev = cur, cur = t;
-        }
-        /* prev now holds the last row. */
-        end = best_end(n, lo, hi, prev, c);
-        if (!isfinite(prev[end - lo[n - 1]]))
-                return -EINVAL;
-        backtrack(n, lo, off, bp, end, ret_first, ret_last);
-        if (ret_total)
-                *ret_total = prev[end - lo[n - 1]];
-        return 0;
+        r = band_ctx_init(&b, cells, width);
+        if (r >= 0)
+                r = band_run(&b, off, width, ret_first, ret_last, ret_total);
+        band_ctx_done(&b);
+        return r;
 }
 
 struct feats {
@@ -258,21 +378,57 @@ static float unrelated_dist(void *f, size_t n, size_t m) {
         return (float) (sum / SKIP_SAMPLES);
 }
 
+/* The segments at level k (rows halved k times): gap rows on each
+ * segment's last row, and a jump over each inner segment from the row
+ * before it to the row after it. Segments averaged into one another at a
+ * coarse level lose their jump there. */
+static int level_segments(const struct dtw_opts *o, int k, size_t n, uint8_t **ret_gap,
+                          int32_t **ret_jump) {
+        _cleanup_free_ uint8_t *gap = NULL;
+        _cleanup_free_ int32_t *jump = NULL;
+
+        if (!o->seg_start || o->n_seg < 2)
+                return 0;
+        gap = calloc(n, 1);
+        jump = malloc(sizeof(int32_t) * n);
+        if (!gap || !jump)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                jump[i] = -1;
+        for (size_t s = 1; s < o->n_seg; s++) {
+                size_t a = o->seg_start[s] >> k, b = s + 1 < o->n_seg ? o->seg_start[s + 1] >> k : n;
+
+                if (a == 0 || a > n)
+                        continue;
+                gap[a - 1] = 1;
+                if (o->jump_ratio > 0 && s + 1 < o->n_seg && b < n && b > a && jump[b] < 0)
+                        jump[b] = (int32_t) a - 1;
+        }
+        *ret_gap = TAKE_PTR(gap);
+        *ret_jump = TAKE_PTR(jump);
+        return 0;
+}
+
 /* Runs level k in the band lo/hi; replaces first and last with its path. */
 static int run_level(const struct pyramid *p, int k, size_t dim, const struct dtw_opts *o,
                      int32_t *lo, int32_t *hi, int32_t **first, int32_t **last) {
         struct feats f = { p->a[k], p->b[k], dim };
+        _cleanup_free_ uint8_t *gap = NULL;
+        _cleanup_free_ int32_t *jump = NULL;
         int32_t *nf = malloc(sizeof(int32_t) * p->na[k]), *nl = malloc(sizeof(int32_t) * p->na[k]);
         float u = unrelated_dist(&f, p->na[k], p->nb[k]);
         struct dtw_costs c = { o->open_begin, o->open_end, o->up_penalty, o->skip_ratio * u,
-                               o->skip_ratio * u, o->gap_ratio * u };
+                               o->skip_ratio * u, o->gap_ratio * u, NULL, NULL, o->jump_ratio * u };
         int r;
 
-        if (!nf || !nl) {
+        r = level_segments(o, k, p->na[k], &gap, &jump);
+        if (r < 0 || !nf || !nl) {
                 free(nf);
                 free(nl);
                 return -ENOMEM;
         }
+        c.gap_rows = gap;
+        c.jump_from = jump;
         r = dtw_band_costs(p->na[k], lo, hi, euclid, &f, &c, nf, nl, NULL);
         free(*first);
         free(*last);
@@ -328,7 +484,7 @@ static int64_t edge_search(const struct pyramid *p, int L, const struct dtw_opts
         size_t rows = MIN((size_t) EDGE_REF >> L, e.n), cols = MIN((o->max_skip + 3 * EDGE_REF) >> L, e.m);
         _cleanup_free_ int32_t *lo = malloc(sizeof(int32_t) * rows), *hi = malloc(sizeof(int32_t) * rows);
         _cleanup_free_ int32_t *first = malloc(sizeof(int32_t) * rows), *last = malloc(sizeof(int32_t) * rows);
-        struct dtw_costs c = { true, true, o->up_penalty, 0, 0, 0 };
+        struct dtw_costs c = { true, true, o->up_penalty, 0, 0, 0, NULL, NULL, 0 };
         int r;
 
         if (!lo || !hi || !first || !last)

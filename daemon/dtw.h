@@ -43,9 +43,21 @@ int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_
  * query frame j is from reference frame i, so that audio the reference
  * lacks is passed over at a price rather than matched by the cheapest
  * reference frames. */
+/* gap_rows (NULL: every row): the rows where that cap applies; a caller
+ * that knows where its reference may have audio inserted (between
+ * sentences) allows it only there, so a hard-to-match sentence is not
+ * passed over instead of matched.
+ * jump_from (NULL: none): per row i, -1 or a row r < i - 1 from which the
+ * path may go straight to (i, j) from (r, j), leaving rows r+1..i-1 (a
+ * sentence the query lacks) unmatched for jump per row left out. At most
+ * three source rows may be pending (jumped from by a row not yet reached)
+ * at any row. Left-out rows report the jump's column as first and last. */
 struct dtw_costs {
         bool open_begin, open_end;
         float up_penalty, skip_begin, skip_end, gap;
+        const uint8_t *gap_rows;
+        const int32_t *jump_from;
+        float jump;
 };
 int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
                    const struct dtw_costs *c, int32_t *ret_first, int32_t *ret_last, double *ret_total);
@@ -57,10 +69,19 @@ struct dtw_opts {
         float up_penalty; /* see dtw_band_penalized */
         size_t max_skip;  /* open begin/end skip at most this many query frames, 0: any */
         float skip_ratio; /* skip cost per frame: this share of the mean distance of unrelated frames */
-        float gap_ratio;  /* dtw_costs.gap as such a share, 0: none (0.5-1.0 passed
-                           * mid-story music over but misplaced sentences after room noise) */
+        float gap_ratio;  /* dtw_costs.gap as such a share, 0: none (0.5-1.0 on every
+                           * row passed mid-story music over but misplaced sentences
+                           * after room noise: hence segments) */
+        /* Segments of the reference (sentences): seg_start[0..n_seg-1], the
+         * first row of each, ascending. With them the gap applies only on
+         * each segment's last row (audio inserted between sentences), and a
+         * whole segment other than the first and last may be jumped over at
+         * jump_ratio per row left out (0: not). NULL: one segment. */
+        const size_t *seg_start;
+        size_t n_seg;
+        float jump_ratio;
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f })
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f, NULL, 0, 0.0f })
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query

@@ -252,8 +252,10 @@ static int story_build(struct manager *m, const char *audio, const char *transcr
         return 0;
 }
 
-/* Queues a story at INDEX and starts its audio scan. */
-int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
+/* Queues a story at INDEX and starts its audio scan. DURABLE: refused
+ * when the state cannot be saved (a client waits for the answer); else it
+ * is queued anyway and saved as soon as the disk allows. */
+static int enqueue(struct manager *m, const char *audio, const char *transcript, size_t index, bool durable,
                    struct story **ret, char **ret_error) {
         struct story *s = NULL;
         int r;
@@ -268,6 +270,13 @@ int manager_enqueue(struct manager *m, const char *audio, const char *transcript
                 story_free(s);
                 return r;
         }
+        if (!durable)
+                manager_persist_changed(m);
+        else if ((r = manager_persist_save(m, ret_error)) < 0) {
+                /* Not durable: refused, so nothing acknowledged is lost. */
+                story_free(queue_take(m->queue, s->id));
+                return r;
+        }
 
         if (ingest_submit(m, s) < 0)
                 /* The story still plays; its captions wait for no timing. */
@@ -277,4 +286,34 @@ int manager_enqueue(struct manager *m, const char *audio, const char *transcript
         manager_update_status(m);
         *ret = s;
         return (int) index;
+}
+
+int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
+                    struct story **ret, char **ret_error) {
+        return enqueue(m, audio, transcript, index, false, ret, ret_error);
+}
+
+int manager_enqueue_durable(struct manager *m, const char *audio, const char *transcript, size_t index,
+                            struct story **ret, char **ret_error) {
+        return enqueue(m, audio, transcript, index, true, ret, ret_error);
+}
+
+int manager_enqueue_restored(struct manager *m, const char *audio, const char *transcript, uint64_t id,
+                             int64_t start_frame, char **ret_error) {
+        struct story *s = NULL;
+        int r;
+
+        r = story_build(m, audio, transcript, &s, ret_error);
+        if (r < 0)
+                return r;
+        s->id = id;
+        s->start_frame = start_frame;
+        r = queue_insert_with_id(m->queue, queue_size(m->queue), s);
+        if (r < 0) {
+                story_free(s);
+                return r;
+        }
+        if (ingest_submit(m, s) < 0)
+                log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
+        return 0;
 }

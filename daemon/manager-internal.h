@@ -10,8 +10,12 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "playout.h"
+
 struct json_object;
 struct story;
+struct control_conn;
+struct playout_event;
 
 enum air_state {
         AIR_IDLE,
@@ -31,6 +35,7 @@ struct manager {
         struct control *control;
         struct worker *worker;
         struct queue *queue;
+        struct dropbox *dropbox;         /* the watched folders (manager.c); NULL when none */
 
         struct story *on_air;            /* owned; left the queue on STARTED */
         uint64_t cued_id;                /* what the playout thread has cued */
@@ -43,6 +48,26 @@ struct manager {
         uint64_t watchdog_usec;
         uint64_t last_heartbeat;
         char *last_status;
+
+        /* manager-events.c: as-run log, next-up and queue events */
+        struct asrun *asrun;
+        uint64_t next_up_id;             /* the story last announced as next up, 0 nothing */
+        uint64_t queue_signature;        /* hash of the queue's ids when last announced */
+
+        /* manager-persist.c: the state on disk */
+        struct persist *persist;
+        sd_event_source *checkpoint_source;
+        bool persist_failing;            /* the last save failed: logged once per episode */
+        uint64_t persist_leaving_id;     /* on air but skipped/removed: not resumed after a crash */
+        uint64_t persist_started_id;     /* the story whose air start time is below */
+        int64_t persist_started_wall_ms;
+        /* The schedule's one-off events: GET returns a new JSON value to
+         * save (called at every save); RESTORED is what the last run saved
+         * (owned by the manager, NULL when nothing), set before
+         * manager_persist_start returns. */
+        struct json_object *(*persist_schedule_get)(void *userdata);
+        void *persist_schedule_userdata;
+        struct json_object *persist_schedule_restored;
 };
 
 
@@ -60,5 +85,48 @@ int manager_enqueue(struct manager *m, const char *audio, const char *transcript
                     struct story **ret, char **ret_error);
 void manager_ingest_done(void *job, void *userdata);
 
+/* manager-persist.c. Every change a client asks for (control commands,
+ * also the schedule's `at`) calls manager_persist_save after changing the
+ * state in memory and before answering; when that fails it undoes the
+ * change and answers with *ret_error (caller frees): nothing acknowledged
+ * is lost. Changes no client waits for (a story starts, ends, fails; the
+ * dropbox; startup items) call manager_persist_changed, which saves now
+ * or, when the disk refuses, every second until it works. */
+int manager_persist_start(struct manager *m);   /* 1 restored, 0 no saved state; -ENOMEM */
+int manager_persist_save(struct manager *m, char **ret_error);
+void manager_persist_changed(struct manager *m);
+void manager_persist_stop(struct manager *m);   /* final checkpoint, frees */
+
+/* manager-ingest.c: manager_enqueue, but saved before it returns, and
+ * refused (-errno, *ret_error) when the state cannot be saved: for
+ * control commands, whose reply acknowledges the change. */
+int manager_enqueue_durable(struct manager *m, const char *audio, const char *transcript, size_t index,
+                            struct story **ret, char **ret_error);
+/* manager-ingest.c: queues a story saved by the last run at the end of
+ * the queue, keeping its id and start frame; -errno with *ret_error. */
+int manager_enqueue_restored(struct manager *m, const char *audio, const char *transcript, uint64_t id,
+                             int64_t start_frame, char **ret_error);
+
 /* manager-commands.c */
-struct json_object *manager_handle_request(struct json_object *req, void *userdata);
+struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req, void *userdata);
+struct json_object *story_to_json(const struct story *s);
+
+/* manager-events.c: the as-run log and the control socket's event stream.
+ * manager_event takes EV ({"event": NAME, ...}), adds "time_ms" (wall
+ * clock) and sends it to every subscriber. manager_alert sends
+ * {"event":"alert","what":WHAT,"message":...} (the caller logs). */
+int manager_events_start(struct manager *m);    /* opens the as-run log; -ENOMEM */
+void manager_events_stop(struct manager *m);    /* the story on air ends with "shutdown" */
+void manager_events_reload(struct manager *m);  /* the as-run path may have changed */
+void manager_event(struct manager *m, struct json_object *ev);
+void manager_alert(struct manager *m, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* STORY went on air (its frame 0 handed at EV->mono_ns). */
+void manager_events_on_air(struct manager *m, struct story *story, const struct playout_event *ev);
+/* STORY left the air (or failed before it): the as-run record and the
+ * off_air event; PLAYED_MS of it played, ended at END_MONO_NS (0: now). */
+void manager_events_off_air(struct manager *m, const struct story *story, enum playout_end_reason reason,
+                            int64_t played_ms, uint64_t end_mono_ns);
+/* After any change of the queue: next_up and queue_changed events, sinks
+ * told of the new next up. Cheap when nothing changed. */
+void manager_events_queue(struct manager *m);
+struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "aclock.h"
+#include "asrun.h"
 #include "align.h"
 #include "cache.h"
 #include "captions.h"
@@ -36,6 +37,7 @@
 #include "config.h"
 #include "control.h"
 #include "decoder.h"
+#include "dropbox.h"
 #include "log.h"
 #include "output.h"
 #include "playout.h"
@@ -71,6 +73,7 @@ void manager_update_cue(struct manager *m) {
         struct story *front = queue_get(m->queue, 0);
         uint64_t id = front ? front->id : 0;
 
+        manager_events_queue(m);        /* next_up, queue_changed */
         if (id == m->cued_id)
                 return;
         if (playout_cue(m->playout, id, front ? front->audio_path : NULL) < 0) {
@@ -109,6 +112,7 @@ static void on_started(struct manager *m, const struct playout_event *ev) {
         log_info("On air: #%llu '%s'%s", (unsigned long long) s->id, s->title,
                  s->timing == TIMING_NONE ? " (captions wait for the audio scan)" : "");
         captions_story_started(m->captions, s);
+        manager_events_on_air(m, s, ev);
         manager_update_cue(m);
         manager_update_status(m);
 }
@@ -123,15 +127,19 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
                          playout_end_reason_to_string(ev->reason),
                          (long long) (ev->frames * 1000 / m->config->rate),
                          captions_emitted(m->captions), captions_dropped(m->captions));
+                manager_events_off_air(m, m->on_air, ev->reason, ev->frames * 1000 / m->config->rate, ev->mono_ns);
                 m->on_air = story_free(m->on_air);
         } else if (ev->reason == PLAYOUT_END_ERROR && (s = queue_take(m->queue, ev->item_id))) {
                 /* Failed before its first frame: it leaves the queue. */
                 if (m->cued_id == ev->item_id)
                         m->cued_id = 0;
+                manager_events_off_air(m, s, ev->reason, 0, ev->mono_ns);
                 story_free(s);
         }
-        if (ev->reason == PLAYOUT_END_ERROR)
+        if (ev->reason == PLAYOUT_END_ERROR) {
                 log_warning("Skipping story #%llu: %s", (unsigned long long) ev->item_id, ev->message);
+                manager_alert(m, "decode_error", "story #%llu: %s", (unsigned long long) ev->item_id, ev->message);
+        }
         manager_update_cue(m);
         manager_update_status(m);
 }
@@ -169,6 +177,7 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         break;
                 }
         }
+        manager_persist_changed(m);     /* a story started, ended or failed */
         return 0;
 }
 
@@ -275,6 +284,60 @@ static bool str_eq(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* ---- dropbox --------------------------------------------------------- */
+
+/* A story from a watched folder, already moved to its accepted/ folder. */
+static int dropbox_take(const char *audio, const char *transcript, int position, char **ret_error,
+                        void *userdata) {
+        struct manager *m = userdata;
+        struct story *s;
+        int r;
+
+        r = manager_enqueue(m, audio, transcript, position < 0 ? queue_size(m->queue) : (size_t) position,
+                            &s, ret_error);
+        /* Queued, even when the state cannot be saved right now: no client
+         * waits for an answer here, the files have left the folder, and the
+         * checkpoint timer retries the save (the audio goes on). */
+        if (r >= 0)
+                manager_persist_changed(m);
+        return r;
+}
+
+static int make_dropbox(struct manager *m, const struct nextup_config *c, struct dropbox **ret) {
+        int r;
+
+        *ret = NULL;
+        if (c->n_dropboxes == 0)
+                return 0;
+        r = dropbox_new(m->event, c->dropboxes, c->n_dropboxes, c->rate, dropbox_take, m, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the dropbox folders: %m, going on without them");
+        return 0;
+}
+
+static bool dropboxes_equal(const struct nextup_config *a, const struct nextup_config *b) {
+        if (a->n_dropboxes != b->n_dropboxes || a->rate != b->rate)
+                return false;
+        for (size_t i = 0; i < a->n_dropboxes; i++) {
+                const struct dropbox_config *x = &a->dropboxes[i], *y = &b->dropboxes[i];
+
+                if (!str_eq(x->path, y->path) || x->position != y->position || x->settle_ms != y->settle_ms ||
+                    !str_eq(x->quarantine, y->quarantine))
+                        return false;
+        }
+        return true;
+}
+
+/* A changed list re-creates the watches: checks in flight are dropped and
+ * their files, still in the folders, are found again by the new scan. */
+static void reload_dropbox(struct manager *m, const struct nextup_config *c) {
+        if (dropboxes_equal(m->config, c))
+                return;
+        m->dropbox = dropbox_free(m->dropbox);
+        if (make_dropbox(m, c, &m->dropbox) >= 0)
+                log_info("Dropbox folders reloaded (%zu)", c->n_dropboxes);
+}
+
 static void reload(struct manager *m) {
         _cleanup_free_ char *errors = NULL;
         struct nextup_config *c = NULL;
@@ -315,8 +378,10 @@ static void reload(struct manager *m) {
                 captions_free(m->captions);
                 m->captions = TAKE_PTR(m->captions_next);
         }
+        reload_dropbox(m, c);
         config_free(m->config);
         m->config = c;
+        manager_events_reload(m);
         log_info("Configuration reloaded");
 done:
         sd_notify(false, "READY=1");
@@ -454,13 +519,21 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = worker_new(m->event, manager_ingest_done, m, &m->worker);
         if (r < 0)
                 goto fail;
+        (void) make_dropbox(m, config, &m->dropbox);   /* the air does not depend on it */
         r = control_new(m->event, config->control_socket, config->control_mode, manager_handle_request, m, &m->control);
         if (r < 0)
                 goto fail;      /* control_new said why */
+        r = manager_events_start(m);
+        if (r < 0)
+                goto fail;
         r = add_sources(m);
         if (r < 0)
                 goto fail;
-        queue_startup(m);
+        r = manager_persist_start(m);
+        if (r < 0)
+                goto fail;
+        if (r == 0)
+                queue_startup(m);       /* only on a first start: else the saved queue is the truth */
         *ret = m;
         return 0;
 fail:
@@ -480,9 +553,12 @@ int manager_run(struct manager *m) {
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
+        manager_persist_stop(m);        /* first: the last checkpoint reads the clock */
+        manager_events_stop(m);         /* the on-air story's as-run record: playout_stop drops its ENDED */
         m->playout_source = sd_event_source_unref(m->playout_source);
         m->watchdog_source = sd_event_source_unref(m->watchdog_source);
         m->status_source = sd_event_source_unref(m->status_source);
+        m->dropbox = dropbox_free(m->dropbox);  /* before the queue: no take() from here on */
         control_free(m->control);
         worker_free(m->worker);
         m->playout = playout_stop(m->playout);
@@ -492,6 +568,7 @@ struct manager *manager_free(struct manager *m) {
         captions_free(m->captions);
         captions_free(m->captions_next);
         queue_free(m->queue);
+        m->asrun = asrun_free(m->asrun);
         aclock_free(m->clock);
         sd_event_unref(m->event);
         config_free(m->config);

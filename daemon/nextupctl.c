@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "nextupctl-calibrate.h"
+#include "nextupctl-events.h"
 
 #ifndef NEXTUP_VERSION
 #define NEXTUP_VERSION "0.1.0"
@@ -52,6 +54,14 @@ static void usage(FILE *f) {
               "  list                                      show what is on air and queued\n"
               "  status                                    show the player state\n"
               "  skip | pause | resume | clear             control the player and queue\n"
+              "  asrun [--since WHEN] [--until WHEN] [--csv]\n"
+              "                                            what aired (WHEN: 2026-11-27T10:00, 10:00,\n"
+              "                                            -1h, -30m, -2d, epoch ms)\n"
+              "  subscribe | events                        print events (next up, on/off air, queue,\n"
+              "                                            alerts) until interrupted\n"
+              "  calibrate [--source PULSE_SOURCE [--server ADDR] | --record CMD]\n"
+              "            [--rate N] [--channels N] [--marker MP3] [--timeout S]\n"
+              "                                            measure the output latency (latency_ms)\n"
               "\n"
               "Options:\n"
               "  -s, --socket PATH  control socket (default $NEXTUP_SOCKET, else " DEFAULT_SOCKET ")\n"
@@ -444,6 +454,10 @@ int main(int argc, char **argv) {
         const char *env = getenv("NEXTUP_SOCKET");
         int r;
 
+        if (calibrate_wanted(argc, argv))
+                return calibrate_main(argc, argv);
+        if (events_wanted(argc, argv))
+                return events_main(argc, argv);
         r = parse_argv(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;

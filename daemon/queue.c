@@ -68,8 +68,7 @@ struct story *queue_find(const struct queue *q, uint64_t id, size_t *ret_index) 
         return NULL;
 }
 
-/* On failure S stays the caller's and keeps its id unset. */
-int queue_insert(struct queue *q, size_t index, struct story *s) {
+static int queue_put(struct queue *q, size_t index, struct story *s) {
         if (index > q->n)
                 return -ERANGE;
         if (q->n == q->allocated) {
@@ -84,8 +83,39 @@ int queue_insert(struct queue *q, size_t index, struct story *s) {
         memmove(q->items + index + 1, q->items + index, (q->n - index) * sizeof *q->items);
         q->items[index] = s;
         q->n++;
+        return 0;
+}
+
+/* On failure S stays the caller's and keeps its id unset. */
+int queue_insert(struct queue *q, size_t index, struct story *s) {
+        int r = queue_put(q, index, s);
+
+        if (r < 0)
+                return r;
         s->id = q->next_id++;
         return 0;
+}
+
+int queue_insert_with_id(struct queue *q, size_t index, struct story *s) {
+        int r;
+
+        if (s->id == 0)
+                return -EINVAL;
+        if (queue_find(q, s->id, NULL))
+                return -EEXIST;
+        r = queue_put(q, index, s);
+        if (r < 0)
+                return r;
+        queue_set_next_id(q, s->id + 1);
+        return 0;
+}
+
+uint64_t queue_next_id(const struct queue *q) {
+        return q->next_id;
+}
+
+void queue_set_next_id(struct queue *q, uint64_t id) {
+        q->next_id = MAX(q->next_id, id);
 }
 
 /* Removes the story at INDEX (< n) and returns it. */

@@ -20,6 +20,12 @@ struct story {
         enum timing_source timing;/* TIMING_NONE until the ingest worker is done */
         int64_t duration_ms;      /* -1 until scanned */
         bool failed;              /* ingest found the audio unusable */
+        int64_t start_frame;      /* > 0: starts there, not at the top (resumed after a restart) */
+        /* As-run (manager-events.c) */
+        int64_t aired_ms;         /* wall clock ms its first frame was handed to the device; 0 before */
+        int64_t aired_from_ms;    /* media position it went on air from (0, or where it resumed) */
+        int64_t scheduled_ms;     /* wall clock ms a clock event set it for; 0: not scheduled */
+        bool filler;              /* played from the filler folder */
 };
 
 struct story *story_free(struct story *s);
@@ -36,6 +42,14 @@ struct story *queue_find(const struct queue *q, uint64_t id, size_t *ret_index);
 /* Takes ownership of S and assigns s->id. index == queue_size() appends;
  * > size: -ERANGE. On failure (-ERANGE, -ENOMEM) S stays the caller's. */
 int queue_insert(struct queue *q, size_t index, struct story *s);
+/* Like queue_insert, but S keeps its id (restoring the queue after a
+ * restart); the counter moves past it. -EINVAL for id 0, -EEXIST when the
+ * id is queued already. */
+int queue_insert_with_id(struct queue *q, size_t index, struct story *s);
+/* The id the next queue_insert assigns. */
+uint64_t queue_next_id(const struct queue *q);
+/* Moves the counter to ID when that is higher (ids are never reused). */
+void queue_set_next_id(struct queue *q, uint64_t id);
 /* Removes and returns (caller owns) the story with ID, or NULL. */
 struct story *queue_take(struct queue *q, uint64_t id);
 /* Moves ID to INDEX (clamped to the end): 0, -ENOENT, -ERANGE. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* sink-jsonl.c: one JSON object per emitted cue, appended to a file, for
+/* sink-jsonl.c: one JSON object per emitted cue (and one per change of the
+ * story next up, with "event": "next_up"), appended to a file, for
  * web pages that tail it and for tests that check cue timing against the
  * audio clock. The fields are those of docs/interfaces.md; on_air_mono_us
  * is derived from the due time so that due = on_air + start + latency
@@ -52,10 +53,7 @@ static int jsonl_story_start(struct sink *s, const struct story *st) {
         return 0;
 }
 
-static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c,
-                     const struct cue_emit *e) {
-        struct jsonl *j = s->data;
-        _cleanup_(json_object_putp) json_object *o = cue_to_json(st, c, e, s->latency_ms);
+static int jsonl_write(struct jsonl *j, json_object *o) {
         const char *line;
 
         if (!o)
@@ -68,6 +66,26 @@ static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c
                 return errno > 0 ? -errno : -EIO;
         }
         return 0;
+}
+
+static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c,
+                     const struct cue_emit *e) {
+        _cleanup_(json_object_putp) json_object *o = cue_to_json(st, c, e, s->latency_ms);
+
+        return jsonl_write(s->data, o);
+}
+
+/* Not a cue: readers tell the two apart by "event" (cues have "cue_index"). */
+static int jsonl_next_up(struct sink *s, const struct story *next, uint64_t mono_ns) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "event", json_object_new_string("next_up"));
+        json_object_object_add(o, "story_id", next ? json_object_new_int64((int64_t) next->id) : NULL);
+        json_object_object_add(o, "title", next && next->title ? json_object_new_string(next->title) : NULL);
+        json_object_object_add(o, "mono_us", json_object_new_int64((int64_t) (mono_ns / 1000)));
+        return jsonl_write(s->data, o);
 }
 
 static int jsonl_story_end(struct sink *s, const struct story *st) {
@@ -90,6 +108,7 @@ static const struct sink_ops jsonl_ops = {
         .cue = jsonl_cue,
         .story_end = jsonl_story_end,
         .free = jsonl_free,
+        .next_up = jsonl_next_up,
 };
 
 /* The directory must exist: a missing one is a config mistake to report,

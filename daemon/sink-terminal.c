@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* sink-terminal.c: captions on stdout for someone watching the daemon,
- * one line per cue, "[mm:ss.mmm] text" in story time. stdout is buffered
+ * one line per cue, "[mm:ss.mmm] text" in story time, and "--- Next up:
+ * TITLE" (or "nothing") when the story next up changes. stdout is buffered
  * and flushed per line; if it is a pipe nobody reads, that is the
  * operator's choice of sink. */
 #include "sink.h"
@@ -85,6 +86,12 @@ static int terminal_story_end(struct sink *s, const struct story *st) {
         return 0;
 }
 
+static int terminal_next_up(struct sink *s, const struct story *next, uint64_t mono_ns) {
+        if (printf("--- Next up: %s\n", !next ? "nothing" : next->title ? next->title : "(untitled)") < 0)
+                return -EIO;
+        return fflush(stdout) == EOF ? -errno : 0;
+}
+
 static void terminal_free(struct sink *s) {
         free(s->data);
 }
@@ -95,6 +102,7 @@ static const struct sink_ops terminal_ops = {
         .cue = terminal_cue,
         .story_end = terminal_story_end,
         .free = terminal_free,
+        .next_up = terminal_next_up,
 };
 
 int sink_terminal_new(const struct sink_config *sc, struct sink **ret) {

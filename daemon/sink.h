@@ -26,6 +26,9 @@ struct sink_ops {
         int (*cue)(struct sink *s, const struct story *st, const struct cue *c, const struct cue_emit *e);
         int (*story_end)(struct sink *s, const struct story *st);
         void (*free)(struct sink *s);   /* releases s->data only; sink_free does the rest */
+        /* Optional (NULL: ignored): the story next up changed to NEXT
+         * (NULL: nothing queued) at CLOCK_MONOTONIC MONO_NS. */
+        int (*next_up)(struct sink *s, const struct story *next, uint64_t mono_ns);
 };
 
 struct sink {

@@ -185,6 +185,13 @@ int worker_submit(struct worker *w, worker_work_t work, void *job) {
         it->work = work;
         it->job = job;
         pthread_mutex_lock(&w->lock);
+        if (w->stop) {
+                /* From a done() called by worker_free: nothing runs any more,
+                 * the caller keeps (and frees) its job. */
+                pthread_mutex_unlock(&w->lock);
+                free(it);
+                return -ESHUTDOWN;
+        }
         list_push(&w->queue, it);
         pthread_cond_signal(&w->wake);
         pthread_mutex_unlock(&w->lock);

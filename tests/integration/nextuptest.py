@@ -230,7 +230,7 @@ class Daemon:
 
     def __init__(self, tmp, output="null", rate=44100, channels=2, terminal=False,
                  webvtt=True, startup=(), log_level="debug", latency_ms=0, extra_sinks=(),
-                 max_chars=37, max_lines=2):
+                 max_chars=37, max_lines=2, dropboxes=()):
         self.tmp = tmp
         self.conf = os.path.join(tmp, "nextupd.conf")
         self.socket = os.path.join(tmp, "control.sock")
@@ -245,14 +245,14 @@ class Daemon:
         self.opts = dict(output=output, rate=rate, channels=channels, terminal=terminal,
                          webvtt=webvtt, startup=list(startup), log_level=log_level,
                          latency_ms=latency_ms, extra_sinks=list(extra_sinks),
-                         max_chars=max_chars, max_lines=max_lines)
+                         max_chars=max_chars, max_lines=max_lines, dropboxes=list(dropboxes))
         self.write_config()
         self.proc = None
         self.notify = None
         self.started_at = None
 
     def config_text(self, output, rate, channels, terminal, webvtt, startup, log_level,
-                    latency_ms, extra_sinks, max_chars, max_lines):
+                    latency_ms, extra_sinks, max_chars, max_lines, dropboxes=()):
         sinks = []
         if terminal:
             sinks.append('{ type = "terminal"; latency_ms = %d; show_speaker = true; }' % latency_ms)
@@ -274,6 +274,11 @@ class Daemon:
             items = ['{ audio = %s; transcript = %s; }' % (conf_str(f["audio"]), conf_str(f["transcript"]))
                      for f in startup]
             out.append('startup = ( ' + ',\n  '.join(items) + ' );')
+        if dropboxes:
+            # dicts of path (required), position, settle_ms, quarantine
+            items = ['{ ' + ' '.join('%s = %s;' % (k, conf_str(v) if isinstance(v, str) else v)
+                                     for k, v in sorted(box.items())) + ' }' for box in dropboxes]
+            out.append('dropbox = ( ' + ',\n  '.join(items) + ' );')
         return "\n".join(out) + "\n"
 
     def write_config(self, text=None, **changes):
@@ -398,7 +403,19 @@ class Daemon:
         except FileNotFoundError:
             return []
         # The last line may be half written; only complete lines count.
-        return [json.loads(l) for l in lines[:-1] if l.strip()]
+        # Event lines ({"event": "next_up", ...}) are not cues.
+        objs = [json.loads(l) for l in lines[:-1] if l.strip()]
+        return [o for o in objs if "cue_index" in o]
+
+    def jsonl_events(self, path=None):
+        """The non-cue lines of the jsonl sink ({"event": ...})."""
+        try:
+            with open(path or self.jsonl, encoding="utf-8") as f:
+                lines = f.read().split("\n")
+        except FileNotFoundError:
+            return []
+        objs = [json.loads(l) for l in lines[:-1] if l.strip()]
+        return [o for o in objs if "event" in o]
 
     def cues_of(self, story_id):
         return [c for c in self.cues() if c["story_id"] == story_id]

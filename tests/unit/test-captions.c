@@ -75,7 +75,7 @@ static int rec_story_end(struct sink *s, const struct story *st) {
 static void rec_free(struct sink *s) {
 }
 
-static const struct sink_ops rec_ops = { "rec", rec_story_start, rec_cue, rec_story_end, rec_free };
+static const struct sink_ops rec_ops = { "rec", rec_story_start, rec_cue, rec_story_end, rec_free, NULL };
 
 static struct sink *rec_sink(struct rec *r, int latency_ms) {
         struct sink_config sc = { .type = SINK_TERMINAL, .latency_ms = latency_ms };
@@ -569,6 +569,62 @@ static void test_terminal(void **state) {
                             "[01:01.220] >> Thanks.\n");
 }
 
+/* Next up: the jsonl sink writes an event line (not a cue), the terminal a
+ * "--- Next up:" line, and a sink without the op is simply skipped. */
+static void test_next_up(void **state) {
+        struct fx *f = *state;
+        static const int64_t starts[] = { 0 };
+        struct sink_config jc = { .type = SINK_JSONL }, tc = { .type = SINK_TERMINAL };
+        struct sink *sinks[3];
+        struct rec rec;
+        char jpath[128], tpath[128];
+        _cleanup_free_ char *jtext = NULL, *ttext = NULL;
+        uint64_t t0 = aclock_now_ns();
+        json_object *o[2];
+        int fd, saved;
+
+        snprintf(jpath, sizeof jpath, "%s/next.jsonl", f->dir);
+        snprintf(tpath, sizeof tpath, "%s/stdout-next", f->dir);
+        jc.path = jpath;
+        assert_int_equal(sink_new(&jc, &sinks[0]), 0);
+        assert_int_equal(sink_new(&tc, &sinks[1]), 0);
+        sinks[2] = rec_sink(&rec, 0);
+        setup_caps(f, sinks, 3);
+        f->story = make_story(42, starts, 1);
+
+        fflush(stdout);
+        saved = dup(STDOUT_FILENO);
+        fd = open(tpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(saved >= 0 && fd >= 0);
+        dup2(fd, STDOUT_FILENO);
+        close(fd);
+        captions_next_up(f->caps, f->story);
+        captions_next_up(f->caps, NULL);
+        fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+
+        ttext = slurp(tpath);
+        assert_string_equal(ttext, "--- Next up: Short News\n--- Next up: nothing\n");
+        jtext = slurp(jpath);
+        o[0] = json_tokener_parse(jtext);
+        o[1] = json_tokener_parse(strchr(jtext, '\n') + 1);
+        assert_non_null(o[0]);
+        assert_non_null(o[1]);
+        assert_string_equal(json_object_get_string(json_object_object_get(o[0], "event")), "next_up");
+        assert_int_equal(json_object_get_int64(json_object_object_get(o[0], "story_id")), 42);
+        assert_string_equal(json_object_get_string(json_object_object_get(o[0], "title")), "Short News");
+        assert_false(json_object_object_get_ex(o[0], "cue_index", NULL));
+        assert_true(json_object_get_int64(json_object_object_get(o[0], "mono_us")) >= (int64_t) (t0 / 1000));
+        assert_true(json_object_get_int64(json_object_object_get(o[0], "mono_us")) <= (int64_t) (aclock_now_ns() / 1000));
+        assert_true(json_object_object_get_ex(o[1], "story_id", NULL));
+        assert_null(json_object_object_get(o[1], "story_id"));
+        assert_null(json_object_object_get(o[1], "title"));
+        json_object_put(o[0]);
+        json_object_put(o[1]);
+        assert_int_equal(rec.starts + rec.ends + (int) rec.n, 0);
+}
+
 static void test_sink_new_errors(void **state) {
         struct fx *f = *state;
         struct sink_config sc = { .type = SINK_JSONL };
@@ -602,6 +658,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_untimed_held, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_webvtt, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_terminal, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_next_up, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_sink_new_errors, fx_setup, fx_teardown),
         };
 

@@ -40,18 +40,29 @@ struct client {
         size_t len;
 };
 
-/* Echoes "cmd" and counts requests; "fail" gives an error reply and "big"
- * a 100 KiB reply (for the client that never reads). */
-static struct json_object *echo_handler(struct json_object *req, void *userdata) {
+/* Echoes "cmd" and counts requests; "fail" gives an error reply, "big"
+ * a 100 KiB reply (for the client that never reads), "subscribe" makes the
+ * connection a subscriber and "emit" broadcasts an event. */
+static struct json_object *echo_handler(struct control_conn *conn, struct json_object *req, void *userdata) {
         struct fixture *f = userdata;
         struct json_object *cmd, *reply;
         const char *name;
 
+        assert_non_null(conn);
         assert_true(json_object_object_get_ex(req, "cmd", &cmd));
         name = json_object_get_string(cmd);
         f->n_requests++;
         if (strcmp(name, "fail") == 0)
                 return control_error("failed as asked (%d)", 42);
+        if (strcmp(name, "subscribe") == 0)
+                control_conn_subscribe(conn);
+        if (strcmp(name, "emit") == 0) {        /* an event caused by a command */
+                struct json_object *ev = json_object_new_object();
+
+                json_object_object_add(ev, "event", json_object_new_string("from_handler"));
+                control_broadcast(f->c, ev);
+                json_object_put(ev);
+        }
         reply = control_ok();
         json_object_object_add(reply, "cmd", json_object_new_string(name));
         json_object_object_add(reply, "n", json_object_new_int(f->n_requests));
@@ -449,6 +460,104 @@ static void test_connection_limit(void **state) {
         client_free(cl[0]);
 }
 
+static struct json_object *event(const char *name, size_t pad) {
+        struct json_object *ev = json_object_new_object();
+
+        json_object_object_add(ev, "event", json_object_new_string(name));
+        if (pad > 0) {
+                char *p = malloc(pad + 1);
+
+                memset(p, 'x', pad);
+                p[pad] = '\0';
+                json_object_object_add(ev, "pad", json_object_new_string(p));
+                free(p);
+        }
+        return ev;
+}
+
+/* Only subscribers get events, each as one line, in order; a subscriber
+ * may still send requests. */
+static void test_subscribe_broadcast(void **state) {
+        struct fixture *f = *state;
+        struct client *sub = client_new(f->path), *plain = client_new(f->path);
+        struct json_object *ev;
+        char *line;
+
+        client_send_str(f, sub, "{\"cmd\":\"subscribe\"}\n");
+        expect_reply(f, sub, true, "subscribe");
+        client_send_str(f, plain, "{\"cmd\":\"hello\"}\n");
+        expect_reply(f, plain, true, "hello");
+        assert_int_equal(control_subscribers(f->c), 1);
+
+        ev = event("one", 0);
+        control_broadcast(f->c, ev);
+        json_object_put(ev);
+        ev = event("two/x", 0);
+        control_broadcast(f->c, ev);
+        json_object_put(ev);
+        line = client_read_line(f, sub);
+        assert_string_equal(line, "{\"event\":\"one\"}");
+        free(line);
+        line = client_read_line(f, sub);
+        assert_string_equal(line, "{\"event\":\"two/x\"}");
+        free(line);
+        client_expect_silence(f, plain);
+
+        /* An event a subscriber's own command causes comes before its reply. */
+        client_send_str(f, sub, "{\"cmd\":\"emit\"}\n");
+        line = client_read_line(f, sub);
+        assert_string_equal(line, "{\"event\":\"from_handler\"}");
+        free(line);
+        expect_reply(f, sub, true, "emit");
+        client_expect_silence(f, plain);
+
+        client_free(sub);
+        for (int i = 0; i < 10; i++)
+                assert_true(sd_event_run(f->e, 1000) >= 0);
+        assert_int_equal(control_subscribers(f->c), 0);
+        client_free(plain);
+}
+
+/* A subscriber that stops reading is dropped once over 1 MiB, without the
+ * broadcaster ever waiting; a reading one keeps every event. */
+static void test_slow_subscriber_dropped(void **state) {
+        struct fixture *f = *state;
+        struct client *slow = client_new(f->path), *fast = client_new(f->path);
+        unsigned long long t0;
+        int got = 0;
+
+        client_send_str(f, slow, "{\"cmd\":\"subscribe\"}\n");
+        expect_reply(f, slow, true, "subscribe");
+        client_send_str(f, fast, "{\"cmd\":\"subscribe\"}\n");
+        expect_reply(f, fast, true, "subscribe");
+        t0 = now_usec();
+        for (int i = 0; i < 30; i++) {          /* 30 x 64 KiB > 1 MiB + socket buffers */
+                struct json_object *ev = event("big", 64 * 1024);
+                char *line;
+
+                control_broadcast(f->c, ev);
+                json_object_put(ev);
+                line = client_read_line(f, fast);
+                assert_non_null(line);
+                assert_true(strncmp(line, "{\"event\":\"big\",", 15) == 0);
+                got++;
+                free(line);
+        }
+        assert_true(now_usec() - t0 < TIMEOUT_USEC);
+        assert_int_equal(got, 30);
+        assert_int_equal(control_subscribers(f->c), 1);
+        /* The slow one was shut down: it reads what was sent, then EOF. */
+        for (;;) {
+                char *line = client_read_line(f, slow);
+
+                if (!line)
+                        break;
+                free(line);
+        }
+        client_free(slow);
+        client_free(fast);
+}
+
 /* Open connections and unread replies at control_free: no leak (ASan). */
 static void test_free_with_clients(void **state) {
         struct fixture *f = *state;
@@ -533,6 +642,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_non_reader_disconnected, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_subscribe_broadcast, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_slow_subscriber_dropped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_with_clients, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_live_socket_not_taken, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stale_socket_replaced, setup, teardown),

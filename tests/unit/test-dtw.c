@@ -144,7 +144,7 @@ static void test_skip_costs(void **state) {
         const float a[] = { 5, 6, 7 }, b[] = { 4, 4, 4, 5, 6, 7, 9, 9 };
         struct seqs s = { a, b };
         int32_t lo[3], hi[3], first[3], last[3];
-        struct dtw_costs c = { true, true, 1.0f, 0, 0, 0 };   /* up steps cost: no squeezing */
+        struct dtw_costs c = { .open_begin = true, .open_end = true, .up_penalty = 1.0f };   /* up steps cost: no squeezing */
         double total;
 
         full_band(3, 8, lo, hi);

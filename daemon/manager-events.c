@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* manager-events.c: what the Manager tells the world about the air. The
+ * as-run log gets one record per item that left the air (or failed before
+ * it); control clients that subscribed get events (on_air, off_air,
+ * next_up, queue_changed, alert), and the caption sinks learn the story
+ * next up. Queue changes are found by comparing a hash of the queue's ids
+ * with the last one announced, at every manager_update_cue(): every code
+ * path that edits the queue already ends there, so none of them can forget
+ * an event. Wall-clock times of the air are derived from the playout
+ * thread's CLOCK_MONOTONIC stamps (the moment frames were handed to the
+ * device), not from when the loop got round to reading them. Loop thread
+ * only. */
+#include "manager.h"
+#include "manager-internal.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aclock.h"
+#include "asrun.h"
+#include "captions.h"
+#include "cleanup.h"
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "queue.h"
+
+#define ASRUN_REPLY_MAX_BYTES (512u * 1024u)   /* a page of records; the reply limit is 1 MiB */
+
+static int64_t wall_now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The wall-clock time (ms) of a CLOCK_MONOTONIC moment in the recent past. */
+static int64_t mono_to_wall_ms(uint64_t mono_ns) {
+        int64_t ago_ns = (int64_t) (aclock_now_ns() - mono_ns);
+
+        return wall_now_ms() - ago_ns / 1000000;
+}
+
+static char *asrun_path(const struct nextup_config *c) {
+        char *p = NULL;
+
+        if (c->asrun_path)
+                return strdup(c->asrun_path);
+        if (c->state_dir && asprintf(&p, "%s/asrun.jsonl", c->state_dir) < 0)
+                return NULL;
+        return p;
+}
+
+static uint64_t queue_hash(const struct queue *q) {
+        uint64_t h = UINT64_C(14695981039346656037);    /* FNV-1a */
+
+        for (size_t i = 0; i < queue_size(q); i++) {
+                uint64_t id = queue_get(q, i)->id;
+
+                for (int b = 0; b < 8; b++) {
+                        h ^= (id >> (8 * b)) & 0xff;
+                        h *= UINT64_C(1099511628211);
+                }
+        }
+        return h ^ queue_size(q);
+}
+
+int manager_events_start(struct manager *m) {
+        _cleanup_free_ char *path = asrun_path(m->config);
+        int r;
+
+        if (!path && (m->config->asrun_path || m->config->state_dir))
+                return -ENOMEM;
+        r = asrun_new(m->event, path, 0, &m->asrun);
+        if (r < 0)
+                return r;
+        m->queue_signature = queue_hash(m->queue);
+        m->next_up_id = 0;
+        log_info("As-run log: '%s'", path ? path : "(off)");
+        return 0;
+}
+
+void manager_events_reload(struct manager *m) {
+        _cleanup_free_ char *path = asrun_path(m->config);
+
+        if (!m->asrun || (!path && (m->config->asrun_path || m->config->state_dir)))
+                return;
+        if (asrun_set_path(m->asrun, path) < 0)
+                log_warning("Cannot switch the as-run log to '%s' (out of memory), keeping the old one", path);
+}
+
+void manager_event(struct manager *m, struct json_object *ev) {
+        if (!ev)
+                return;
+        json_object_object_add(ev, "time_ms", json_object_new_int64(wall_now_ms()));
+        if (m->control)
+                control_broadcast(m->control, ev);
+        json_object_put(ev);
+}
+
+static struct json_object *event_new(const char *name) {
+        struct json_object *ev = json_object_new_object();
+
+        if (ev)
+                json_object_object_add(ev, "event", json_object_new_string(name));
+        return ev;
+}
+
+void manager_alert(struct manager *m, const char *what, const char *fmt, ...) {
+        struct json_object *ev = event_new("alert");
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
+
+        if (!ev)
+                return;
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        json_object_object_add(ev, "what", json_object_new_string(what));
+        json_object_object_add(ev, "message", r >= 0 ? json_object_new_string(msg) : NULL);
+        if (r < 0)
+                msg = NULL;
+        manager_event(m, ev);
+}
+
+void manager_events_on_air(struct manager *m, struct story *story, const struct playout_event *ev) {
+        struct json_object *e = event_new("on_air");
+
+        story->aired_ms = mono_to_wall_ms(ev->mono_ns);
+        story->aired_from_ms = ev->start_frame > 0 ? ev->start_frame * 1000 / m->config->rate : 0;
+        if (!e)
+                return;
+        json_object_object_add(e, "story", story_to_json(story));
+        json_object_object_add(e, "start_ms", json_object_new_int64(story->aired_ms));
+        manager_event(m, e);
+}
+
+static const char *story_kind(const struct story *s) {
+        return s->filler ? "filler" : s->scheduled_ms > 0 ? "scheduled" : "story";
+}
+
+void manager_events_off_air(struct manager *m, const struct story *story, enum playout_end_reason reason,
+                            int64_t played_ms, uint64_t end_mono_ns) {
+        int64_t end = end_mono_ns ? mono_to_wall_ms(end_mono_ns) : wall_now_ms();
+        bool aired = story->aired_ms > 0;
+        struct asrun_record rec = {
+                .id = story->id, .title = story->title, .audio = story->audio_path,
+                .transcript = story->transcript_path, .kind = story_kind(story),
+                .scheduled_ms = story->scheduled_ms, .start_ms = aired ? story->aired_ms : end,
+                .end_ms = end, .played_ms = played_ms, .reason = reason,
+                .planned_ms = story->duration_ms >= 0 ? MAX(story->duration_ms - story->aired_from_ms, 0) : -1,
+                .cues_emitted = aired ? captions_emitted(m->captions) : 0,
+                .cues_dropped = aired ? captions_dropped(m->captions) : 0,
+                .timing = story->timing,
+        };
+        struct json_object *e;
+
+        if (m->asrun && asrun_append(m->asrun, &rec) == -ENOMEM)
+                log_error("As-run record of #%llu lost (out of memory)", (unsigned long long) story->id);
+        e = event_new("off_air");
+        if (!e)
+                return;
+        json_object_object_add(e, "story", story_to_json(story));
+        json_object_object_add(e, "reason", json_object_new_string(asrun_reason_to_string(reason)));
+        json_object_object_add(e, "played_ms", json_object_new_int64(played_ms));
+        manager_event(m, e);
+}
+
+void manager_events_stop(struct manager *m) {
+        int64_t played;
+
+        if (!m->on_air || !m->asrun)
+                return;
+        played = MAX(manager_position_ms(m) - m->on_air->aired_from_ms, 0);
+        if (m->captions)
+                captions_story_ended(m->captions, m->on_air);
+        manager_events_off_air(m, m->on_air, PLAYOUT_END_SHUTDOWN, played, 0);
+}
+
+void manager_events_queue(struct manager *m) {
+        struct story *front = queue_get(m->queue, 0);
+        uint64_t id = front ? front->id : 0, sig = queue_hash(m->queue);
+        struct json_object *e;
+
+        if (sig != m->queue_signature) {
+                m->queue_signature = sig;
+                if ((e = event_new("queue_changed"))) {
+                        json_object_object_add(e, "queue_length", json_object_new_int64((int64_t) queue_size(m->queue)));
+                        manager_event(m, e);
+                }
+        }
+        if (id == m->next_up_id)
+                return;
+        m->next_up_id = id;
+        log_debug("Next up: %s", front ? front->title : "nothing");
+        if (m->captions)
+                captions_next_up(m->captions, front);
+        if ((e = event_new("next_up"))) {
+                json_object_object_add(e, "story", front ? story_to_json(front) : NULL);
+                manager_event(m, e);
+        }
+}
+
+/* ---- {"cmd":"asrun","since":MS,"until":MS,"offset":BYTES} ----------- */
+
+/* An optional integer field: 0 absent (DEF kept), 1 set, -EINVAL wrong type. */
+static int get_opt_int(struct json_object *req, const char *key, int64_t *v) {
+        struct json_object *o;
+
+        if (!json_object_object_get_ex(req, key, &o) || !o)
+                return 0;
+        if (!json_object_is_type(o, json_type_int))
+                return -EINVAL;
+        *v = json_object_get_int64(o);
+        return 1;
+}
+
+struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req) {
+        int64_t since = INT64_MIN, until = INT64_MAX, offset = 0, next;
+        struct json_object *records, *reply;
+        int r;
+
+        if (get_opt_int(req, "since", &since) < 0 || get_opt_int(req, "until", &until) < 0 ||
+            get_opt_int(req, "offset", &offset) < 0 || offset < 0)
+                return control_error("'asrun' takes optional integers \"since\" and \"until\" (wall clock ms) "
+                                     "and \"offset\" (>= 0)");
+        r = asrun_query(m->asrun, since, until, offset, ASRUN_REPLY_MAX_BYTES, &records, &next);
+        if (r < 0)
+                return control_error("cannot read the as-run log: %s", strerror(-r));
+        reply = control_ok();
+        json_object_object_add(reply, "records", records);
+        if (next >= 0)
+                json_object_object_add(reply, "next_offset", json_object_new_int64(next));
+        return reply;
+}

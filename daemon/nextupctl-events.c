@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* nextupctl-events.c: `nextupctl asrun [--since WHEN] [--until WHEN]
+ * [--csv | --json]` and `nextupctl subscribe [--json]` (see
+ * nextupctl-events.h). asrun asks for pages ({"cmd":"asrun",...,"offset"})
+ * until the daemon sends no "next_offset", so a long log never exceeds the
+ * daemon's reply limit. subscribe sends {"cmd":"subscribe"}, reads the
+ * {"ok":true} reply and then prints every event line as it comes. Exit
+ * codes as in nextupctl: 0 ok, 1 error reply or the stream ended, 2 usage
+ * error or daemon unreachable. */
+#include "nextupctl-events.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+#define DEFAULT_SOCKET "/run/nextup/control.sock"
+#define REPLY_TIMEOUT_MS 10000
+#define LINE_MAX_BYTES (64u * 1024u * 1024u)
+#define EXIT_USAGE 2
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
+
+struct opts {
+        const char *socket, *since, *until, *cmd;
+        bool json, csv;
+};
+
+struct reader {
+        int fd;
+        char *buf;
+        size_t len, size;
+};
+
+static int usage_error(const char *msg, const char *arg) {
+        fprintf(stderr, "nextupctl: %s%s%s%s\nTry 'nextupctl --help'.\n", msg, arg ? " '" : "", arg ? arg : "",
+                arg ? "'" : "");
+        return -EINVAL;
+}
+
+static bool is_ours(const char *cmd) {
+        return strcmp(cmd, "asrun") == 0 || strcmp(cmd, "subscribe") == 0 || strcmp(cmd, "events") == 0;
+}
+
+static bool takes_value(const char *a) {
+        return strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0 || strcmp(a, "--since") == 0 ||
+               strcmp(a, "--until") == 0;
+}
+
+bool events_wanted(int argc, char **argv) {
+        for (int i = 1; i < argc; i++) {
+                if (takes_value(argv[i])) {
+                        i++;
+                        continue;
+                }
+                if (argv[i][0] != '-')
+                        return is_ours(argv[i]);
+        }
+        return false;
+}
+
+static int64_t wall_now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- WHEN ------------------------------------------------------------ */
+
+static bool all_digits(const char *s) {
+        return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+/* "HH:MM[:SS]" at P; returns the characters used, 0 when not a time. */
+static int parse_hms(const char *p, struct tm *tm) {
+        int h, mi, sec = 0, n = 0, n2 = 0;
+
+        if (sscanf(p, "%2d:%2d%n", &h, &mi, &n) != 2 || p[0] < '0' || p[0] > '9')
+                return 0;
+        if (p[n] == ':' && sscanf(p + n + 1, "%2d%n", &sec, &n2) == 1)
+                n += 1 + n2;
+        if (h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0 || sec < 0)
+                return 0;
+        tm->tm_hour = h, tm->tm_min = mi, tm->tm_sec = sec;
+        return n;
+}
+
+/* The zone suffix: "" local, "Z" UTC, "+HH:MM"/"-HHMM" offsets. */
+static int to_ms(struct tm *tm, const char *zone, int64_t *ret) {
+        int oh, om, n = 0;
+        time_t t;
+
+        if (*zone == '\0') {
+                tm->tm_isdst = -1;
+                t = mktime(tm);
+        } else if (strcmp(zone, "Z") == 0 || strcmp(zone, "z") == 0)
+                t = timegm(tm);
+        else if ((zone[0] == '+' || zone[0] == '-') &&
+                 (sscanf(zone + 1, "%2d:%2d%n", &oh, &om, &n) == 2 || sscanf(zone + 1, "%2d%2d%n", &oh, &om, &n) == 2) &&
+                 zone[1 + n] == '\0' && oh <= 23 && om <= 59) {
+                t = timegm(tm);
+                t -= (zone[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+        } else
+                return -EINVAL;
+        if (t == (time_t) -1)
+                return -EINVAL;
+        *ret = (int64_t) t * 1000;
+        return 0;
+}
+
+int events_parse_when(const char *s, int64_t now_ms, int64_t *ret) {
+        struct tm tm = { 0 };
+        time_t now = (time_t) (now_ms / 1000);
+        long long v;
+        char unit;
+        int y, mo, d, n = 0;
+
+        if (all_digits(s)) {
+                errno = 0;
+                v = strtoll(s, NULL, 10);
+                if (errno)
+                        return -EINVAL;
+                return *ret = v, 0;
+        }
+        if (s[0] == '-' && sscanf(s + 1, "%lld%c%n", &v, &unit, &n) == 2 && s[1 + n] == '\0' && v >= 0 &&
+            all_digits((char[]) { s[1], 0 })) {
+                long long mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 :
+                                 unit == 'd' ? 86400000 : 0;
+                if (!mult || v > 100LL * 365 * 86400000 / mult)
+                        return -EINVAL;
+                return *ret = now_ms - v * mult, 0;
+        }
+        if ((n = parse_hms(s, &tm)) > 0) {         /* a time today, local */
+                struct tm today;
+
+                localtime_r(&now, &today);
+                tm.tm_year = today.tm_year, tm.tm_mon = today.tm_mon, tm.tm_mday = today.tm_mday;
+                return s[n] == '\0' ? to_ms(&tm, "", ret) : -EINVAL;
+        }
+        if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 || mo < 1 || mo > 12 || d < 1 || d > 31)
+                return -EINVAL;
+        tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
+        s += n;
+        if (*s == 'T' || *s == 't' || *s == ' ') {
+                n = parse_hms(s + 1, &tm);
+                if (n == 0)
+                        return -EINVAL;
+                s += 1 + n;
+        }
+        return to_ms(&tm, s, ret);
+}
+
+/* ---- talking to the daemon ------------------------------------------ */
+
+static int connect_socket(const char *path, int *ret_fd) {
+        _cleanup_close_ int fd = -1;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(path) >= sizeof sa.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int send_request(int fd, struct json_object *req) {
+        _cleanup_free_ char *line = NULL;
+        size_t len;
+
+        if (asprintf(&line, "%s\n", json_object_to_json_string_ext(req, JSON_FLAGS)) < 0)
+                return -ENOMEM;
+        len = strlen(line);
+        for (size_t off = 0; off < len;) {
+                ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                off += (size_t) n;
+        }
+        return 0;
+}
+
+/* Next line (caller frees) from R; keeps what follows it for the next
+ * call. TIMEOUT_MS < 0 waits for ever. -EPIPE at EOF, -ETIMEDOUT. */
+static int reader_line(struct reader *r, int timeout_ms, char **ret) {
+        for (;;) {
+                char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
+                struct pollfd p = { .fd = r->fd, .events = POLLIN };
+                ssize_t n;
+
+                if (nl) {
+                        size_t l = (size_t) (nl - r->buf);
+
+                        *ret = strndup(r->buf, l);
+                        if (!*ret)
+                                return -ENOMEM;
+                        memmove(r->buf, nl + 1, r->len - l - 1);
+                        r->len -= l + 1;
+                        return 0;
+                }
+                if (r->size - r->len < 4096) {
+                        char *b;
+
+                        if (r->size >= LINE_MAX_BYTES)
+                                return -EMSGSIZE;
+                        b = realloc(r->buf, r->size = r->size ? r->size * 2 : 16384);
+                        if (!b)
+                                return -ENOMEM;
+                        r->buf = b;
+                }
+                n = poll(&p, 1, timeout_ms);
+                if (n == 0)
+                        return -ETIMEDOUT;
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                n = recv(r->fd, r->buf + r->len, r->size - r->len, 0);
+                if (n == 0)
+                        return -EPIPE;
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                r->len += (size_t) n;
+        }
+}
+
+static const char *errno_text(int r) {
+        return r == -ETIMEDOUT ? "no reply in time" : r == -EPIPE ? "the daemon closed the connection"
+                                                                  : strerror(-r);
+}
+
+/* Checks an {"ok":...} reply: 0 ok, else prints the error and returns 1. */
+static int check_reply(struct json_object *reply, const char *line) {
+        struct json_object *ok, *err;
+
+        if (!reply || !json_object_object_get_ex(reply, "ok", &ok) || !json_object_is_type(ok, json_type_boolean)) {
+                fprintf(stderr, "nextupctl: invalid reply from the daemon: %s\n", line);
+                return EXIT_FAILURE;
+        }
+        if (!json_object_get_boolean(ok)) {
+                json_object_object_get_ex(reply, "error", &err);
+                fprintf(stderr, "nextupctl: %s\n", err ? json_object_get_string(err) : "unknown error");
+                return EXIT_FAILURE;
+        }
+        return 0;
+}
+
+/* One request on a fresh connection; *ret is the parsed ok reply. Returns
+ * an exit status (0 ok). */
+static int exchange(const char *path, struct json_object *req, struct json_object **ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *line = NULL;
+        struct reader rd = { 0 };
+        struct json_object *reply;
+        int r;
+
+        r = connect_socket(path, &fd);
+        if (r < 0) {
+                fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", path, strerror(-r));
+                return EXIT_USAGE;
+        }
+        rd.fd = fd;
+        r = send_request(fd, req);
+        if (r >= 0)
+                r = reader_line(&rd, REPLY_TIMEOUT_MS, &line);
+        free(rd.buf);
+        if (r < 0) {
+                fprintf(stderr, "nextupctl: talking to '%s' failed: %s\n", path, errno_text(r));
+                return EXIT_USAGE;
+        }
+        reply = json_tokener_parse(line);
+        r = check_reply(reply, line);
+        if (r != 0) {
+                json_object_put(reply);
+                return r;
+        }
+        *ret = reply;
+        return 0;
+}
+
+/* ---- printing -------------------------------------------------------- */
+
+static const char *str_of(struct json_object *o, const char *key) {
+        struct json_object *v;
+
+        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+                return json_object_get_string(v);
+        return NULL;
+}
+
+/* -1 when absent or null. */
+static long long int_of(struct json_object *o, const char *key) {
+        struct json_object *v;
+
+        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
+                return json_object_get_int64(v);
+        return -1;
+}
+
+/* ISO 8601 local time with offset, "2026-11-27T10:00:01.234+01:00"; not
+ * ISO: "2026-11-27 10:00:01". "" for an unknown time. */
+static const char *fmt_wall(long long ms, bool iso, char buf[static 48]) {
+        time_t t = (time_t) (ms / 1000);
+        struct tm tm;
+        char zone[8];
+
+        if (ms < 0 || !localtime_r(&t, &tm))
+                return "";
+        if (!iso) {
+                strftime(buf, 48, "%Y-%m-%d %H:%M:%S", &tm);
+                return buf;
+        }
+        strftime(zone, sizeof zone, "%z", &tm);         /* +0100 */
+        strftime(buf, 48, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + strlen(buf), 48 - strlen(buf), ".%03lld%.3s:%.2s", ms % 1000, zone, zone + 3);
+        return buf;
+}
+
+static void fmt_dur(long long ms, char buf[static 32]) {
+        if (ms < 0)
+                snprintf(buf, 32, "--:--");
+        else
+                snprintf(buf, 32, "%02lld:%02lld", ms / 60000, ms / 1000 % 60);
+}
+
+/* RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled. */
+static void csv_field(const char *s, bool last) {
+        if (!s)
+                s = "";
+        if (strpbrk(s, ",\"\r\n")) {
+                putchar('"');
+                for (; *s; s++) {
+                        if (*s == '"')
+                                putchar('"');
+                        putchar(*s);
+                }
+                putchar('"');
+        } else
+                fputs(s, stdout);
+        fputs(last ? "\r\n" : ",", stdout);
+}
+
+static void csv_int(long long v, bool last) {
+        char buf[32];
+
+        if (v >= 0)
+                snprintf(buf, sizeof buf, "%lld", v);
+        else
+                buf[0] = '\0';
+        csv_field(buf, last);
+}
+
+static const char *const csv_header[] = {
+        "id", "kind", "title", "start", "end", "start_ms", "end_ms", "scheduled_ms", "planned_ms",
+        "played_ms", "reason", "cues_emitted", "cues_dropped", "timing", "audio", "transcript",
+};
+
+static void print_csv(struct json_object *records) {
+        char b1[48], b2[48];
+
+        for (size_t i = 0; i < sizeof csv_header / sizeof csv_header[0]; i++)
+                csv_field(csv_header[i], i + 1 == sizeof csv_header / sizeof csv_header[0]);
+        for (size_t i = 0; i < json_object_array_length(records); i++) {
+                struct json_object *r = json_object_array_get_idx(records, i);
+
+                csv_int(int_of(r, "id"), false);
+                csv_field(str_of(r, "kind"), false);
+                csv_field(str_of(r, "title"), false);
+                csv_field(fmt_wall(int_of(r, "start_ms"), true, b1), false);
+                csv_field(fmt_wall(int_of(r, "end_ms"), true, b2), false);
+                csv_int(int_of(r, "start_ms"), false);
+                csv_int(int_of(r, "end_ms"), false);
+                csv_int(int_of(r, "scheduled_ms"), false);
+                csv_int(int_of(r, "planned_ms"), false);
+                csv_int(int_of(r, "played_ms"), false);
+                csv_field(str_of(r, "reason"), false);
+                csv_int(int_of(r, "cues_emitted"), false);
+                csv_int(int_of(r, "cues_dropped"), false);
+                csv_field(str_of(r, "timing"), false);
+                csv_field(str_of(r, "audio"), false);
+                csv_field(str_of(r, "transcript"), true);
+        }
+}
+
+static void print_table(struct json_object *records) {
+        size_t n = json_object_array_length(records);
+
+        if (n == 0) {
+                puts("No as-run records in that time");
+                return;
+        }
+        printf("%-19s  %-8s  %-5s  %-6s %-12s  %-5s  %-9s  %s\n", "START", "END", "PLAN", "PLAYED", "REASON", "ID",
+               "KIND", "TITLE");
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *r = json_object_array_get_idx(records, i);
+                char start[48], end[48], plan[32], played[32];
+
+                fmt_wall(int_of(r, "start_ms"), false, start);
+                fmt_wall(int_of(r, "end_ms"), false, end);
+                fmt_dur(int_of(r, "planned_ms"), plan);
+                fmt_dur(int_of(r, "played_ms"), played);
+                printf("%-19s  %-8s  %-5s  %-6s %-12s  #%-4lld  %-9s  %s\n", start,
+                       strlen(end) > 11 ? end + 11 : end, plan, played,
+                       str_of(r, "reason") ? str_of(r, "reason") : "?", int_of(r, "id"),
+                       str_of(r, "kind") ? str_of(r, "kind") : "?", str_of(r, "title") ? str_of(r, "title") : "");
+        }
+}
+
+/* ---- the commands ---------------------------------------------------- */
+
+static int cmd_asrun(const struct opts *o) {
+        _cleanup_(json_object_putp) struct json_object *all = json_object_new_array();
+        int64_t since = 0, until = 0, offset = 0, now = wall_now_ms();
+        int r;
+
+        if ((o->since && events_parse_when(o->since, now, &since) < 0) ||
+            (o->until && events_parse_when(o->until, now, &until) < 0)) {
+                usage_error("invalid time (try 2026-11-27T10:00, 10:00, -1h or epoch ms)",
+                            o->since && events_parse_when(o->since, now, &since) < 0 ? o->since : o->until);
+                return EXIT_USAGE;
+        }
+        do {
+                _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(), *reply = NULL;
+                struct json_object *recs;
+
+                json_object_object_add(req, "cmd", json_object_new_string("asrun"));
+                if (o->since)
+                        json_object_object_add(req, "since", json_object_new_int64(since));
+                if (o->until)
+                        json_object_object_add(req, "until", json_object_new_int64(until));
+                if (offset > 0)
+                        json_object_object_add(req, "offset", json_object_new_int64(offset));
+                r = exchange(o->socket, req, &reply);
+                if (r != 0)
+                        return r;
+                if (json_object_object_get_ex(reply, "records", &recs) && json_object_is_type(recs, json_type_array))
+                        for (size_t i = 0; i < json_object_array_length(recs); i++)
+                                json_object_array_add(all, json_object_get(json_object_array_get_idx(recs, i)));
+                offset = int_of(reply, "next_offset");
+        } while (offset > 0);
+
+        if (o->json) {
+                _cleanup_(json_object_putp) struct json_object *out = json_object_new_object();
+
+                json_object_object_add(out, "ok", json_object_new_boolean(1));
+                json_object_object_add(out, "records", json_object_get(all));
+                puts(json_object_to_json_string_ext(out, JSON_FLAGS));
+        } else if (o->csv)
+                print_csv(all);
+        else
+                print_table(all);
+        return EXIT_SUCCESS;
+}
+
+static void print_event(struct json_object *ev) {
+        const char *name = str_of(ev, "event");
+        struct json_object *story = NULL;
+        char t[48], d[32];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        localtime_r(&now, &tm);
+        strftime(t, sizeof t, "%H:%M:%S", &tm);
+        json_object_object_get_ex(ev, "story", &story);
+        if (!name)
+                printf("%s %s\n", t, json_object_to_json_string_ext(ev, JSON_FLAGS));
+        else if (strcmp(name, "next_up") == 0 && story)
+                printf("%s Next up: #%lld %s\n", t, int_of(story, "id"), str_of(story, "title"));
+        else if (strcmp(name, "next_up") == 0)
+                printf("%s Next up: nothing\n", t);
+        else if (strcmp(name, "on_air") == 0)
+                printf("%s On air: #%lld %s\n", t, int_of(story, "id"), str_of(story, "title"));
+        else if (strcmp(name, "off_air") == 0) {
+                fmt_dur(int_of(ev, "played_ms"), d);
+                printf("%s Off air: #%lld %s (%s, %s played)\n", t, int_of(story, "id"), str_of(story, "title"),
+                       str_of(ev, "reason"), d);
+        } else if (strcmp(name, "queue_changed") == 0)
+                printf("%s Queue changed: %lld stories\n", t, int_of(ev, "queue_length"));
+        else if (strcmp(name, "alert") == 0)
+                printf("%s ALERT %s: %s\n", t, str_of(ev, "what"), str_of(ev, "message") ? str_of(ev, "message") : "");
+        else
+                printf("%s %s: %s\n", t, name, json_object_to_json_string_ext(ev, JSON_FLAGS));
+}
+
+static int cmd_subscribe(const struct opts *o) {
+        _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(), *reply = NULL;
+        _cleanup_close_ int fd = -1;
+        struct reader rd = { 0 };
+        int r, status = EXIT_FAILURE;
+
+        r = connect_socket(o->socket, &fd);
+        if (r < 0) {
+                fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", o->socket, strerror(-r));
+                return EXIT_USAGE;
+        }
+        rd.fd = fd;
+        json_object_object_add(req, "cmd", json_object_new_string("subscribe"));
+        r = send_request(fd, req);
+        for (bool first = true; r >= 0; first = false) {
+                _cleanup_free_ char *line = NULL;
+                _cleanup_(json_object_putp) struct json_object *ev = NULL;
+
+                r = reader_line(&rd, first ? REPLY_TIMEOUT_MS : -1, &line);
+                if (r < 0)
+                        break;
+                ev = json_tokener_parse(line);
+                if (first) {
+                        status = check_reply(ev, line);
+                        if (status != 0)
+                                break;
+                        status = EXIT_FAILURE;
+                        /* stderr, so stdout stays pure events; scripts
+                         * may wait for this line. */
+                        fprintf(stderr, "Listening for events on '%s'\n", o->socket);
+                        continue;
+                }
+                if (o->json)
+                        puts(line);
+                else if (ev && !json_object_object_get_ex(ev, "ok", NULL))
+                        print_event(ev);
+                fflush(stdout);
+        }
+        free(rd.buf);
+        if (r < 0)
+                fprintf(stderr, "nextupctl: event stream from '%s' ended: %s\n", o->socket, errno_text(r));
+        return status;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o) {
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+
+                if (takes_value(a)) {
+                        if (i + 1 >= argc)
+                                return usage_error("option needs an argument:", a);
+                        if (strcmp(a, "--since") == 0)
+                                o->since = argv[++i];
+                        else if (strcmp(a, "--until") == 0)
+                                o->until = argv[++i];
+                        else
+                                o->socket = argv[++i];
+                } else if (strncmp(a, "--since=", 8) == 0)
+                        o->since = a + 8;
+                else if (strncmp(a, "--until=", 8) == 0)
+                        o->until = a + 8;
+                else if (strncmp(a, "--socket=", 9) == 0)
+                        o->socket = a + 9;
+                else if (strcmp(a, "--json") == 0)
+                        o->json = true;
+                else if (strcmp(a, "--csv") == 0)
+                        o->csv = true;
+                else if (a[0] == '-')
+                        return usage_error("unknown option", a);
+                else if (o->cmd)
+                        return usage_error("unexpected argument", a);
+                else
+                        o->cmd = a;
+        }
+        if (strcmp(o->cmd, "asrun") != 0 && (o->since || o->until || o->csv))
+                return usage_error("--since, --until and --csv only go with 'asrun'", NULL);
+        if (o->csv && o->json)
+                return usage_error("use either --csv or --json, not both", NULL);
+        return 0;
+}
+
+int events_main(int argc, char **argv) {
+        struct opts o = { 0 };
+        const char *env = getenv("NEXTUP_SOCKET");
+
+        if (parse_opts(argc, argv, &o) < 0)
+                return EXIT_USAGE;
+        if (!o.socket)
+                o.socket = env && env[0] ? env : DEFAULT_SOCKET;
+        if (strcmp(o.cmd, "asrun") == 0)
+                return cmd_asrun(&o);
+        return cmd_subscribe(&o);
+}

@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* persist.c: see persist.h. Why a snapshot file and not a journal: the
+ * state is small (tens of stories, a few KiB), so writing it whole costs
+ * one fsync either way (about 0.4 ms on ext4 here), and a snapshot needs
+ * no compaction, no replay and no rule for a torn last record: rename(2)
+ * is atomic, so a reader sees the old file or the new one, never a mix.
+ * The temp file is fsync'd before the rename and the directory after it,
+ * so once persist_save returns 0 the new state survives a crash or power
+ * cut. A full disk fails the write of the temp file, which is then
+ * removed: the old state stays whole.
+ *
+ * The file: {"version":1,"next_id":N,"rate":R,"queue":[STORY...],
+ * "on_air":ON_AIR|null,"schedule":ANY}, STORY = {"id","audio","transcript",
+ * "start_frame"}, ON_AIR = STORY + {"frames","duration_ms",
+ * "started_wall_ms","checkpoint_wall_ms"}. */
+#include "persist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+#define PERSIST_VERSION 1
+#define PERSIST_MAX_SIZE (16 * 1024 * 1024)
+
+struct persist {
+        char *dir;
+        char *path;
+        char *tmp_path;
+        char *last_text;        /* what the file holds, as far as we know */
+        uint64_t last_write_us;
+};
+
+static void json_object_putp(struct json_object **o) {
+        json_object_put(*o);
+}
+
+static void persist_story_done(struct persist_story *s) {
+        free(s->audio);
+        free(s->transcript);
+        s->audio = s->transcript = NULL;
+}
+
+void persist_state_done(struct persist_state *st) {
+        for (size_t i = 0; i < st->n_queue; i++)
+                persist_story_done(&st->queue[i]);
+        free(st->queue);
+        if (st->has_on_air)
+                persist_story_done(&st->on_air.story);
+        json_object_put(st->schedule);
+        memset(st, 0, sizeof *st);
+}
+
+/* ---- state -> JSON --------------------------------------------------- */
+
+static struct json_object *story_to_json(const struct persist_story *s) {
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "id", json_object_new_uint64(s->id));
+        json_object_object_add(o, "audio", json_object_new_string(s->audio));
+        json_object_object_add(o, "transcript", json_object_new_string(s->transcript));
+        json_object_object_add(o, "start_frame", json_object_new_int64(s->start_frame));
+        return o;
+}
+
+static struct json_object *on_air_to_json(const struct persist_on_air *a) {
+        struct json_object *o = story_to_json(&a->story);
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "frames", json_object_new_int64(a->frames));
+        json_object_object_add(o, "duration_ms", json_object_new_int64(a->duration_ms));
+        json_object_object_add(o, "started_wall_ms", json_object_new_int64(a->started_wall_ms));
+        json_object_object_add(o, "checkpoint_wall_ms", json_object_new_int64(a->checkpoint_wall_ms));
+        return o;
+}
+
+int persist_state_to_json(const struct persist_state *st, char **ret) {
+        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        struct json_object *q = json_object_new_array();
+        char *text;
+
+        if (!o || !q) {
+                json_object_put(q);
+                return -ENOMEM;
+        }
+        json_object_object_add(o, "version", json_object_new_int(PERSIST_VERSION));
+        json_object_object_add(o, "next_id", json_object_new_uint64(st->next_id));
+        json_object_object_add(o, "rate", json_object_new_int(st->rate));
+        for (size_t i = 0; i < st->n_queue; i++)
+                json_object_array_add(q, story_to_json(&st->queue[i]));
+        json_object_object_add(o, "queue", q);
+        json_object_object_add(o, "on_air", st->has_on_air ? on_air_to_json(&st->on_air) : NULL);
+        json_object_object_add(o, "schedule", json_object_get(st->schedule));
+        /* Pretty: an admin reads it, and a parse error's line means something. */
+        text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        if (!text)
+                return -ENOMEM;
+        *ret = text;
+        return 0;
+}
+
+/* ---- JSON -> state --------------------------------------------------- */
+
+/* Field access with an error message naming the field. */
+struct reader {
+        char *error;
+};
+
+static int reader_fail(struct reader *rd, const char *field, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        if (rd->error)
+                return -EBADMSG;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (asprintf(&rd->error, "%s: %s", field, msg ? msg : "invalid") < 0)
+                rd->error = NULL;
+        return -EBADMSG;
+}
+
+static int get_int64(struct reader *rd, struct json_object *o, const char *prefix, const char *key,
+                     int64_t min, int64_t *ret) {
+        struct json_object *v;
+        char field[128];
+
+        snprintf(field, sizeof field, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (!json_object_object_get_ex(o, key, &v))
+                return reader_fail(rd, field, "missing");
+        if (!json_object_is_type(v, json_type_int))
+                return reader_fail(rd, field, "not an integer");
+        if (json_object_get_int64(v) < min)
+                return reader_fail(rd, field, "%lld is below %lld", (long long) json_object_get_int64(v),
+                                   (long long) min);
+        *ret = json_object_get_int64(v);
+        return 0;
+}
+
+static int get_path(struct reader *rd, struct json_object *o, const char *prefix, const char *key, char **ret) {
+        struct json_object *v;
+        char field[128];
+
+        snprintf(field, sizeof field, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (!json_object_object_get_ex(o, key, &v))
+                return reader_fail(rd, field, "missing");
+        if (!json_object_is_type(v, json_type_string))
+                return reader_fail(rd, field, "not a string");
+        if (json_object_get_string(v)[0] != '/')
+                return reader_fail(rd, field, "not an absolute path");
+        *ret = strdup(json_object_get_string(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int story_from_json(struct reader *rd, struct json_object *o, const char *prefix,
+                           struct persist_story *ret) {
+        int64_t id;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return reader_fail(rd, prefix, "not an object");
+        if ((r = get_int64(rd, o, prefix, "id", 1, &id)) < 0 ||
+            (r = get_int64(rd, o, prefix, "start_frame", 0, &ret->start_frame)) < 0 ||
+            (r = get_path(rd, o, prefix, "audio", &ret->audio)) < 0 ||
+            (r = get_path(rd, o, prefix, "transcript", &ret->transcript)) < 0)
+                return r;
+        ret->id = (uint64_t) id;
+        return 0;
+}
+
+static int on_air_from_json(struct reader *rd, struct json_object *o, struct persist_on_air *ret) {
+        int r = story_from_json(rd, o, "on_air", &ret->story);
+
+        if (r < 0)
+                return r;
+        if ((r = get_int64(rd, o, "on_air", "frames", 0, &ret->frames)) < 0 ||
+            (r = get_int64(rd, o, "on_air", "duration_ms", -1, &ret->duration_ms)) < 0 ||
+            (r = get_int64(rd, o, "on_air", "started_wall_ms", 0, &ret->started_wall_ms)) < 0 ||
+            (r = get_int64(rd, o, "on_air", "checkpoint_wall_ms", 0, &ret->checkpoint_wall_ms)) < 0)
+                return r;
+        return 0;
+}
+
+static int queue_from_json(struct reader *rd, struct json_object *o, struct persist_state *st) {
+        struct json_object *q;
+        size_t n;
+
+        if (!json_object_object_get_ex(o, "queue", &q))
+                return reader_fail(rd, "queue", "missing");
+        if (!json_object_is_type(q, json_type_array))
+                return reader_fail(rd, "queue", "not an array");
+        n = json_object_array_length(q);
+        st->queue = calloc(n ? n : 1, sizeof *st->queue);
+        if (!st->queue)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                char prefix[32];
+                int r;
+
+                snprintf(prefix, sizeof prefix, "queue[%zu]", i);
+                st->n_queue = i + 1;    /* so that persist_state_done frees a half-read entry */
+                r = story_from_json(rd, json_object_array_get_idx(q, i), prefix, &st->queue[i]);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < i; k++)
+                        if (st->queue[k].id == st->queue[i].id)
+                                return reader_fail(rd, prefix, "id %llu appears twice",
+                                                   (unsigned long long) st->queue[i].id);
+        }
+        return 0;
+}
+
+static int state_from_object(struct reader *rd, struct json_object *o, struct persist_state *st) {
+        struct json_object *v;
+        int64_t version, next_id, rate;
+        int r;
+
+        if (!json_object_is_type(o, json_type_object))
+                return reader_fail(rd, "top level", "not an object");
+        if ((r = get_int64(rd, o, "", "version", 0, &version)) < 0)
+                return r;
+        if (version != PERSIST_VERSION)
+                return reader_fail(rd, "version", "%lld is not %d", (long long) version, PERSIST_VERSION);
+        if ((r = get_int64(rd, o, "", "next_id", 1, &next_id)) < 0 ||
+            (r = get_int64(rd, o, "", "rate", 1, &rate)) < 0)
+                return r;
+        if (rate > 1000000)
+                return reader_fail(rd, "rate", "%lld is out of range", (long long) rate);
+        st->next_id = (uint64_t) next_id;
+        st->rate = (int) rate;
+        if ((r = queue_from_json(rd, o, st)) < 0)
+                return r;
+        if (json_object_object_get_ex(o, "on_air", &v) && v) {
+                st->has_on_air = true;
+                if ((r = on_air_from_json(rd, v, &st->on_air)) < 0)
+                        return r;
+        }
+        if (json_object_object_get_ex(o, "schedule", &v) && v)
+                st->schedule = json_object_get(v);
+        return 0;
+}
+
+/* "LINE:COLUMN (offset N)" of byte OFFSET, both from 1. */
+static void describe_offset(const char *text, size_t offset, char *buf, size_t n) {
+        size_t line = 1, col = 1;
+
+        for (size_t i = 0; i < offset; i++, col++)
+                if (text[i] == '\n') {
+                        line++;
+                        col = 0;
+                }
+        snprintf(buf, n, "%zu:%zu (offset %zu)", line, col, offset);
+}
+
+static struct json_object *parse_text(const char *text, size_t len, char **ret_error) {
+        struct json_tokener *tok = json_tokener_new();
+        struct json_object *o = NULL;
+        const char *why = NULL;
+        size_t end;
+        char where[96];
+
+        if (!tok)
+                return NULL;
+        o = json_tokener_parse_ex(tok, text, (int) len);
+        end = json_tokener_get_parse_end(tok);
+        if (!o && json_tokener_get_error(tok) == json_tokener_continue)
+                why = "unexpected end of data (a truncated file?)", end = len;
+        else if (!o)
+                why = json_tokener_error_desc(json_tokener_get_error(tok));
+        else {
+                while (end < len && strchr(" \t\r\n", text[end]))
+                        end++;
+                if (end < len || memchr(text, 0, len))
+                        why = "data after the end of the state";
+        }
+        json_tokener_free(tok);
+        if (why) {
+                json_object_put(o);
+                describe_offset(text, MIN(end, len), where, sizeof where);
+                if (asprintf(ret_error, "%s: %s", where, why) < 0)
+                        *ret_error = NULL;
+                return NULL;
+        }
+        return o;
+}
+
+int persist_state_from_json(const char *text, size_t len, struct persist_state *ret, char **ret_error) {
+        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        struct persist_state st = {};
+        struct reader rd = {};
+        int r;
+
+        memset(ret, 0, sizeof *ret);
+        if (len == 0) {
+                *ret_error = strdup("1:1 (offset 0): the file is empty");
+                return -EBADMSG;
+        }
+        o = parse_text(text, len, ret_error);
+        if (!o)
+                return -EBADMSG;
+        r = state_from_object(&rd, o, &st);
+        if (r < 0) {
+                persist_state_done(&st);
+                if (r == -EBADMSG)
+                        *ret_error = rd.error;
+                else
+                        free(rd.error);
+                return r;
+        }
+        *ret = st;
+        return 0;
+}
+
+/* ---- I/O ------------------------------------------------------------- */
+
+int persist_new(const char *dir, struct persist **ret) {
+        struct persist *p = calloc(1, sizeof *p);
+
+        if (!p)
+                return -ENOMEM;
+        p->dir = strdup(dir);
+        if (!p->dir || asprintf(&p->path, "%s/" PERSIST_FILE, dir) < 0 ||
+            asprintf(&p->tmp_path, "%s/" PERSIST_FILE ".tmp", dir) < 0) {
+                p->path = p->tmp_path = NULL;
+                persist_free(p);
+                return -ENOMEM;
+        }
+        (void) mkdir(dir, 0755);    /* the parent is the manager's business; errors show at save */
+        *ret = p;
+        return 0;
+}
+
+struct persist *persist_free(struct persist *p) {
+        if (p) {
+                free(p->dir);
+                free(p->path);
+                free(p->tmp_path);
+                free(p->last_text);
+                free(p);
+        }
+        return NULL;
+}
+
+const char *persist_path(const struct persist *p) {
+        return p->path;
+}
+
+uint64_t persist_last_write_us(const struct persist *p) {
+        return p->last_write_us;
+}
+
+void persist_invalidate(struct persist *p) {
+        p->last_text = (free(p->last_text), NULL);
+}
+
+static int fsync_dir(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+static int read_all(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+        ssize_t n;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size > PERSIST_MAX_SIZE)
+                return -EFBIG;
+        buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (len < (size_t) st.st_size && (n = read(fd, buf + len, (size_t) st.st_size - len)) != 0) {
+                if (n < 0)
+                        return -errno;
+                len += (size_t) n;
+        }
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+/* Renames the corrupt file aside (kept for a post-mortem) and says where. */
+static int move_aside(struct persist *p, const char *why, char **ret_error) {
+        _cleanup_free_ char *aside = NULL;
+        struct timespec ts;
+        int r = 0;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (asprintf(&aside, "%s.corrupt-%lld", p->path,
+                     (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000) < 0)
+                return -ENOMEM;
+        if (rename(p->path, aside) < 0)
+                r = -errno;
+        else
+                (void) fsync_dir(p->dir);
+        if (asprintf(ret_error, "'%s':%s; %s '%s'", p->path, why,
+                     r < 0 ? "could not move it aside" : "moved it to", aside) < 0)
+                *ret_error = NULL;
+        return -EBADMSG;
+}
+
+int persist_load(struct persist *p, struct persist_state *ret, char **ret_error) {
+        _cleanup_free_ char *text = NULL, *why = NULL;
+        struct persist_state st;
+        size_t len = 0;
+        int r;
+
+        /* A temp file is a write that never reached its rename: the state
+         * file still holds the last complete state. */
+        (void) unlink(p->tmp_path);
+        r = read_all(p->path, &text, &len);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                if (asprintf(ret_error, "cannot read '%s': %s", p->path, strerror(-r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        r = persist_state_from_json(text, len, &st, &why);
+        if (r == -EBADMSG)
+                return move_aside(p, why ? why : "invalid", ret_error);
+        if (r < 0)
+                return r;
+        free(p->last_text);
+        p->last_text = TAKE_PTR(text);
+        *ret = st;
+        return 1;
+}
+
+static int write_all(int fd, const char *text, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, text, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                text += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static int write_atomic(struct persist *p, const char *text) {
+        int fd, r;
+
+        fd = open(p->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, text, strlen(text));
+        if (r >= 0)
+                r = write_all(fd, "\n", 1);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r >= 0 && rename(p->tmp_path, p->path) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlink(p->tmp_path);     /* give the space back */
+                return r;
+        }
+        return fsync_dir(p->dir);
+}
+
+int persist_save(struct persist *p, const struct persist_state *st) {
+        _cleanup_free_ char *text = NULL;
+        struct timespec a, b;
+        int r;
+
+        r = persist_state_to_json(st, &text);
+        if (r < 0)
+                return r;
+        if (p->last_text && strcmp(p->last_text, text) == 0)
+                return 0;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        r = write_atomic(p, text);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        p->last_write_us = (uint64_t) ((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
+        if (r < 0) {
+                /* After a failed directory fsync the rename may or may not
+                 * have reached the disk: write again next time. */
+                persist_invalidate(p);
+                return r;
+        }
+        free(p->last_text);
+        p->last_text = TAKE_PTR(text);
+        return 1;
+}
