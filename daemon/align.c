@@ -539,6 +539,7 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         r = aligner_init(&al, o, cues->n_cues);
         if (r >= 0)
                 r = extract(&al, cues, audio_path, &fa, &n_a, &fs, &n_s, &es);
+        if (getenv("XR")) dop.radius = atoi(getenv("XR")); /* TUNE */
         if (getenv("XS")) dop.skip_ratio = strtof(getenv("XS"), NULL); /* TUNE */
         dop.seg_start = al.seg_start;
         dop.n_seg = al.n_seg;

@@ -217,6 +217,13 @@ class AirChain(nt.NextupTestCase):
         time.sleep(0.3)          # the tail reaches the monitor
         return ids
 
+    def underruns(self):
+        """What to look at when a story is not whole: the daemon missed
+        PulseAudio's buffer (a loaded machine: see the load average)."""
+        n = self.pulse.read_log().count("Implicit underrun of 'libao")
+        return "\nPulseAudio logged %d underruns of nextupd's stream (incl. one per idle spell); load average %s" % (
+            n, " ".join("%.1f" % x for x in os.getloadavg()))
+
     def check_round(self, d, fxs, ids, pcms, label):
         """Whole and gapless in the recording; -> (gaps in frames, delays in ms)."""
         rec, origin, reads = self.recorder.snapshot()
@@ -224,17 +231,19 @@ class AirChain(nt.NextupTestCase):
             with open(os.path.join(self.tmp, "air-%s.raw" % label), "wb") as f:
                 f.write(rec)
         start = locate(rec, pcms[0], 0 if label == "before" else self.round_end)
-        self.assertIsNotNone(start, "%s: the first story is not in the recording sample-exact" % label)
+        self.assertIsNotNone(start, "%s: the first story is not in the recording sample-exact%s"
+                             % (label, self.underruns()))
         gaps, starts, at = [], [], start
         for fx, pcm in zip(fxs, pcms):
             got = rec[at * FRAME:at * FRAME + len(pcm)]
             if got != pcm:
                 found = locate(rec, pcm, at * FRAME)
-                self.assertIsNotNone(found, "%s: '%s' is not in the recording whole" % (label, fx["title"]))
+                self.assertIsNotNone(found, "%s: '%s' is not in the recording whole%s"
+                                     % (label, fx["title"], self.underruns()))
                 got = rec[found * FRAME:found * FRAME + len(pcm)]
                 bad = next((i for i in range(0, len(pcm), FRAME) if got[i:i + FRAME] != pcm[i:i + FRAME]), None)
-                self.assertIsNone(bad, "%s: '%s' not whole: differs from frame %s (%.3f s) on"
-                                  % (label, fx["title"], bad, (bad or 0) / FRAME / RATE))
+                self.assertIsNone(bad, "%s: '%s' not whole: differs from frame %s (%.3f s) on%s"
+                                  % (label, fx["title"], bad, (bad or 0) / FRAME / RATE, self.underruns()))
                 gaps.append(found - at)
                 at = found
             elif starts:
