@@ -13,7 +13,11 @@
  * snap_ms, measured on a 2 ms envelope of the story. The local DTW distance
  * around each cue's first words gives its confidence; cues that match badly
  * (a sentence missing from the audio, noise) are placed between trusted
- * neighbours by synthesized time instead of being dragged along. */
+ * neighbours by synthesized time instead of being dragged along. The DTW
+ * knows the sentences: audio between two of them that the text lacks is
+ * passed over at a price, and a sentence the audio lacks is jumped over
+ * (its cues then count as untrusted). A cue starts where its synthesized
+ * voice does, not at the lead-in silence espeak-ng reports it at. */
 #include "align.h"
 
 #include <errno.h>
@@ -45,6 +49,11 @@
 #define FLOOR_MELS 40         /* mfcc_opts_default's n_mels */
 #define FLOOR_QUANTILE 0.1    /* the story's pauses: at least a tenth of its frames */
 #define VOICE_WAIT_MS 500    /* a word's sound starts at most this long after its event */
+#define CHARS_PER_S 12          /* reading pace for the audio length bound (espeak-ng: ~18) */
+#define MAX_AUDIO_FACTOR 4
+#define MAX_AUDIO_EXTRA_S 600
+#define SKIP_RATIO 0.4f       /* open begin/end, per frame: under what a word costs on music */
+#define SEG_MAX_LEVEL 3       /* gap and jump on frames of up to 80 ms */
 #define GAP_RATIO 0.6f        /* audio between sentences passed over, per frame (dtw_opts) */
 #define JUMP_RATIO 0.6f       /* a sentence the audio lacks left out, per frame */
 
@@ -61,6 +70,7 @@ struct aligner {
         int64_t synth_pos;
         size_t *seg_start;       /* per sentence synthesized: its first synth frame */
         size_t n_seg;
+        int64_t max_samples;     /* story samples decoded at most: the text's reading time, generously */
         float rise_floor;        /* onsets in noise: walk back down the rise to this level */
 };
 
@@ -106,6 +116,12 @@ static int decode_audio(struct aligner *al, const char *path) {
         if (r < 0)
                 return r;
         while ((n = decoder_read(d, pcm, 8192)) > 0) {
+                if ((int64_t) al->n_env * al->block > al->max_samples) {
+                        r = log_warning_errno(EBADMSG,
+                                              "align: '%s' runs far longer than its text can be read (over %" PRIi64
+                                              " s): not aligning", path, al->max_samples / al->rate);
+                        break;
+                }
                 r = mfcc_feed(al->ma, pcm, (size_t) n);
                 if (r >= 0)
                         r = env_push(al, pcm, (size_t) n);
@@ -333,6 +349,28 @@ static void cue_confidence(const struct aligner *al, const struct feats *f, cons
         }
 }
 
+/* A sentence the DTW jumped over (the audio lacks it: all its frames on
+ * one story frame) has nothing to trust: its cues are interpolated. */
+static void distrust_skipped(const struct aligner *al, const int32_t *map, size_t n_s, size_t n,
+                             double *conf) {
+        size_t s = 0;
+
+        for (size_t k = 0; k < n; k++) {
+                size_t i, end;
+
+                if (al->cue_synth[k] < 0)
+                        continue;
+                i = (size_t) (al->cue_synth[k] / al->hop);
+                while (s + 1 < al->n_seg && al->seg_start[s + 1] <= i)
+                        s++;
+                end = MIN(s + 1 < al->n_seg ? al->seg_start[s + 1] : n_s, n_s);
+                if (end > al->seg_start[s] + 1 && map[al->seg_start[s]] == map[end - 1]) {
+                        log_debug("align: cue %zu: its sentence is not in the audio", k);
+                        conf[k] = 0;
+                }
+        }
+}
+
 /* Untrusted cues: placed between the trusted neighbours in proportion to
  * synthesized time (a cue without words counts as at its predecessor). */
 static size_t interpolate(const struct aligner *al, size_t n, const double *conf, int64_t *start) {
@@ -385,10 +423,9 @@ static void voice_starts(struct aligner *al, const float *es, size_t n_s, size_t
                 if (al->cue_synth[k] < 0)
                         continue;
                 i = MIN((size_t) (al->cue_synth[k] / al->hop), n_s - 1);
-                to = MIN(i + VOICE_WAIT_MS / 10, n_s - 1);
+                to = MIN(i + (size_t) (VOICE_WAIT_MS * al->rate / 1000 / al->hop), n_s - 1);
                 while (i < to && es[i] < quiet)
                         i++;
-                if (getenv("XDBG")) fprintf(stderr, "cue %zu synth %ld -> frame %zu es %.2f quiet %.2f\n", k, (long) al->cue_synth[k] / al->hop, i, es[i], quiet); /* TUNE */
                 if (i < to && (int64_t) i * al->hop > al->cue_synth[k])
                         al->cue_synth[k] = (int64_t) i * al->hop;
         }
@@ -443,7 +480,8 @@ static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n
                 trusted += conf[k] >= TRUST_MIN;
         }
         if (trusted == 0 || (double) trusted < al->o.min_trusted * (double) n)
-                return -EBADMSG;
+                return log_warning_errno(EBADMSG, "align: only %zu of %zu cues match the audio: "
+                                         "the text and the audio disagree", trusted, n);
         rep->n_interpolated = interpolate(al, n, conf, start);
         memcpy(path, start, sizeof(int64_t) * n);
         for (size_t k = 0; k < n; k++) {
@@ -464,7 +502,19 @@ static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n
         return 0;
 }
 
-static int aligner_init(struct aligner *al, const struct align_opts *o, size_t n_cues) {
+/* The longest story this text can belong to: MAX_AUDIO_FACTOR times its
+ * reading time at a brisk CHARS_PER_S, plus MAX_AUDIO_EXTRA_S of music and
+ * pauses. A 3-hour file under a one-minute text is not decoded to its end. */
+static int64_t max_story_samples(const struct cue_list *cues, int rate) {
+        size_t chars = 0;
+
+        for (size_t k = 0; k < cues->n_cues; k++)
+                chars += cues->cues[k].spoken ? strlen(cues->cues[k].spoken) + 1 : 0;
+        return ((int64_t) chars * MAX_AUDIO_FACTOR / CHARS_PER_S + MAX_AUDIO_EXTRA_S) * rate;
+}
+
+static int aligner_init(struct aligner *al, const struct align_opts *o, const struct cue_list *cues) {
+        size_t n_cues = cues->n_cues;
         struct mfcc_opts mo;
         int r;
 
@@ -483,7 +533,16 @@ static int aligner_init(struct aligner *al, const struct align_opts *o, size_t n
         al->cue_synth = malloc(sizeof(int64_t) * n_cues);
         al->cue_synth_end = malloc(sizeof(int64_t) * n_cues);
         al->seg_start = malloc(sizeof(size_t) * n_cues);
+        al->max_samples = max_story_samples(cues, al->rate);
         return al->cue_synth && al->cue_synth_end && al->seg_start ? 0 : -ENOMEM;
+}
+
+/* Digital silence or close to it (under -70 dBFS throughout). */
+static bool is_silent(const struct aligner *al) {
+        for (size_t i = 0; i < al->n_env; i++)
+                if (al->env[i] > 1e-7f)
+                        return false;
+        return true;
 }
 
 /* The synthesized speech is read over the story's own noise floor (its
@@ -504,6 +563,8 @@ static int extract(struct aligner *al, struct cue_list *cues, const char *path,
         r = decode_audio(al, path);
         if (r < 0)
                 return r;
+        if (is_silent(al))
+                return log_warning_errno(EINVAL, "align: '%s' is silent: nothing to align", path);
         match_floor(al);
         r = synth_cues(al, cues);
         if (r < 0)
@@ -515,7 +576,9 @@ static int extract(struct aligner *al, struct cue_list *cues, const char *path,
         /* Read at half the synthesizer's pace even a slow speaker would be
          * twice as slow as anyone on air: the audio cannot hold this text. */
         if (*n_a * 2 < *n_s)
-                return -EBADMSG;
+                return log_warning_errno(EBADMSG,
+                                         "align: '%s' is far too short for its text (%zu s for %zu s of reading)",
+                                         path, *n_a / 100, *n_s / 100);
         mfcc_cmvn(*fa, *n_a, FEAT_DIM);
         mfcc_cmvn(*fs, *n_s, FEAT_DIM);
         return 0;
@@ -533,18 +596,17 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         size_t n_a = 0, n_s = 0;
         int r;
 
-        if (getenv("XDBG")) log_set_max_level(7); /* TUNE */
         if (cues->n_cues == 0)
                 return -EINVAL;
-        r = aligner_init(&al, o, cues->n_cues);
+        r = aligner_init(&al, o, cues);
         if (r >= 0)
                 r = extract(&al, cues, audio_path, &fa, &n_a, &fs, &n_s, &es);
-        if (getenv("XR")) dop.radius = atoi(getenv("XR")); /* TUNE */
-        if (getenv("XS")) dop.skip_ratio = strtof(getenv("XS"), NULL); /* TUNE */
+        dop.skip_ratio = SKIP_RATIO;
         dop.seg_start = al.seg_start;
         dop.n_seg = al.n_seg;
-        dop.gap_ratio = getenv("XG") ? strtof(getenv("XG"), NULL) : GAP_RATIO;   /* TUNE */
-        dop.jump_ratio = getenv("XJ") ? strtof(getenv("XJ"), NULL) : JUMP_RATIO; /* TUNE */
+        dop.gap_ratio = GAP_RATIO;
+        dop.jump_ratio = JUMP_RATIO;
+        dop.seg_max_level = SEG_MAX_LEVEL;
         if (r >= 0)
                 r = dtw_align(fs, n_s, fa, n_a, FEAT_DIM, &dop, &map, NULL);
         conf = malloc(sizeof(double) * cues->n_cues);
@@ -556,11 +618,7 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
 
                 voice_starts(&al, es, n_s, cues->n_cues);
                 cue_confidence(&al, &f, map, cues->n_cues, conf);
-                if (getenv("XDUMP")) { /* TUNE */
-                        size_t a0 = strtoul(getenv("XDUMP"), NULL, 10);
-                        for (size_t i = a0; i < MIN(a0 + 300, n_s); i += 5)
-                                fprintf(stderr, "row %zu (%zu ms) -> %d (%d ms) d %.2f d-30 %.2f d+30 %.2f\n", i, i * 10, map[i], map[i] * 10, frame_dist(&f, i, map[i]), frame_dist(&f, i, map[i] - 30), frame_dist(&f, i, map[i] + 30));
-                }
+                distrust_skipped(&al, map, n_s, cues->n_cues, conf);
                 r = place_cues(&al, cues->n_cues, map, n_s, conf, start, &rep);
         }
         if (r >= 0)

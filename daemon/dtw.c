@@ -106,8 +106,9 @@ static double best_step(const struct band_ctx *b, size_t i, int32_t j, const dou
         return best;
 }
 
-/* The jump into (i, j) over rows the query lacks, if cheaper than BEST:
- * recorded as MOVE_START, which only row 0 uses otherwise. */
+/* The jump into (i, j) from (jump_from[i], j - 1) over rows the query
+ * lacks, if cheaper than BEST: recorded as MOVE_START, which only row 0
+ * uses otherwise. */
 static double best_jump(const struct band_ctx *b, size_t i, int32_t j, double d, double best,
                         unsigned *ret_mv) {
         const struct saved_row *s;
@@ -116,9 +117,9 @@ static double best_jump(const struct band_ctx *b, size_t i, int32_t j, double d,
 
         if (!b->c->jump_from || i == 0 || (r = b->c->jump_from[i]) < 0 || !(s = saved_get(b, r)))
                 return best;
-        if (j < s->lo || j > s->hi)
+        if (j - 1 < s->lo || j - 1 > s->hi)
                 return best;
-        v = s->cost[j - s->lo] + (double) b->c->jump * (double) ((int64_t) i - r - 1) + d;
+        v = s->cost[j - 1 - s->lo] + (double) b->c->jump * (double) ((int64_t) i - r - 1) + d;
         if (v < best) {
                 *ret_mv = MOVE_START;
                 return v;
@@ -152,13 +153,13 @@ static void backtrack(const struct band_ctx *b, const size_t *off, int32_t j, in
                 unsigned mv = bp_get(b->bp, off[i] + (size_t) (j - b->lo[i]));
 
                 ret_first[i] = j;
-                if (mv == MOVE_START && i > 0) {        /* a jump: same column, rows left out */
+                if (mv == MOVE_START && i > 0) {        /* a jump: rows left out */
                         size_t r = (size_t) b->c->jump_from[i];
 
                         for (size_t q = r + 1; q < i; q++)
                                 ret_first[q] = ret_last[q] = j;
                         i = r;
-                        ret_last[i] = j;
+                        ret_last[i] = --j;
                         continue;
                 }
                 if (mv == MOVE_START)
@@ -387,7 +388,7 @@ static int level_segments(const struct dtw_opts *o, int k, size_t n, uint8_t **r
         _cleanup_free_ uint8_t *gap = NULL;
         _cleanup_free_ int32_t *jump = NULL;
 
-        if (!o->seg_start || o->n_seg < 2)
+        if (!o->seg_start || o->n_seg < 2 || (o->seg_max_level >= 0 && k > o->seg_max_level))
                 return 0;
         gap = calloc(n, 1);
         jump = malloc(sizeof(int32_t) * n);

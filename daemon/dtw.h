@@ -48,10 +48,10 @@ int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_
  * sentences) allows it only there, so a hard-to-match sentence is not
  * passed over instead of matched.
  * jump_from (NULL: none): per row i, -1 or a row r < i - 1 from which the
- * path may go straight to (i, j) from (r, j), leaving rows r+1..i-1 (a
+ * path may go straight to (i, j) from (r, j-1), leaving rows r+1..i-1 (a
  * sentence the query lacks) unmatched for jump per row left out. At most
  * three source rows may be pending (jumped from by a row not yet reached)
- * at any row. Left-out rows report the jump's column as first and last. */
+ * at any row. Left-out rows report the target cell's column as first and last. */
 struct dtw_costs {
         bool open_begin, open_end;
         float up_penalty, skip_begin, skip_end, gap;
@@ -80,8 +80,12 @@ struct dtw_opts {
         const size_t *seg_start;
         size_t n_seg;
         float jump_ratio;
+        /* Gap and jump only on levels whose frames average at most
+         * 2^seg_max_level frames (-1: all): frames of a second or more
+         * all look alike, and there a cheap gap passed whole sentences over. */
+        int seg_max_level;
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f, NULL, 0, 0.0f })
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f, NULL, 0, 0.0f, -1 })
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query

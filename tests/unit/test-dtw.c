@@ -3,7 +3,9 @@
  * identity, stretches both ways, open begin and end skipping a head and
  * tail that match nothing (and closed ends forced through them), malformed
  * bands refused, and the multi-level search finding the exact warp of a
- * long sequence with a tiny top level and narrow band. */
+ * long sequence with a tiny top level and narrow band; gaps capped only on
+ * the rows allowed them; jumps over a sentence the query lacks; and the
+ * multi-level search passing over inserted audio and a missing segment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +197,100 @@ static void test_repeated_opening(void **state) {
         free(qry);
 }
 
+/* Audio inserted between two sentences (the 50s) is passed over at the
+ * gap price on the first sentence's last row, and only there. */
+static void test_gap_rows(void **state) {
+        const float a[] = { 1, 2, 3, 7, 8, 9 }, b[] = { 1, 2, 3, 50, 50, 50, 50, 7, 8, 9 };
+        const uint8_t at_end[] = { 0, 0, 1, 0, 0, 0 }, elsewhere[] = { 0, 0, 0, 0, 1, 0 };
+        struct seqs s = { a, b };
+        int32_t lo[6], hi[6], first[6], last[6];
+        struct dtw_costs c = { .up_penalty = 1.0f, .gap = 0.5f, .gap_rows = at_end };
+        double total;
+
+        full_band(6, 10, lo, hi);
+        assert_int_equal(dtw_band_costs(6, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_float_equal(total, 4 * 0.5, 1e-9);
+        assert_int_equal(first[2], 2);
+        assert_int_equal(last[2], 6);
+        assert_int_equal(first[3], 7);
+        assert_int_equal(last[5], 9);
+        c.gap_rows = elsewhere;     /* the cap only on row 4: the 50s cost more */
+        assert_int_equal(dtw_band_costs(6, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_true(total > 3.0);
+        assert_int_not_equal(last[2], 6);
+}
+
+/* A sentence (20 21 22 0) the query lacks is jumped over from the pause
+ * before it to the first row after it, at the jump price per row; too
+ * dear a jump is not taken. */
+static void test_jump(void **state) {
+        const float a[] = { 1, 2, 3, 0, 20, 21, 22, 0, 7, 8, 9 }, b[] = { 1, 2, 3, 0, 7, 8, 9 };
+        int32_t jump_from[11], lo[11], hi[11], first[11], last[11];
+        struct seqs s = { a, b };
+        struct dtw_costs c = { .up_penalty = 1.0f, .jump = 1.0f, .jump_from = jump_from };
+        double total, plain;
+
+        for (size_t i = 0; i < 11; i++)
+                jump_from[i] = -1;
+        jump_from[8] = 3;
+        full_band(11, 7, lo, hi);
+        assert_int_equal(dtw_band_costs(11, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_float_equal(total, 4 * 1.0, 1e-9);
+        assert_int_equal(last[3], 3);
+        for (size_t i = 4; i < 8; i++) {
+                assert_int_equal(first[i], 4);
+                assert_int_equal(last[i], 4);
+        }
+        assert_int_equal(first[8], 4);
+        assert_int_equal(last[10], 6);
+        c.jump_from = NULL;
+        assert_int_equal(dtw_band_costs(11, lo, hi, absdist, &s, &c, first, last, &plain), 0);
+        assert_true(plain > 4.0);
+        c.jump_from = jump_from;
+        c.jump = 100.0f;                            /* dearer than matching it: not taken */
+        assert_int_equal(dtw_band_costs(11, lo, hi, absdist, &s, &c, first, last, &total), 0);
+        assert_float_equal(total, plain, 1e-9);
+        jump_from[8] = 7;                           /* not over a row: malformed */
+        assert_int_equal(dtw_band_costs(11, lo, hi, absdist, &s, &c, first, last, &total), -EINVAL);
+}
+
+/* The multi-level search with segments: three sentences of random
+ * 4-dimensional frames with pauses; the query lacks the middle sentence
+ * and has audio nothing matches inserted after the first pause. The
+ * middle sentence is squeezed out of the way, the others land exactly. */
+static void test_align_segments(void **state) {
+        enum { S = 400, P = 20, N = 3 * S + 2 * P, INS = 300, D = 4 };
+        float *ref = malloc(sizeof(float) * N * D), *qry = malloc(sizeof(float) * (N + INS) * D);
+        size_t seg[3] = { 0, S + P, 2 * (S + P) }, m = 0;
+        struct dtw_opts o = DTW_OPTS_DEFAULT;
+        int32_t *map = NULL;
+        unsigned seed = 11;
+
+        for (size_t i = 0; i < N * D; i++)      /* sentences of random values 1..10, pauses at 0 */
+                ref[i] = (i / D % (S + P)) < S ? 1.0f + (float) (rand_r(&seed) % 900) / 100.0f : 0.0f;
+        for (size_t i = 0; i < (S + P) * D; i++)        /* sentence 0 and its pause */
+                qry[m++] = ref[i];
+        for (size_t i = 0; i < INS * D; i++)            /* inserted audio */
+                qry[m++] = 30.0f + (float) (i % 7);
+        for (size_t i = 2 * (S + P) * D; i < N * D; i++)        /* sentence 2: 1 is missing */
+                qry[m++] = ref[i];
+        m /= D;
+        o.top_max = 200;
+        o.seg_start = seg;
+        o.n_seg = 3;
+        o.gap_ratio = 0.6f;
+        o.jump_ratio = 0.6f;
+        assert_int_equal(dtw_align(ref, N, qry, m, D, &o, &map, NULL), 0);
+        assert_int_equal(map[0], 0);
+        assert_int_equal(map[S / 2], S / 2);
+        assert_true(map[seg[2] - 1] - map[seg[1]] <= 2 * P);  /* sentence 1: not stretched */
+        assert_true(abs(map[seg[2]] - (S + P + INS)) <= 2 * P);  /* not dragged into the insert */
+        assert_int_equal(map[N - 1], (int32_t) m - 1);
+        free(map);
+        free(ref);
+        free(qry);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_identity),
@@ -204,6 +300,9 @@ int main(void) {
                 cmocka_unit_test(test_multilevel),
                 cmocka_unit_test(test_skip_costs),
                 cmocka_unit_test(test_repeated_opening),
+                cmocka_unit_test(test_gap_rows),
+                cmocka_unit_test(test_jump),
+                cmocka_unit_test(test_align_segments),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
