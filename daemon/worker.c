@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -83,6 +85,13 @@ static void list_splice(struct worker_list *dst, struct worker_list *src) {
 static void *worker_thread(void *arg) {
         struct worker *w = arg;
         const uint64_t one = 1;
+
+        /* Ingest and alignment are batch work: they must never take CPU
+         * from the playout thread or the loop on a busy air-chain machine.
+         * Linux applies a thread's nice value to that thread only. */
+        if (setpriority(PRIO_PROCESS, (id_t) gettid(), 10) < 0)
+                log_debug_errno(-errno, "Cannot lower the worker's priority: %m, ignoring");
+        pthread_setname_np(pthread_self(), "nextupd-worker");
 
         for (;;) {
                 struct worker_item *it;
