@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -51,7 +52,9 @@ struct ingest_job {
         enum ingest_step step;
         uint64_t story_id;
         char *audio_path;
+        char *transcript_path;
         char *cache_dir;
+        int max_chars, max_lines;/* the segmentation the cues were made with */
         struct cue_list *cues;   /* private copy, timed by the job */
         struct audio_scan scan;
         char key[CACHE_KEY_LEN + 1];
@@ -62,6 +65,7 @@ struct ingest_job {
 static struct ingest_job *ingest_job_free(struct ingest_job *j) {
         if (j) {
                 free(j->audio_path);
+                free(j->transcript_path);
                 free(j->cache_dir);
                 cue_list_free(j->cues);
                 free(j);
@@ -89,14 +93,84 @@ static void ingest_scan(struct ingest_job *j) {
                 j->r = timing_assign(j->cues, &j->scan);
 }
 
+/* Runs the aligner in a child process: `nextup-caption --require-aligned
+ * -f json` beside our own binary. The aligner holds tens of MB while it
+ * works and libespeak-ng keeps global state; in a child its memory goes
+ * back to the system when it exits and a crash in it costs one story's
+ * alignment, never the air. Returns TIMING_ALIGNED, -ENOMSG when it fell
+ * back to the estimate, -ENOENT without the helper, other -errno. */
+static int align_in_child(struct ingest_job *j) {
+        char exe[PATH_MAX], helper[PATH_MAX + 32], chars[16], lines[16];
+        struct json_object *root = NULL, *arr;
+        int fds[2], status, r;
+        ssize_t n;
+        pid_t pid;
+
+        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n < 0)
+                return -errno;
+        exe[n] = 0;
+        snprintf(helper, sizeof helper, "%.*s/nextup-caption", (int) (strrchr(exe, '/') - exe), exe);
+        if (access(helper, X_OK) < 0)
+                return -ENOENT;
+        snprintf(chars, sizeof chars, "%d", j->max_chars);
+        snprintf(lines, sizeof lines, "%d", j->max_lines);
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(fds[0]);
+                close(fds[1]);
+                return r;
+        }
+        if (pid == 0) {
+                dup2(fds[1], STDOUT_FILENO);
+                execl(helper, helper, "--require-aligned", "-f", "json", "--max-chars", chars, "--max-lines",
+                      lines, j->audio_path, j->transcript_path, (char *) NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        root = json_object_from_fd(fds[0]);
+        close(fds[0]);
+        r = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+                r = WIFEXITED(status) && WEXITSTATUS(status) == 3 ? -ENOMSG : -EIO;
+        if (r == 0 && (!root || !json_object_object_get_ex(root, "cues", &arr) ||
+                       json_object_array_length(arr) != j->cues->n_cues))
+                r = -EBADMSG;   /* the transcript changed since it was queued */
+        for (size_t i = 0; r == 0 && i < j->cues->n_cues; i++) {
+                struct json_object *c = json_object_array_get_idx(arr, i), *v;
+                if (json_object_object_get_ex(c, "start_ms", &v))
+                        j->cues->cues[i].start_ms = json_object_get_int64(v);
+                if (json_object_object_get_ex(c, "end_ms", &v))
+                        j->cues->cues[i].end_ms = json_object_get_int64(v);
+        }
+        json_object_put(root);
+        return r < 0 ? r : TIMING_ALIGNED;
+}
+
 static void ingest_align(struct ingest_job *j) {
         int r;
 
-        /* The scan step left the estimate in the copy; the aligner times
-         * only untimed cues (timed ones count as given). */
-        for (size_t i = 0; i < j->cues->n_cues; i++)
-                j->cues->cues[i].start_ms = j->cues->cues[i].end_ms = -1;
-        j->r = timing_align(j->cues, j->audio_path, &j->scan);
+        r = align_in_child(j);
+        if (r == -ENOMSG) {
+                /* nextup-caption said why on stderr (the journal). */
+                j->r = TIMING_ESTIMATE;
+                return;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Cannot align '%s' in a helper process (%m), aligning in the daemon",
+                                  j->audio_path);
+                /* The scan step left the estimate in the copy; the aligner
+                 * times only untimed cues (timed ones count as given). */
+                for (size_t i = 0; i < j->cues->n_cues; i++)
+                        j->cues->cues[i].start_ms = j->cues->cues[i].end_ms = -1;
+                r = timing_align(j->cues, j->audio_path, &j->scan);
+        }
+        j->r = r;
         if (j->r >= 0 && j->key[0]) {
                 r = cache_store(j->cache_dir, j->key, j->cues, &j->scan, j->r);
                 if (r < 0)
@@ -175,9 +249,12 @@ static int ingest_submit(struct manager *m, struct story *s) {
         j->scan.rate = m->config->rate;
         j->r = -ECANCELED;
         j->audio_path = strdup(s->audio_path);
+        j->transcript_path = strdup(s->transcript_path);
+        j->max_chars = m->config->max_chars;
+        j->max_lines = m->config->max_lines;
         if (m->config->state_dir && asprintf(&j->cache_dir, "%s/timing-cache", m->config->state_dir) < 0)
                 j->cache_dir = NULL;
-        if (!j->audio_path || cue_list_dup(s->cues, &j->cues) < 0 || worker_submit(m->worker, ingest_work, j) < 0) {
+        if (!j->audio_path || !j->transcript_path || cue_list_dup(s->cues, &j->cues) < 0 || worker_submit(m->worker, ingest_work, j) < 0) {
                 ingest_job_free(j);
                 return -ENOMEM;
         }

@@ -29,6 +29,7 @@ struct args {
         enum format format;
         struct segment_opts seg;
         bool estimate;          /* --estimate: skip the forced aligner */
+        bool require_aligned;   /* --require-aligned: exit 3 when the aligner fell back */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct transcript *, transcript_free);
@@ -41,6 +42,8 @@ static void help(void) {
                "      --max-chars=N     characters per caption line (10..200, default 37)\n"
                "      --max-lines=N     lines per cue (1..5, default 2)\n"
                "      --estimate        time cues by spoken length, without forced alignment\n"
+               "      --require-aligned exit with status 3 (printing nothing) when forced alignment\n"
+               "                        fails and only the estimate is left\n"
                "  -h, --help            show this help\n");
 }
 
@@ -70,12 +73,13 @@ static int parse_format(const char *s, enum format *ret) {
 
 /* 1: done (--help), 0: go on, -EINVAL: usage error (reported). */
 static int parse_argv(int argc, char *argv[], struct args *a) {
-        enum { ARG_MAX_CHARS = 0x100, ARG_MAX_LINES, ARG_ESTIMATE };
+        enum { ARG_MAX_CHARS = 0x100, ARG_MAX_LINES, ARG_ESTIMATE, ARG_REQUIRE_ALIGNED };
         static const struct option options[] = {
                 { "format", required_argument, NULL, 'f' },
                 { "max-chars", required_argument, NULL, ARG_MAX_CHARS },
                 { "max-lines", required_argument, NULL, ARG_MAX_LINES },
                 { "estimate", no_argument, NULL, ARG_ESTIMATE },
+                { "require-aligned", no_argument, NULL, ARG_REQUIRE_ALIGNED },
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
@@ -103,6 +107,9 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                         break;
                 case ARG_ESTIMATE:
                         a->estimate = true;
+                        break;
+                case ARG_REQUIRE_ALIGNED:
+                        a->require_aligned = true;
                         break;
                 case 'h':
                         help();
@@ -168,6 +175,8 @@ static int run(const struct args *a) {
                         r == -EINVAL ? "no speech found (the audio is silent)" : strerror(-r));
                 return r;
         }
+        if (a->require_aligned && r != TIMING_ALIGNED)
+                return -ENOMSG;         /* the aligner logged why */
         r = write_captions(a, t, &scan, cues);
         if (r >= 0 && fflush(stdout) == EOF)
                 r = -errno;
@@ -189,5 +198,7 @@ int main(int argc, char *argv[]) {
         }
         r = run(&a);
         mpg123_exit();
+        if (r == -ENOMSG)
+                return 3;
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
