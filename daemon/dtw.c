@@ -565,18 +565,198 @@ static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
         return 0;
 }
 
+/* The segment start nearest to T within [lo, hi] (rows), or T. */
+static int64_t snap_seg(const size_t *seg, size_t n_seg, int64_t t, int64_t lo, int64_t hi) {
+        int64_t best = t, d = INT64_MAX;
+
+        for (size_t s = 0; seg && s < n_seg; s++) {
+                int64_t v = (int64_t) seg[s];
+
+                if (v >= lo && v <= hi && llabs(v - t) < d) {
+                        best = v;
+                        d = llabs(v - t);
+                }
+        }
+        return best;
+}
+
+int dtw_plan_windows(size_t n_ref, const size_t *seg_start, size_t n_seg, size_t win,
+                     size_t overlap, struct dtw_window **ret) {
+        int64_t n = (int64_t) n_ref, step = (int64_t) win - (int64_t) overlap, ov = (int64_t) overlap;
+        size_t k;
+        struct dtw_window *w;
+
+        if (n_ref == 0 || win <= overlap)
+                return -EINVAL;
+        k = MAX((size_t) ((n + step / 2) / step), (size_t) 1);
+        w = calloc(k, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        for (size_t j = 0; j < k; j++) {
+                int64_t t = n * (int64_t) (j + 1) / (int64_t) k;
+
+                /* Owned ranges meet at a sentence start within a quarter step. */
+                w[j].own0 = j == 0 ? 0 : w[j - 1].own1;
+                w[j].own1 = j + 1 == k ? n_ref : (size_t) snap_seg(seg_start, n_seg, t, t - step / 4, t + step / 4);
+        }
+        for (size_t j = 0; j < k; j++) {
+                int64_t a = (int64_t) w[j].own0, b = (int64_t) w[j].own1;
+
+                w[j].r0 = j == 0 ? 0 : (size_t) MAX(snap_seg(seg_start, n_seg, a - ov / 2, a - ov * 3 / 4, a - ov / 4), (int64_t) 0);
+                w[j].r1 = j + 1 == k ? n_ref : (size_t) MIN(snap_seg(seg_start, n_seg, b + ov / 2, b + ov / 4, b + ov * 3 / 4), n);
+        }
+        *ret = w;
+        return (int) k;
+}
+
+/* The whole of ref against the whole of qry, level by level. */
+static int align_plain(const float *ref, size_t n_ref, const float *qry, size_t n_qry, size_t dim,
+                       const struct dtw_opts *o, int32_t **ret_map) {
+        struct pyramid p = { .a = { ref }, .b = { qry }, .na = { n_ref }, .nb = { n_qry }, .dim = dim };
+        int r;
+
+        r = pyramid_build(&p, MAX(o->top_max, (size_t) 2), dim);
+        if (r >= 0)
+                r = align_levels(&p, dim, o, ret_map);
+        pyramid_done(&p);
+        return r;
+}
+
+/* Copies rows [a, b) of F and gives each dimension mean 0 and variance 1
+ * over them, as a short story's features are over the story alone. */
+static float *normalized(const float *f, size_t a, size_t b, size_t dim) {
+        size_t n = b - a;
+        float *c = malloc(sizeof(float) * n * dim);
+
+        if (!c)
+                return NULL;
+        memcpy(c, f + a * dim, sizeof(float) * n * dim);
+        for (size_t d = 0; d < dim; d++) {
+                double s = 0, s2 = 0, mean, sd;
+
+                for (size_t i = 0; i < n; i++) {
+                        s += c[i * dim + d];
+                        s2 += (double) c[i * dim + d] * c[i * dim + d];
+                }
+                mean = s / (double) n;
+                sd = sqrt(MAX(s2 / (double) n - mean * mean, 0.0));
+                for (size_t i = 0; i < n; i++)
+                        c[i * dim + d] = sd > 1e-9 ? (float) ((c[i * dim + d] - mean) / sd) : 0.0f;
+        }
+        return c;
+}
+
+/* Window W of the reference against the query around where MAP (the
+ * first pass) puts it: its own segments, open ends over the margin.
+ * ret_map: per row of the window, a query frame (whole-query numbering). */
+static int align_window(const float *ref, const float *qry, size_t n_qry, size_t dim,
+                        const struct dtw_opts *o, const struct dtw_window *w, const int32_t *map,
+                        int32_t **ret_map) {
+        size_t n = w->r1 - w->r0, n_seg = 0;
+        int64_t q0 = MAX((int64_t) map[w->r0] - (int64_t) o->win_margin, (int64_t) 0);
+        int64_t q1 = MIN((int64_t) map[w->r1 - 1] + 1 + (int64_t) o->win_margin, (int64_t) n_qry);
+        _cleanup_free_ size_t *seg = malloc(sizeof(size_t) * (o->n_seg + 1));
+        struct dtw_opts sub = *o;
+        int32_t *m = NULL;
+        int r;
+
+        if (!seg)
+                return -ENOMEM;
+        for (size_t s = 0; o->seg_start && s < o->n_seg; s++)
+                if (o->seg_start[s] > w->r0 && o->seg_start[s] < w->r1)
+                        seg[n_seg++] = o->seg_start[s] - w->r0;
+        /* The window's first segment starts at its first row, whole or not. */
+        memmove(seg + 1, seg, sizeof(size_t) * n_seg++);
+        seg[0] = 0;
+        sub.seg_start = o->seg_start ? seg : NULL;
+        sub.n_seg = n_seg;
+        sub.win = 0;
+        /* No coarser than the levels that know the sentences: above them a
+         * music intro between two stories looks like speech, and the finer
+         * bands cannot move the path by its length. */
+        if (o->seg_start && o->seg_max_level >= 0)
+                sub.top_max = MAX(o->top_max, (MAX(n, (size_t) (q1 - q0)) >> o->seg_max_level) + 1);
+        if (o->win_normalize) {
+                _cleanup_free_ float *a = normalized(ref, w->r0, w->r1, dim);
+                _cleanup_free_ float *b = normalized(qry, (size_t) q0, (size_t) q1, dim);
+
+                r = a && b ? align_plain(a, n, b, (size_t) (q1 - q0), dim, &sub, &m) : -ENOMEM;
+        } else
+                r = align_plain(ref + w->r0 * dim, n, qry + (size_t) q0 * dim, (size_t) (q1 - q0), dim, &sub, &m);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                m[i] += (int32_t) q0;
+        *ret_map = m;
+        return 0;
+}
+
+/* Where two overlapping windows hand over: the row of their overlap,
+ * within the middle half of it, where their maps agree best (nearest the
+ * planned boundary on ties): a cross-check that moves the seam off a
+ * stretch one of them got wrong. PREV covers rows from P0, CUR from C0. */
+static size_t handover(const struct dtw_window *pw, const int32_t *prev, const struct dtw_window *cw,
+                       const int32_t *cur) {
+        size_t a = cw->r0, b = MIN(pw->r1, cw->r1), best = cw->own0;
+        int64_t bd = INT64_MAX;
+
+        if (b <= a)
+                return best;
+        for (size_t i = a + (b - a) / 4; i < a + (b - a) * 3 / 4; i++) {
+                int64_t d = llabs((int64_t) prev[i - pw->r0] - cur[i - cw->r0]);
+
+                if (d < bd || (d == bd && llabs((int64_t) i - (int64_t) cw->own0) <
+                                                  llabs((int64_t) best - (int64_t) cw->own0))) {
+                        bd = d;
+                        best = i;
+                }
+        }
+        return best;
+}
+
+/* Refines MAP (the first pass over the whole) window by window; each
+ * window's map is written from its seam with the one before on. */
+static int align_windows(const float *ref, size_t n_ref, const float *qry, size_t n_qry, size_t dim,
+                         const struct dtw_opts *o, int32_t *map) {
+        _cleanup_free_ struct dtw_window *w = NULL;
+        _cleanup_free_ int32_t *out = malloc(sizeof(int32_t) * n_ref);
+        int32_t *prev = NULL, *cur = NULL;
+        int k, r = 0;
+
+        k = dtw_plan_windows(n_ref, o->seg_start, o->n_seg, o->win, o->win_overlap, &w);
+        if (k < 0 || !out)
+                return k < 0 ? k : -ENOMEM;
+        for (int j = 0; j < k && r >= 0; j++) {
+                size_t from = 0;
+
+                r = align_window(ref, qry, n_qry, dim, o, &w[j], map, &cur);
+                if (r < 0)
+                        break;
+                if (j > 0)
+                        from = handover(&w[j - 1], prev, &w[j], cur);
+                for (size_t i = from; i < w[j].r1; i++)
+                        out[i] = cur[i - w[j].r0];
+                free(prev);
+                prev = TAKE_PTR(cur);
+        }
+        free(prev);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_ref; i++)
+                map[i] = i > 0 ? MAX(out[i], map[i - 1]) : out[i];
+        return 0;
+}
+
 int dtw_align(const float *ref, size_t n_ref, const float *qry, size_t n_qry, size_t dim,
               const struct dtw_opts *o, int32_t **ret_map, float **ret_cost) {
-        struct pyramid p = { .a = { ref }, .b = { qry }, .na = { n_ref }, .nb = { n_qry }, .dim = dim };
         _cleanup_free_ int32_t *map = NULL;
         int r;
 
         if (n_ref == 0 || n_qry == 0 || dim == 0 || n_qry > INT32_MAX)
                 return -EINVAL;
-        r = pyramid_build(&p, MAX(o->top_max, (size_t) 2), dim);
-        if (r >= 0)
-                r = align_levels(&p, dim, o, &map);
-        pyramid_done(&p);
+        r = align_plain(ref, n_ref, qry, n_qry, dim, o, &map);
+        if (r >= 0 && o->win > o->win_overlap && n_ref > o->win * 2)
+                r = align_windows(ref, n_ref, qry, n_qry, dim, o, map);
         if (r < 0)
                 return r;
         if (ret_cost) {

@@ -84,8 +84,33 @@ struct dtw_opts {
          * 2^seg_max_level frames (-1: all): frames of a second or more
          * all look alike, and there a cheap gap passed whole sentences over. */
         int seg_max_level;
+        /* Windows (0: none): a reference longer than 2 win rows is
+         * aligned in windows of about win rows overlapping by win_overlap,
+         * each searched in the query within win_margin frames of where a
+         * first pass over the whole put it (see dtw_plan_windows). */
+        size_t win, win_overlap, win_margin;
+        /* Each window's frames, both sides, normalised to mean 0 and
+         * variance 1 per dimension on their own (an hour's pieces differ in
+         * voice, channel and noise). */
+        bool win_normalize;
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f, NULL, 0, 0.0f, -1 })
+#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f, NULL, 0, 0.0f, -1, 0, 0, 0, false })
+
+/* One window of the reference: rows [r0, r1) are aligned together, and
+ * the window decides the map of rows [own0, own1), away from its edges.
+ * The owned ranges of a plan tile 0..n_ref in order. */
+struct dtw_window {
+        size_t r0, r1, own0, own1;
+};
+
+/* Cuts n_ref rows into windows of about WIN rows whose owned ranges meet
+ * at segment starts (seg_start, n_seg ascending; NULL: anywhere) near
+ * every WIN - OVERLAP rows, each window reaching about OVERLAP / 2 rows
+ * past its owned range on either side (to a segment start when one is
+ * near). Returns the count >= 1 and a malloc'd array, -EINVAL (n_ref 0,
+ * or win <= overlap), -ENOMEM. Pure. */
+int dtw_plan_windows(size_t n_ref, const size_t *seg_start, size_t n_seg, size_t win,
+                     size_t overlap, struct dtw_window **ret);
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query

@@ -40,10 +40,13 @@ struct json_object *story_to_json(const struct story *s) {
         json_object_object_add(o, "id", json_object_new_int64((int64_t) s->id));
         json_object_object_add(o, "title", json_object_new_string(s->title));
         json_object_object_add(o, "audio", json_object_new_string(s->audio_path));
-        json_object_object_add(o, "transcript", json_object_new_string(s->transcript_path));
+        /* Filler has no transcript: null. */
+        json_object_object_add(o, "transcript", s->transcript_path ? json_object_new_string(s->transcript_path) : NULL);
         json_object_object_add(o, "duration_ms", json_object_new_int64(s->duration_ms));
         json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(s->timing)));
         json_object_object_add(o, "cues", json_object_new_int64(s->cues ? (int64_t) s->cues->n_cues : 0));
+        if (s->filler)
+                json_object_object_add(o, "filler", json_object_new_boolean(true));
         return o;
 }
 
@@ -266,6 +269,12 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
                 return cmd_status(m);
         if (strcmp(cmd, "asrun") == 0)
                 return manager_cmd_asrun(m, req);
+        if (strcmp(cmd, "at") == 0)
+                return manager_cmd_at(m, req);
+        if (strcmp(cmd, "schedule") == 0)
+                return manager_cmd_schedule(m, req);
+        if (strcmp(cmd, "unschedule") == 0)
+                return manager_cmd_unschedule(m, req);
         if (strcmp(cmd, "subscribe") == 0) {
                 control_conn_subscribe(conn);
                 return control_ok();
@@ -274,5 +283,5 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         if (reply)
                 return reply;
         return control_error("unknown command '%.64s' (add, insert, remove, move, list, status, skip, "
-                             "pause, resume, clear, asrun, subscribe)", cmd);
+                             "pause, resume, clear, asrun, subscribe, at, schedule, unschedule)", cmd);
 }

@@ -188,9 +188,12 @@ static void ingest_work(void *p) {
 }
 
 struct story *manager_find_story(struct manager *m, uint64_t id) {
+        struct story *s;
+
         if (m->on_air && m->on_air->id == id)
                 return m->on_air;
-        return queue_find(m->queue, id, NULL);
+        s = queue_find(m->queue, id, NULL);
+        return s ? s : manager_schedule_find(m, id);    /* a clock event's, prepared */
 }
 
 static void story_take_times(struct manager *m, struct story *s, struct ingest_job *j) {
@@ -392,5 +395,21 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
         }
         if (ingest_submit(m, s) < 0)
                 log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
+        return 0;
+}
+
+int manager_story_new(struct manager *m, const char *audio, const char *transcript, struct story **ret,
+                      char **ret_error) {
+        struct story *s = NULL;
+        int r;
+
+        r = story_build(m, audio, transcript, &s, ret_error);
+        if (r < 0)
+                return r;
+        s->id = queue_next_id(m->queue);
+        queue_set_next_id(m->queue, s->id + 1);
+        if (ingest_submit(m, s) < 0)
+                log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
+        *ret = s;
         return 0;
 }

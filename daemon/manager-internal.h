@@ -68,6 +68,9 @@ struct manager {
         struct json_object *(*persist_schedule_get)(void *userdata);
         void *persist_schedule_userdata;
         struct json_object *persist_schedule_restored;
+
+        struct manager_schedule *sched;  /* manager-schedule.c: clock events */
+        struct manager_filler *filler;   /* manager-filler.c: no dead air */
 };
 
 
@@ -130,3 +133,39 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
  * told of the new next up. Cheap when nothing changed. */
 void manager_events_queue(struct manager *m);
 struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req);
+
+/* manager-ingest.c: builds a story from its files, with the next story id
+ * and its ingest started, but not queued (a clock event's story, held
+ * until its time); -errno with *ret_error. */
+int manager_story_new(struct manager *m, const char *audio, const char *transcript, struct story **ret,
+                      char **ret_error);
+
+/* manager-schedule.c: clock events (the config's schedule section and
+ * `at`). start: before manager_persist_start (it provides the
+ * persist_schedule_get hook); restore: after it (the saved one-off
+ * events); stop: after manager_persist_stop. playout_event: called for
+ * every playout event before the manager handles it (a scheduled story
+ * enters the queue just before its STARTED). find: a prepared story. */
+int manager_schedule_start(struct manager *m);
+void manager_schedule_restore(struct manager *m);
+void manager_schedule_reload(struct manager *m);
+void manager_schedule_stop(struct manager *m);
+void manager_schedule_playout_event(struct manager *m, const struct playout_event *ev);
+struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
+struct json_object *manager_cmd_at(struct manager *m, struct json_object *req);
+struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req);
+struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object *req);
+
+/* manager-filler.c: filler when the queue is empty. start (after the
+ * queue is restored) and reload read the filler folder and cue filler if
+ * the queue is empty; cue: called by manager_update_cue with the queue's
+ * front: returns what to cue (FRONT, or with no FRONT a filler story held
+ * by the filler, NULL for nothing) and makes filler on air give way (a
+ * fade) when FRONT is a story; playout_event: called for every playout
+ * event before the manager handles it (the filler story enters the queue
+ * just before its STARTED or failed ENDED). */
+int manager_filler_start(struct manager *m);
+void manager_filler_reload(struct manager *m);
+void manager_filler_stop(struct manager *m);
+struct story *manager_filler_cue(struct manager *m, struct story *front);
+void manager_filler_playout_event(struct manager *m, const struct playout_event *ev);

@@ -82,7 +82,7 @@ static int state_build(struct manager *m, struct persist_state *st) {
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 st->queue[i] = story_ref(queue_get(m->queue, i));
-        if (m->on_air && m->on_air->id != m->persist_leaving_id) {
+        if (m->on_air && m->on_air->id != m->persist_leaving_id && !m->on_air->filler) {  /* filler is not resumed */
                 st->has_on_air = true;
                 on_air_ref(m, &st->on_air);
         }

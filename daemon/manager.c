@@ -68,15 +68,16 @@ void manager_format_mmss(int64_t ms, char *buf, size_t n) {
 
 /* ---- playout --------------------------------------------------------- */
 
-/* Keeps the front of the queue cued in the playout thread. */
+/* Keeps the front of the queue (or with an empty queue, filler) cued in
+ * the playout thread; a resumed story starts at its start frame. */
 void manager_update_cue(struct manager *m) {
-        struct story *front = queue_get(m->queue, 0);
+        struct story *front = manager_filler_cue(m, queue_get(m->queue, 0));
         uint64_t id = front ? front->id : 0;
 
         manager_events_queue(m);        /* next_up, queue_changed */
         if (id == m->cued_id)
                 return;
-        if (playout_cue(m->playout, id, front ? front->audio_path : NULL) < 0) {
+        if (playout_cue_from(m->playout, id, front ? front->audio_path : NULL, front ? front->start_frame : 0) < 0) {
                 log_error("Cannot cue the next story (out of memory)");
                 return;
         }
@@ -144,11 +145,33 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
         manager_update_status(m);
 }
 
+/* The silence detector fired: dead air is worse than a skipped story. */
+static void on_silence(struct manager *m, const struct playout_event *ev) {
+        const char *title = m->on_air && m->on_air->id == ev->item_id ? m->on_air->title : "?";
+
+        log_warning("Silence on air for %d ms in #%llu '%s', skipping to the next item", m->config->silence_ms,
+                    (unsigned long long) ev->item_id, title);
+        manager_alert(m, "silence", "#%llu '%s': below %d dBFS for %d ms, skipped", (unsigned long long) ev->item_id,
+                      title, m->config->silence_dbfs, m->config->silence_ms);
+        if (m->on_air && m->on_air->id == ev->item_id && playout_end(m->playout, PLAYOUT_END_SILENCE, 0) < 0)
+                log_error("Cannot skip the silent item (out of memory)");
+}
+
+/* gap and silence detector options from the configuration. */
+static void set_playout_options(struct manager *m) {
+        const struct nextup_config *c = m->config;
+
+        if (playout_set_options(m->playout, c->gap_ms, c->silence_dbfs, c->silence_enabled ? c->silence_ms : 0) < 0)
+                log_error("Cannot set the playout options (out of memory), keeping the old ones");
+}
+
 static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         struct manager *m = userdata;
         struct playout_event ev;
 
         while (playout_next_event(m->playout, &ev) > 0) {
+                manager_schedule_playout_event(m, &ev);        /* a clock event's story joins the queue */
+                manager_filler_playout_event(m, &ev);          /* so does a filler item */
                 switch (ev.type) {
                 case PLAYOUT_STARTED:
                         on_started(m, &ev);
@@ -167,7 +190,7 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         manager_update_status(m);
                         break;
                 case PLAYOUT_SILENCE:
-                        log_warning("Silence on air in story #%llu", (unsigned long long) ev.item_id);
+                        on_silence(m, &ev);
                         break;
                 case PLAYOUT_IDLE:
                         if (m->state != AIR_PAUSED)
@@ -192,9 +215,11 @@ void manager_update_status(struct manager *m) {
         if (m->on_air) {
                 manager_format_mmss(manager_position_ms(m), pos, sizeof pos);
                 manager_format_mmss(m->on_air->duration_ms, dur, sizeof dur);
-                n = asprintf(&status, "%s: %s %s/%s%s", m->state == AIR_PAUSED ? "Paused" : "On air",
+                n = asprintf(&status, "%s: %s %s/%s%s",
+                             m->state == AIR_PAUSED ? "Paused" : m->on_air->filler ? "Filler" : "On air",
                              m->on_air->title, pos, m->on_air->duration_ms >= 0 ? dur : "--:--",
-                             m->on_air->timing == TIMING_NONE       ? " (captions not timed yet)"
+                             m->on_air->filler                      ? ""
+                             : m->on_air->timing == TIMING_NONE     ? " (captions not timed yet)"
                              : m->on_air->timing == TIMING_ESTIMATE ? " (captions: estimated timing)"
                                                                     : "");
         } else
@@ -381,6 +406,9 @@ static void reload(struct manager *m) {
         reload_dropbox(m, c);
         config_free(m->config);
         m->config = c;
+        manager_schedule_reload(m);
+        set_playout_options(m);
+        manager_filler_reload(m);
         manager_events_reload(m);
         log_info("Configuration reloaded");
 done:
@@ -516,6 +544,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                 output_free(out);
                 goto fail;
         }
+        set_playout_options(m);
         r = worker_new(m->event, manager_ingest_done, m, &m->worker);
         if (r < 0)
                 goto fail;
@@ -529,11 +558,18 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = add_sources(m);
         if (r < 0)
                 goto fail;
+        r = manager_schedule_start(m);         /* before the state's restore: it saves the schedule */
+        if (r < 0)
+                goto fail;
         r = manager_persist_start(m);
         if (r < 0)
                 goto fail;
+        manager_schedule_restore(m);
         if (r == 0)
                 queue_startup(m);       /* only on a first start: else the saved queue is the truth */
+        r = manager_filler_start(m);   /* after the queue: filler only when it is empty */
+        if (r < 0)
+                goto fail;
         *ret = m;
         return 0;
 fail:
@@ -555,6 +591,7 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         manager_persist_stop(m);        /* first: the last checkpoint reads the clock */
         manager_events_stop(m);         /* the on-air story's as-run record: playout_stop drops its ENDED */
+        manager_schedule_stop(m);       /* after the last checkpoint, which saves the schedule */
         m->playout_source = sd_event_source_unref(m->playout_source);
         m->watchdog_source = sd_event_source_unref(m->watchdog_source);
         m->status_source = sd_event_source_unref(m->status_source);
@@ -562,6 +599,7 @@ struct manager *manager_free(struct manager *m) {
         control_free(m->control);
         worker_free(m->worker);
         m->playout = playout_stop(m->playout);
+        manager_filler_stop(m);
         if (m->on_air && m->captions)
                 captions_story_ended(m->captions, m->on_air);
         story_free(m->on_air);

@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "nextupctl-calibrate.h"
 #include "nextupctl-events.h"
+#include "nextupctl-schedule.h"
 
 #ifndef NEXTUP_VERSION
 #define NEXTUP_VERSION "0.1.0"
@@ -59,6 +60,13 @@ static void usage(FILE *f) {
               "                                            -1h, -30m, -2d, epoch ms)\n"
               "  subscribe | events                        print events (next up, on/off air, queue,\n"
               "                                            alerts) until interrupted\n"
+              "  at TIME [--hard | --soft | --wait S] [--name NAME] AUDIO TRANSCRIPT\n"
+              "                                            play a story at TIME: HH:MM[:SS] today or\n"
+              "                                            YYYY-MM-DDTHH:MM[:SS] (local); hard cuts what\n"
+              "                                            plays, soft (default) makes it next up, wait\n"
+              "                                            is soft unless that is more than S s late\n"
+              "  schedule                                  list the clock events, next first\n"
+              "  unschedule ID                             drop a one-off clock event\n"
               "  calibrate [--source PULSE_SOURCE [--server ADDR] | --record CMD]\n"
               "            [--rate N] [--channels N] [--marker MP3] [--timeout S]\n"
               "                                            measure the output latency (latency_ms)\n"
@@ -458,6 +466,8 @@ int main(int argc, char **argv) {
                 return calibrate_main(argc, argv);
         if (events_wanted(argc, argv))
                 return events_main(argc, argv);
+        if (schedule_wanted(argc, argv))
+                return schedule_main(argc, argv, exchange);
         r = parse_argv(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;

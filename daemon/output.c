@@ -212,6 +212,13 @@ void output_reset_pace(struct output *o) {
         o->pace_frames = 0;
 }
 
+bool output_next_frame_ns(const struct output *o, uint64_t *ret_ns) {
+        if (!o->paced || o->pace_frames == 0)
+                return false;
+        *ret_ns = o->pace_start_ns + (uint64_t) ((__int128) o->pace_frames * NSEC_PER_SEC / o->rate);
+        return true;
+}
+
 bool output_is_paced(const struct output *o) {
         return o->paced;
 }

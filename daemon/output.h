@@ -36,6 +36,11 @@ int output_play(struct output *o, const int16_t *pcm, size_t frames);
 /* Call after a pause: a paced output restarts its pace from now. */
 void output_reset_pace(struct output *o);
 
+/* Paced outputs: the CLOCK_MONOTONIC time at which the next frame handed
+ * counts as handed, on the pace's own timeline (frame k since the pace
+ * started at t0 is at t0 + k/rate). False for live devices, and before the
+ * pace has started (then the next frame goes out now). */
+bool output_next_frame_ns(const struct output *o, uint64_t *ret_ns);
 bool output_is_paced(const struct output *o);
 const char *output_driver_name(const struct output *o);
 

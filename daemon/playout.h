@@ -40,7 +40,8 @@ struct playout_event {
         enum playout_event_type type;
         uint64_t item_id;
         enum playout_end_reason reason;
-        int64_t frames;        /* STARTED: total length if known else -1; ENDED: frames played */
+        int64_t frames;        /* STARTED: total length if known else -1; ENDED: frames played
+                                  (handed to the device, counted from start_frame) */
         int64_t start_frame;   /* STARTED: the frame it started from (playout_cue_from), else 0 */
         uint64_t mono_ns;
         int error;             /* ENDED with ERROR: -errno */
@@ -71,9 +72,11 @@ int playout_hard_start(struct playout *p, uint64_t id, const char *audio_path, u
 /* Ends the current item after a FADE_MS fade-out, with REASON (SKIPPED,
  * SILENCE, FADED); then as at any end, the cued item follows. */
 int playout_end(struct playout *p, enum playout_end_reason reason, int fade_ms);
-/* GAP_MS of silence between consecutive items (0: gapless); the silence
- * detector posts PLAYOUT_SILENCE once per item when the output RMS stays
- * below SILENCE_DBFS for SILENCE_MS (0: off). */
+/* GAP_MS of silence between consecutive items (0: gapless): zero frames
+ * that belong to neither item, only when a cued item follows. The silence
+ * detector posts PLAYOUT_SILENCE once per item when the RMS of the output
+ * buffers (~20 ms each) stays below SILENCE_DBFS for SILENCE_MS from the
+ * item's start or its last louder buffer (0: off). */
 int playout_set_options(struct playout *p, int gap_ms, int silence_dbfs, int silence_ms);
 int playout_pause(struct playout *p);
 int playout_resume(struct playout *p);

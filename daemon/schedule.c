@@ -257,7 +257,8 @@ static int event_cmp(const void *a, const void *b) {
 }
 
 static void sort_events(struct schedule *s) {
-        qsort(s->events, s->n, sizeof *s->events, event_cmp);
+        if (s->n > 1)
+                qsort(s->events, s->n, sizeof *s->events, event_cmp);
 }
 
 struct schedule_event *schedule_find(const struct schedule *s, uint64_t id) {
@@ -279,7 +280,6 @@ static struct schedule_event *event_dup(const struct schedule_event *tmpl) {
         if ((tmpl->name && !ev->name) || (tmpl->audio && !ev->audio) || (tmpl->transcript && !ev->transcript))
                 return schedule_event_free(ev);
         ev->phase = SCHEDULE_WAITING;
-        ev->userdata = NULL;
         return ev;
 }
 
@@ -362,7 +362,6 @@ static bool retire(struct schedule *s, size_t i, time_t after) {
         }
         ev->last = ev->at;
         ev->phase = SCHEDULE_WAITING;
-        ev->userdata = NULL;
         if (schedule_next(ev->hour, ev->minute, ev->second, ev->days, MAX(ev->at, after), &ev->at) < 0)
                 ev->at += 86400;        /* not reached: days was checked when added */
         return false;

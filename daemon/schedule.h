@@ -69,7 +69,6 @@ struct schedule_event {
         time_t last;            /* recurring: the occurrence fired last (never twice), 0 none */
         unsigned order;         /* same second: lower plays first (config order, then one-offs as added) */
         enum schedule_phase phase;
-        void *userdata;         /* the user's (the manager's prepared story) */
 };
 
 struct schedule_ops {

@@ -9,7 +9,8 @@ robustness cases of issue 3, made from the same fixture (bench/align's
 make_cases): a sentence missing from the audio, 6 s of music inserted
 mid-story (neighbouring cues within 300 ms), silent audio (a clear error or
 the estimate), an empty file (an error naming it), another language's
-transcript (no crash, in bounded time).  Slow: synthesizes several
+transcript (no crash, in bounded time; it falls back to the estimate
+with a low-confidence warning).  Slow: synthesizes several
 fixtures."""
 import importlib.machinery
 import importlib.util
@@ -106,6 +107,14 @@ class AlignAccuracy(unittest.TestCase):
             starts = [c["start_ms"] for c in doc["cues"]]
             self.assertEqual(starts, sorted(starts))
             self.assertLessEqual(doc["cues"][-1]["end_ms"], doc["duration_ms"])
+        # Low confidence: the aligner refuses it and the estimate is used, with a warning.
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("confidence", r.stderr)
+        self.assertIn("proportional estimate", r.stderr)
+        # --require-aligned turns that fallback into exit status 3.
+        r = subprocess.run([nt.binary("nextup-caption"), audio, transcript, "-f", "json", "--require-aligned"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 3, r.stderr)
 
 
 if __name__ == "__main__":

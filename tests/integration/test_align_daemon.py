@@ -23,8 +23,12 @@ class AlignDaemon(nt.NextupTestCase):
         log = d.stderr()
         self.assertRegex(log, r"Story #%d .*timing estimate" % sid)
         self.assertRegex(log, r"Story #%d .*timing aligned\b(?! \(from cache\))" % sid)
-        self.assertTrue(all(c["timing"] == "aligned" for c in first),
-                        "cues on air before alignment finished: %r" % [c["timing"] for c in first])
+        # The story went on air at once: cues before the alignment finished
+        # use the estimate (a slow machine or a sanitizer build may see a
+        # few), every one after it is aligned.
+        kinds = [c["timing"] for c in first]
+        self.assertEqual(kinds[-1], "aligned", kinds)
+        self.assertEqual(kinds, sorted(kinds, key=lambda k: k == "aligned"), "estimate after aligned: %r" % kinds)
         self.assertStops(d)
 
         # Same state directory, fresh daemon: the cache answers.
@@ -36,8 +40,13 @@ class AlignDaemon(nt.NextupTestCase):
         log2 = d2.stderr()
         self.assertRegex(log2, r"Story #%d .*timing aligned \(from cache\)" % sid2)
         self.assertNotRegex(log2, r"timing estimate", "the restart decoded and estimated again")
-        self.assertEqual([(c["start_ms"], c["end_ms"]) for c in second],
-                         [(c["start_ms"], c["end_ms"]) for c in first])
+        self.assertTrue(all(c["timing"] == "aligned" for c in second),
+                        "cached story not aligned from its first cue: %r" % [c["timing"] for c in second])
+        by_index = {c["cue_index"]: c for c in second}
+        for a in first:
+            if a["timing"] == "aligned":
+                b = by_index[a["cue_index"]]
+                self.assertEqual((a["start_ms"], a["end_ms"]), (b["start_ms"], b["end_ms"]))
         self.assertStops(d2)
 
     def test_changed_transcript_is_aligned_again(self):

@@ -5,7 +5,8 @@
  * bands refused, and the multi-level search finding the exact warp of a
  * long sequence with a tiny top level and narrow band; gaps capped only on
  * the rows allowed them; jumps over a sentence the query lacks; and the
- * multi-level search passing over inserted audio and a missing segment. */
+ * multi-level search passing over inserted audio and a missing segment;
+ * window plans, and windowed alignment of a text read twice. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dtw.h"
 
@@ -291,6 +293,96 @@ static void test_align_segments(void **state) {
         free(qry);
 }
 
+/* Window plans: owned ranges tile the rows in order, meet at segment
+ * starts near every win - overlap rows, and each window reaches past its
+ * owned range into its neighbours'; short references get one window. */
+static void test_plan_windows(void **state) {
+        size_t seg[40];
+        struct dtw_window *w = NULL;
+        int k;
+
+        for (size_t s = 0; s < 40; s++)         /* sentences every 700 rows */
+                seg[s] = s * 700;
+        k = dtw_plan_windows(28000, seg, 40, 1200 * 10, 4000, &w);
+        assert_int_equal(k, 4);                 /* 28000 rows in steps of 8000 */
+        assert_int_equal(w[0].own0, 0);
+        assert_int_equal(w[0].r0, 0);
+        assert_int_equal(w[k - 1].own1, 28000);
+        assert_int_equal(w[k - 1].r1, 28000);
+        for (int j = 0; j < k; j++) {
+                assert_true(w[j].r0 <= w[j].own0 && w[j].own0 < w[j].own1 && w[j].own1 <= w[j].r1);
+                if (j == 0)
+                        continue;
+                assert_int_equal(w[j].own0, w[j - 1].own1);
+                assert_int_equal(w[j].own0 % 700, 0);             /* at a sentence start */
+                assert_true(labs((long) w[j].own0 - 7000L * j) <= 350);
+                assert_true(w[j].own0 - w[j].r0 >= 1000 && w[j].own0 - w[j].r0 <= 3000);
+                assert_true(w[j - 1].r1 - w[j - 1].own1 >= 1000 && w[j - 1].r1 - w[j - 1].own1 <= 3000);
+                assert_int_equal(w[j].r0 % 700, 0);
+        }
+        free(w);
+        assert_int_equal(dtw_plan_windows(5000, NULL, 0, 12000, 4000, &w), 1);
+        assert_int_equal(w[0].r0, 0);
+        assert_int_equal(w[0].r1, 5000);
+        free(w);
+        assert_int_equal(dtw_plan_windows(5000, NULL, 0, 4000, 4000, &w), -EINVAL);
+        assert_int_equal(dtw_plan_windows(0, NULL, 0, 12000, 4000, &w), -EINVAL);
+}
+
+/* Windowed alignment of a long reference whose query repeats the same
+ * text twice, with "music" (frames nothing matches) between and before
+ * them: every row lands on its own copy, across the window seams, and the
+ * repeat is not skipped. */
+static void test_align_windows(void **state) {
+        enum { S = 300, NS = 12, D = 4, M = 150, HALF = S * NS, N = 2 * HALF };
+        size_t m = 0, seg[2 * NS];
+        float *ref = malloc(sizeof(float) * N * D), *qry = malloc(sizeof(float) * (N + 2 * M) * D);
+        struct dtw_opts o = DTW_OPTS_DEFAULT;
+        int32_t *map = NULL;
+        unsigned seed = 5;
+        size_t exact = 0, rows = 0;
+
+        for (size_t i = 0; i < HALF * D; i++)   /* the text, read twice */
+                ref[i] = ref[HALF * D + i] = (i / D % S) < S - 20 ? 1.0f + (float) (rand_r(&seed) % 900) / 100.0f : 0.0f;
+        for (size_t s = 0; s < 2 * NS; s++)
+                seg[s] = s * S;
+        for (int half = 0; half < 2; half++) {
+                for (size_t i = 0; i < M * D; i++)
+                        qry[m++] = 30.0f + (float) (i % 5);
+                memcpy(qry + m, ref, sizeof(float) * HALF * D);
+                m += HALF * D;
+        }
+        m /= D;
+        o.top_max = 200;
+        o.seg_start = seg;
+        o.n_seg = 2 * NS;
+        o.gap_ratio = 0.6f;
+        o.seg_max_level = 3;
+        o.win = 1500;
+        o.win_overlap = 500;
+        o.win_margin = 200;
+        o.win_normalize = true;
+        assert_int_equal(dtw_align(ref, N, qry, m, D, &o, &map, NULL), 0);
+        for (size_t i = 0; i < N; i++) {
+                int32_t want = (int32_t) (i < HALF ? M + i : 2 * M + i);
+
+                if (i % S < S - 20) {           /* sentence rows: on their own copy */
+                        assert_true(abs(map[i] - want) <= M / 2);
+                        exact += map[i] == want;
+                        rows++;
+                }
+                if (i > 0)
+                        assert_true(map[i] >= map[i - 1]);
+        }
+        /* Exact but for the end of the sentence before the break (see the
+         * open problem in dtw_align's windows: up to 50 rows drift late). */
+        assert_true(exact >= rows * 97 / 100);
+        assert_int_equal(map[HALF], 2 * M + HALF);      /* the repeat starts on time */
+        free(map);
+        free(ref);
+        free(qry);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_identity),
@@ -303,6 +395,8 @@ int main(void) {
                 cmocka_unit_test(test_gap_rows),
                 cmocka_unit_test(test_jump),
                 cmocka_unit_test(test_align_segments),
+                cmocka_unit_test(test_plan_windows),
+                cmocka_unit_test(test_align_windows),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
