@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 #include "segment.h"
 
 #define CACHE_FORMAT 1
@@ -152,33 +153,19 @@ int cache_store(const char *dir, const char *key, const struct cue_list *cues,
         char path[PATH_MAX], tmp[PATH_MAX];
         struct json_object *o;
         const char *text;
-        _cleanup_close_ int fd = -1;
-        size_t len;
-        ssize_t n;
         int r;
 
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        r = entry_path(dir, key, "", path, sizeof path);
+        r = fileio_mkdir_p(dir, 0755);
+        if (r >= 0)
+                r = entry_path(dir, key, "", path, sizeof path);
         if (r >= 0)
                 r = entry_path(dir, key, ".tmp", tmp, sizeof tmp);
         if (r < 0)
                 return r;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -errno;
         o = entry_to_json(cues, scan, source);
-        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        len = strlen(text);
-        n = write(fd, text, len);
-        if (n < 0 || fsync(fd) < 0)
-                r = -errno;
-        else if ((size_t) n != len)
-                r = -ENOSPC;    /* a short write to a regular file: the disk is full */
-        else if (rename(tmp, path) < 0)
-                r = -errno;
+        text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+        /* No directory fsync: a lost entry is only work to redo. */
+        r = text ? fileio_write_atomic(path, tmp, text, false) : -ENOMEM;
         json_object_put(o);
-        if (r < 0)
-                unlink(tmp);
         return r;
 }

@@ -22,6 +22,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 #include "log.h"
 
 #define CONTROL_LINE_MAX 65536u              /* bytes of one request, without '\n' */
@@ -448,16 +449,19 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
 
 /* mkdir -p of PATH's parent directories. */
 static int mkdir_parents(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+        int r;
 
-        if (!p)
+        if (!dir)
                 return -ENOMEM;
-        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return log_error_errno(errno, "Failed to create directory '%s': %m", p);
-                *slash = '/';
-        }
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = '\0';
+        r = fileio_mkdir_p(dir, mode);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create directory '%s': %m", dir);
         return 0;
 }
 

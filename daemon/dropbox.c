@@ -38,6 +38,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "decoder.h"
+#include "fileio.h"
 #include "log.h"
 #include "segment.h"
 #include "timing.h"
@@ -172,21 +173,6 @@ int dropbox_unique_stem(const char *dir, const char *stem, const char *const *ex
 }
 
 /* ---- files ----------------------------------------------------------- */
-
-static int mkdir_p(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *c = p + 1; *c; c++)
-                if (*c == '/') {
-                        *c = 0;
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *c = '/';
-                }
-        return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
 
 /* rename(2) cannot cross file systems, and a quarantine folder may be
  * elsewhere: then copy (synced) and unlink. */
@@ -371,7 +357,7 @@ static void folder_quarantine(struct folder *f, struct pair *p, const char *src,
         _cleanup_fclose_ FILE *e = NULL;
         int r;
 
-        r = mkdir_p(f->quarantine);
+        r = fileio_mkdir_p(f->quarantine, 0755);
         if (r < 0) {
                 log_error_errno(r, "Dropbox '%s': cannot create the quarantine folder '%s': %m; '%s' stays in '%s' (%s)",
                                 f->path, f->quarantine, p->stem, src, why);
@@ -713,7 +699,7 @@ static int folder_init(struct dropbox *b, const struct dropbox_config *c, struct
         f->quarantine = c->quarantine ? strdup(c->quarantine) : strjoin3(c->path, "/", "quarantine");
         if (!f->path || !f->accepted || !f->quarantine)
                 return -ENOMEM;
-        r = mkdir_p(f->path);
+        r = fileio_mkdir_p(f->path, 0755);
         if (r >= 0) {
                 f->wd = inotify_add_watch(b->inotify_fd, f->path, WATCH_MASK);
                 if (f->wd < 0)

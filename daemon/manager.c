@@ -38,6 +38,7 @@
 #include "control.h"
 #include "decoder.h"
 #include "dropbox.h"
+#include "fileio.h"
 #include "log.h"
 #include "output.h"
 #include "playout.h"
@@ -432,21 +433,6 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 /* ---- set-up ---------------------------------------------------------- */
 
-static int mkdir_p(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return errno = ENOMEM, -1;
-        for (char *c = p + 1; *c; c++)
-                if (*c == '/') {
-                        *c = 0;
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                                return -1;
-                        *c = '/';
-                }
-        return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int open_output(struct manager *m, struct output **ret) {
         struct output_spec spec = {
                 .driver = m->config->output_driver,
@@ -520,8 +506,10 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         }
         m->config = config;
         m->exit_idle = exit_idle;
-        if (config->state_dir && mkdir_p(config->state_dir) < 0)
-                log_warning_errno(-errno, "Cannot create the state directory '%s': %m, the timing cache is off",
+        r = fileio_mkdir_p(config->state_dir, 0755);
+        if (r < 0)
+                log_warning_errno(r, "Cannot create the state directory '%s': %m, "
+                                  "the queue, timing cache and as-run log cannot be saved",
                                   config->state_dir);
 
         r = sd_event_default(&m->event);

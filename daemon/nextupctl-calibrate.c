@@ -31,12 +31,12 @@
 
 #include "calibrate.h"
 #include "cleanup.h"
+#include "nextupctl-common.h"
 
 #ifndef NEXTUP_DATADIR
 #define NEXTUP_DATADIR "/usr/share/nextup"
 #endif
 
-#define DEFAULT_SOCKET "/run/nextup/control.sock"
 #define EXIT_USAGE 2
 #define REQUEST_TIMEOUT_MS 5000
 #define STATUS_EVERY_MS 20
@@ -317,14 +317,6 @@ static int request(const char *path, struct json_object *req, struct json_object
         return *ret ? 0 : -EBADMSG;
 }
 
-static long long get_int(struct json_object *o, const char *key, long long fallback) {
-        struct json_object *v;
-
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
-                return json_object_get_int64(v);
-        return fallback;
-}
-
 static bool reply_ok(struct json_object *reply) {
         struct json_object *v;
 
@@ -357,7 +349,7 @@ static int queue_marker(const struct calib_options *o, long long *ret_id) {
                 return fprintf(stderr, "nextupctl: cannot talk to '%s': %s\n", o->socket, strerror(-r)), -ECOMM;
         if (!reply_ok(reply))
                 return -EINVAL;
-        *ret_id = get_int(reply, "id", -1);
+        *ret_id = ctl_json_int(reply, "id", -1);
         return 0;
 }
 
@@ -373,9 +365,9 @@ static int64_t on_air_ns(const char *socket_path, long long id) {
         r = request(socket_path, req, &reply);
         if (r < 0)
                 return r;
-        if (!json_object_object_get_ex(reply, "on_air", &on_air) || get_int(on_air, "id", -1) != id)
+        if (!json_object_object_get_ex(reply, "on_air", &on_air) || ctl_json_int(on_air, "id", -1) != id)
                 return 0;
-        us = get_int(reply, "on_air_mono_us", -1);
+        us = ctl_json_int(reply, "on_air_mono_us", -1);
         return us > 0 ? us * 1000 : 0;
 }
 
@@ -441,7 +433,7 @@ int calibrate_main(int argc, char **argv) {
         if (parse_options(argc, argv, &o) < 0)
                 return EXIT_USAGE;
         if (!o.socket)
-                o.socket = env && env[0] ? env : DEFAULT_SOCKET;
+                o.socket = env && env[0] ? env : CTL_DEFAULT_SOCKET;
         rec.channels = o.channels;
         calibrate_clock_init(&rec.clock, o.rate);
         r = recorder_spawn(&o, &rec);

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "nextupctl-common.h"
 
-#define DEFAULT_SOCKET "/run/nextup/control.sock"
 #define REPLY_TIMEOUT_MS 10000
 #define LINE_MAX_BYTES (64u * 1024u * 1024u)
 #define EXIT_USAGE 2
@@ -162,22 +162,6 @@ int events_parse_when(const char *s, int64_t now_ms, int64_t *ret) {
 
 /* ---- talking to the daemon ------------------------------------------ */
 
-static int connect_socket(const char *path, int *ret_fd) {
-        _cleanup_close_ int fd = -1;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 static int send_request(int fd, struct json_object *req) {
         _cleanup_free_ char *line = NULL;
         size_t len;
@@ -276,7 +260,7 @@ static int exchange(const char *path, struct json_object *req, struct json_objec
         struct json_object *reply;
         int r;
 
-        r = connect_socket(path, &fd);
+        r = ctl_connect(path, &fd);
         if (r < 0) {
                 fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", path, strerror(-r));
                 return EXIT_USAGE;
@@ -301,23 +285,6 @@ static int exchange(const char *path, struct json_object *req, struct json_objec
 }
 
 /* ---- printing -------------------------------------------------------- */
-
-static const char *str_of(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-                return json_object_get_string(v);
-        return NULL;
-}
-
-/* -1 when absent or null. */
-static long long int_of(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
-                return json_object_get_int64(v);
-        return -1;
-}
 
 /* ISO 8601 local time with offset, "2026-11-27T10:00:01.234+01:00"; not
  * ISO: "2026-11-27 10:00:01". "" for an unknown time. */
@@ -385,22 +352,22 @@ static void print_csv(struct json_object *records) {
         for (size_t i = 0; i < json_object_array_length(records); i++) {
                 struct json_object *r = json_object_array_get_idx(records, i);
 
-                csv_int(int_of(r, "id"), false);
-                csv_field(str_of(r, "kind"), false);
-                csv_field(str_of(r, "title"), false);
-                csv_field(fmt_wall(int_of(r, "start_ms"), true, b1), false);
-                csv_field(fmt_wall(int_of(r, "end_ms"), true, b2), false);
-                csv_int(int_of(r, "start_ms"), false);
-                csv_int(int_of(r, "end_ms"), false);
-                csv_int(int_of(r, "scheduled_ms"), false);
-                csv_int(int_of(r, "planned_ms"), false);
-                csv_int(int_of(r, "played_ms"), false);
-                csv_field(str_of(r, "reason"), false);
-                csv_int(int_of(r, "cues_emitted"), false);
-                csv_int(int_of(r, "cues_dropped"), false);
-                csv_field(str_of(r, "timing"), false);
-                csv_field(str_of(r, "audio"), false);
-                csv_field(str_of(r, "transcript"), true);
+                csv_int(ctl_json_int(r, "id", -1), false);
+                csv_field(ctl_json_str(r, "kind", NULL), false);
+                csv_field(ctl_json_str(r, "title", NULL), false);
+                csv_field(fmt_wall(ctl_json_int(r, "start_ms", -1), true, b1), false);
+                csv_field(fmt_wall(ctl_json_int(r, "end_ms", -1), true, b2), false);
+                csv_int(ctl_json_int(r, "start_ms", -1), false);
+                csv_int(ctl_json_int(r, "end_ms", -1), false);
+                csv_int(ctl_json_int(r, "scheduled_ms", -1), false);
+                csv_int(ctl_json_int(r, "planned_ms", -1), false);
+                csv_int(ctl_json_int(r, "played_ms", -1), false);
+                csv_field(ctl_json_str(r, "reason", NULL), false);
+                csv_int(ctl_json_int(r, "cues_emitted", -1), false);
+                csv_int(ctl_json_int(r, "cues_dropped", -1), false);
+                csv_field(ctl_json_str(r, "timing", NULL), false);
+                csv_field(ctl_json_str(r, "audio", NULL), false);
+                csv_field(ctl_json_str(r, "transcript", NULL), true);
         }
 }
 
@@ -417,14 +384,14 @@ static void print_table(struct json_object *records) {
                 struct json_object *r = json_object_array_get_idx(records, i);
                 char start[48], end[48], plan[32], played[32];
 
-                fmt_wall(int_of(r, "start_ms"), false, start);
-                fmt_wall(int_of(r, "end_ms"), false, end);
-                fmt_dur(int_of(r, "planned_ms"), plan);
-                fmt_dur(int_of(r, "played_ms"), played);
+                fmt_wall(ctl_json_int(r, "start_ms", -1), false, start);
+                fmt_wall(ctl_json_int(r, "end_ms", -1), false, end);
+                fmt_dur(ctl_json_int(r, "planned_ms", -1), plan);
+                fmt_dur(ctl_json_int(r, "played_ms", -1), played);
                 printf("%-19s  %-8s  %-5s  %-6s %-12s  #%-4lld  %-9s  %s\n", start,
                        strlen(end) > 11 ? end + 11 : end, plan, played,
-                       str_of(r, "reason") ? str_of(r, "reason") : "?", int_of(r, "id"),
-                       str_of(r, "kind") ? str_of(r, "kind") : "?", str_of(r, "title") ? str_of(r, "title") : "");
+                       ctl_json_str(r, "reason", "?"), ctl_json_int(r, "id", -1), ctl_json_str(r, "kind", "?"),
+                       ctl_json_str(r, "title", ""));
         }
 }
 
@@ -458,7 +425,7 @@ static int cmd_asrun(const struct opts *o) {
                 if (json_object_object_get_ex(reply, "records", &recs) && json_object_is_type(recs, json_type_array))
                         for (size_t i = 0; i < json_object_array_length(recs); i++)
                                 json_object_array_add(all, json_object_get(json_object_array_get_idx(recs, i)));
-                offset = int_of(reply, "next_offset");
+                offset = ctl_json_int(reply, "next_offset", -1);
         } while (offset > 0);
 
         if (o->json) {
@@ -475,7 +442,7 @@ static int cmd_asrun(const struct opts *o) {
 }
 
 static void print_event(struct json_object *ev) {
-        const char *name = str_of(ev, "event");
+        const char *name = ctl_json_str(ev, "event", NULL);
         struct json_object *story = NULL;
         char t[48], d[32];
         time_t now = time(NULL);
@@ -487,19 +454,19 @@ static void print_event(struct json_object *ev) {
         if (!name)
                 printf("%s %s\n", t, json_object_to_json_string_ext(ev, JSON_FLAGS));
         else if (strcmp(name, "next_up") == 0 && story)
-                printf("%s Next up: #%lld %s\n", t, int_of(story, "id"), str_of(story, "title"));
+                printf("%s Next up: #%lld %s\n", t, ctl_json_int(story, "id", -1), ctl_json_str(story, "title", ""));
         else if (strcmp(name, "next_up") == 0)
                 printf("%s Next up: nothing\n", t);
         else if (strcmp(name, "on_air") == 0)
-                printf("%s On air: #%lld %s\n", t, int_of(story, "id"), str_of(story, "title"));
+                printf("%s On air: #%lld %s\n", t, ctl_json_int(story, "id", -1), ctl_json_str(story, "title", ""));
         else if (strcmp(name, "off_air") == 0) {
-                fmt_dur(int_of(ev, "played_ms"), d);
-                printf("%s Off air: #%lld %s (%s, %s played)\n", t, int_of(story, "id"), str_of(story, "title"),
-                       str_of(ev, "reason"), d);
+                fmt_dur(ctl_json_int(ev, "played_ms", -1), d);
+                printf("%s Off air: #%lld %s (%s, %s played)\n", t, ctl_json_int(story, "id", -1),
+                       ctl_json_str(story, "title", ""), ctl_json_str(ev, "reason", "?"), d);
         } else if (strcmp(name, "queue_changed") == 0)
-                printf("%s Queue changed: %lld stories\n", t, int_of(ev, "queue_length"));
+                printf("%s Queue changed: %lld stories\n", t, ctl_json_int(ev, "queue_length", -1));
         else if (strcmp(name, "alert") == 0)
-                printf("%s ALERT %s: %s\n", t, str_of(ev, "what"), str_of(ev, "message") ? str_of(ev, "message") : "");
+                printf("%s ALERT %s: %s\n", t, ctl_json_str(ev, "what", "?"), ctl_json_str(ev, "message", ""));
         else
                 printf("%s %s: %s\n", t, name, json_object_to_json_string_ext(ev, JSON_FLAGS));
 }
@@ -510,7 +477,7 @@ static int cmd_subscribe(const struct opts *o) {
         struct reader rd = { 0 };
         int r, status = EXIT_FAILURE;
 
-        r = connect_socket(o->socket, &fd);
+        r = ctl_connect(o->socket, &fd);
         if (r < 0) {
                 fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", o->socket, strerror(-r));
                 return EXIT_USAGE;
@@ -592,7 +559,7 @@ int events_main(int argc, char **argv) {
         if (parse_opts(argc, argv, &o) < 0)
                 return EXIT_USAGE;
         if (!o.socket)
-                o.socket = env && env[0] ? env : DEFAULT_SOCKET;
+                o.socket = env && env[0] ? env : CTL_DEFAULT_SOCKET;
         if (strcmp(o.cmd, "asrun") == 0)
                 return cmd_asrun(&o);
         return cmd_subscribe(&o);

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "nextupctl-common.h"
 
-#define DEFAULT_SOCKET "/run/nextup/control.sock"
 #define EXIT_USAGE 2
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
@@ -172,22 +172,6 @@ static int build_request(const struct opts *o, struct json_object *req) {
 
 /* ---- printing -------------------------------------------------------- */
 
-static const char *str_of(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-                return json_object_get_string(v);
-        return "";
-}
-
-static long long int_of(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
-                return json_object_get_int64(v);
-        return -1;
-}
-
 static const char *local_time(long long ms, char buf[static 32]) {
         time_t t = (time_t) (ms / 1000);
         struct tm tm;
@@ -211,13 +195,14 @@ static void print_schedule(struct json_object *reply) {
                 bool recurring = json_object_object_get_ex(e, "recurring", &rec) && json_object_get_boolean(rec);
                 char mode[32];
 
-                if (strcmp(str_of(e, "mode"), "wait") == 0)
-                        snprintf(mode, sizeof mode, "wait %llds", int_of(e, "wait_s"));
+                if (strcmp(ctl_json_str(e, "mode", ""), "wait") == 0)
+                        snprintf(mode, sizeof mode, "wait %llds", ctl_json_int(e, "wait_s", -1));
                 else
-                        snprintf(mode, sizeof mode, "%s", str_of(e, "mode"));
-                printf("#%-3lld  %s  %-9s  %-8s  %-8s  %s  %s\n", int_of(e, "event"), local_time(int_of(e, "at_ms"), t),
-                       mode, recurring ? str_of(e, "days") : "once", str_of(e, "state"), str_of(e, "name"),
-                       str_of(e, "audio"));
+                        snprintf(mode, sizeof mode, "%s", ctl_json_str(e, "mode", ""));
+                printf("#%-3lld  %s  %-9s  %-8s  %-8s  %s  %s\n", ctl_json_int(e, "event", -1),
+                       local_time(ctl_json_int(e, "at_ms", -1), t), mode,
+                       recurring ? ctl_json_str(e, "days", "") : "once", ctl_json_str(e, "state", ""),
+                       ctl_json_str(e, "name", ""), ctl_json_str(e, "audio", ""));
         }
 }
 
@@ -233,14 +218,15 @@ static int handle_reply(const struct opts *o, const char *line) {
         if (o->json)
                 puts(line);
         if (!json_object_get_boolean(ok)) {
-                fprintf(stderr, "nextupctl: %s\n", str_of(reply, "error"));
+                fprintf(stderr, "nextupctl: %s\n", ctl_json_str(reply, "error", ""));
                 return EXIT_FAILURE;
         }
         if (o->json)
                 return EXIT_SUCCESS;
         if (strcmp(o->args[0], "at") == 0)
-                printf("Scheduled event #%lld '%s' (%s) at %s\n", int_of(reply, "event"), str_of(reply, "name"),
-                       str_of(reply, "mode"), local_time(int_of(reply, "at_ms"), t));
+                printf("Scheduled event #%lld '%s' (%s) at %s\n", ctl_json_int(reply, "event", -1),
+                       ctl_json_str(reply, "name", ""), ctl_json_str(reply, "mode", ""),
+                       local_time(ctl_json_int(reply, "at_ms", -1), t));
         else if (strcmp(o->args[0], "schedule") == 0)
                 print_schedule(reply);
         return EXIT_SUCCESS;
@@ -259,7 +245,7 @@ int schedule_main(int argc, char **argv, schedule_exchange_fn exchange) {
         if (r < 0 || o.n_args == 0)
                 return EXIT_USAGE;
         if (!o.socket)
-                o.socket = env && env[0] ? env : DEFAULT_SOCKET;
+                o.socket = env && env[0] ? env : CTL_DEFAULT_SOCKET;
         r = build_request(&o, req);
         if (r == -ENOMEM) {
                 fputs("nextupctl: out of memory\n", stderr);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "nextupctl-common.h"
 #include "nextupctl-calibrate.h"
 #include "nextupctl-events.h"
 #include "nextupctl-schedule.h"
@@ -28,7 +29,6 @@
 #define NEXTUP_VERSION "0.1.0"
 #endif
 
-#define DEFAULT_SOCKET "/run/nextup/control.sock"
 #define REPLY_TIMEOUT_MS 10000
 #define REPLY_MAX (64u * 1024u * 1024u)
 #define EXIT_USAGE 2
@@ -72,7 +72,7 @@ static void usage(FILE *f) {
               "                                            measure the output latency (latency_ms)\n"
               "\n"
               "Options:\n"
-              "  -s, --socket PATH  control socket (default $NEXTUP_SOCKET, else " DEFAULT_SOCKET ")\n"
+              "  -s, --socket PATH  control socket (default $NEXTUP_SOCKET, else " CTL_DEFAULT_SOCKET ")\n"
               "      --json         print the daemon's raw JSON reply\n"
               "  -h, --help         show this help\n"
               "  -V, --version      show the version\n",
@@ -313,29 +313,13 @@ static int read_line(int fd, long long deadline, char **ret) {
 
 /* Connect failures are "cannot connect" (exit 2); what goes wrong later
  * is reported by the caller with the step. */
-static int connect_socket(const char *path, int *ret_fd) {
-        _cleanup_close_ int fd = -1;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-        if (strlen(path) >= sizeof sa.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 static int exchange(const char *path, struct json_object *req, char **ret_reply) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *line = NULL;
         long long deadline;
         int r;
 
-        r = connect_socket(path, &fd);
+        r = ctl_connect(path, &fd);
         if (r < 0) {
                 fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", path, strerror(-r));
                 return r;
@@ -354,22 +338,6 @@ static int exchange(const char *path, struct json_object *req, char **ret_reply)
         else if (r < 0)
                 fprintf(stderr, "nextupctl: talking to '%s' failed: %s\n", path, strerror(-r));
         return r;
-}
-
-static const char *get_str(struct json_object *o, const char *key, const char *fallback) {
-        struct json_object *v;
-
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-                return json_object_get_string(v);
-        return fallback;
-}
-
-static long long get_int(struct json_object *o, const char *key, long long fallback) {
-        struct json_object *v;
-
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
-                return json_object_get_int64(v);
-        return fallback;
 }
 
 static struct json_object *get_obj(struct json_object *o, const char *key) {
@@ -394,8 +362,8 @@ static void print_list(struct json_object *reply) {
         size_t n = 0;
 
         if (on_air)
-                printf("On air: #%-3lld  %s  %s\n", get_int(on_air, "id", -1),
-                       fmt_time(get_int(on_air, "duration_ms", -1), t), get_str(on_air, "title", ""));
+                printf("On air: #%-3lld  %s  %s\n", ctl_json_int(on_air, "id", -1),
+                       fmt_time(ctl_json_int(on_air, "duration_ms", -1), t), ctl_json_str(on_air, "title", ""));
         else
                 puts("On air: nothing");
         if (json_object_object_get_ex(reply, "queue", &queue) && json_object_is_type(queue, json_type_array))
@@ -405,26 +373,26 @@ static void print_list(struct json_object *reply) {
         for (size_t i = 0; i < n; i++) {
                 struct json_object *s = json_object_array_get_idx(queue, i);
 
-                printf("%3zu  #%-3lld  %s  %s\n", i, get_int(s, "id", -1),
-                       fmt_time(get_int(s, "duration_ms", -1), t), get_str(s, "title", ""));
+                printf("%3zu  #%-3lld  %s  %s\n", i, ctl_json_int(s, "id", -1),
+                       fmt_time(ctl_json_int(s, "duration_ms", -1), t), ctl_json_str(s, "title", ""));
         }
 }
 
 static void print_status(struct json_object *reply) {
         struct json_object *on_air = get_obj(reply, "on_air"), *next = get_obj(reply, "next");
-        long long n = get_int(reply, "queue_length", 0);
+        long long n = ctl_json_int(reply, "queue_length", 0);
         char t1[32], t2[32];
 
-        printf("State: %s\n", get_str(reply, "state", "unknown"));
+        printf("State: %s\n", ctl_json_str(reply, "state", "unknown"));
         if (on_air)
-                printf("On air: %s %s/%s\n", get_str(on_air, "title", ""),
-                       fmt_time(get_int(reply, "position_ms", -1), t1),
-                       fmt_time(get_int(on_air, "duration_ms", -1), t2));
+                printf("On air: %s %s/%s\n", ctl_json_str(on_air, "title", ""),
+                       fmt_time(ctl_json_int(reply, "position_ms", -1), t1),
+                       fmt_time(ctl_json_int(on_air, "duration_ms", -1), t2));
         else
                 puts("On air: nothing");
-        printf("Next up: %s\n", next ? get_str(next, "title", "") : "nothing");
+        printf("Next up: %s\n", next ? ctl_json_str(next, "title", "") : "nothing");
         printf("Queue: %lld %s\n", n, n == 1 ? "story" : "stories");
-        printf("Output: %s\n", get_str(reply, "output", "unknown"));
+        printf("Output: %s\n", ctl_json_str(reply, "output", "unknown"));
 }
 
 /* Returns the exit status for REPLY_LINE. */
@@ -440,14 +408,14 @@ static int handle_reply(const char *cmd, const char *reply_line, bool json) {
         if (json)
                 puts(reply_line);
         if (!json_object_get_boolean(ok)) {
-                fprintf(stderr, "nextupctl: %s\n", get_str(reply, "error", "unknown error"));
+                fprintf(stderr, "nextupctl: %s\n", ctl_json_str(reply, "error", "unknown error"));
                 return EXIT_FAILURE;
         }
         if (json)
                 return EXIT_SUCCESS;
         if (strcmp(cmd, "add") == 0 || strcmp(cmd, "insert") == 0)
-                printf("Queued #%lld '%s' at position %lld\n", get_int(reply, "id", -1),
-                       get_str(reply, "title", ""), get_int(reply, "position", -1));
+                printf("Queued #%lld '%s' at position %lld\n", ctl_json_int(reply, "id", -1),
+                       ctl_json_str(reply, "title", ""), ctl_json_int(reply, "position", -1));
         else if (strcmp(cmd, "list") == 0)
                 print_list(reply);
         else if (strcmp(cmd, "status") == 0)
@@ -476,7 +444,7 @@ int main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         if (!o.socket)
-                o.socket = env && env[0] ? env : DEFAULT_SOCKET;
+                o.socket = env && env[0] ? env : CTL_DEFAULT_SOCKET;
         if (o.socket[0] == '\0') {
                 usage_error("empty socket path");
                 return EXIT_USAGE;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 
 #define PERSIST_VERSION 1
 #define PERSIST_MAX_SIZE (16 * 1024 * 1024)
@@ -365,14 +366,6 @@ void persist_invalidate(struct persist *p) {
         p->last_text = (free(p->last_text), NULL);
 }
 
-static int fsync_dir(const char *dir) {
-        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0 || fsync(fd) < 0)
-                return -errno;
-        return 0;
-}
-
 static int read_all(const char *path, char **ret, size_t *ret_len) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         _cleanup_free_ char *buf = NULL;
@@ -411,7 +404,7 @@ static int move_aside(struct persist *p, const char *why, char **ret_error) {
         if (rename(p->path, aside) < 0)
                 r = -errno;
         else
-                (void) fsync_dir(p->dir);
+                (void) fileio_fsync_dir(p->dir);
         if (asprintf(ret_error, "'%s':%s; %s '%s'", p->path, why,
                      r < 0 ? "could not move it aside" : "moved it to", aside) < 0)
                 *ret_error = NULL;
@@ -446,43 +439,6 @@ int persist_load(struct persist *p, struct persist_state *ret, char **ret_error)
         return 1;
 }
 
-static int write_all(int fd, const char *text, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(fd, text, len);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                text += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-static int write_atomic(struct persist *p, const char *text) {
-        int fd, r;
-
-        fd = open(p->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, text, strlen(text));
-        if (r >= 0)
-                r = write_all(fd, "\n", 1);
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
-        if (close(fd) < 0 && r >= 0)
-                r = -errno;
-        if (r >= 0 && rename(p->tmp_path, p->path) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlink(p->tmp_path);     /* give the space back */
-                return r;
-        }
-        return fsync_dir(p->dir);
-}
-
 int persist_save(struct persist *p, const struct persist_state *st) {
         _cleanup_free_ char *text = NULL;
         struct timespec a, b;
@@ -494,7 +450,7 @@ int persist_save(struct persist *p, const struct persist_state *st) {
         if (p->last_text && strcmp(p->last_text, text) == 0)
                 return 0;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        r = write_atomic(p, text);
+        r = fileio_write_atomic(p->path, p->tmp_path, text, true);
         clock_gettime(CLOCK_MONOTONIC, &b);
         p->last_write_us = (uint64_t) ((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
         if (r < 0) {

@@ -16,34 +16,13 @@
 #include "capfmt.h"
 #include "cleanup.h"
 #include "config.h"
+#include "fileio.h"
 #include "queue.h"
 
 struct webvtt {
         char *dir;
         FILE *f;       /* the file of the story on air, or NULL */
 };
-
-/* mkdir -p DIR (mode 0755). */
-static int mkdir_p(const char *dir) {
-        _cleanup_free_ char *p = strdup(dir);
-        struct stat st;
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        if (stat(p, &st) < 0)
-                return -errno;
-        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
 
 /* A NOTE block ends at a blank line and may not hold "-->": keep the title
  * on one line and break any arrow. */
@@ -136,7 +115,7 @@ int sink_webvtt_new(const struct sink_config *sc, struct sink **ret) {
 
         if (!sc->path)
                 return -EINVAL;
-        r = mkdir_p(sc->path);
+        r = fileio_mkdir_p(sc->path, 0755);
         if (r < 0)
                 return r;
         dir = strdup(sc->path);
