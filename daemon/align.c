@@ -10,13 +10,14 @@
  * A word's start from the path alone is only as sharp as a 10 ms frame and
  * the path's wobble, so a cue start is then moved to the nearest speech
  * onset (10 ms level rising through a threshold after a pause) within
- * snap_ms, measured on a 2 ms envelope of the story. The local DTW distance
- * around each cue's first words gives its confidence; cues that match badly
- * (a sentence missing from the audio, noise) are placed between trusted
- * neighbours by synthesized time instead of being dragged along. The DTW
- * knows the sentences: audio between two of them that the text lacks is
- * passed over at a price, and a sentence the audio lacks is jumped over
- * (its cues then count as untrusted). A cue starts where its synthesized
+ * snap_ms, measured on a 2 ms envelope of the story (over noise, back to
+ * where its highs rise: an "f" or "h" under a music bed). The local DTW
+ * distance around each cue's first words gives its confidence; cues that
+ * match badly (a sentence missing from the audio, noise) are placed
+ * between trusted neighbours by synthesized time instead of being dragged
+ * along. The DTW knows the sentences: audio between two of them that the
+ * text lacks is passed over at a price, and a sentence the audio lacks is
+ * jumped over (its cues then count as untrusted). A cue starts where its synthesized
  * voice does, not at the lead-in silence espeak-ng reports it at. */
 #include "align.h"
 
@@ -44,7 +45,10 @@
 #define FEAT_DIM 13
 #define TRUST_MIN 0.25        /* below: interpolated */
 #define NOISE_OVER 8.0f       /* onset threshold over the noise floor: 9 dB */
-#define RISE_BLOCKS 20        /* an onset over noise moves back at most 40 ms */
+#define RISE_BLOCKS 20        /* an onset over noise moves back at most 40 ms, */
+#define HF_BACK 60            /* or where its highs begin, at most 120 ms */
+#define HF_SPAN 100           /* the highs' floor: the 200 ms before that reach */
+#define HF_OVER 10.0f         /* highs this much over their floor: 10 dB */
 #define FORWARD_MS 1500       /* a start in a pause moves at most this far to the next onset */
 #define FLOOR_MELS 40         /* mfcc_opts_default's n_mels */
 #define FLOOR_QUANTILE 0.1    /* the story's pauses: at least a tenth of its frames */
@@ -67,8 +71,10 @@ struct aligner {
         int rate, hop, block;
         struct mfcc *ma, *ms;
         float *env;              /* story: mean square per ENV_MS block */
+        float *env_hf;           /* the same of its second difference (the highs) */
         size_t n_env, cap_env;
-        double block_sum;
+        double block_sum, block_sum_hf;
+        int32_t x1, x2;          /* the two samples before: the second difference */
         int block_fill;
         int64_t *cue_synth;      /* per cue: synth sample of its first word, -1: none */
         int64_t *cue_synth_end;  /* per cue: synth sample where its sentence ends, -1: mid-sentence */
@@ -83,27 +89,48 @@ static void aligner_done(struct aligner *al) {
         mfcc_free(al->ma);
         mfcc_free(al->ms);
         free(al->env);
+        free(al->env_hf);
         free(al->cue_synth);
         free(al->cue_synth_end);
         free(al->seg_start);
 }
 
+static int env_grow(struct aligner *al) {
+        size_t cap = al->cap_env ? al->cap_env * 2 : 4096;
+        float *p = realloc(al->env, sizeof(float) * cap), *q;
+
+        if (!p)
+                return -ENOMEM;
+        al->env = p;
+        q = realloc(al->env_hf, sizeof(float) * cap);
+        if (!q)
+                return -ENOMEM;
+        al->env_hf = q;
+        al->cap_env = cap;
+        return 0;
+}
+
+/* Two envelopes per ENV_MS block: the wave's and its second difference's
+ * (x[n] - 2x[n-1] + x[n-2]: +12 dB per octave, -22 dB at 1 kHz at
+ * 22 kHz), in which an "f" or "h" stands 20 dB or more over a music bed
+ * that hides it in the first. */
 static int env_push(struct aligner *al, const int16_t *pcm, size_t n) {
+        const double scale = 32768.0 * 32768.0 * al->block;
+
         for (size_t i = 0; i < n; i++) {
+                int32_t hf = pcm[i] - 2 * al->x1 + al->x2;
+
+                al->x2 = al->x1;
+                al->x1 = pcm[i];
                 al->block_sum += (double) pcm[i] * pcm[i];
+                al->block_sum_hf += (double) hf * hf;
                 if (++al->block_fill < al->block)
                         continue;
-                if (al->n_env == al->cap_env) {
-                        size_t cap = al->cap_env ? al->cap_env * 2 : 4096;
-                        float *p = realloc(al->env, sizeof(float) * cap);
-
-                        if (!p)
-                                return -ENOMEM;
-                        al->env = p;
-                        al->cap_env = cap;
-                }
-                al->env[al->n_env++] = (float) (al->block_sum / al->block / (32768.0 * 32768.0));
-                al->block_sum = 0;
+                if (al->n_env == al->cap_env && env_grow(al) < 0)
+                        return -ENOMEM;
+                al->env[al->n_env] = (float) (al->block_sum / scale);
+                al->env_hf[al->n_env++] = (float) (al->block_sum_hf / scale);
+                al->block_sum = al->block_sum_hf = 0;
                 al->block_fill = 0;
         }
         return 0;
@@ -256,16 +283,54 @@ static float onset_threshold(struct aligner *al) {
         return MAX(hi * 5e-4f, lo * NOISE_OVER);
 }
 
+/* The highs' floor before block B: the median block of the HF_SPAN
+ * blocks before it (0: too few). */
+static float hf_floor(const struct aligner *al, int64_t b) {
+        float v[HF_SPAN];
+        size_t n = 0;
+
+        for (int64_t q = MAX(b - HF_SPAN, (int64_t) 0); q < b; q++)
+                v[n++] = al->env_hf[q];
+        if (n < HF_SPAN / 2)
+                return 0;
+        qsort(v, n, sizeof(float), cmp_float);
+        return v[n / 2];
+}
+
+/* Over noise, a word that opens on a fricative or an aspiration ("f",
+ * "h") crosses the threshold only at its vowel, 50-80 ms late, while its
+ * highs rise over the noise's at once: the onset at block P moves back
+ * while the highs stay HF_OVER over their floor before (one block's dip
+ * allowed), if they fall back to it within HF_BACK: highs that go on
+ * further back are the tail of something else (a plucked note of the bed). */
+static int64_t hf_start(const struct aligner *al, int64_t p) {
+        int64_t stop = MAX(p - HF_BACK, (int64_t) 1), q = p;
+        float thr = hf_floor(al, stop) * HF_OVER;
+
+        if (!(thr > 0))
+                return p;
+        while (q > stop && (al->env_hf[q - 1] > thr || al->env_hf[q - 2] > thr))
+                q--;
+        if (q == stop)
+                return p;
+        while (q < p && al->env_hf[q] <= thr)   /* not onto a dip */
+                q++;
+        return q;
+}
+
 /* Over noise: the onset at block P moves back while the level still falls
- * going back and stays 3 dB over the noise floor, at most RISE_BLOCKS. */
+ * going back and stays 3 dB over the noise floor, at most RISE_BLOCKS,
+ * then to where its highs begin. */
 static int64_t rise_start(const struct aligner *al, int64_t p) {
+        if (!isfinite(al->rise_floor))
+                return p;
         for (int k = 0; k < RISE_BLOCKS && p > 0; k++, p--) {
                 float prev = level10(al, (size_t) p - 1);
 
                 if (!(prev > al->rise_floor) || prev >= level10(al, (size_t) p))
                         break;
         }
-        return p;
+        return MIN(p, hf_start(al, p));
 }
 
 /* The speech onset nearest to audio sample S within snap_ms, or S. */
@@ -647,7 +712,10 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         dop.win = WIN_FRAMES;
         dop.win_overlap = WIN_OVERLAP;
         dop.win_margin = WIN_MARGIN;
-        dop.win_normalize = true;
+        /* Not renormalised per window: a window's story side holds music
+         * intros and beds its synthesized side lacks, and its own statistics
+         * then moved a sentence before an intro 8 s into it (long-60min). */
+        dop.win_normalize = false;
         if (r >= 0)
                 r = dtw_align(fs, n_s, fa, n_a, FEAT_DIM, &dop, &map, NULL);
         conf = malloc(sizeof(double) * cues->n_cues);

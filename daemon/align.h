@@ -12,7 +12,7 @@
 struct cue_list;
 
 /* Bump when a change moves cue times: it keys the timing cache (cache.h). */
-#define ALIGN_VERSION "4"
+#define ALIGN_VERSION "5"
 
 struct align_opts {
         const char *voice;   /* espeak-ng voice, default "en-us" */

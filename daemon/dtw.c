@@ -399,9 +399,11 @@ static int level_segments(const struct dtw_opts *o, int k, size_t n, uint8_t **r
         for (size_t s = 1; s < o->n_seg; s++) {
                 size_t a = o->seg_start[s] >> k, b = s + 1 < o->n_seg ? o->seg_start[s + 1] >> k : n;
 
-                if (a == 0 || a > n)
+                if (o->seg_start[s] == 0 || a > n)
                         continue;
-                gap[a - 1] = 1;
+                /* The row holding the segment's last frame: where a
+                 * boundary falls inside a row, the row that straddles it. */
+                gap[(o->seg_start[s] - 1) >> k] = 1;
                 if (o->jump_ratio > 0 && s + 1 < o->n_seg && b < n && b > a && jump[b] < 0)
                         jump[b] = (int32_t) a - 1;
         }

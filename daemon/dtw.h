@@ -74,7 +74,8 @@ struct dtw_opts {
                            * after room noise: hence segments) */
         /* Segments of the reference (sentences): seg_start[0..n_seg-1], the
          * first row of each, ascending. With them the gap applies only on
-         * each segment's last row (audio inserted between sentences), and a
+         * each segment's last row (audio inserted between sentences; on an
+         * averaged level, the row holding that frame), and a
          * whole segment other than the first and last may be jumped over at
          * jump_ratio per row left out (0: not). NULL: one segment. */
         const size_t *seg_start;
