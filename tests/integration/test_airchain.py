@@ -230,7 +230,7 @@ class AirChain(nt.NextupTestCase):
         if nt.KEEP:
             with open(os.path.join(self.tmp, "air-%s.raw" % label), "wb") as f:
                 f.write(rec)
-        start = locate(rec, pcms[0], 0 if label == "before" else self.round_end)
+        start = locate(rec, pcms[0], self.round_end)
         self.assertIsNotNone(start, "%s: the first story is not in the recording sample-exact%s"
                              % (label, self.underruns()))
         gaps, starts, at = [], [], start
@@ -263,6 +263,28 @@ class AirChain(nt.NextupTestCase):
               % (label, gaps, len(delays), stats(delays)), flush=True)
         return gaps, delays
 
+    def underrun_count(self):
+        return self.pulse.read_log().count("Implicit underrun of 'libao")
+
+    def round(self, d, fxs, pcms, label, attempts=3):
+        """play_round + check_round. A round whose recording is not whole
+        while PulseAudio logged an underrun of our stream inside it (more
+        than the one at each idle spell) was starved by a busy machine (a
+        2-core CI box building in parallel); it is played again, up to
+        ATTEMPTS times. Without such underruns a failure stands."""
+        for attempt in range(attempts):
+            before = self.underrun_count()
+            ids = self.play_round(d, fxs)
+            try:
+                return self.check_round(d, fxs, ids, pcms, label)
+            except AssertionError as e:
+                grew = self.underrun_count() - before
+                if grew < 2 or attempt == attempts - 1:
+                    raise
+                print("%s: round %d starved (%d underruns logged): %s; playing it again"
+                      % (label, attempt + 1, grew, str(e).splitlines()[0]), flush=True)
+                self.round_end = len(self.recorder.snapshot()[0])   # look after the failed round
+
     def calibrate(self, d):
         r = d.ctl("calibrate", "--source", "air.monitor", "--server", self.pulse.server,
                   "--marker", MARKER, "--timeout", "30", json_out=True, timeout=60)
@@ -274,6 +296,7 @@ class AirChain(nt.NextupTestCase):
     def test_air_chain(self):
         fxs = [nt.fixture(n) for n in STORIES]
         pcms = [decode(fx["audio"]) for fx in fxs]
+        self.round_end = 0       # byte offset in the recording where the next round is looked for
         d = self.daemon(start=False, output="pulse", rate=RATE, channels=CHANNELS, webvtt=False)
         d.write_config(text=self.config(d, 0))
         self.recorder = Recorder(self.pulse)
@@ -281,8 +304,7 @@ class AirChain(nt.NextupTestCase):
         d.start()
         self.renice(d)
 
-        ids = self.play_round(d, fxs)
-        gaps, before = self.check_round(d, fxs, ids, pcms, "before")
+        gaps, before = self.round(d, fxs, pcms, "before")
         self.assertEqual(gaps, [0] * (len(fxs) - 1), "silence at the joins (frames)")
         # PulseAudio trims the 45 ms to ~34 ms: uncalibrated captions run ~20 ms early.
         self.assertGreater(statistics.median(before), 10, "a deep device buffer should make captions early")
@@ -295,8 +317,7 @@ class AirChain(nt.NextupTestCase):
         d.signal(signal.SIGHUP)
         nt.wait_for(lambda: "Configuration reloaded" in d.stderr(), 10, "the reload", d.describe)
 
-        ids = self.play_round(d, fxs)
-        gaps, after = self.check_round(d, fxs, ids, pcms, "after")
+        gaps, after = self.round(d, fxs, pcms, "after")
         self.assertEqual(gaps, [0] * (len(fxs) - 1), "silence at the joins (frames)")
         worst = max(after, key=abs)
         self.assertLessEqual(abs(worst), TOLERANCE_MS, "cue heard %+.1f ms from its emission" % worst)
