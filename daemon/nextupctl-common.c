@@ -6,9 +6,12 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 
@@ -42,4 +45,21 @@ long long ctl_json_int(struct json_object *o, const char *key, long long fallbac
         if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
                 return json_object_get_int64(v);
         return fallback;
+}
+
+char *ctl_abs_path(const char *path) {
+        _cleanup_free_ char *cwd = NULL;
+        char *abs;
+
+        if (path[0] == '/')
+                return strdup(path);
+        abs = realpath(path, NULL);
+        if (abs)
+                return abs;
+        cwd = getcwd(NULL, 0);
+        if (!cwd)
+                return NULL;
+        if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+                return errno = ENOMEM, NULL;
+        return abs;
 }

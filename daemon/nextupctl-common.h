@@ -16,3 +16,8 @@ int ctl_connect(const char *path, int *ret_fd);
  * member is missing, null or of another type. The string is O's. */
 const char *ctl_json_str(struct json_object *o, const char *key, const char *fallback);
 long long ctl_json_int(struct json_object *o, const char *key, long long fallback);
+
+/* PATH made absolute for the daemon, which resolves nothing against our
+ * working directory: an existing file's real path, else cwd/PATH so the
+ * daemon's error names the full path. malloc'd; NULL with errno set. */
+char *ctl_abs_path(const char *path);

@@ -109,19 +109,13 @@ static int parse_uint(const char *what, const char *s, long long max, long long 
 }
 
 static int add_path(const char *path, struct json_object *req, const char *key) {
-        _cleanup_free_ char *abs = NULL, *cwd = NULL;
+        _cleanup_free_ char *abs = NULL;
 
         if (path[0] == '\0')
                 return usage_error("empty file name", NULL);
-        if (path[0] == '/')
-                abs = strdup(path);
-        else if (!(abs = realpath(path, NULL))) {
-                cwd = getcwd(NULL, 0);
-                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
-                        abs = NULL;
-        }
+        abs = ctl_abs_path(path);
         if (!abs)
-                return -ENOMEM;
+                return -errno;
         json_object_object_add(req, key, json_object_new_string(abs));
         return 0;
 }

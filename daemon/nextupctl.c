@@ -149,25 +149,14 @@ static int parse_index(const char *what, const char *s, struct json_object *req,
         return 0;
 }
 
-/* The daemon resolves nothing against our working directory: existing
- * files get their real path, missing ones cwd/PATH so its error names the
- * full path. */
 static int add_path(const char *what, const char *path, struct json_object *req, const char *key) {
-        _cleanup_free_ char *abs = NULL, *cwd = NULL;
+        _cleanup_free_ char *abs = NULL;
 
         if (path[0] == '\0')
                 return usage_error("empty %s file name", what);
-        if (path[0] == '/')
-                abs = strdup(path);
-        else if (!(abs = realpath(path, NULL))) {
-                cwd = getcwd(NULL, 0);
-                if (!cwd)
-                        return usage_error("cannot resolve '%s': %s", path, strerror(errno));
-                if (asprintf(&abs, "%s/%s", cwd, path) < 0)
-                        abs = NULL;
-        }
+        abs = ctl_abs_path(path);
         if (!abs)
-                return -ENOMEM;
+                return usage_error("cannot resolve '%s': %s", path, strerror(errno));
         json_object_object_add(req, key, json_object_new_string(abs));
         return 0;
 }

@@ -221,6 +221,45 @@ class NotifyListener:
 
 
 # ------------------------------------------------------------------ daemon
+class Subscriber:
+    """A control connection subscribed to the event stream: it collects
+    every line the daemon sends (the subscribe reply, then events)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.sock.sendall(b'{"cmd":"subscribe"}\n')
+        self.lines, self.lock = [], threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                with self.lock:
+                    self.lines.append(json.loads(line))
+
+    def events(self, name=None):
+        with self.lock:
+            return [e for e in self.lines if "event" in e and (name is None or e["event"] == name)]
+
+    def first(self):
+        with self.lock:
+            return self.lines[0] if self.lines else None
+
+    def close(self):
+        self.sock.close()
+
+
 def conf_str(s):
     return json.dumps(s)             # libconfig strings take the same escapes
 

@@ -16,42 +16,6 @@ import threading
 import nextuptest as nt
 
 
-class Subscriber:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.sock.sendall(b'{"cmd":"subscribe"}\n')
-        self.lines, self.lock = [], threading.Lock()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        buf = b""
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                with self.lock:
-                    self.lines.append(json.loads(line))
-
-    def events(self, name=None):
-        with self.lock:
-            return [e for e in self.lines if "event" in e and (name is None or e["event"] == name)]
-
-    def first(self):
-        with self.lock:
-            return self.lines[0] if self.lines else None
-
-    def close(self):
-        self.sock.close()
-
-
 def next_up_ids(events):
     return [e["story"]["id"] if e["story"] else None for e in events]
 
@@ -60,7 +24,7 @@ class Events(nt.NextupTestCase):
     def test_events(self):
         a, b, c = nt.fixture("pier"), nt.fixture("library"), nt.fixture("weather")
         d = self.daemon(terminal=True)
-        sub = Subscriber(d.socket)
+        sub = nt.Subscriber(d.socket)
         nt.wait_for(sub.first, 5, "subscribe reply", d.describe)
         self.assertEqual(sub.first(), {"ok": True})
         ctl = subprocess.Popen([nt.binary("nextupctl"), "-s", d.socket, "subscribe"],

@@ -21,39 +21,6 @@ TONE = os.path.join(nt.SOURCE_DIR, "tests", "fixtures", "tone-1s.mp3")
 SILENCE = os.path.join(nt.SOURCE_DIR, "tests", "fixtures", "silence-2s.mp3")
 
 
-class Subscriber:
-    """A control connection subscribed to the event stream."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.sock.sendall(b'{"cmd":"subscribe"}\n')
-        self.lines, self.lock = [], threading.Lock()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        buf = b""
-        while True:
-            try:
-                chunk = self.sock.recv(65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buf += chunk
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                with self.lock:
-                    self.lines.append(json.loads(line))
-
-    def events(self, name):
-        with self.lock:
-            return [e for e in self.lines if e.get("event") == name]
-
-    def close(self):
-        self.sock.close()
-
-
 def asrun(d):
     try:
         with open(os.path.join(d.state_dir, "asrun.jsonl"), encoding="utf-8") as f:
@@ -80,7 +47,7 @@ class NoDeadAir(nt.NextupTestCase):
         shutil.copyfile(nt.fixture("pier")["audio"], os.path.join(filler_dir, "bed.mp3"))
         d = self.start('filler = { path = %s; mode = "loop"; };\nplayout = { fade_ms = 200; };\n'
                        % nt.conf_str(filler_dir))
-        sub = Subscriber(d.socket)
+        sub = nt.Subscriber(d.socket)
         st = nt.wait_for(lambda: (lambda s: s if s.get("on_air") else None)(d.status()), 5,
                          "filler on air", d.describe)
         self.assertTrue(st["on_air"].get("filler"), st)
@@ -125,7 +92,7 @@ class NoDeadAir(nt.NextupTestCase):
         silent_txt = os.path.join(self.tmp, "silent.txt")
         shutil.copyfile(fx["transcript"], silent_txt)
         d = self.start("silence = { enabled = true; dbfs = -50; ms = 1000; };\n")
-        sub = Subscriber(d.socket)
+        sub = nt.Subscriber(d.socket)
         nt.wait_for(lambda: sub.lines, 5, "subscribed", d.describe)
         silent = d.request({"cmd": "add", "audio": SILENCE, "transcript": silent_txt})["id"]
         sid = d.add(fx)["id"]
