@@ -6,14 +6,9 @@
 
 #include <stdint.h>
 
-struct cue_list;
+#include "decoder.h"
 
-struct audio_scan {
-        int rate;                 /* frames per second of the scan */
-        int64_t frames;           /* exact decoded length */
-        int64_t first_voiced;     /* first frame of the first non-silent 10 ms window, -1 if all silent */
-        int64_t last_voiced;      /* last frame of the last non-silent window */
-};
+struct cue_list;
 
 enum timing_source {
         TIMING_NONE,              /* not timed yet */
