@@ -24,11 +24,11 @@ static uint64_t now_ns(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void sleep_until(uint64_t t) {
-        struct timespec ts = { .tv_sec = (time_t) (t / 1000000000ULL), .tv_nsec = (long) (t % 1000000000ULL) };
+        struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ULL), .tv_nsec = (long)(t % 1000000000ULL)};
 
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
                 ;
@@ -52,8 +52,11 @@ static mpg123_handle *decoder_open(const char *path) {
 
 static ao_device *device_open(const char *driver, int *ret_paced) {
         ao_sample_format fmt = {
-                .bits = 16, .rate = RATE, .channels = CHANNELS, .byte_format = AO_FMT_NATIVE,
-                .matrix = (char *) "L,R",
+                .bits = 16,
+                .rate = RATE,
+                .channels = CHANNELS,
+                .byte_format = AO_FMT_NATIVE,
+                .matrix = (char *)"L,R",
         };
         int id = ao_driver_id(driver);
         ao_device *dev;
@@ -89,13 +92,13 @@ static long long play(mpg123_handle *mh, ao_device *dev, int paced) {
                 }
                 errors = 0;
                 if (done > 0) {
-                        if (!ao_play(dev, (char *) buf, (uint_32) done)) {
+                        if (!ao_play(dev, (char *)buf, (uint_32)done)) {
                                 fprintf(stderr, "ao_play failed\n");
                                 return -1;
                         }
-                        frames += (long long) (done / (CHANNELS * sizeof(int16_t)));
+                        frames += (long long)(done / (CHANNELS * sizeof(int16_t)));
                         if (paced)
-                                sleep_until(t0 + (uint64_t) frames * 1000000000ULL / RATE);
+                                sleep_until(t0 + (uint64_t)frames * 1000000000ULL / RATE);
                 }
                 if (err == MPG123_DONE)
                         return frames;
@@ -124,9 +127,9 @@ int main(int argc, char **argv) {
                 frames = play(mh, dev, paced);
                 getrusage(RUSAGE_SELF, &ru);
                 if (frames >= 0) {
-                        printf("frames %lld wall_s %.3f cpu_s %.3f\n", frames, (double) (now_ns() - t0) / 1e9,
-                               (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                                       (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+                        printf("frames %lld wall_s %.3f cpu_s %.3f\n", frames, (double)(now_ns() - t0) / 1e9,
+                               (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                                       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
                         r = 0;
                 }
                 ao_close(dev);

@@ -36,53 +36,55 @@
 #include "segment.h"
 #include "tts.h"
 
-#define ENV_MS 2              /* envelope block */
-#define WIN_BLOCKS 5          /* 10 ms level window, in blocks */
-#define GAP_BLOCKS 20         /* 40 ms below threshold before an onset */
-#define CONF_FRAMES 30        /* confidence: the cue's first 300 ms of synthesis */
-#define CONF_SHIFT 30          /* frames: the path is compared with itself shifted this far */
-#define CONF_MARGIN 0.3        /* path distance this much under the shifted one: full confidence */
+#define ENV_MS 2        /* envelope block */
+#define WIN_BLOCKS 5    /* 10 ms level window, in blocks */
+#define GAP_BLOCKS 20   /* 40 ms below threshold before an onset */
+#define CONF_FRAMES 30  /* confidence: the cue's first 300 ms of synthesis */
+#define CONF_SHIFT 30   /* frames: the path is compared with itself shifted this far */
+#define CONF_MARGIN 0.3 /* path distance this much under the shifted one: full confidence */
 #define FEAT_DIM 13
-#define TRUST_MIN 0.25        /* below: interpolated */
-#define NOISE_OVER 8.0f       /* onset threshold over the noise floor: 9 dB */
-#define RISE_BLOCKS 20        /* an onset over noise moves back at most 40 ms, */
-#define HF_BACK 60            /* or where its highs begin, at most 120 ms */
-#define HF_SPAN 100           /* the highs' floor: the 200 ms before that reach */
-#define HF_OVER 10.0f         /* highs this much over their floor: 10 dB */
-#define FORWARD_MS 1500       /* a start in a pause moves at most this far to the next onset */
-#define FLOOR_MELS 40         /* mfcc_opts_default's n_mels */
-#define FLOOR_QUANTILE 0.1    /* the story's pauses: at least a tenth of its frames */
-#define VOICE_WAIT_MS 500    /* a word's sound starts at most this long after its event */
-#define CHARS_PER_S 12          /* reading pace for the audio length bound (espeak-ng: ~18) */
+#define TRUST_MIN 0.25     /* below: interpolated */
+#define NOISE_OVER 8.0f    /* onset threshold over the noise floor: 9 dB */
+#define RISE_BLOCKS 20     /* an onset over noise moves back at most 40 ms, */
+#define HF_BACK 60         /* or where its highs begin, at most 120 ms */
+#define HF_SPAN 100        /* the highs' floor: the 200 ms before that reach */
+#define HF_OVER 10.0f      /* highs this much over their floor: 10 dB */
+#define FORWARD_MS 1500    /* a start in a pause moves at most this far to the next onset */
+#define FLOOR_MELS 40      /* mfcc_opts_default's n_mels */
+#define FLOOR_QUANTILE 0.1 /* the story's pauses: at least a tenth of its frames */
+#define VOICE_WAIT_MS 500  /* a word's sound starts at most this long after its event */
+#define CHARS_PER_S 12     /* reading pace for the audio length bound (espeak-ng: ~18) */
 #define MAX_AUDIO_FACTOR 4
 #define MAX_AUDIO_EXTRA_S 600
-#define SKIP_RATIO 0.4f       /* open begin/end, per frame: under what a word costs on music */
-#define SEG_MAX_LEVEL 3       /* gap and jump on frames of up to 80 ms */
-#define GAP_RATIO 0.45f       /* audio between sentences passed over, per frame (dtw_opts) */
-#define JUMP_RATIO 0.6f       /* a sentence the audio lacks left out, per frame */
-#define MEAN_CONF_MIN 0.5     /* under it the whole alignment is untrusted: the estimate is used */
-#define STRETCH_EXTRA_S 2     /* untrusted cues: audio between neighbours this much over 1.5x synthesis holds more than speech */
-#define WIN_FRAMES 12000      /* long stories: aligned in windows of 2 minutes of synthesis, */
-#define WIN_OVERLAP 4000      /* overlapping by 40 s, */
-#define WIN_MARGIN 2000       /* each searched 20 s either side of where the whole-story pass put it */
+#define SKIP_RATIO 0.4f   /* open begin/end, per frame: under what a word costs on music */
+#define SEG_MAX_LEVEL 3   /* gap and jump on frames of up to 80 ms */
+#define GAP_RATIO 0.45f   /* audio between sentences passed over, per frame (dtw_opts) */
+#define JUMP_RATIO 0.6f   /* a sentence the audio lacks left out, per frame */
+#define MEAN_CONF_MIN 0.5 /* under it the whole alignment is untrusted: the estimate is used */
+#define STRETCH_EXTRA_S                                                                                     \
+        2 /* untrusted cues: audio between neighbours this much over 1.5x synthesis holds more than speech  \
+           */
+#define WIN_FRAMES 12000 /* long stories: aligned in windows of 2 minutes of synthesis, */
+#define WIN_OVERLAP 4000 /* overlapping by 40 s, */
+#define WIN_MARGIN 2000  /* each searched 20 s either side of where the whole-story pass put it */
 
 struct aligner {
         struct align_opts o;
         int rate, hop, block;
         struct mfcc *ma, *ms;
-        float *env;              /* story: mean square per ENV_MS block */
-        float *env_hf;           /* the same of its second difference (the highs) */
+        float *env;    /* story: mean square per ENV_MS block */
+        float *env_hf; /* the same of its second difference (the highs) */
         size_t n_env, cap_env;
         double block_sum, block_sum_hf;
-        int32_t x1, x2;          /* the two samples before: the second difference */
+        int32_t x1, x2; /* the two samples before: the second difference */
         int block_fill;
-        int64_t *cue_synth;      /* per cue: synth sample of its first word, -1: none */
-        int64_t *cue_synth_end;  /* per cue: synth sample where its sentence ends, -1: mid-sentence */
+        int64_t *cue_synth;     /* per cue: synth sample of its first word, -1: none */
+        int64_t *cue_synth_end; /* per cue: synth sample where its sentence ends, -1: mid-sentence */
         int64_t synth_pos;
-        size_t *seg_start;       /* per sentence synthesized: its first synth frame */
+        size_t *seg_start; /* per sentence synthesized: its first synth frame */
         size_t n_seg;
-        int64_t max_samples;     /* story samples decoded at most: the text's reading time, generously */
-        float rise_floor;        /* onsets in noise: walk back down the rise to this level */
+        int64_t max_samples; /* story samples decoded at most: the text's reading time, generously */
+        float rise_floor;    /* onsets in noise: walk back down the rise to this level */
 };
 
 static void aligner_done(struct aligner *al) {
@@ -122,14 +124,14 @@ static int env_push(struct aligner *al, const int16_t *pcm, size_t n) {
 
                 al->x2 = al->x1;
                 al->x1 = pcm[i];
-                al->block_sum += (double) pcm[i] * pcm[i];
-                al->block_sum_hf += (double) hf * hf;
+                al->block_sum += (double)pcm[i] * pcm[i];
+                al->block_sum_hf += (double)hf * hf;
                 if (++al->block_fill < al->block)
                         continue;
                 if (al->n_env == al->cap_env && env_grow(al) < 0)
                         return -ENOMEM;
-                al->env[al->n_env] = (float) (al->block_sum / scale);
-                al->env_hf[al->n_env++] = (float) (al->block_sum_hf / scale);
+                al->env[al->n_env] = (float)(al->block_sum / scale);
+                al->env_hf[al->n_env++] = (float)(al->block_sum_hf / scale);
                 al->block_sum = al->block_sum_hf = 0;
                 al->block_fill = 0;
         }
@@ -148,22 +150,24 @@ static int decode_audio(struct aligner *al, const char *path) {
         if (r < 0)
                 return r;
         while ((n = decoder_read(d, pcm, 8192)) > 0) {
-                if ((int64_t) al->n_env * al->block > al->max_samples) {
-                        r = log_warning_errno(EBADMSG,
-                                              "align: '%s' runs far longer than its text can be read (over %" PRIi64
-                                              " s): not aligning", path, al->max_samples / al->rate);
+                if ((int64_t)al->n_env * al->block > al->max_samples) {
+                        r = log_warning_errno(
+                                EBADMSG,
+                                "align: '%s' runs far longer than its text can be read (over %" PRIi64
+                                " s): not aligning",
+                                path, al->max_samples / al->rate);
                         break;
                 }
-                r = mfcc_feed(al->ma, pcm, (size_t) n);
+                r = mfcc_feed(al->ma, pcm, (size_t)n);
                 if (r >= 0)
-                        r = env_push(al, pcm, (size_t) n);
+                        r = env_push(al, pcm, (size_t)n);
                 if (r < 0)
                         break;
         }
         decoder_free(d);
         if (r < 0)
                 return r;
-        return n < 0 ? (int) n : 0;
+        return n < 0 ? (int)n : 0;
 }
 
 static int synth_audio(void *userdata, const int16_t *pcm, size_t n) {
@@ -201,7 +205,7 @@ static int synth_sentence(struct aligner *al, const struct cue_list *cues, size_
         _cleanup_free_ struct tts_token *tok = NULL;
         _cleanup_free_ int64_t *starts = NULL;
         _cleanup_free_ char *text = NULL;
-        struct tts_opts to = { al->o.voice, al->o.wpm };
+        struct tts_opts to = {al->o.voice, al->o.wpm};
         int64_t samples = 0;
         size_t t = 0;
         int n, r;
@@ -211,18 +215,18 @@ static int synth_sentence(struct aligner *al, const struct cue_list *cues, size_
         off[c1 - c0] = strlen(text) + 1;
         n = tts_tokenize(text, &tok);
         if (n <= 0)
-                return n;                        /* no words: cues stay untimed (-1) */
+                return n; /* no words: cues stay untimed (-1) */
         starts = malloc(sizeof(int64_t) * n);
         if (!starts)
                 return -ENOMEM;
-        al->seg_start[al->n_seg++] = (size_t) (al->synth_pos / al->hop);
-        r = tts_synth(text, &to, synth_audio, al, tok, (size_t) n, starts, &samples);
+        al->seg_start[al->n_seg++] = (size_t)(al->synth_pos / al->hop);
+        r = tts_synth(text, &to, synth_audio, al, tok, (size_t)n, starts, &samples);
         if (r < 0)
                 return r;
         for (size_t k = c0; k < c1; k++) {
-                while (t < (size_t) n && tok[t].byte_start < off[k - c0])
+                while (t < (size_t)n && tok[t].byte_start < off[k - c0])
                         t++;
-                if (t < (size_t) n && tok[t].byte_start < off[k - c0 + 1])
+                if (t < (size_t)n && tok[t].byte_start < off[k - c0 + 1])
                         al->cue_synth[k] = al->synth_pos + starts[t];
         }
         al->cue_synth_end[c1 - 1] = al->synth_pos + samples;
@@ -248,7 +252,7 @@ static int synth_cues(struct aligner *al, const struct cue_list *cues) {
 }
 
 static int cmp_float(const void *a, const void *b) {
-        float x = *(const float *) a, y = *(const float *) b;
+        float x = *(const float *)a, y = *(const float *)b;
 
         return (x > y) - (x < y);
 }
@@ -289,7 +293,7 @@ static float hf_floor(const struct aligner *al, int64_t b) {
         float v[HF_SPAN];
         size_t n = 0;
 
-        for (int64_t q = MAX(b - HF_SPAN, (int64_t) 0); q < b; q++)
+        for (int64_t q = MAX(b - HF_SPAN, (int64_t)0); q < b; q++)
                 v[n++] = al->env_hf[q];
         if (n < HF_SPAN / 2)
                 return 0;
@@ -304,7 +308,7 @@ static float hf_floor(const struct aligner *al, int64_t b) {
  * allowed), if they fall back to it within HF_BACK: highs that go on
  * further back are the tail of something else (a plucked note of the bed). */
 static int64_t hf_start(const struct aligner *al, int64_t p) {
-        int64_t stop = MAX(p - HF_BACK, (int64_t) 1), q = p;
+        int64_t stop = MAX(p - HF_BACK, (int64_t)1), q = p;
         float thr = hf_floor(al, stop) * HF_OVER;
 
         if (!(thr > 0))
@@ -313,7 +317,7 @@ static int64_t hf_start(const struct aligner *al, int64_t p) {
                 q--;
         if (q == stop)
                 return p;
-        while (q < p && al->env_hf[q] <= thr)   /* not onto a dip */
+        while (q < p && al->env_hf[q] <= thr) /* not onto a dip */
                 q++;
         return q;
 }
@@ -325,9 +329,9 @@ static int64_t rise_start(const struct aligner *al, int64_t p) {
         if (!isfinite(al->rise_floor))
                 return p;
         for (int k = 0; k < RISE_BLOCKS && p > 0; k++, p--) {
-                float prev = level10(al, (size_t) p - 1);
+                float prev = level10(al, (size_t)p - 1);
 
-                if (!(prev > al->rise_floor) || prev >= level10(al, (size_t) p))
+                if (!(prev > al->rise_floor) || prev >= level10(al, (size_t)p))
                         break;
         }
         return MIN(p, hf_start(al, p));
@@ -336,11 +340,11 @@ static int64_t rise_start(const struct aligner *al, int64_t p) {
 /* The speech onset nearest to audio sample S within snap_ms, or S. */
 static int64_t snap_onset(const struct aligner *al, int64_t s, float thr, bool *ret_moved) {
         int64_t b = s / al->block, w = al->o.snap_ms / ENV_MS, best = -1;
-        int64_t from = MAX(b - w - GAP_BLOCKS, (int64_t) 0), to = MIN(b + w, (int64_t) al->n_env - 1);
+        int64_t from = MAX(b - w - GAP_BLOCKS, (int64_t)0), to = MIN(b + w, (int64_t)al->n_env - 1);
         int64_t quiet = from == 0 ? GAP_BLOCKS : 0;
 
         for (int64_t p = from; p <= to; p++) {
-                bool loud = level10(al, (size_t) p) >= thr;
+                bool loud = level10(al, (size_t)p) >= thr;
 
                 if (loud && quiet >= GAP_BLOCKS && p >= b - w &&
                     (best < 0 || llabs(p - b) < llabs(best - b)))
@@ -358,11 +362,11 @@ static int64_t snap_onset(const struct aligner *al, int64_t s, float thr, bool *
 static int forward_onset(const struct aligner *al, int64_t *s, int64_t limit, float thr) {
         int64_t b = *s / al->block, to = MIN((b * ENV_MS + FORWARD_MS) / ENV_MS, limit / al->block);
 
-        to = MIN(to, (int64_t) al->n_env - 1);
-        if (b >= (int64_t) al->n_env || level10(al, (size_t) b) >= thr)
+        to = MIN(to, (int64_t)al->n_env - 1);
+        if (b >= (int64_t)al->n_env || level10(al, (size_t)b) >= thr)
                 return 0;
         for (int64_t p = b + 1; p <= to; p++)
-                if (level10(al, (size_t) p) >= thr) {
+                if (level10(al, (size_t)p) >= thr) {
                         *s = rise_start(al, p) * al->block;
                         return 1;
                 }
@@ -371,13 +375,13 @@ static int forward_onset(const struct aligner *al, int64_t *s, int64_t limit, fl
 
 /* Synth sample -> story sample through the path (same rate, same hop). */
 static int64_t map_sample(const struct aligner *al, const int32_t *map, size_t n_s, int64_t s) {
-        size_t i = MIN((size_t) (s / al->hop), n_s - 1);
+        size_t i = MIN((size_t)(s / al->hop), n_s - 1);
 
-        return (int64_t) map[i] * al->hop + MIN(s - (int64_t) i * al->hop, (int64_t) al->hop);
+        return (int64_t)map[i] * al->hop + MIN(s - (int64_t)i * al->hop, (int64_t)al->hop);
 }
 
 struct feats {
-        const float *s, *a;      /* synth and story frames, FEAT_DIM each */
+        const float *s, *a; /* synth and story frames, FEAT_DIM each */
         size_t n_s, n_a;
 };
 
@@ -385,8 +389,8 @@ static float frame_dist(const struct feats *f, size_t i, int64_t j) {
         const float *x = f->s + i * FEAT_DIM, *y;
         float d = 0;
 
-        j = MIN(MAX(j, (int64_t) 0), (int64_t) f->n_a - 1);
-        y = f->a + (size_t) j * FEAT_DIM;
+        j = MIN(MAX(j, (int64_t)0), (int64_t)f->n_a - 1);
+        y = f->a + (size_t)j * FEAT_DIM;
         for (size_t q = 0; q < FEAT_DIM; q++)
                 d += (x[q] - y[q]) * (x[q] - y[q]);
         return sqrtf(d);
@@ -399,7 +403,7 @@ static float frame_dist(const struct feats *f, size_t i, int64_t j) {
  * beside it. 1: clearly distinct, 0: no better than shifted. */
 static void cue_confidence(const struct aligner *al, const struct feats *f, const int32_t *map,
                            size_t n_cues, double *conf) {
-        static const int shifts[] = { -CONF_SHIFT, -CONF_SHIFT / 2, CONF_SHIFT / 2, CONF_SHIFT };
+        static const int shifts[] = {-CONF_SHIFT, -CONF_SHIFT / 2, CONF_SHIFT / 2, CONF_SHIFT};
 
         for (size_t k = 0; k < n_cues; k++) {
                 double on = 0, off = 0;
@@ -408,12 +412,12 @@ static void cue_confidence(const struct aligner *al, const struct feats *f, cons
                 conf[k] = 0;
                 if (al->cue_synth[k] < 0)
                         continue;
-                i0 = MIN((size_t) (al->cue_synth[k] / al->hop), f->n_s - 1);
+                i0 = MIN((size_t)(al->cue_synth[k] / al->hop), f->n_s - 1);
                 i1 = MIN(i0 + CONF_FRAMES, f->n_s);
                 for (size_t i = i0; i < i1; i++) {
                         on += frame_dist(f, i, map[i]);
                         for (size_t q = 0; q < ELEMENTSOF(shifts); q++)
-                                off += frame_dist(f, i, (int64_t) map[i] + shifts[q]) / ELEMENTSOF(shifts);
+                                off += frame_dist(f, i, (int64_t)map[i] + shifts[q]) / ELEMENTSOF(shifts);
                 }
                 conf[k] = off > 0 ? MIN(MAX((1.0 - on / off) / CONF_MARGIN, 0.0), 1.0) : 0.0;
         }
@@ -430,7 +434,7 @@ static void distrust_skipped(const struct aligner *al, const int32_t *map, size_
 
                 if (al->cue_synth[k] < 0)
                         continue;
-                i = (size_t) (al->cue_synth[k] / al->hop);
+                i = (size_t)(al->cue_synth[k] / al->hop);
                 while (s + 1 < al->n_seg && al->seg_start[s + 1] <= i)
                         s++;
                 end = MIN(s + 1 < al->n_seg ? al->seg_start[s + 1] : n_s, n_s);
@@ -444,7 +448,7 @@ static void distrust_skipped(const struct aligner *al, const int32_t *map, size_
 /* Trusted neighbours AUDIO samples apart whose words are SYNTH apart in
  * synthesis: far more audio than a slow reader needs. */
 static bool stretched(int64_t audio, int64_t synth, int rate) {
-        return audio > synth * 3 / 2 + (int64_t) STRETCH_EXTRA_S * rate;
+        return audio > synth * 3 / 2 + (int64_t)STRETCH_EXTRA_S * rate;
 }
 
 /* Untrusted cues: placed between the trusted neighbours in proportion to
@@ -458,26 +462,33 @@ static size_t interpolate(const struct aligner *al, size_t n, const double *conf
                 if (conf[k] >= TRUST_MIN)
                         continue;
                 for (size_t q = k; q-- > 0;)
-                        if (conf[q] >= TRUST_MIN) { a = (int64_t) q; break; }
+                        if (conf[q] >= TRUST_MIN) {
+                                a = (int64_t)q;
+                                break;
+                        }
                 for (size_t q = k + 1; q < n; q++)
-                        if (conf[q] >= TRUST_MIN) { b = (int64_t) q; break; }
+                        if (conf[q] >= TRUST_MIN) {
+                                b = (int64_t)q;
+                                break;
+                        }
                 sk = al->cue_synth[k];
                 for (size_t q = k; sk < 0 && q-- > 0;)
                         sk = al->cue_synth[q];
-                sk = MAX(sk, (int64_t) 0);
+                sk = MAX(sk, (int64_t)0);
                 sa = a >= 0 ? al->cue_synth[a] : 0;
                 sb = b >= 0 ? al->cue_synth[b] : 0;
                 if (a >= 0 && b >= 0 && sb > sa && stretched(start[b] - start[a], sb - sa, al->rate))
                         /* Audio the text lacks (a music intro) lies between:
                          * the cue keeps its synthesized distance to the
                          * nearer neighbour rather than drifting into it. */
-                        start[k] = sk - sa <= sb - sk ? start[a] + (sk - sa) : MAX(start[b] - (sb - sk), start[a]);
+                        start[k] = sk - sa <= sb - sk ? start[a] + (sk - sa)
+                                                      : MAX(start[b] - (sb - sk), start[a]);
                 else if (a >= 0 && b >= 0 && sb > sa)
                         start[k] = start[a] + (start[b] - start[a]) * (sk - sa) / (sb - sa);
                 else if (a >= 0)
                         start[k] = start[a] + (sk - sa);
                 else if (b >= 0)
-                        start[k] = MAX(start[b] - (sb - sk), (int64_t) 0);
+                        start[k] = MAX(start[b] - (sb - sk), (int64_t)0);
                 fixed++;
         }
         return fixed;
@@ -496,30 +507,30 @@ static float max_energy(const float *es, size_t n_s) {
  * anywhere in the story's pause or in the music before the words. A cue
  * starts where its synthesized voice does (at most VOICE_WAIT_MS on). */
 static void voice_starts(struct aligner *al, const float *es, size_t n_s, size_t n) {
-        float quiet = max_energy(es, n_s) - 3.5f;   /* 35 dB under the loudest frame */
+        float quiet = max_energy(es, n_s) - 3.5f; /* 35 dB under the loudest frame */
 
         for (size_t k = 0; k < n; k++) {
                 size_t i, to;
 
                 if (al->cue_synth[k] < 0)
                         continue;
-                i = MIN((size_t) (al->cue_synth[k] / al->hop), n_s - 1);
-                to = MIN(i + (size_t) (VOICE_WAIT_MS * al->rate / 1000 / al->hop), n_s - 1);
+                i = MIN((size_t)(al->cue_synth[k] / al->hop), n_s - 1);
+                to = MIN(i + (size_t)(VOICE_WAIT_MS * al->rate / 1000 / al->hop), n_s - 1);
                 while (i < to && es[i] < quiet)
                         i++;
-                if (i < to && (int64_t) i * al->hop > al->cue_synth[k])
-                        al->cue_synth[k] = (int64_t) i * al->hop;
+                if (i < to && (int64_t)i * al->hop > al->cue_synth[k])
+                        al->cue_synth[k] = (int64_t)i * al->hop;
         }
 }
 
 /* Where the synthesized sentence ending at sample S stops sounding. */
-static int64_t synth_voice_end(const struct aligner *al, const float *es, size_t n_s,
-                               float es_max, int64_t s) {
-        size_t i = MIN((size_t) (s / al->hop), n_s - 1);
+static int64_t synth_voice_end(const struct aligner *al, const float *es, size_t n_s, float es_max,
+                               int64_t s) {
+        size_t i = MIN((size_t)(s / al->hop), n_s - 1);
 
-        while (i > 0 && es[i] < es_max - 3.5f)   /* 35 dB under the loudest frame */
+        while (i > 0 && es[i] < es_max - 3.5f) /* 35 dB under the loudest frame */
                 i--;
-        return (int64_t) (i + 1) * al->hop + al->hop;
+        return (int64_t)(i + 1) * al->hop + al->hop;
 }
 
 static void write_times(const struct aligner *al, struct cue_list *cues, const int64_t *start,
@@ -535,8 +546,9 @@ static void write_times(const struct aligner *al, struct cue_list *cues, const i
                 if (k + 1 < n && al->cue_synth_end[k] < 0)
                         e = start[k + 1] * 1000 / al->rate;
                 else {
-                        e = map_sample(al, map, n_s, synth_voice_end(al, es, n_s, es_max,
-                                                                     MAX(al->cue_synth_end[k], (int64_t) 0)));
+                        e = map_sample(
+                                al, map, n_s,
+                                synth_voice_end(al, es, n_s, es_max, MAX(al->cue_synth_end[k], (int64_t)0)));
                         e = e * 1000 / al->rate;
                         if (k + 1 < n)
                                 e = MIN(e, start[k + 1] * 1000 / al->rate);
@@ -560,13 +572,13 @@ static double mean_confidence(const struct aligner *al, size_t n, const double *
                         s += conf[i];
                         k++;
                 }
-        return k ? s / (double) k : 0.0;
+        return k ? s / (double)k : 0.0;
 }
 
 /* Starts from the path, the untrusted ones interpolated, then all
  * snapped to onsets. */
-static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n_s,
-                      const double *conf, int64_t *start, struct align_report *rep) {
+static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n_s, const double *conf,
+                      int64_t *start, struct align_report *rep) {
         _cleanup_free_ int64_t *path = malloc(sizeof(int64_t) * n);
         float thr = onset_threshold(al);
         size_t trusted = 0;
@@ -577,13 +589,17 @@ static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n
                 start[k] = al->cue_synth[k] < 0 ? 0 : map_sample(al, map, n_s, al->cue_synth[k]);
                 trusted += conf[k] >= TRUST_MIN;
         }
-        if (trusted == 0 || (double) trusted < al->o.min_trusted * (double) n)
-                return log_warning_errno(EBADMSG, "align: only %zu of %zu cues match the audio: "
-                                         "the text and the audio disagree", trusted, n);
+        if (trusted == 0 || (double)trusted < al->o.min_trusted * (double)n)
+                return log_warning_errno(EBADMSG,
+                                         "align: only %zu of %zu cues match the audio: "
+                                         "the text and the audio disagree",
+                                         trusted, n);
         if (mean_confidence(al, n, conf) < MEAN_CONF_MIN)
-                return log_warning_errno(EBADMSG, "align: the text matches the audio hardly better than "
-                                         "shifted (mean confidence %.2f): another language or another story?",
-                                         mean_confidence(al, n, conf));
+                return log_warning_errno(
+                        EBADMSG,
+                        "align: the text matches the audio hardly better than "
+                        "shifted (mean confidence %.2f): another language or another story?",
+                        mean_confidence(al, n, conf));
         rep->n_interpolated = interpolate(al, n, conf, start);
         memcpy(path, start, sizeof(int64_t) * n);
         for (size_t k = 0; k < n; k++) {
@@ -596,8 +612,8 @@ static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n
                 else
                         start[k] = snap_onset(al, raw, thr, &moved);
                 rep->n_snapped += moved;
-                log_debug("align: cue %zu: path %" PRIi64 " ms, start %" PRIi64 " ms, confidence %.2f",
-                          k, raw * 1000 / al->rate, start[k] * 1000 / al->rate, conf[k]);
+                log_debug("align: cue %zu: path %" PRIi64 " ms, start %" PRIi64 " ms, confidence %.2f", k,
+                          raw * 1000 / al->rate, start[k] * 1000 / al->rate, conf[k]);
                 if (k > 0)
                         start[k] = MAX(start[k], start[k - 1]);
         }
@@ -612,7 +628,7 @@ static int64_t max_story_samples(const struct cue_list *cues, int rate) {
 
         for (size_t k = 0; k < cues->n_cues; k++)
                 chars += cues->cues[k].spoken ? strlen(cues->cues[k].spoken) + 1 : 0;
-        return ((int64_t) chars * MAX_AUDIO_FACTOR / CHARS_PER_S + MAX_AUDIO_EXTRA_S) * rate;
+        return ((int64_t)chars * MAX_AUDIO_FACTOR / CHARS_PER_S + MAX_AUDIO_EXTRA_S) * rate;
 }
 
 static int aligner_init(struct aligner *al, const struct align_opts *o, const struct cue_list *cues) {
@@ -658,8 +674,8 @@ static void match_floor(struct aligner *al) {
 }
 
 /* Features of both waves, normalised; the synth energy for cue ends. */
-static int extract(struct aligner *al, struct cue_list *cues, const char *path,
-                   float **fa, size_t *n_a, float **fs, size_t *n_s, float **es) {
+static int extract(struct aligner *al, struct cue_list *cues, const char *path, float **fa, size_t *n_a,
+                   float **fs, size_t *n_s, float **es) {
         int r;
 
         r = decode_audio(al, path);
@@ -678,9 +694,9 @@ static int extract(struct aligner *al, struct cue_list *cues, const char *path,
         /* Read at half the synthesizer's pace even a slow speaker would be
          * twice as slow as anyone on air: the audio cannot hold this text. */
         if (*n_a * 2 < *n_s)
-                return log_warning_errno(EBADMSG,
-                                         "align: '%s' is far too short for its text (%zu s for %zu s of reading)",
-                                         path, *n_a / 100, *n_s / 100);
+                return log_warning_errno(
+                        EBADMSG, "align: '%s' is far too short for its text (%zu s for %zu s of reading)",
+                        path, *n_a / 100, *n_s / 100);
         mfcc_cmvn(*fa, *n_a, FEAT_DIM);
         mfcc_cmvn(*fs, *n_s, FEAT_DIM);
         return 0;
@@ -692,7 +708,7 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         _cleanup_free_ int32_t *map = NULL;
         _cleanup_free_ int64_t *start = NULL;
         _cleanup_free_ double *conf = NULL;
-        struct align_report rep = { .n_cues = cues->n_cues };
+        struct align_report rep = {.n_cues = cues->n_cues};
         struct aligner al = {};
         struct dtw_opts dop = DTW_OPTS_DEFAULT;
         size_t n_a = 0, n_s = 0;
@@ -723,7 +739,7 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         if (r >= 0 && (!conf || !start))
                 r = -ENOMEM;
         if (r >= 0) {
-                struct feats f = { fs, fa, n_s, n_a };
+                struct feats f = {fs, fa, n_s, n_a};
 
                 voice_starts(&al, es, n_s, cues->n_cues);
                 cue_confidence(&al, &f, map, cues->n_cues, conf);
@@ -732,7 +748,7 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
         }
         if (r >= 0)
                 write_times(&al, cues, start, map, es, n_s);
-        rep.audio_s = (double) al.n_env * ENV_MS / 1000.0;
+        rep.audio_s = (double)al.n_env * ENV_MS / 1000.0;
         aligner_done(&al);
         if (r < 0)
                 return r;

@@ -15,19 +15,19 @@ struct cue_list;
 #define ALIGN_VERSION "5"
 
 struct align_opts {
-        const char *voice;   /* espeak-ng voice, default "en-us" */
-        int wpm;             /* synthesis rate, default 170 */
-        int snap_ms;         /* how far a start may move to a speech onset, default 120 */
-        double min_trusted;  /* share of confident cues below which the alignment fails, default 0.3 */
+        const char *voice;  /* espeak-ng voice, default "en-us" */
+        int wpm;            /* synthesis rate, default 170 */
+        int snap_ms;        /* how far a start may move to a speech onset, default 120 */
+        double min_trusted; /* share of confident cues below which the alignment fails, default 0.3 */
 };
-#define ALIGN_OPTS_DEFAULT ((struct align_opts) { "en-us", 170, 120, 0.3 })
+#define ALIGN_OPTS_DEFAULT ((struct align_opts){"en-us", 170, 120, 0.3})
 
 struct align_report {
         size_t n_cues;
-        size_t n_interpolated;   /* low-confidence cues placed between trusted neighbours */
-        size_t n_snapped;        /* starts moved to a speech onset */
-        double *confidence;      /* n_cues values in 0..1, malloc'd: free() it */
-        double audio_s;          /* audio length */
+        size_t n_interpolated; /* low-confidence cues placed between trusted neighbours */
+        size_t n_snapped;      /* starts moved to a speech onset */
+        double *confidence;    /* n_cues values in 0..1, malloc'd: free() it */
+        double audio_s;        /* audio length */
 };
 
 /* Gives every cue of CUES start_ms/end_ms (story time, monotonic) from the

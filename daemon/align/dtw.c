@@ -21,7 +21,7 @@
 enum { MOVE_DIAG, MOVE_UP, MOVE_LEFT, MOVE_START };
 
 static inline void bp_set(uint8_t *bp, size_t c, unsigned mv) {
-        bp[c >> 2] |= (uint8_t) (mv << ((c & 3) * 2));
+        bp[c >> 2] |= (uint8_t)(mv << ((c & 3) * 2));
 }
 
 static inline unsigned bp_get(const uint8_t *bp, size_t c) {
@@ -44,7 +44,7 @@ static bool band_valid(size_t n, const int32_t *lo, const int32_t *hi) {
 #define JUMP_SLOTS 3
 
 struct saved_row {
-        int64_t row;            /* -1: free */
+        int64_t row; /* -1: free */
         int32_t lo, hi;
         double *cost;
 };
@@ -73,10 +73,10 @@ static void saved_put(struct band_ctx *b, size_t i, const double *cost) {
         for (size_t k = 1; k < JUMP_SLOTS; k++)
                 if (b->slot[k].row < s->row)
                         s = &b->slot[k];
-        s->row = (int64_t) i;
+        s->row = (int64_t)i;
         s->lo = b->lo[i];
         s->hi = b->hi[i];
-        memcpy(s->cost, cost, sizeof(double) * (size_t) (b->hi[i] - b->lo[i] + 1));
+        memcpy(s->cost, cost, sizeof(double) * (size_t)(b->hi[i] - b->lo[i] + 1));
 }
 
 /* Cost of the cheapest way into (i, j), whose local distance is D:
@@ -84,12 +84,12 @@ static void saved_put(struct band_ctx *b, size_t i, const double *cost) {
  * alone) pays at most c->gap on the gap rows: audio nothing in the text
  * matches (music, a soundbite) is passed over at a fixed price instead of
  * being matched by whichever words cost least there. */
-static double best_step(const struct band_ctx *b, size_t i, int32_t j, const double *prev,
-                        const double *cur, double d, unsigned *ret_mv) {
+static double best_step(const struct band_ctx *b, size_t i, int32_t j, const double *prev, const double *cur,
+                        double d, unsigned *ret_mv) {
         const int32_t *lo = b->lo, *hi = b->hi;
         const struct dtw_costs *c = b->c;
         bool capped = c->gap > 0 && (!c->gap_rows || c->gap_rows[i]);
-        double best = INFINITY, left = capped ? MIN(d, (double) c->gap) : d;
+        double best = INFINITY, left = capped ? MIN(d, (double)c->gap) : d;
 
         if (i > 0 && j - 1 >= lo[i - 1] && j - 1 <= hi[i - 1] && prev[j - 1 - lo[i - 1]] + d < best) {
                 best = prev[j - 1 - lo[i - 1]] + d;
@@ -119,7 +119,7 @@ static double best_jump(const struct band_ctx *b, size_t i, int32_t j, double d,
                 return best;
         if (j - 1 < s->lo || j - 1 > s->hi)
                 return best;
-        v = s->cost[j - 1 - s->lo] + (double) b->c->jump * (double) ((int64_t) i - r - 1) + d;
+        v = s->cost[j - 1 - s->lo] + (double)b->c->jump * (double)((int64_t)i - r - 1) + d;
         if (v < best) {
                 *ret_mv = MOVE_START;
                 return v;
@@ -131,16 +131,17 @@ static void fill_row(const struct band_ctx *b, size_t i, const double *prev, dou
         const struct dtw_costs *c = b->c;
 
         for (int32_t j = b->lo[i]; j <= b->hi[i]; j++) {
-                double d = b->dist(b->ud, i, (size_t) j);
+                double d = b->dist(b->ud, i, (size_t)j);
                 unsigned mv = MOVE_START;
 
                 if (i == 0 && (c->open_begin || j == b->lo[0]))
-                        cur[j - b->lo[i]] = (c->open_begin ? (double) c->skip_begin * j : 0) + d;
+                        cur[j - b->lo[i]] = (c->open_begin ? (double)c->skip_begin * j : 0) + d;
                 else if (i == 0)
                         cur[j - b->lo[i]] = best_step(b, i, j, prev, cur, d, &mv);
                 else
-                        cur[j - b->lo[i]] = best_jump(b, i, j, d, best_step(b, i, j, prev, cur, d, &mv), &mv);
-                bp_set(b->bp, off + (size_t) (j - b->lo[i]), mv);
+                        cur[j - b->lo[i]] =
+                                best_jump(b, i, j, d, best_step(b, i, j, prev, cur, d, &mv), &mv);
+                bp_set(b->bp, off + (size_t)(j - b->lo[i]), mv);
         }
 }
 
@@ -150,11 +151,11 @@ static void backtrack(const struct band_ctx *b, const size_t *off, int32_t j, in
 
         ret_last[i] = j;
         for (;;) {
-                unsigned mv = bp_get(b->bp, off[i] + (size_t) (j - b->lo[i]));
+                unsigned mv = bp_get(b->bp, off[i] + (size_t)(j - b->lo[i]));
 
                 ret_first[i] = j;
-                if (mv == MOVE_START && i > 0) {        /* a jump: rows left out */
-                        size_t r = (size_t) b->c->jump_from[i];
+                if (mv == MOVE_START && i > 0) { /* a jump: rows left out */
+                        size_t r = (size_t)b->c->jump_from[i];
 
                         for (size_t q = r + 1; q < i; q++)
                                 ret_first[q] = ret_last[q] = j;
@@ -175,14 +176,14 @@ static void backtrack(const struct band_ctx *b, const size_t *off, int32_t j, in
 
 int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
              bool open_begin, bool open_end, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
-        return dtw_band_penalized(n, lo, hi, dist, userdata, open_begin, open_end, 0.0f, 0.0f,
-                                  ret_first, ret_last, ret_total);
+        return dtw_band_penalized(n, lo, hi, dist, userdata, open_begin, open_end, 0.0f, 0.0f, ret_first,
+                                  ret_last, ret_total);
 }
 
-int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
-                       void *userdata, bool open_begin, bool open_end, float up_penalty,
-                       float skip_cost, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
-        struct dtw_costs c = { open_begin, open_end, up_penalty, skip_cost, skip_cost, 0, NULL, NULL, 0 };
+int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
+                       bool open_begin, bool open_end, float up_penalty, float skip_cost, int32_t *ret_first,
+                       int32_t *ret_last, double *ret_total) {
+        struct dtw_costs c = {open_begin, open_end, up_penalty, skip_cost, skip_cost, 0, NULL, NULL, 0};
 
         return dtw_band_costs(n, lo, hi, dist, userdata, &c, ret_first, ret_last, ret_total);
 }
@@ -195,15 +196,15 @@ static int32_t best_end(size_t n, const int32_t *lo, const int32_t *hi, const do
 
         if (c->open_end)
                 for (int32_t j = lo[n - 1]; j <= hi[n - 1]; j++)
-                        if (last[j - lo[n - 1]] + (double) c->skip_end * (hi[n - 1] - j) <
-                            last[end - lo[n - 1]] + (double) c->skip_end * (hi[n - 1] - end))
+                        if (last[j - lo[n - 1]] + (double)c->skip_end * (hi[n - 1] - j) <
+                            last[end - lo[n - 1]] + (double)c->skip_end * (hi[n - 1] - end))
                                 end = j;
         return end;
 }
 
 static bool jumps_valid(size_t n, const int32_t *jump_from) {
         for (size_t i = 0; jump_from && i < n; i++)
-                if (jump_from[i] >= 0 && (size_t) jump_from[i] + 1 >= i)
+                if (jump_from[i] >= 0 && (size_t)jump_from[i] + 1 >= i)
                         return false;
         return true;
 }
@@ -266,7 +267,7 @@ static int band_run(struct band_ctx *b, const size_t *off, size_t width, int32_t
 int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
                    const struct dtw_costs *c, int32_t *ret_first, int32_t *ret_last, double *ret_total) {
         _cleanup_free_ size_t *off = NULL;
-        struct band_ctx b = { n, lo, hi, dist, userdata, c, NULL, {} };
+        struct band_ctx b = {n, lo, hi, dist, userdata, c, NULL, {}};
         size_t cells = 0, width = 0;
         int r;
 
@@ -277,8 +278,8 @@ int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn d
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 off[i] = cells;
-                cells += (size_t) (hi[i] - lo[i] + 1);
-                width = MAX(width, (size_t) (hi[i] - lo[i] + 1));
+                cells += (size_t)(hi[i] - lo[i] + 1);
+                width = MAX(width, (size_t)(hi[i] - lo[i] + 1));
         }
         r = band_ctx_init(&b, cells, width);
         if (r >= 0)
@@ -311,22 +312,23 @@ static float *halve(const float *f, size_t n, size_t dim) {
                 return NULL;
         for (size_t i = 0; i < m; i++)
                 for (size_t d = 0; d < dim; d++)
-                        h[i * dim + d] = 2 * i + 1 < n ? 0.5f * (f[2 * i * dim + d] + f[(2 * i + 1) * dim + d])
-                                                       : f[2 * i * dim + d];
+                        h[i * dim + d] = 2 * i + 1 < n
+                                                 ? 0.5f * (f[2 * i * dim + d] + f[(2 * i + 1) * dim + d])
+                                                 : f[2 * i * dim + d];
         return h;
 }
 
 /* The band of a level from the path one level coarser: each coarse row
  * covers two fine rows, each coarse column two fine columns. */
-static void project_band(const int32_t *cfirst, const int32_t *clast, size_t n_coarse,
-                         size_t n, size_t m, int radius, int32_t *lo, int32_t *hi) {
+static void project_band(const int32_t *cfirst, const int32_t *clast, size_t n_coarse, size_t n, size_t m,
+                         int radius, int32_t *lo, int32_t *hi) {
         for (size_t i = 0; i < n; i++) {
                 size_t c = MIN(i / 2, n_coarse - 1);
-                int64_t l = 2 * (int64_t) cfirst[c] - radius, h = 2 * (int64_t) clast[c] + 1 + radius;
+                int64_t l = 2 * (int64_t)cfirst[c] - radius, h = 2 * (int64_t)clast[c] + 1 + radius;
 
-                lo[i] = (int32_t) MAX(l, 0);
-                hi[i] = (int32_t) MIN(h, (int64_t) m - 1);
-                if (i > 0) {    /* clipping keeps monotony; be explicit anyway */
+                lo[i] = (int32_t)MAX(l, 0);
+                hi[i] = (int32_t)MIN(h, (int64_t)m - 1);
+                if (i > 0) { /* clipping keeps monotony; be explicit anyway */
                         lo[i] = MAX(lo[i], lo[i - 1]);
                         hi[i] = MAX(hi[i], hi[i - 1]);
                 }
@@ -345,8 +347,8 @@ struct pyramid {
 
 static void pyramid_done(struct pyramid *p) {
         for (int k = 1; k <= p->top; k++) {
-                free((float *) p->a[k]);
-                free((float *) p->b[k]);
+                free((float *)p->a[k]);
+                free((float *)p->b[k]);
         }
 }
 
@@ -374,17 +376,16 @@ static float unrelated_dist(void *f, size_t n, size_t m) {
 
         for (int k = 0; k < SKIP_SAMPLES; k++) {
                 x = x * 6364136223846793005ull + 1442695040888963407ull;
-                sum += euclid(f, (size_t) (x >> 33) % n, (size_t) (x >> 11) % m);
+                sum += euclid(f, (size_t)(x >> 33) % n, (size_t)(x >> 11) % m);
         }
-        return (float) (sum / SKIP_SAMPLES);
+        return (float)(sum / SKIP_SAMPLES);
 }
 
 /* The segments at level k (rows halved k times): gap rows on each
  * segment's last row, and a jump over each inner segment from the row
  * before it to the row after it. Segments averaged into one another at a
  * coarse level lose their jump there. */
-static int level_segments(const struct dtw_opts *o, int k, size_t n, uint8_t **ret_gap,
-                          int32_t **ret_jump) {
+static int level_segments(const struct dtw_opts *o, int k, size_t n, uint8_t **ret_gap, int32_t **ret_jump) {
         _cleanup_free_ uint8_t *gap = NULL;
         _cleanup_free_ int32_t *jump = NULL;
 
@@ -405,7 +406,7 @@ static int level_segments(const struct dtw_opts *o, int k, size_t n, uint8_t **r
                  * boundary falls inside a row, the row that straddles it. */
                 gap[(o->seg_start[s] - 1) >> k] = 1;
                 if (o->jump_ratio > 0 && s + 1 < o->n_seg && b < n && b > a && jump[b] < 0)
-                        jump[b] = (int32_t) a - 1;
+                        jump[b] = (int32_t)a - 1;
         }
         *ret_gap = TAKE_PTR(gap);
         *ret_jump = TAKE_PTR(jump);
@@ -413,15 +414,16 @@ static int level_segments(const struct dtw_opts *o, int k, size_t n, uint8_t **r
 }
 
 /* Runs level k in the band lo/hi; replaces first and last with its path. */
-static int run_level(const struct pyramid *p, int k, size_t dim, const struct dtw_opts *o,
-                     int32_t *lo, int32_t *hi, int32_t **first, int32_t **last) {
-        struct feats f = { p->a[k], p->b[k], dim };
+static int run_level(const struct pyramid *p, int k, size_t dim, const struct dtw_opts *o, int32_t *lo,
+                     int32_t *hi, int32_t **first, int32_t **last) {
+        struct feats f = {p->a[k], p->b[k], dim};
         _cleanup_free_ uint8_t *gap = NULL;
         _cleanup_free_ int32_t *jump = NULL;
         int32_t *nf = malloc(sizeof(int32_t) * p->na[k]), *nl = malloc(sizeof(int32_t) * p->na[k]);
         float u = unrelated_dist(&f, p->na[k], p->nb[k]);
-        struct dtw_costs c = { o->open_begin, o->open_end, o->up_penalty, o->skip_ratio * u,
-                               o->skip_ratio * u, o->gap_ratio * u, NULL, NULL, o->jump_ratio * u };
+        struct dtw_costs c = {o->open_begin,     o->open_end,      o->up_penalty, o->skip_ratio * u,
+                              o->skip_ratio * u, o->gap_ratio * u, NULL,          NULL,
+                              o->jump_ratio * u};
         int r;
 
         r = level_segments(o, k, p->na[k], &gap, &jump);
@@ -451,9 +453,9 @@ static void limit_skip(const struct pyramid *p, const struct dtw_opts *o, int32_
                 return;
         skip = MIN((o->max_skip >> p->top) + 1, m - 1);
         if (o->open_begin)
-                hi[0] = (int32_t) skip;
+                hi[0] = (int32_t)skip;
         if (o->open_end && n > 1)
-                lo[n - 1] = (int32_t) (m - 1 - skip);
+                lo[n - 1] = (int32_t)(m - 1 - skip);
 }
 
 /* An edge search matches the reference's first (last) minute, at frames of
@@ -466,7 +468,7 @@ static void limit_skip(const struct pyramid *p, const struct dtw_opts *o, int32_
 struct edge {
         struct feats f;
         size_t n, m;
-        bool rev;      /* both sequences read backwards: the tail as a head */
+        bool rev; /* both sequences read backwards: the tail as a head */
 };
 
 static float edge_dist(void *userdata, size_t i, size_t j) {
@@ -483,11 +485,12 @@ static float edge_dist(void *userdata, size_t i, size_t j) {
  * story whose opening recurs later (a repeat, a promo) lost its first
  * minute to a skip there. Returns the query column at level L, or -errno. */
 static int64_t edge_search(const struct pyramid *p, int L, const struct dtw_opts *o, bool rev) {
-        struct edge e = { { p->a[L], p->b[L], 0 }, p->na[L], p->nb[L], rev };
-        size_t rows = MIN((size_t) EDGE_REF >> L, e.n), cols = MIN((o->max_skip + 3 * EDGE_REF) >> L, e.m);
+        struct edge e = {{p->a[L], p->b[L], 0}, p->na[L], p->nb[L], rev};
+        size_t rows = MIN((size_t)EDGE_REF >> L, e.n), cols = MIN((o->max_skip + 3 * EDGE_REF) >> L, e.m);
         _cleanup_free_ int32_t *lo = malloc(sizeof(int32_t) * rows), *hi = malloc(sizeof(int32_t) * rows);
-        _cleanup_free_ int32_t *first = malloc(sizeof(int32_t) * rows), *last = malloc(sizeof(int32_t) * rows);
-        struct dtw_costs c = { true, true, o->up_penalty, 0, 0, 0, NULL, NULL, 0 };
+        _cleanup_free_ int32_t *first = malloc(sizeof(int32_t) * rows),
+                               *last = malloc(sizeof(int32_t) * rows);
+        struct dtw_costs c = {true, true, o->up_penalty, 0, 0, 0, NULL, NULL, 0};
         int r;
 
         if (!lo || !hi || !first || !last)
@@ -496,12 +499,12 @@ static int64_t edge_search(const struct pyramid *p, int L, const struct dtw_opts
         c.skip_begin = o->skip_ratio * unrelated_dist(&e.f, e.n, e.m);
         for (size_t i = 0; i < rows; i++) {
                 lo[i] = 0;
-                hi[i] = (int32_t) cols - 1;
+                hi[i] = (int32_t)cols - 1;
         }
         r = dtw_band_costs(rows, lo, hi, edge_dist, &e, &c, first, last, NULL);
         if (r < 0)
                 return r;
-        return rev ? (int64_t) e.m - 1 - last[0] : last[0];
+        return rev ? (int64_t)e.m - 1 - last[0] : last[0];
 }
 
 /* Pins the top level's path to begin within a frame of column H and end
@@ -511,11 +514,11 @@ static bool pin_edges(size_t n, size_t m, int64_t h, int64_t t, int32_t *lo, int
         if (n < 2 || h < 0 || t < 0 || h > t)
                 return false;
         for (size_t i = 0; i < n; i++) {
-                lo[i] = (int32_t) MAX(h - 1, 0);
-                hi[i] = (int32_t) MIN(t + 1, (int64_t) m - 1);
+                lo[i] = (int32_t)MAX(h - 1, 0);
+                hi[i] = (int32_t)MIN(t + 1, (int64_t)m - 1);
         }
-        hi[0] = (int32_t) MIN(h + 1, (int64_t) hi[0]);
-        lo[n - 1] = (int32_t) MAX(t - 1, (int64_t) lo[n - 1]);
+        hi[0] = (int32_t)MIN(h + 1, (int64_t)hi[0]);
+        lo[n - 1] = (int32_t)MAX(t - 1, (int64_t)lo[n - 1]);
         return true;
 }
 
@@ -524,11 +527,11 @@ static bool pin_edges(size_t n, size_t m, int64_t h, int64_t t, int32_t *lo, int
 static int top_band(const struct pyramid *p, const struct dtw_opts *o, int32_t *lo, int32_t *hi) {
         size_t n = p->na[p->top], m = p->nb[p->top];
         int L = MIN(p->top, EDGE_LEVEL), shift = p->top - L;
-        int64_t h = 0, t = (int64_t) m - 1;
+        int64_t h = 0, t = (int64_t)m - 1;
 
         for (size_t i = 0; i < n; i++) {
                 lo[i] = 0;
-                hi[i] = (int32_t) m - 1;
+                hi[i] = (int32_t)m - 1;
         }
         if (p->top == 0 || o->max_skip == 0) {
                 limit_skip(p, o, lo, hi);
@@ -545,8 +548,7 @@ static int top_band(const struct pyramid *p, const struct dtw_opts *o, int32_t *
         return 0;
 }
 
-static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o,
-                        int32_t **ret_first) {
+static int align_levels(struct pyramid *p, size_t dim, const struct dtw_opts *o, int32_t **ret_first) {
         _cleanup_free_ int32_t *first = NULL, *last = NULL, *lo = NULL, *hi = NULL;
         int r;
 
@@ -572,7 +574,7 @@ static int64_t snap_seg(const size_t *seg, size_t n_seg, int64_t t, int64_t lo, 
         int64_t best = t, d = INT64_MAX;
 
         for (size_t s = 0; seg && s < n_seg; s++) {
-                int64_t v = (int64_t) seg[s];
+                int64_t v = (int64_t)seg[s];
 
                 if (v >= lo && v <= hi && llabs(v - t) < d) {
                         best = v;
@@ -582,42 +584,49 @@ static int64_t snap_seg(const size_t *seg, size_t n_seg, int64_t t, int64_t lo, 
         return best;
 }
 
-int dtw_plan_windows(size_t n_ref, const size_t *seg_start, size_t n_seg, size_t win,
-                     size_t overlap, struct dtw_window **ret) {
-        int64_t n = (int64_t) n_ref, step = (int64_t) win - (int64_t) overlap, ov = (int64_t) overlap;
+int dtw_plan_windows(size_t n_ref, const size_t *seg_start, size_t n_seg, size_t win, size_t overlap,
+                     struct dtw_window **ret) {
+        int64_t n = (int64_t)n_ref, step = (int64_t)win - (int64_t)overlap, ov = (int64_t)overlap;
         size_t k;
         struct dtw_window *w;
 
         if (n_ref == 0 || win <= overlap)
                 return -EINVAL;
-        k = MAX((size_t) ((n + step / 2) / step), (size_t) 1);
+        k = MAX((size_t)((n + step / 2) / step), (size_t)1);
         w = calloc(k, sizeof(*w));
         if (!w)
                 return -ENOMEM;
         for (size_t j = 0; j < k; j++) {
-                int64_t t = n * (int64_t) (j + 1) / (int64_t) k;
+                int64_t t = n * (int64_t)(j + 1) / (int64_t)k;
 
                 /* Owned ranges meet at a sentence start within a quarter step. */
                 w[j].own0 = j == 0 ? 0 : w[j - 1].own1;
-                w[j].own1 = j + 1 == k ? n_ref : (size_t) snap_seg(seg_start, n_seg, t, t - step / 4, t + step / 4);
+                w[j].own1 = j + 1 == k ? n_ref
+                                       : (size_t)snap_seg(seg_start, n_seg, t, t - step / 4, t + step / 4);
         }
         for (size_t j = 0; j < k; j++) {
-                int64_t a = (int64_t) w[j].own0, b = (int64_t) w[j].own1;
+                int64_t a = (int64_t)w[j].own0, b = (int64_t)w[j].own1;
 
-                w[j].r0 = j == 0 ? 0 : (size_t) MAX(snap_seg(seg_start, n_seg, a - ov / 2, a - ov * 3 / 4, a - ov / 4), (int64_t) 0);
-                w[j].r1 = j + 1 == k ? n_ref : (size_t) MIN(snap_seg(seg_start, n_seg, b + ov / 2, b + ov / 4, b + ov * 3 / 4), n);
+                w[j].r0 = j == 0 ? 0
+                                 : (size_t)MAX(snap_seg(seg_start, n_seg, a - ov / 2, a - ov * 3 / 4,
+                                                        a - ov / 4),
+                                               (int64_t)0);
+                w[j].r1 = j + 1 == k ? n_ref
+                                     : (size_t)MIN(snap_seg(seg_start, n_seg, b + ov / 2, b + ov / 4,
+                                                            b + ov * 3 / 4),
+                                                   n);
         }
         *ret = w;
-        return (int) k;
+        return (int)k;
 }
 
 /* The whole of ref against the whole of qry, level by level. */
 static int align_plain(const float *ref, size_t n_ref, const float *qry, size_t n_qry, size_t dim,
                        const struct dtw_opts *o, int32_t **ret_map) {
-        struct pyramid p = { .a = { ref }, .b = { qry }, .na = { n_ref }, .nb = { n_qry }, .dim = dim };
+        struct pyramid p = {.a = {ref}, .b = {qry}, .na = {n_ref}, .nb = {n_qry}, .dim = dim};
         int r;
 
-        r = pyramid_build(&p, MAX(o->top_max, (size_t) 2), dim);
+        r = pyramid_build(&p, MAX(o->top_max, (size_t)2), dim);
         if (r >= 0)
                 r = align_levels(&p, dim, o, ret_map);
         pyramid_done(&p);
@@ -638,12 +647,12 @@ static float *normalized(const float *f, size_t a, size_t b, size_t dim) {
 
                 for (size_t i = 0; i < n; i++) {
                         s += c[i * dim + d];
-                        s2 += (double) c[i * dim + d] * c[i * dim + d];
+                        s2 += (double)c[i * dim + d] * c[i * dim + d];
                 }
-                mean = s / (double) n;
-                sd = sqrt(MAX(s2 / (double) n - mean * mean, 0.0));
+                mean = s / (double)n;
+                sd = sqrt(MAX(s2 / (double)n - mean * mean, 0.0));
                 for (size_t i = 0; i < n; i++)
-                        c[i * dim + d] = sd > 1e-9 ? (float) ((c[i * dim + d] - mean) / sd) : 0.0f;
+                        c[i * dim + d] = sd > 1e-9 ? (float)((c[i * dim + d] - mean) / sd) : 0.0f;
         }
         return c;
 }
@@ -655,8 +664,8 @@ static int align_window(const float *ref, const float *qry, size_t n_qry, size_t
                         const struct dtw_opts *o, const struct dtw_window *w, const int32_t *map,
                         int32_t **ret_map) {
         size_t n = w->r1 - w->r0, n_seg = 0;
-        int64_t q0 = MAX((int64_t) map[w->r0] - (int64_t) o->win_margin, (int64_t) 0);
-        int64_t q1 = MIN((int64_t) map[w->r1 - 1] + 1 + (int64_t) o->win_margin, (int64_t) n_qry);
+        int64_t q0 = MAX((int64_t)map[w->r0] - (int64_t)o->win_margin, (int64_t)0);
+        int64_t q1 = MIN((int64_t)map[w->r1 - 1] + 1 + (int64_t)o->win_margin, (int64_t)n_qry);
         _cleanup_free_ size_t *seg = malloc(sizeof(size_t) * (o->n_seg + 1));
         struct dtw_opts sub = *o;
         int32_t *m = NULL;
@@ -677,18 +686,19 @@ static int align_window(const float *ref, const float *qry, size_t n_qry, size_t
          * music intro between two stories looks like speech, and the finer
          * bands cannot move the path by its length. */
         if (o->seg_start && o->seg_max_level >= 0)
-                sub.top_max = MAX(o->top_max, (MAX(n, (size_t) (q1 - q0)) >> o->seg_max_level) + 1);
+                sub.top_max = MAX(o->top_max, (MAX(n, (size_t)(q1 - q0)) >> o->seg_max_level) + 1);
         if (o->win_normalize) {
                 _cleanup_free_ float *a = normalized(ref, w->r0, w->r1, dim);
-                _cleanup_free_ float *b = normalized(qry, (size_t) q0, (size_t) q1, dim);
+                _cleanup_free_ float *b = normalized(qry, (size_t)q0, (size_t)q1, dim);
 
-                r = a && b ? align_plain(a, n, b, (size_t) (q1 - q0), dim, &sub, &m) : -ENOMEM;
+                r = a && b ? align_plain(a, n, b, (size_t)(q1 - q0), dim, &sub, &m) : -ENOMEM;
         } else
-                r = align_plain(ref + w->r0 * dim, n, qry + (size_t) q0 * dim, (size_t) (q1 - q0), dim, &sub, &m);
+                r = align_plain(ref + w->r0 * dim, n, qry + (size_t)q0 * dim, (size_t)(q1 - q0), dim, &sub,
+                                &m);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++)
-                m[i] += (int32_t) q0;
+                m[i] += (int32_t)q0;
         *ret_map = m;
         return 0;
 }
@@ -705,10 +715,10 @@ static size_t handover(const struct dtw_window *pw, const int32_t *prev, const s
         if (b <= a)
                 return best;
         for (size_t i = a + (b - a) / 4; i < a + (b - a) * 3 / 4; i++) {
-                int64_t d = llabs((int64_t) prev[i - pw->r0] - cur[i - cw->r0]);
+                int64_t d = llabs((int64_t)prev[i - pw->r0] - cur[i - cw->r0]);
 
-                if (d < bd || (d == bd && llabs((int64_t) i - (int64_t) cw->own0) <
-                                                  llabs((int64_t) best - (int64_t) cw->own0))) {
+                if (d < bd || (d == bd && llabs((int64_t)i - (int64_t)cw->own0) <
+                                                  llabs((int64_t)best - (int64_t)cw->own0))) {
                         bd = d;
                         best = i;
                 }
@@ -762,13 +772,13 @@ int dtw_align(const float *ref, size_t n_ref, const float *qry, size_t n_qry, si
         if (r < 0)
                 return r;
         if (ret_cost) {
-                struct feats f = { ref, qry, dim };
+                struct feats f = {ref, qry, dim};
                 float *cost = malloc(sizeof(float) * n_ref);
 
                 if (!cost)
                         return -ENOMEM;
                 for (size_t i = 0; i < n_ref; i++)
-                        cost[i] = euclid(&f, i, (size_t) map[i]);
+                        cost[i] = euclid(&f, i, (size_t)map[i]);
                 *ret_cost = cost;
         }
         *ret_map = TAKE_PTR(map);

@@ -32,9 +32,9 @@ int dtw_band(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, v
 /* SKIP_COST: what each query frame skipped by the open begin or end costs
  * (0: nothing); with it a path does not shorten itself by skipping query
  * it could match merely passably. */
-int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist,
-                       void *userdata, bool open_begin, bool open_end, float up_penalty,
-                       float skip_cost, int32_t *ret_first, int32_t *ret_last, double *ret_total);
+int dtw_band_penalized(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn dist, void *userdata,
+                       bool open_begin, bool open_end, float up_penalty, float skip_cost, int32_t *ret_first,
+                       int32_t *ret_last, double *ret_total);
 
 /* The general form: separate costs per query frame skipped before the
  * path (skip_begin) and after it (skip_end). An edge search sets the one
@@ -63,8 +63,8 @@ int dtw_band_costs(size_t n, const int32_t *lo, const int32_t *hi, dtw_dist_fn d
                    const struct dtw_costs *c, int32_t *ret_first, int32_t *ret_last, double *ret_total);
 
 struct dtw_opts {
-        size_t top_max;   /* the full pass runs on at most this many frames per side */
-        int radius;       /* band half-width added around the projected path, frames */
+        size_t top_max; /* the full pass runs on at most this many frames per side */
+        int radius;     /* band half-width added around the projected path, frames */
         bool open_begin, open_end;
         float up_penalty; /* see dtw_band_penalized */
         size_t max_skip;  /* open begin/end skip at most this many query frames, 0: any */
@@ -95,7 +95,8 @@ struct dtw_opts {
          * voice, channel and noise). */
         bool win_normalize;
 };
-#define DTW_OPTS_DEFAULT ((struct dtw_opts) { 2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f, NULL, 0, 0.0f, -1, 0, 0, 0, false })
+#define DTW_OPTS_DEFAULT                                                                                    \
+        ((struct dtw_opts){2500, 16, true, true, 1.0f, 6000, 0.6f, 0.0f, NULL, 0, 0.0f, -1, 0, 0, 0, false})
 
 /* One window of the reference: rows [r0, r1) are aligned together, and
  * the window decides the map of rows [own0, own1), away from its edges.
@@ -110,8 +111,8 @@ struct dtw_window {
  * past its owned range on either side (to a segment start when one is
  * near). Returns the count >= 1 and a malloc'd array, -EINVAL (n_ref 0,
  * or win <= overlap), -ENOMEM. Pure. */
-int dtw_plan_windows(size_t n_ref, const size_t *seg_start, size_t n_seg, size_t win,
-                     size_t overlap, struct dtw_window **ret);
+int dtw_plan_windows(size_t n_ref, const size_t *seg_start, size_t n_seg, size_t win, size_t overlap,
+                     struct dtw_window **ret);
 
 /* Aligns ref (n_ref x dim) to qry (n_qry x dim) by Euclidean distance.
  * ret_map (n_ref entries, malloc'd): for each ref frame the first query

@@ -20,8 +20,8 @@
 
 #include "cleanup.h"
 
-#define LOG_FLOOR 1e-10   /* power floor: silence gives a finite, equal log */
-#define HIST_LO (-24.0)   /* log band power histogram: ln(1e-10) and up */
+#define LOG_FLOOR 1e-10 /* power floor: silence gives a finite, equal log */
+#define HIST_LO (-24.0) /* log band power histogram: ln(1e-10) and up */
 #define HIST_STEP 0.25
 #define HIST_BINS 160
 
@@ -29,21 +29,21 @@ static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct mfcc {
         struct mfcc_opts o;
-        double *in;              /* fft_size, FFTW-aligned */
-        fftw_complex *out;       /* fft_size/2+1 */
+        double *in;        /* fft_size, FFTW-aligned */
+        fftw_complex *out; /* fft_size/2+1 */
         fftw_plan plan;
-        float *window;           /* win */
-        float *fbank;            /* n_mels x n_bins weights */
-        int *band_lo, *band_hi;  /* per mel: the bins with nonzero weight, [lo, hi) */
-        float *dct;              /* n_ceps x n_mels */
-        float *logmel;           /* n_mels scratch */
-        float *floor;            /* n_mels powers added before the log, or NULL */
-        uint32_t *hist;          /* n_mels x HIST_BINS counts of log band power */
-        float *frame;            /* win scratch */
-        int16_t *buf;            /* pending samples, < win + hop */
+        float *window;          /* win */
+        float *fbank;           /* n_mels x n_bins weights */
+        int *band_lo, *band_hi; /* per mel: the bins with nonzero weight, [lo, hi) */
+        float *dct;             /* n_ceps x n_mels */
+        float *logmel;          /* n_mels scratch */
+        float *floor;           /* n_mels powers added before the log, or NULL */
+        uint32_t *hist;         /* n_mels x HIST_BINS counts of log band power */
+        float *frame;           /* win scratch */
+        int16_t *buf;           /* pending samples, < win + hop */
         size_t n_buf;
-        float *feat;             /* n_frames x n_ceps */
-        float *energy;           /* n_frames */
+        float *feat;   /* n_frames x n_ceps */
+        float *energy; /* n_frames */
         size_t n_frames, cap;
 };
 
@@ -52,9 +52,15 @@ struct mfcc_opts mfcc_opts_default(int rate) {
 
         while (fft < rate / 50)
                 fft *= 2;
-        return (struct mfcc_opts) {
-                .rate = rate, .fft_size = fft, .win = rate / 50, .hop = rate / 100,
-                .n_mels = 40, .n_ceps = 13, .fmin = 60, .fmax = MIN(7600.0, rate / 2.0),
+        return (struct mfcc_opts){
+                .rate = rate,
+                .fft_size = fft,
+                .win = rate / 50,
+                .hop = rate / 100,
+                .n_mels = 40,
+                .n_ceps = 13,
+                .fmin = 60,
+                .fmax = MIN(7600.0, rate / 2.0),
         };
 }
 
@@ -79,13 +85,13 @@ static void build_fbank(struct mfcc *m) {
                 double r = mel_to_hz(lo + (hi - lo) * (b + 2) / (m->o.n_mels + 1));
 
                 for (int k = 0; k < n_bins; k++) {
-                        double f = (double) k * m->o.rate / m->o.fft_size, w = 0;
+                        double f = (double)k * m->o.rate / m->o.fft_size, w = 0;
 
                         if (f > l && f <= c)
                                 w = (f - l) / (c - l);
                         else if (f > c && f < r)
                                 w = (r - f) / (r - c);
-                        m->fbank[(size_t) b * n_bins + k] = (float) w;
+                        m->fbank[(size_t)b * n_bins + k] = (float)w;
                         if (w > 0 && m->band_hi[b] == 0)
                                 m->band_lo[b] = k;
                         if (w > 0)
@@ -97,20 +103,19 @@ static void build_fbank(struct mfcc *m) {
 static void build_tables(struct mfcc *m) {
         int M = m->o.n_mels;
 
-        for (int i = 0; i < m->o.win; i++)   /* periodic Hann */
-                m->window[i] = (float) (0.5 - 0.5 * cos(2 * M_PI * i / m->o.win));
+        for (int i = 0; i < m->o.win; i++) /* periodic Hann */
+                m->window[i] = (float)(0.5 - 0.5 * cos(2 * M_PI * i / m->o.win));
         build_fbank(m);
         for (int n = 0; n < m->o.n_ceps; n++)
                 for (int j = 0; j < M; j++)
-                        m->dct[n * M + j] = (float) (sqrt((n == 0 ? 1.0 : 2.0) / M) *
-                                                     cos(M_PI * n * (j + 0.5) / M));
+                        m->dct[n * M + j] =
+                                (float)(sqrt((n == 0 ? 1.0 : 2.0) / M) * cos(M_PI * n * (j + 0.5) / M));
 }
 
 static bool opts_valid(const struct mfcc_opts *o) {
-        return o->rate > 0 && o->fft_size >= 16 && (o->fft_size & (o->fft_size - 1)) == 0 &&
-               o->win > 0 && o->win <= o->fft_size && o->hop > 0 && o->hop <= o->win &&
-               o->n_mels > 0 && o->n_ceps > 0 && o->n_ceps <= o->n_mels &&
-               o->fmin >= 0 && o->fmax > o->fmin && o->fmax <= o->rate / 2.0;
+        return o->rate > 0 && o->fft_size >= 16 && (o->fft_size & (o->fft_size - 1)) == 0 && o->win > 0 &&
+               o->win <= o->fft_size && o->hop > 0 && o->hop <= o->win && o->n_mels > 0 && o->n_ceps > 0 &&
+               o->n_ceps <= o->n_mels && o->fmin >= 0 && o->fmax > o->fmin && o->fmax <= o->rate / 2.0;
 }
 
 int mfcc_new(const struct mfcc_opts *o, struct mfcc **ret) {
@@ -132,10 +137,10 @@ int mfcc_new(const struct mfcc_opts *o, struct mfcc **ret) {
         m->logmel = malloc(sizeof(float) * o->n_mels);
         m->band_lo = calloc(o->n_mels, sizeof(int));
         m->band_hi = calloc(o->n_mels, sizeof(int));
-        m->hist = calloc((size_t) o->n_mels * HIST_BINS, sizeof(uint32_t));
+        m->hist = calloc((size_t)o->n_mels * HIST_BINS, sizeof(uint32_t));
         m->buf = malloc(sizeof(int16_t) * (o->win + o->hop));
-        if (!m->in || !m->out || !m->window || !m->frame || !m->fbank || !m->dct ||
-            !m->logmel || !m->buf || !m->band_lo || !m->band_hi || !m->hist) {
+        if (!m->in || !m->out || !m->window || !m->frame || !m->fbank || !m->dct || !m->logmel || !m->buf ||
+            !m->band_lo || !m->band_hi || !m->hist) {
                 mfcc_free(m);
                 return -ENOMEM;
         }
@@ -186,21 +191,21 @@ void mfcc_frame(struct mfcc *m, const float *x, float *ret) {
                 m->in[i] = 0;
         fftw_execute(m->plan);
         for (int b = 0; b < m->o.n_mels; b++) {
-                const float *w = m->fbank + (size_t) b * n_bins;
+                const float *w = m->fbank + (size_t)b * n_bins;
                 double e = 0;
 
                 for (int k = m->band_lo[b]; k < m->band_hi[b]; k++)
                         e += w[k] * (m->out[k][0] * m->out[k][0] + m->out[k][1] * m->out[k][1]);
                 if (m->floor)
                         e += m->floor[b];
-                m->logmel[b] = (float) log(e + LOG_FLOOR);
+                m->logmel[b] = (float)log(e + LOG_FLOOR);
         }
         for (int n = 0; n < m->o.n_ceps; n++) {
                 double c = 0;
 
                 for (int j = 0; j < m->o.n_mels; j++)
                         c += m->dct[n * m->o.n_mels + j] * m->logmel[j];
-                ret[n] = (float) c;
+                ret[n] = (float)c;
         }
 }
 
@@ -228,21 +233,21 @@ static int emit_frame(struct mfcc *m) {
                 return r;
         for (int i = 0; i < m->o.win; i++) {
                 m->frame[i] = m->buf[i] / 32768.0f;
-                sq += (double) m->frame[i] * m->frame[i];
+                sq += (double)m->frame[i] * m->frame[i];
         }
         mfcc_frame(m, m->frame, m->feat + m->n_frames * m->o.n_ceps);
         for (int b = 0; b < m->o.n_mels; b++) {
-                int k = (int) floor((m->logmel[b] - HIST_LO) / HIST_STEP);
+                int k = (int)floor((m->logmel[b] - HIST_LO) / HIST_STEP);
 
-                m->hist[(size_t) b * HIST_BINS + MIN(MAX(k, 0), HIST_BINS - 1)]++;
+                m->hist[(size_t)b * HIST_BINS + MIN(MAX(k, 0), HIST_BINS - 1)]++;
         }
-        m->energy[m->n_frames] = (float) log10(sq / m->o.win + LOG_FLOOR);
+        m->energy[m->n_frames] = (float)log10(sq / m->o.win + LOG_FLOOR);
         m->n_frames++;
         return 0;
 }
 
 int mfcc_feed(struct mfcc *m, const int16_t *pcm, size_t n) {
-        size_t room = (size_t) (m->o.win + m->o.hop);
+        size_t room = (size_t)(m->o.win + m->o.hop);
         int r;
 
         while (n > 0) {
@@ -252,7 +257,7 @@ int mfcc_feed(struct mfcc *m, const int16_t *pcm, size_t n) {
                 m->n_buf += k;
                 pcm += k;
                 n -= k;
-                while (m->n_buf >= (size_t) m->o.win) {
+                while (m->n_buf >= (size_t)m->o.win) {
                         r = emit_frame(m);
                         if (r < 0)
                                 return r;
@@ -282,7 +287,7 @@ float *mfcc_steal(struct mfcc *m, size_t *ret_n, float **ret_energy) {
 
 void mfcc_floor(const struct mfcc *m, double q, float *ret) {
         for (int b = 0; b < m->o.n_mels; b++) {
-                const uint32_t *h = m->hist + (size_t) b * HIST_BINS;
+                const uint32_t *h = m->hist + (size_t)b * HIST_BINS;
                 uint64_t total = 0, seen = 0;
                 int k = 0;
 
@@ -290,11 +295,11 @@ void mfcc_floor(const struct mfcc *m, double q, float *ret) {
                         total += h[i];
                 for (; k < HIST_BINS - 1; k++) {
                         seen += h[k];
-                        if ((double) seen > q * (double) total)
+                        if ((double)seen > q * (double)total)
                                 break;
                 }
                 /* The bin's middle, as a power; an empty or silent floor adds nothing. */
-                ret[b] = total == 0 || k == 0 ? 0.0f : (float) exp(HIST_LO + (k + 0.5) * HIST_STEP);
+                ret[b] = total == 0 || k == 0 ? 0.0f : (float)exp(HIST_LO + (k + 0.5) * HIST_STEP);
         }
 }
 
@@ -304,7 +309,7 @@ void mfcc_set_floor(struct mfcc *m, const float *floor) {
         if (!floor)
                 return;
         m->floor = malloc(sizeof(float) * m->o.n_mels);
-        if (m->floor)       /* without memory the floor is simply not matched */
+        if (m->floor) /* without memory the floor is simply not matched */
                 memcpy(m->floor, floor, sizeof(float) * m->o.n_mels);
 }
 
@@ -323,6 +328,6 @@ void mfcc_cmvn(float *feat, size_t n, size_t dim) {
                 }
                 sd = sqrt(sq / n);
                 for (size_t i = 0; i < n; i++)
-                        feat[i * dim + d] = sd > 1e-9 ? (float) ((feat[i * dim + d] - mean) / sd) : 0.0f;
+                        feat[i * dim + d] = sd > 1e-9 ? (float)((feat[i * dim + d] - mean) / sd) : 0.0f;
         }
 }

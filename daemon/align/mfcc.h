@@ -10,13 +10,13 @@
 #include <stdint.h>
 
 struct mfcc_opts {
-        int rate;            /* samples per second of the input */
-        int fft_size;        /* power of two, >= win */
-        int win;             /* analysis window (Hann), samples */
-        int hop;             /* samples between frame starts */
-        int n_mels;          /* triangular filters */
-        int n_ceps;          /* coefficients kept, c0..c(n_ceps-1) */
-        double fmin, fmax;   /* filterbank edges, Hz; fmax <= rate/2 */
+        int rate;          /* samples per second of the input */
+        int fft_size;      /* power of two, >= win */
+        int win;           /* analysis window (Hann), samples */
+        int hop;           /* samples between frame starts */
+        int n_mels;        /* triangular filters */
+        int n_ceps;        /* coefficients kept, c0..c(n_ceps-1) */
+        double fmin, fmax; /* filterbank edges, Hz; fmax <= rate/2 */
 };
 /* 20 ms Hann in a 512-point FFT, 10 ms hop, 40 mels 60..7600 Hz, 13 ceps. */
 struct mfcc_opts mfcc_opts_default(int rate);

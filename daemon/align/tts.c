@@ -23,7 +23,7 @@
 #include "cleanup.h"
 
 static pthread_mutex_t tts_lock = PTHREAD_MUTEX_INITIALIZER;
-static int tts_engine_rate;          /* 0: not tried, < 0: failed */
+static int tts_engine_rate; /* 0: not tried, < 0: failed */
 
 struct synth_ctx {
         tts_audio_fn audio;
@@ -33,7 +33,7 @@ struct synth_ctx {
         int64_t samples;
         int error;
 };
-static struct synth_ctx *current;    /* valid while tts_lock is held */
+static struct synth_ctx *current; /* valid while tts_lock is held */
 
 /* Code point at s (advancing *len), 0xFFFD for a malformed byte. */
 static uint32_t utf8_next(const unsigned char *s, size_t *len) {
@@ -72,12 +72,12 @@ static bool is_space(uint32_t c) {
 }
 
 int tts_tokenize(const char *text, struct tts_token **ret) {
-        const unsigned char *s = (const unsigned char *) text;
+        const unsigned char *s = (const unsigned char *)text;
         _cleanup_free_ struct tts_token *tok = NULL;
         size_t n = 0, cap = 0, i = 0, chars = 0;
 
         while (s[i]) {
-                struct tts_token t = { .byte_start = i, .char_start = chars };
+                struct tts_token t = {.byte_start = i, .char_start = chars};
                 bool wordy = false;
                 size_t len;
 
@@ -103,18 +103,18 @@ int tts_tokenize(const char *text, struct tts_token **ret) {
                 tok[n++] = t;
         }
         *ret = TAKE_PTR(tok);
-        return (int) MIN(n, (size_t) INT32_MAX);
+        return (int)MIN(n, (size_t)INT32_MAX);
 }
 
-void tts_map_events(const struct tts_event *ev, size_t n_ev, const struct tts_token *tok,
-                    size_t n_tok, int64_t *ret) {
+void tts_map_events(const struct tts_event *ev, size_t n_ev, const struct tts_token *tok, size_t n_tok,
+                    int64_t *ret) {
         size_t t = 0, last_pos = 0;
 
         for (size_t k = 0; k < n_tok; k++)
                 ret[k] = -1;
         for (size_t e = 0; e < n_ev && t < n_tok; e++) {
                 if (ev[e].char_pos < last_pos)
-                        continue;                /* espeak-ng went back: ignore */
+                        continue; /* espeak-ng went back: ignore */
                 last_pos = ev[e].char_pos;
                 while (t < n_tok && tok[t].char_end <= ev[e].char_pos)
                         t++;
@@ -124,14 +124,14 @@ void tts_map_events(const struct tts_event *ev, size_t n_ev, const struct tts_to
         for (size_t k = 0; k < n_tok; k++) {
                 int64_t prev = k > 0 ? ret[k - 1] : 0;
 
-                if (ret[k] < prev)               /* no event, or out of order */
+                if (ret[k] < prev) /* no event, or out of order */
                         ret[k] = prev;
         }
 }
 
 static int push_event(struct synth_ctx *c, const espeak_EVENT *e) {
         if (e->text_position < 1)
-                return 0;                        /* no position: useless to us */
+                return 0; /* no position: useless to us */
         if (c->n_ev == c->cap_ev) {
                 size_t cap = c->cap_ev ? c->cap_ev * 2 : 64;
                 struct tts_event *p = realloc(c->ev, sizeof(*p) * cap);
@@ -142,7 +142,7 @@ static int push_event(struct synth_ctx *c, const espeak_EVENT *e) {
                 c->cap_ev = cap;
         }
         /* text_position counts characters from 1. */
-        c->ev[c->n_ev++] = (struct tts_event) { (size_t) e->text_position - 1, e->sample };
+        c->ev[c->n_ev++] = (struct tts_event){(size_t)e->text_position - 1, e->sample};
         return 0;
 }
 
@@ -156,7 +156,7 @@ static int synth_callback(short *wav, int n, espeak_EVENT *events) {
                         return 1;
                 }
         if (wav && n > 0) {
-                if (c->audio(c->userdata, wav, (size_t) n) != 0) {
+                if (c->audio(c->userdata, wav, (size_t)n) != 0) {
                         c->error = -ECANCELED;
                         return 1;
                 }
@@ -198,8 +198,8 @@ static int synth_locked(const char *text, const struct tts_opts *o, struct synth
         if (espeak_SetParameter(espeakRATE, o->wpm, 0) != EE_OK)
                 return -EINVAL;
         current = c;
-        e = espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0,
-                         espeakCHARS_UTF8 | espeakENDPAUSE, NULL, NULL);
+        e = espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8 | espeakENDPAUSE,
+                         NULL, NULL);
         current = NULL;
         if (c->error < 0)
                 return c->error;
@@ -208,7 +208,7 @@ static int synth_locked(const char *text, const struct tts_opts *o, struct synth
 
 int tts_synth(const char *text, const struct tts_opts *o, tts_audio_fn audio, void *userdata,
               const struct tts_token *tok, size_t n_tok, int64_t *ret_starts, int64_t *ret_samples) {
-        struct synth_ctx c = { .audio = audio, .userdata = userdata };
+        struct synth_ctx c = {.audio = audio, .userdata = userdata};
         int r;
 
         pthread_mutex_lock(&tts_lock);

@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 struct tts_token {
-        size_t byte_start, byte_end;   /* in the text */
-        size_t char_start, char_end;   /* in characters (what espeak-ng counts), 0-based */
+        size_t byte_start, byte_end; /* in the text */
+        size_t char_start, char_end; /* in characters (what espeak-ng counts), 0-based */
 };
 
 /* Whitespace-separated tokens that hold a letter or digit ("$400,000",
@@ -31,14 +31,14 @@ struct tts_event {
  * text are ignored; a token without an event (spoken together with the one
  * before, e.g. "at a") shares the previous token's start. ret: n_tok samples,
  * non-decreasing. Pure. */
-void tts_map_events(const struct tts_event *ev, size_t n_ev, const struct tts_token *tok,
-                    size_t n_tok, int64_t *ret);
+void tts_map_events(const struct tts_event *ev, size_t n_ev, const struct tts_token *tok, size_t n_tok,
+                    int64_t *ret);
 
 struct tts_opts {
-        const char *voice;   /* espeak-ng voice name, e.g. "en-us" */
-        int wpm;             /* speaking rate, 80..450 */
+        const char *voice; /* espeak-ng voice name, e.g. "en-us" */
+        int wpm;           /* speaking rate, 80..450 */
 };
-#define TTS_OPTS_DEFAULT ((struct tts_opts) { "en-us", 170 })
+#define TTS_OPTS_DEFAULT ((struct tts_opts){"en-us", 170})
 
 /* Receives synthesized samples (mono, tts_rate()); nonzero stops synthesis. */
 typedef int (*tts_audio_fn)(void *userdata, const int16_t *pcm, size_t n);

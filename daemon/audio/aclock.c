@@ -58,7 +58,7 @@ uint64_t aclock_now_ns(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * NSEC_PER_SEC + (uint64_t) ts.tv_nsec;
+        return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 /* floor(a / b) for b > 0, also for negative a. */
@@ -74,26 +74,26 @@ static __int128 div_floor(__int128 a, __int128 b) {
 static __int128 frames_to_ns(int64_t frames, int rate) {
         if (rate <= 0)
                 return 0;
-        return div_floor((__int128) frames * NSEC_PER_SEC, rate);
+        return div_floor((__int128)frames * NSEC_PER_SEC, rate);
 }
 
 uint64_t aclock_media_to_mono(const struct aclock_sample *s, int64_t media_ms, int64_t latency_ms) {
         /* Frame F of the item was handed at mono_ns; media time t is handed
          * t - F/rate later (or earlier), and heard latency later still. */
-        __int128 t = (__int128) s->mono_ns + (__int128) media_ms * NSEC_PER_MSEC -
-                     frames_to_ns(s->frames, s->rate) + (__int128) latency_ms * NSEC_PER_MSEC;
+        __int128 t = (__int128)s->mono_ns + (__int128)media_ms * NSEC_PER_MSEC -
+                     frames_to_ns(s->frames, s->rate) + (__int128)latency_ms * NSEC_PER_MSEC;
 
         if (t < 0)
                 return 0;
-        if (t > (__int128) UINT64_MAX)
+        if (t > (__int128)UINT64_MAX)
                 return UINT64_MAX;
-        return (uint64_t) t;
+        return (uint64_t)t;
 }
 
 int64_t aclock_position_ms(const struct aclock_sample *s, uint64_t mono_ns) {
         __int128 ns = frames_to_ns(s->frames, s->rate);
 
         if (s->playing)
-                ns += (__int128) mono_ns - (__int128) s->mono_ns;
-        return (int64_t) div_floor(ns, NSEC_PER_MSEC);
+                ns += (__int128)mono_ns - (__int128)s->mono_ns;
+        return (int64_t)div_floor(ns, NSEC_PER_MSEC);
 }

@@ -9,12 +9,12 @@
 #include <stdint.h>
 
 struct aclock_sample {
-        uint64_t item_id;    /* 0 = nothing on air */
-        int64_t frames;      /* frames of item_id handed to the device */
-        uint64_t mono_ns;    /* CLOCK_MONOTONIC when they had been handed */
-        int rate;            /* frames per second */
-        bool playing;        /* false while paused or idle */
-        uint64_t seq;        /* increments with every publish */
+        uint64_t item_id; /* 0 = nothing on air */
+        int64_t frames;   /* frames of item_id handed to the device */
+        uint64_t mono_ns; /* CLOCK_MONOTONIC when they had been handed */
+        int rate;         /* frames per second */
+        bool playing;     /* false while paused or idle */
+        uint64_t seq;     /* increments with every publish */
 };
 
 struct aclock;
@@ -27,7 +27,7 @@ void aclock_publish(struct aclock *c, struct aclock_sample *s);
 /* Any thread. */
 void aclock_read(struct aclock *c, struct aclock_sample *ret);
 
-uint64_t aclock_now_ns(void);   /* CLOCK_MONOTONIC in ns */
+uint64_t aclock_now_ns(void); /* CLOCK_MONOTONIC in ns */
 
 /* Monotonic ns at which media time MEDIA_MS of the sample's item is heard,
  * given the output latency. Can be in the past. */

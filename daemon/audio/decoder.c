@@ -4,9 +4,9 @@
  * The format table of every handle holds exactly one entry (RATE, CHANNELS,
  * signed 16 bit), so whatever the file is, mpg123 duplicates or mixes the
  * channels and resamples to that format (2:1 or NtoM as it sees fit;
- * MPG123_FORCE_RATE for a rate that is no MPEG rate). "Trusting mpg123's first output format" is still not done:
- * every MPG123_NEW_FORMAT is checked against the table. Gapless decoding
- * (LAME/Xing encoder delay and padding) is on so frame counts are exact.
+ * MPG123_FORCE_RATE for a rate that is no MPEG rate). "Trusting mpg123's first output format" is still not
+ * done: every MPG123_NEW_FORMAT is checked against the table. Gapless decoding (LAME/Xing encoder delay and
+ * padding) is on so frame counts are exact.
  *
  * We open the file ourselves and hand mpg123 the fd: the error a caller
  * sees for a missing or unreadable file is a plain -errno, and a file that
@@ -61,18 +61,16 @@ static int handle_new(long rate, int channels, mpg123_handle **ret) {
                 return err == MPG123_OUT_OF_MEM ? -ENOMEM : -EIO;
 
         /* Quiet: damaged frames are reported by us, once, through log.h. */
-        flags = MPG123_GAPLESS | MPG123_QUIET |
-                (channels == 1 ? MPG123_MONO_MIX : MPG123_FORCE_STEREO);
+        flags = MPG123_GAPLESS | MPG123_QUIET | (channels == 1 ? MPG123_MONO_MIX : MPG123_FORCE_STEREO);
         if (mpg123_param(mh, MPG123_ADD_FLAGS, flags, 0) != MPG123_OK)
                 return -EIO;
         /* A native rate needs no forcing: mpg123 picks the 2:1/4:1 or NtoM
          * path from the table. An odd rate (say 44000) must be forced. */
-        if (!rate_is_native(rate) &&
-            mpg123_param(mh, MPG123_FORCE_RATE, rate, 0) != MPG123_OK)
+        if (!rate_is_native(rate) && mpg123_param(mh, MPG123_FORCE_RATE, rate, 0) != MPG123_OK)
                 return -EINVAL;
         if (mpg123_format_none(mh) != MPG123_OK ||
-            mpg123_format(mh, rate, channels == 1 ? MPG123_MONO : MPG123_STEREO,
-                          MPG123_ENC_SIGNED_16) != MPG123_OK)
+            mpg123_format(mh, rate, channels == 1 ? MPG123_MONO : MPG123_STEREO, MPG123_ENC_SIGNED_16) !=
+                    MPG123_OK)
                 return -EINVAL;
 
         *ret = TAKE_PTR(mh);
@@ -91,7 +89,7 @@ static int open_readable(const char *path, int *ret_fd) {
         if (S_ISDIR(st.st_mode))
                 return -EISDIR;
         if (!S_ISREG(st.st_mode))
-                return -EINVAL;     /* mpg123_scan and seeking want a regular file */
+                return -EINVAL; /* mpg123_scan and seeking want a regular file */
 
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -102,7 +100,7 @@ static int open_readable(const char *path, int *ret_fd) {
  * announce another format by their magic are refused before mpg123 sees
  * them; MPEG audio in a RIFF WAVE (format tag 0x55) is still allowed. */
 static int sniff_container(int fd) {
-        static const char *const magics[] = { "fLaC", "OggS", "FORM", ".snd", "\x1a\x45\xdf\xa3" };
+        static const char *const magics[] = {"fLaC", "OggS", "FORM", ".snd", "\x1a\x45\xdf\xa3"};
         unsigned char h[24] = {};
         ssize_t n;
 
@@ -110,15 +108,15 @@ static int sniff_container(int fd) {
         if (n < 0)
                 return -errno;
         for (size_t i = 0; i < ELEMENTSOF(magics); i++)
-                if ((size_t) n >= 4 && memcmp(h, magics[i], 4) == 0)
+                if ((size_t)n >= 4 && memcmp(h, magics[i], 4) == 0)
                         return -EINVAL;
         if (n >= 8 && memcmp(h + 4, "ftyp", 4) == 0)
-                return -EINVAL;                         /* MP4/M4A */
+                return -EINVAL; /* MP4/M4A */
         if (n >= 4 && memcmp(h, "RIFF", 4) == 0) {
                 if (n < 22 || memcmp(h + 8, "WAVE", 4) != 0 || memcmp(h + 12, "fmt ", 4) != 0)
                         return -EINVAL;
                 if ((h[20] | h[21] << 8) != 0x0055)
-                        return -EINVAL;                 /* PCM or another codec */
+                        return -EINVAL; /* PCM or another codec */
         }
         return 0;
 }
@@ -172,8 +170,8 @@ int decoder_open(const char *path, long rate, int channels, struct decoder **ret
          * the frames decoded are the same whether or not anyone asked for
          * the length first. */
         if (mpg123_scan(d->mh) != MPG123_OK)
-                log_warning("'%s': cannot scan the file, its length is an estimate: %s",
-                            path, mpg123_strerror(d->mh));
+                log_warning("'%s': cannot scan the file, its length is an estimate: %s", path,
+                            mpg123_strerror(d->mh));
 
         *ret = TAKE_PTR(d);
         return 0;
@@ -181,8 +179,8 @@ int decoder_open(const char *path, long rate, int channels, struct decoder **ret
 
 /* Errors mpg123 cannot get past by reading on. */
 static bool error_is_fatal(int code) {
-        return code == MPG123_ERR_READER || code == MPG123_OUT_OF_MEM ||
-               code == MPG123_NO_READER || code == MPG123_BAD_HANDLE;
+        return code == MPG123_ERR_READER || code == MPG123_OUT_OF_MEM || code == MPG123_NO_READER ||
+               code == MPG123_BAD_HANDLE;
 }
 
 /* One MPG123_ERR: warn and go on, unless it cannot be recovered from or
@@ -199,7 +197,7 @@ static int handle_error(struct decoder *d) {
 }
 
 ssize_t decoder_read(struct decoder *d, int16_t *pcm, size_t max_frames) {
-        size_t frame_bytes = (size_t) d->channels * sizeof(int16_t);
+        size_t frame_bytes = (size_t)d->channels * sizeof(int16_t);
 
         for (;;) {
                 size_t done = 0;
@@ -214,11 +212,12 @@ ssize_t decoder_read(struct decoder *d, int16_t *pcm, size_t max_frames) {
                         /* Not an end: a format change mid-file. Ours? */
                         r = probe_format(d);
                         if (r < 0)
-                                return log_error_errno(-EIO, "'%s': output format changed, stopping", d->path);
+                                return log_error_errno(-EIO, "'%s': output format changed, stopping",
+                                                       d->path);
                         break;
                 case MPG123_DONE:
                 case MPG123_NEED_MORE:
-                        return (ssize_t) (done / frame_bytes);
+                        return (ssize_t)(done / frame_bytes);
                 default:
                         r = handle_error(d);
                         if (r < 0)
@@ -226,7 +225,7 @@ ssize_t decoder_read(struct decoder *d, int16_t *pcm, size_t max_frames) {
                         break;
                 }
                 if (done > 0)
-                        return (ssize_t) (done / frame_bytes);
+                        return (ssize_t)(done / frame_bytes);
         }
 }
 
@@ -235,7 +234,7 @@ int decoder_seek(struct decoder *d, int64_t frame) {
 
         if (frame < 0)
                 return -EINVAL;
-        r = mpg123_seek(d->mh, (off_t) frame, SEEK_SET);
+        r = mpg123_seek(d->mh, (off_t)frame, SEEK_SET);
         if (r < 0)
                 return -EIO;
         return 0;
@@ -247,7 +246,7 @@ int64_t decoder_length(struct decoder *d) {
 
         if (n < 0)
                 return -EIO;
-        return (int64_t) n;
+        return (int64_t)n;
 }
 
 struct decoder *decoder_free(struct decoder *d) {
@@ -265,11 +264,11 @@ struct decoder *decoder_free(struct decoder *d) {
 
 /* The level scan: 10 ms windows, mono, RMS against -45 dBFS. */
 struct level_scan {
-        int64_t window;        /* frames per window */
-        int64_t frames;        /* frames seen so far */
-        int64_t in_window;     /* frames in the current window */
-        double sum_sq;         /* of the current window */
-        double threshold_sq;   /* mean square at -45 dBFS */
+        int64_t window;      /* frames per window */
+        int64_t frames;      /* frames seen so far */
+        int64_t in_window;   /* frames in the current window */
+        double sum_sq;       /* of the current window */
+        double threshold_sq; /* mean square at -45 dBFS */
         int64_t first_voiced;
         int64_t last_voiced;
 };
@@ -277,7 +276,7 @@ struct level_scan {
 static void level_scan_close_window(struct level_scan *s) {
         if (s->in_window == 0)
                 return;
-        if (s->sum_sq >= s->threshold_sq * (double) s->in_window) {
+        if (s->sum_sq >= s->threshold_sq * (double)s->in_window) {
                 int64_t start = s->frames - s->in_window;
 
                 if (s->first_voiced < 0)
@@ -322,17 +321,17 @@ int decoder_scan(const char *path, long rate, struct audio_scan *ret) {
                 ssize_t n = decoder_read(d, buf, buf_frames);
 
                 if (n < 0)
-                        return (int) n;
+                        return (int)n;
                 if (n == 0)
                         break;
-                level_scan_feed(&s, buf, (size_t) n);
+                level_scan_feed(&s, buf, (size_t)n);
         }
         level_scan_close_window(&s);
         if (s.frames == 0)
                 return -EINVAL;
 
-        *ret = (struct audio_scan) {
-                .rate = (int) rate,
+        *ret = (struct audio_scan){
+                .rate = (int)rate,
                 .frames = s.frames,
                 .first_voiced = s.first_voiced,
                 .last_voiced = s.last_voiced,

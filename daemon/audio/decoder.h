@@ -12,10 +12,10 @@
 /* What a full decode of a file found: its exact length and where sound
  * starts and ends (the estimate and the aligner start from it). */
 struct audio_scan {
-        int rate;                 /* frames per second of the scan */
-        int64_t frames;           /* exact decoded length */
-        int64_t first_voiced;     /* first frame of the first non-silent 10 ms window, -1 if all silent */
-        int64_t last_voiced;      /* last frame of the last non-silent window */
+        int rate;             /* frames per second of the scan */
+        int64_t frames;       /* exact decoded length */
+        int64_t first_voiced; /* first frame of the first non-silent 10 ms window, -1 if all silent */
+        int64_t last_voiced;  /* last frame of the last non-silent window */
 };
 
 struct decoder;

@@ -33,22 +33,31 @@ struct output {
         int rate;
         int channels;
         uint64_t pace_start_ns;
-        int64_t pace_frames;   /* frames handed since pace_start_ns; 0 = restart */
+        int64_t pace_frames; /* frames handed since pace_start_ns; 0 = restart */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct output *, output_free);
 
 static const char *ao_error_to_string(int e) {
         switch (e) {
-        case AO_ENODRIVER:   return "no driver with that id";
-        case AO_ENOTFILE:    return "driver is not a file output";
-        case AO_ENOTLIVE:    return "driver is not a live output";
-        case AO_EBADOPTION:  return "bad option value";
-        case AO_EOPENDEVICE: return "cannot open the device";
-        case AO_EOPENFILE:   return "cannot open the file";
-        case AO_EFILEEXISTS: return "file exists";
-        case AO_EBADFORMAT:  return "sample format not supported";
-        default:             return "unknown libao failure";
+        case AO_ENODRIVER:
+                return "no driver with that id";
+        case AO_ENOTFILE:
+                return "driver is not a file output";
+        case AO_ENOTLIVE:
+                return "driver is not a live output";
+        case AO_EBADOPTION:
+                return "bad option value";
+        case AO_EOPENDEVICE:
+                return "cannot open the device";
+        case AO_EOPENFILE:
+                return "cannot open the file";
+        case AO_EFILEEXISTS:
+                return "file exists";
+        case AO_EBADFORMAT:
+                return "sample format not supported";
+        default:
+                return "unknown libao failure";
         }
 }
 
@@ -77,7 +86,7 @@ static int device_open(const struct output_spec *spec, int id, int log_level, ao
                 .rate = spec->rate,
                 .channels = spec->channels,
                 .byte_format = AO_FMT_NATIVE,
-                .matrix = spec->channels == 1 ? (char *) "M" : (char *) "L,R",
+                .matrix = spec->channels == 1 ? (char *)"M" : (char *)"L,R",
         };
         ao_info *info = ao_driver_info(id);
         ao_device *dev;
@@ -90,7 +99,8 @@ static int device_open(const struct output_spec *spec, int id, int log_level, ao
                 return r;
         if (info->type == AO_TYPE_FILE) {
                 if (!spec->file)
-                        return log_error_errno(-EINVAL, "Output driver '%s' writes a file, but no file is set",
+                        return log_error_errno(-EINVAL,
+                                               "Output driver '%s' writes a file, but no file is set",
                                                info->short_name);
                 dev = ao_open_file(id, spec->file, 1, &fmt, opts);
         } else
@@ -99,10 +109,9 @@ static int device_open(const struct output_spec *spec, int id, int log_level, ao
                 int e = errno;
 
                 log_full_errno(log_level, 0, "Failed to open output driver '%s'%s%s%s: %s", info->short_name,
-                          spec->file && info->type == AO_TYPE_FILE ? " onto '" : "",
-                          spec->file && info->type == AO_TYPE_FILE ? spec->file : "",
-                          spec->file && info->type == AO_TYPE_FILE ? "'" : "",
-                          ao_error_to_string(e));
+                               spec->file && info->type == AO_TYPE_FILE ? " onto '" : "",
+                               spec->file && info->type == AO_TYPE_FILE ? spec->file : "",
+                               spec->file && info->type == AO_TYPE_FILE ? "'" : "", ao_error_to_string(e));
                 return e == AO_ENODRIVER ? -ENODEV : -EIO;
         }
         *ret = dev;
@@ -168,8 +177,8 @@ int output_open(const struct output_spec *spec, struct output **ret) {
 
 static void sleep_until_ns(uint64_t t) {
         struct timespec ts = {
-                .tv_sec = (time_t) (t / NSEC_PER_SEC),
-                .tv_nsec = (long) (t % NSEC_PER_SEC),
+                .tv_sec = (time_t)(t / NSEC_PER_SEC),
+                .tv_nsec = (long)(t % NSEC_PER_SEC),
         };
 
         /* EINTR: just sleep again towards the same absolute time. */
@@ -183,25 +192,25 @@ static void pace(struct output *o, size_t frames) {
 
         if (o->pace_frames == 0)
                 o->pace_start_ns = now;
-        o->pace_frames += (int64_t) frames;
-        due = o->pace_start_ns + (uint64_t) ((__int128) o->pace_frames * NSEC_PER_SEC / o->rate);
+        o->pace_frames += (int64_t)frames;
+        due = o->pace_start_ns + (uint64_t)((__int128)o->pace_frames * NSEC_PER_SEC / o->rate);
         if (due + PACE_MAX_LAG_NS < now) {
                 log_debug("Paced output %lld ms behind, restarting its pace",
-                          (long long) ((now - due) / 1000000));
+                          (long long)((now - due) / 1000000));
                 o->pace_start_ns = now;
-                o->pace_frames = (int64_t) frames;
-                due = now + (uint64_t) ((__int128) frames * NSEC_PER_SEC / o->rate);
+                o->pace_frames = (int64_t)frames;
+                due = now + (uint64_t)((__int128)frames * NSEC_PER_SEC / o->rate);
         }
         sleep_until_ns(due);
 }
 
 int output_play(struct output *o, const int16_t *pcm, size_t frames) {
-        size_t bytes = frames * (size_t) o->channels * sizeof(int16_t);
+        size_t bytes = frames * (size_t)o->channels * sizeof(int16_t);
 
         if (frames == 0)
                 return 0;
         /* ao_play wants a non-const buffer but does not write to it. */
-        if (ao_play(o->dev, (char *) (uintptr_t) pcm, (uint_32) bytes) == 0)
+        if (ao_play(o->dev, (char *)(uintptr_t)pcm, (uint_32)bytes) == 0)
                 return -EIO;
         if (o->paced)
                 pace(o, frames);
@@ -215,7 +224,7 @@ void output_reset_pace(struct output *o) {
 bool output_next_frame_ns(const struct output *o, uint64_t *ret_ns) {
         if (!o->paced || o->pace_frames == 0)
                 return false;
-        *ret_ns = o->pace_start_ns + (uint64_t) ((__int128) o->pace_frames * NSEC_PER_SEC / o->rate);
+        *ret_ns = o->pace_start_ns + (uint64_t)((__int128)o->pace_frames * NSEC_PER_SEC / o->rate);
         return true;
 }
 

@@ -15,8 +15,8 @@ struct output_option {
 };
 
 struct output_spec {
-        const char *driver;       /* "default", "pulse", "alsa", "null", "wav", ... */
-        const char *file;         /* file drivers only */
+        const char *driver; /* "default", "pulse", "alsa", "null", "wav", ... */
+        const char *file;   /* file drivers only */
         const struct output_option *options;
         size_t n_options;
         int rate;

@@ -33,18 +33,18 @@
 #include "sink.h"
 
 #define NSEC_PER_MSEC UINT64_C(1000000)
-#define CAPTIONS_ACCURACY_USEC UINT64_C(1000)            /* timer accuracy: 1 ms */
-#define CAPTIONS_RETRY_NS (5 * NSEC_PER_MSEC)            /* clock not yet for our story */
-#define CAPTIONS_EARLY_NS (NSEC_PER_MSEC / 2)            /* emit if due within 0.5 ms */
-#define CAPTIONS_STALE_NS ((int64_t) (2000 * NSEC_PER_MSEC))
+#define CAPTIONS_ACCURACY_USEC UINT64_C(1000) /* timer accuracy: 1 ms */
+#define CAPTIONS_RETRY_NS (5 * NSEC_PER_MSEC) /* clock not yet for our story */
+#define CAPTIONS_EARLY_NS (NSEC_PER_MSEC / 2) /* emit if due within 0.5 ms */
+#define CAPTIONS_STALE_NS ((int64_t)(2000 * NSEC_PER_MSEC))
 
 struct track {
         struct captions *owner;
         struct sink *sink;
         sd_event_source *timer;
-        size_t next;            /* next cue of the story on air */
-        size_t emitted, dropped;/* for this story */
-        bool failed;            /* a sink error was logged for this story */
+        size_t next;             /* next cue of the story on air */
+        size_t emitted, dropped; /* for this story */
+        bool failed;             /* a sink error was logged for this story */
 };
 
 struct captions {
@@ -53,8 +53,8 @@ struct captions {
         struct sink **sinks;
         size_t n_sinks;
         struct track *tracks;
-        struct story *story;    /* on air, not owned */
-        struct aclock_sample last;  /* latest sample read for story */
+        struct story *story;       /* on air, not owned */
+        struct aclock_sample last; /* latest sample read for story */
         bool have_last;
 };
 
@@ -63,7 +63,7 @@ static size_t story_n_cues(const struct story *st) {
 }
 
 static void track_disarm(struct track *t) {
-        (void) sd_event_source_set_enabled(t->timer, SD_EVENT_OFF);
+        (void)sd_event_source_set_enabled(t->timer, SD_EVENT_OFF);
 }
 
 /* Never early: sd-event fires at or after the µs given, within accuracy. */
@@ -74,8 +74,7 @@ static void track_arm(struct track *t, uint64_t due_ns) {
         if (r >= 0)
                 r = sd_event_source_set_enabled(t->timer, SD_EVENT_ONESHOT);
         if (r < 0)
-                log_error_errno(r, "%s: cannot arm the caption timer: %m, captions stall",
-                                t->sink->name);
+                log_error_errno(r, "%s: cannot arm the caption timer: %m, captions stall", t->sink->name);
 }
 
 /* Logs a sink failure once per story, so a full disk is one line. */
@@ -98,12 +97,12 @@ static void track_emit(struct track *t, uint64_t due_ns) {
 
         /* From the µs values, so that lateness = emitted - due holds exactly
          * for sinks that print microseconds. */
-        e.lateness_us = (int64_t) (e.emitted_ns / 1000) - (int64_t) (due_ns / 1000);
+        e.lateness_us = (int64_t)(e.emitted_ns / 1000) - (int64_t)(due_ns / 1000);
         r = t->sink->ops->cue(t->sink, c->story, cue, &e);
         if (r < 0)
                 track_sink_failed(t, r, "writing a cue");
-        log_debug("%s: story %" PRIu64 " cue %zu emitted, %" PRId64 " us late",
-                  t->sink->name, c->story->id, t->next, e.lateness_us);
+        log_debug("%s: story %" PRIu64 " cue %zu emitted, %" PRId64 " us late", t->sink->name, c->story->id,
+                  t->next, e.lateness_us);
         t->emitted++;
         t->next++;
 }
@@ -124,9 +123,9 @@ static uint64_t track_catch_up(struct track *t, const struct aclock_sample *s) {
                 now = aclock_now_ns();
                 if (due > now + CAPTIONS_EARLY_NS)
                         return due;
-                if ((int64_t) (now - due) > CAPTIONS_STALE_NS) {
-                        log_debug("%s: story %" PRIu64 " cue %zu is stale, dropped",
-                                  t->sink->name, c->story->id, t->next);
+                if ((int64_t)(now - due) > CAPTIONS_STALE_NS) {
+                        log_debug("%s: story %" PRIu64 " cue %zu is stale, dropped", t->sink->name,
+                                  c->story->id, t->next);
                         t->dropped++;
                         t->next++;
                 } else
@@ -179,9 +178,9 @@ int captions_new(sd_event *e, struct aclock *clock, struct sink **sinks, size_t 
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n_sinks; i++) {
-                tracks[i] = (struct track) { .owner = c, .sink = sinks[i] };
-                r = sd_event_add_time(e, &tracks[i].timer, CLOCK_MONOTONIC, 0,
-                                      CAPTIONS_ACCURACY_USEC, on_timer, &tracks[i]);
+                tracks[i] = (struct track){.owner = c, .sink = sinks[i]};
+                r = sd_event_add_time(e, &tracks[i].timer, CLOCK_MONOTONIC, 0, CAPTIONS_ACCURACY_USEC,
+                                      on_timer, &tracks[i]);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(tracks[i].timer, SD_EVENT_OFF);
                 if (r < 0) {
@@ -246,11 +245,11 @@ void captions_story_ended(struct captions *c, struct story *story) {
 
                 track_disarm(t);
                 if (c->have_last && c->last.playing)
-                        (void) track_catch_up(t, &c->last);
+                        (void)track_catch_up(t, &c->last);
                 t->dropped += n - MIN(t->next, n);
                 t->next = n;
-                log_debug("%s: story %" PRIu64 ": %zu cues emitted, %zu dropped",
-                          t->sink->name, story->id, t->emitted, t->dropped);
+                log_debug("%s: story %" PRIu64 ": %zu cues emitted, %zu dropped", t->sink->name, story->id,
+                          t->emitted, t->dropped);
                 r = t->sink->ops->story_end(t->sink, story);
                 if (r < 0)
                         track_sink_failed(t, r, "ending a story");

@@ -11,8 +11,8 @@
 
 #include "config.h"
 
-int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_config *sc,
-               void *data, struct sink **ret) {
+int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_config *sc, void *data,
+               struct sink **ret) {
         struct sink *s;
 
         s = calloc(1, sizeof *s);

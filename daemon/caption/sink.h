@@ -12,10 +12,10 @@ struct story;
 struct sink_config;
 
 struct cue_emit {
-        size_t index;          /* cue index within the story */
-        uint64_t due_ns;       /* CLOCK_MONOTONIC the cue was due (audio clock + latency) */
-        uint64_t emitted_ns;   /* CLOCK_MONOTONIC at emission */
-        int64_t lateness_us;   /* emitted - due */
+        size_t index;        /* cue index within the story */
+        uint64_t due_ns;     /* CLOCK_MONOTONIC the cue was due (audio clock + latency) */
+        uint64_t emitted_ns; /* CLOCK_MONOTONIC at emission */
+        int64_t lateness_us; /* emitted - due */
 };
 
 struct sink;
@@ -25,7 +25,7 @@ struct sink_ops {
         int (*story_start)(struct sink *s, const struct story *st);
         int (*cue)(struct sink *s, const struct story *st, const struct cue *c, const struct cue_emit *e);
         int (*story_end)(struct sink *s, const struct story *st);
-        void (*free)(struct sink *s);   /* releases s->data only; sink_free does the rest */
+        void (*free)(struct sink *s); /* releases s->data only; sink_free does the rest */
         /* Optional (NULL: ignored): the story next up changed to NEXT
          * (NULL: nothing queued) at CLOCK_MONOTONIC MONO_NS. */
         int (*next_up)(struct sink *s, const struct story *next, uint64_t mono_ns);
@@ -33,7 +33,7 @@ struct sink_ops {
 
 struct sink {
         const struct sink_ops *ops;
-        char *name;            /* "terminal", "jsonl:'/path'" ... for logs */
+        char *name; /* "terminal", "jsonl:'/path'" ... for logs */
         int64_t latency_ms;
         void *data;
 };
@@ -46,8 +46,8 @@ struct sink *sink_free(struct sink *s);
 /* For sink implementations: a sink with OPS, a copy of NAME, SC's latency
  * and DATA. On success the sink owns DATA (ops->free releases it); on
  * -ENOMEM the caller still does. */
-int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_config *sc,
-               void *data, struct sink **ret);
+int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_config *sc, void *data,
+               struct sink **ret);
 
 int sink_terminal_new(const struct sink_config *sc, struct sink **ret);
 int sink_jsonl_new(const struct sink_config *sc, struct sink **ret);

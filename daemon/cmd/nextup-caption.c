@@ -28,8 +28,8 @@ struct args {
         const char *transcript;
         enum format format;
         struct segment_opts seg;
-        bool estimate;          /* --estimate: skip the forced aligner */
-        bool require_aligned;   /* --require-aligned: exit 3 when the aligner fell back */
+        bool estimate;        /* --estimate: skip the forced aligner */
+        bool require_aligned; /* --require-aligned: exit 3 when the aligner fell back */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct transcript *, transcript_free);
@@ -55,7 +55,7 @@ static int parse_int(const char *s, int min, int max, int *ret) {
         v = strtol(s, &end, 10);
         if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
                 return -ERANGE;
-        *ret = (int) v;
+        *ret = (int)v;
         return 0;
 }
 
@@ -74,34 +74,35 @@ static int parse_format(const char *s, enum format *ret) {
 /* 1: done (--help), 0: go on, -EINVAL: usage error (reported). */
 static int parse_argv(int argc, char *argv[], struct args *a) {
         enum { ARG_MAX_CHARS = 0x100, ARG_MAX_LINES, ARG_ESTIMATE, ARG_REQUIRE_ALIGNED };
-        static const struct option options[] = {
-                { "format", required_argument, NULL, 'f' },
-                { "max-chars", required_argument, NULL, ARG_MAX_CHARS },
-                { "max-lines", required_argument, NULL, ARG_MAX_LINES },
-                { "estimate", no_argument, NULL, ARG_ESTIMATE },
-                { "require-aligned", no_argument, NULL, ARG_REQUIRE_ALIGNED },
-                { "help", no_argument, NULL, 'h' },
-                {}
-        };
+        static const struct option options[] = {{"format", required_argument, NULL, 'f'},
+                                                {"max-chars", required_argument, NULL, ARG_MAX_CHARS},
+                                                {"max-lines", required_argument, NULL, ARG_MAX_LINES},
+                                                {"estimate", no_argument, NULL, ARG_ESTIMATE},
+                                                {"require-aligned", no_argument, NULL, ARG_REQUIRE_ALIGNED},
+                                                {"help", no_argument, NULL, 'h'},
+                                                {}};
         int c;
 
         while ((c = getopt_long(argc, argv, "f:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'f':
                         if (parse_format(optarg, &a->format) < 0) {
-                                fprintf(stderr, "nextup-caption: unknown format '%s' (vtt, srt, json)\n", optarg);
+                                fprintf(stderr, "nextup-caption: unknown format '%s' (vtt, srt, json)\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         break;
                 case ARG_MAX_CHARS:
                         if (parse_int(optarg, 10, 200, &a->seg.max_chars) < 0) {
-                                fprintf(stderr, "nextup-caption: --max-chars: '%s' is not in 10..200\n", optarg);
+                                fprintf(stderr, "nextup-caption: --max-chars: '%s' is not in 10..200\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         break;
                 case ARG_MAX_LINES:
                         if (parse_int(optarg, 1, 5, &a->seg.max_lines) < 0) {
-                                fprintf(stderr, "nextup-caption: --max-lines: '%s' is not in 1..5\n", optarg);
+                                fprintf(stderr, "nextup-caption: --max-lines: '%s' is not in 1..5\n",
+                                        optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -127,8 +128,8 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
         return 0;
 }
 
-static int write_captions(const struct args *a, const struct transcript *t,
-                          const struct audio_scan *scan, const struct cue_list *cues) {
+static int write_captions(const struct args *a, const struct transcript *t, const struct audio_scan *scan,
+                          const struct cue_list *cues) {
         switch (a->format) {
         case FORMAT_VTT:
                 return capfmt_vtt(stdout, cues);
@@ -159,8 +160,8 @@ static int run(const struct args *a) {
         }
         r = segment_transcript(t, &a->seg, &cues);
         if (r < 0) {
-                fprintf(stderr, "nextup-caption: '%s': cannot make captions: %s\n",
-                        a->transcript, r == -EINVAL ? "no cues" : strerror(-r));
+                fprintf(stderr, "nextup-caption: '%s': cannot make captions: %s\n", a->transcript,
+                        r == -EINVAL ? "no cues" : strerror(-r));
                 return r;
         }
         r = decoder_scan(a->audio, SCAN_RATE, &scan);
@@ -176,7 +177,7 @@ static int run(const struct args *a) {
                 return r;
         }
         if (a->require_aligned && r != TIMING_ALIGNED)
-                return -ENOMSG;         /* the aligner logged why */
+                return -ENOMSG; /* the aligner logged why */
         r = write_captions(a, t, &scan, cues);
         if (r >= 0 && fflush(stdout) == EOF)
                 r = -errno;
@@ -186,7 +187,7 @@ static int run(const struct args *a) {
 }
 
 int main(int argc, char *argv[]) {
-        struct args a = { .format = FORMAT_VTT, .seg = SEGMENT_OPTS_DEFAULT };
+        struct args a = {.format = FORMAT_VTT, .seg = SEGMENT_OPTS_DEFAULT};
         int r;
 
         r = parse_argv(argc, argv, &a);

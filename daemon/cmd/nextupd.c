@@ -28,13 +28,9 @@ static void help(void) {
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "check", no_argument, NULL, 'n' },
-                { "exit-idle", no_argument, NULL, 'x' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {}
-        };
+                {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
+                {"exit-idle", no_argument, NULL, 'x'},    {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},      {}};
         const char *path = DEFAULT_CONFIG;
         bool check = false, exit_idle = false;
         struct nextup_config *config = NULL;
@@ -44,12 +40,23 @@ int main(int argc, char **argv) {
 
         while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) >= 0)
                 switch (c) {
-                case 'c': path = optarg; break;
-                case 'n': check = true; break;
-                case 'x': exit_idle = true; break;
-                case 'h': help(); return EXIT_SUCCESS;
-                case 'V': printf("nextupd " NEXTUP_VERSION "\n"); return EXIT_SUCCESS;
-                default: return EXIT_FAILURE;
+                case 'c':
+                        path = optarg;
+                        break;
+                case 'n':
+                        check = true;
+                        break;
+                case 'x':
+                        exit_idle = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case 'V':
+                        printf("nextupd " NEXTUP_VERSION "\n");
+                        return EXIT_SUCCESS;
+                default:
+                        return EXIT_FAILURE;
                 }
         if (optind < argc) {
                 fprintf(stderr, "nextupd: unexpected argument '%s'\n", argv[optind]);

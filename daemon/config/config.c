@@ -25,27 +25,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "config-internal.h"
 
-#define KEY_MAX 256
-#define SUN_PATH_MAX sizeof(((struct sockaddr_un *) 0)->sun_path)
-
-struct config_error {
-        const char *file;   /* NULL: the main file */
-        int line;           /* 0: no line known */
-        size_t seq;         /* keeps messages of one line in the order found */
-        char *text;         /* "key: message" */
-};
-
-/* Every error found in one load. Collected first, printed sorted by line. */
-struct errs {
-        const char *path;   /* as given on the command line */
-        struct config_error *v;
-        size_t n;
-        bool oom;
-};
-
-static const char *const file_drivers[] = { "wav", "raw", "au" };
-static const char *const log_levels[] = { "error", "warning", "notice", "info", "debug" };
+static const char *const file_drivers[] = {"wav", "raw", "au"};
+static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug"};
 static const char *const sink_types[] = {
         [SINK_TERMINAL] = "terminal",
         [SINK_JSONL] = "jsonl",
@@ -67,9 +50,9 @@ static const char *const schedule_modes[] = {
         [SCHEDULE_WAIT] = "wait",
 };
 /* indexed like struct tm's tm_wday: bit 0 of schedule_config.days is Sunday */
-static const char *const day_names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
-#define DAYS_ALL      0x7fu
+#define DAYS_ALL 0x7fu
 #define DAYS_WEEKDAYS 0x3eu
 #define DAYS_WEEKENDS 0x41u
 
@@ -80,278 +63,18 @@ static inline void config_destroyp(config_t **c) {
                 config_destroy(*c);
 }
 
-static void errs_done(struct errs *e) {
-        for (size_t i = 0; i < e->n; i++)
-                free(e->v[i].text);
-        free(e->v);
-}
-
-/* The dotted path of S from the root: "output.rate", "captions.sinks[1]". */
-static void setting_key(const config_setting_t *s, char *buf, size_t size) {
-        const config_setting_t *p = config_setting_parent(s);
-        size_t n;
-
-        buf[0] = '\0';
-        if (!p)
-                return;
-        setting_key(p, buf, size);
-        n = strlen(buf);
-        if (config_setting_name(s))
-                snprintf(buf + n, size - n, "%s%s", n > 0 ? "." : "", config_setting_name(s));
-        else
-                snprintf(buf + n, size - n, "[%d]", config_setting_index(s));
-}
-
-/* Records an error about WHERE (or about its missing member CHILD, which
- * has no line of its own, so the parent's line is used). */
-static void __attribute__((format(printf, 4, 5)))
-err_at(struct errs *e, const config_setting_t *where, const char *child, const char *fmt, ...) {
-        char key[KEY_MAX], msg[512];
-        struct config_error *v;
-        size_t n;
-        va_list ap;
-
-        setting_key(where, key, sizeof key);
-        n = strlen(key);
-        if (child)
-                snprintf(key + n, sizeof key - n, "%s%s", n > 0 ? "." : "", child);
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-
-        v = reallocarray(e->v, e->n + 1, sizeof *v);
-        if (!v) {
-                e->oom = true;
-                return;
-        }
-        e->v = v;
-        v[e->n] = (struct config_error) {
-                .file = config_setting_source_file(where),
-                .line = config_setting_source_line(where),
-                .seq = e->n,
-        };
-        if (asprintf(&v[e->n].text, "%s: %s", key, msg) < 0) {
-                e->oom = true;
-                return;
-        }
-        e->n++;
-}
-
-static int error_cmp(const void *a, const void *b) {
-        const struct config_error *x = a, *y = b;
-
-        if (x->line != y->line)
-                return x->line < y->line ? -1 : 1;
-        return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static void errs_print(struct errs *e, FILE *f) {
-        if (e->n > 1)
-                qsort(e->v, e->n, sizeof *e->v, error_cmp);
-        for (size_t i = 0; i < e->n; i++) {
-                const char *file = e->v[i].file ?: e->path;
-
-                if (e->v[i].line > 0)
-                        fprintf(f, "%s:%d: %s\n", file, e->v[i].line, e->v[i].text);
-                else
-                        fprintf(f, "%s: %s\n", file, e->v[i].text);
-        }
-}
-
-static bool strv_contains(const char *const *v, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (v[i] && strcmp(v[i], s) == 0)
-                        return true;
-        return false;
-}
-
-/* Reports each member of GROUP whose name is not in KNOWN. */
-static void check_keys(struct errs *e, const config_setting_t *group,
-                       const char *const *known, size_t n_known) {
-        for (int i = 0; i < config_setting_length(group); i++) {
-                const config_setting_t *s = config_setting_get_elem(group, (unsigned) i);
-
-                if (!strv_contains(known, n_known, config_setting_name(s)))
-                        err_at(e, s, NULL, "unknown key");
-        }
-}
-
-/* The getters: 0 when NAME is absent (*ret untouched, so the caller's
- * default stands), 1 when present and valid (*ret set), -EINVAL when
- * present but bad (reported, *ret untouched). */
-static int get_int(struct errs *e, const config_setting_t *parent, const char *name,
-                   int min, int max, int *ret) {
-        const config_setting_t *s = config_setting_get_member(parent, name);
-        long long v;
-
-        if (!s)
-                return 0;
-        if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
-                err_at(e, s, NULL, "expected an integer");
-                return -EINVAL;
-        }
-        v = config_setting_get_int64(s);
-        if (v < min || v > max) {
-                err_at(e, s, NULL, "%lld is out of range %d..%d", v, min, max);
-                return -EINVAL;
-        }
-        *ret = (int) v;
-        return 1;
-}
-
-static int get_bool(struct errs *e, const config_setting_t *parent, const char *name, bool *ret) {
-        const config_setting_t *s = config_setting_get_member(parent, name);
-
-        if (!s)
-                return 0;
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-                err_at(e, s, NULL, "expected a boolean (true or false)");
-                return -EINVAL;
-        }
-        *ret = config_setting_get_bool(s);
-        return 1;
-}
-
-/* *ret points into the libconfig tree; copy it before config_destroy. */
-static int get_string(struct errs *e, const config_setting_t *parent, const char *name,
-                      bool allow_empty, const char **ret) {
-        const config_setting_t *s = config_setting_get_member(parent, name);
-
-        if (!s)
-                return 0;
-        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-                err_at(e, s, NULL, "expected a string");
-                return -EINVAL;
-        }
-        if (!allow_empty && config_setting_get_string(s)[0] == '\0') {
-                err_at(e, s, NULL, "must not be empty");
-                return -EINVAL;
-        }
-        *ret = config_setting_get_string(s);
-        return 1;
-}
-
-/* A string out of NAMES; *ret is its index. */
-static int get_enum(struct errs *e, const config_setting_t *parent, const char *name,
-                    const char *const *names, size_t n_names, int *ret) {
-        const char *v;
-        char list[256] = "";
-        int r;
-
-        r = get_string(e, parent, name, true, &v);
-        if (r <= 0)
-                return r;
-        for (size_t i = 0; i < n_names; i++)
-                if (strcmp(names[i], v) == 0) {
-                        *ret = (int) i;
-                        return 1;
-                }
-        for (size_t i = 0; i < n_names; i++) {
-                size_t n = strlen(list);
-                snprintf(list + n, sizeof list - n, "%s%s", i > 0 ? ", " : "", names[i]);
-        }
-        err_at(e, config_setting_get_member(parent, name), NULL,
-               "\"%s\" is not one of %s", v, list);
-        return -EINVAL;
-}
-
-/* Replaces *dst by a copy of SRC; remembers allocation failure in E. */
-static void set_str(struct errs *e, char **dst, const char *src) {
-        char *copy = strdup(src);
-
-        if (!copy) {
-                e->oom = true;
-                return;
-        }
-        free(*dst);
-        *dst = copy;
-}
-
-/* A non-empty path; relative ones are joined to DIR (absolute). */
-static int get_path(struct errs *e, const config_setting_t *parent, const char *name,
-                    const char *dir, char **ret) {
-        const char *v;
-        char *abs;
-        int r;
-
-        r = get_string(e, parent, name, false, &v);
-        if (r <= 0)
-                return r;
-        if (v[0] == '/')
-                abs = strdup(v);
-        else if (asprintf(&abs, "%s/%s", dir, v) < 0)
-                abs = NULL;
-        if (!abs) {
-                e->oom = true;
-                return -ENOMEM;
-        }
-        free(*ret);
-        *ret = abs;
-        return 1;
-}
-
-/* A member that must be a group (or list, when LIST): NULL when absent or
- * of another type (reported). */
-static const config_setting_t *get_aggregate(struct errs *e, const config_setting_t *parent,
-                                             const char *name, bool list) {
-        const config_setting_t *s = config_setting_get_member(parent, name);
-        int type;
-
-        if (!s)
-                return NULL;
-        type = config_setting_type(s);
-        /* "x = ();" and "x = [];" both read as an empty list */
-        if (list && (type == CONFIG_TYPE_LIST ||
-                     (type == CONFIG_TYPE_ARRAY && config_setting_length(s) == 0)))
-                return s;
-        if (!list && type == CONFIG_TYPE_GROUP)
-                return s;
-        err_at(e, s, NULL, list ? "expected a list ( ... )" : "expected a group { ... }");
-        return NULL;
-}
-
-static bool is_word(const char *s) {
-        size_t n = strlen(s);
-
-        return n > 0 && n < 64 &&
-               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-}
-
-/* "0660", "660", "0600": at most four octal digits, no bits above 0777. */
-static int get_mode(struct errs *e, const config_setting_t *parent, const char *name, mode_t *ret) {
-        const config_setting_t *s = config_setting_get_member(parent, name);
-        const char *v;
-        size_t n;
-
-        if (!s)
-                return 0;
-        /* libconfig has no octal integers: 0660 would silently read as 660 */
-        if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-                err_at(e, s, NULL, "expected an octal string such as \"0660\"");
-                return -EINVAL;
-        }
-        v = config_setting_get_string(s);
-        n = strlen(v);
-        if (n == 0 || n > 4 || strspn(v, "01234567") != n || strtoul(v, NULL, 8) > 0777) {
-                err_at(e, s, NULL, "\"%s\" is not an octal mode such as \"0660\"", v);
-                return -EINVAL;
-        }
-        *ret = (mode_t) strtoul(v, NULL, 8);
-        return 1;
-}
-
 static void parse_options(struct errs *e, const config_setting_t *g, struct nextup_config *c) {
         int n = config_setting_length(g);
 
         if (n == 0)
                 return;
-        c->output_options = calloc((size_t) n, sizeof *c->output_options);
+        c->output_options = calloc((size_t)n, sizeof *c->output_options);
         if (!c->output_options) {
                 e->oom = true;
                 return;
         }
         for (int i = 0; i < n; i++) {
-                const config_setting_t *s = config_setting_get_elem(g, (unsigned) i);
+                const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
                 struct output_option *o = &c->output_options[c->n_output_options];
 
                 if (config_setting_type(s) != CONFIG_TYPE_STRING) {
@@ -366,7 +89,7 @@ static void parse_options(struct errs *e, const config_setting_t *g, struct next
 
 static void parse_output(struct errs *e, const config_setting_t *root, const char *dir,
                          struct nextup_config *c) {
-        static const char *const keys[] = { "driver", "file", "options", "rate", "channels" };
+        static const char *const keys[] = {"driver", "file", "options", "rate", "channels"};
         const config_setting_t *g = get_aggregate(e, root, "output", false), *opts;
         const char *driver;
         bool file_driver;
@@ -399,13 +122,13 @@ static void parse_output(struct errs *e, const config_setting_t *root, const cha
         opts = get_aggregate(e, g, "options", false);
         if (opts)
                 parse_options(e, opts, c);
-        (void) get_int(e, g, "rate", 8000, 192000, &c->rate);
-        (void) get_int(e, g, "channels", 1, 2, &c->channels);
+        (void)get_int(e, g, "rate", 8000, 192000, &c->rate);
+        (void)get_int(e, g, "channels", 1, 2, &c->channels);
 }
 
 static void parse_control(struct errs *e, const config_setting_t *root, const char *dir,
                           struct nextup_config *c) {
-        static const char *const keys[] = { "socket", "mode" };
+        static const char *const keys[] = {"socket", "mode"};
         const config_setting_t *g = get_aggregate(e, root, "control", false);
 
         if (!g)
@@ -414,16 +137,16 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
         if (get_path(e, g, "socket", dir, &c->control_socket) > 0 &&
             strlen(c->control_socket) >= SUN_PATH_MAX)
                 err_at(e, config_setting_get_member(g, "socket"), NULL,
-                       "\"%s\" is too long for a socket path (max %zu bytes)",
-                       c->control_socket, SUN_PATH_MAX - 1);
-        (void) get_mode(e, g, "mode", &c->control_mode);
+                       "\"%s\" is too long for a socket path (max %zu bytes)", c->control_socket,
+                       SUN_PATH_MAX - 1);
+        (void)get_mode(e, g, "mode", &c->control_mode);
 }
 
 /* One element of captions.sinks. Checks that keys fit the sink's type,
  * since a "path" on a terminal sink would otherwise be silently dropped. */
 static void parse_sink(struct errs *e, const config_setting_t *s, const char *dir,
                        struct sink_config *sink) {
-        static const char *const keys[] = { "type", "path", "latency_ms", "show_speaker" };
+        static const char *const keys[] = {"type", "path", "latency_ms", "show_speaker"};
         int type = -1, r_type, r_path;
 
         if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
@@ -434,26 +157,24 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
         r_type = get_enum(e, s, "type", sink_types, ELEMENTSOF(sink_types), &type);
         if (r_type == 0)
                 err_at(e, s, "type", "required (terminal, jsonl or webvtt)");
-        (void) get_int(e, s, "latency_ms", 0, 10000, &sink->latency_ms);
+        (void)get_int(e, s, "latency_ms", 0, 10000, &sink->latency_ms);
         r_path = get_path(e, s, "path", dir, &sink->path);
-        (void) get_bool(e, s, "show_speaker", &sink->show_speaker);
+        (void)get_bool(e, s, "show_speaker", &sink->show_speaker);
         if (r_type <= 0)
                 return;
 
-        sink->type = (enum sink_type) type;
+        sink->type = (enum sink_type)type;
         if (type == SINK_TERMINAL && r_path > 0)
-                err_at(e, config_setting_get_member(s, "path"), NULL,
-                       "not used by terminal sinks");
+                err_at(e, config_setting_get_member(s, "path"), NULL, "not used by terminal sinks");
         if (type != SINK_TERMINAL && r_path == 0)
                 err_at(e, s, "path", "required for %s sinks", sink_types[type]);
         if (type != SINK_TERMINAL && config_setting_get_member(s, "show_speaker"))
-                err_at(e, config_setting_get_member(s, "show_speaker"), NULL,
-                       "only used by terminal sinks");
+                err_at(e, config_setting_get_member(s, "show_speaker"), NULL, "only used by terminal sinks");
 }
 
 static void parse_sinks(struct errs *e, const config_setting_t *list, const char *dir,
                         struct nextup_config *c) {
-        size_t n = (size_t) config_setting_length(list);
+        size_t n = (size_t)config_setting_length(list);
         struct sink_config *sinks = NULL;
 
         /* an explicit empty list means no caption output at all */
@@ -470,22 +191,22 @@ static void parse_sinks(struct errs *e, const config_setting_t *list, const char
         c->sinks = sinks;
         c->n_sinks = n;
         for (size_t i = 0; i < n; i++) {
-                sinks[i] = (struct sink_config) { .type = SINK_TERMINAL, .show_speaker = true };
-                parse_sink(e, config_setting_get_elem(list, (unsigned) i), dir, &sinks[i]);
+                sinks[i] = (struct sink_config){.type = SINK_TERMINAL, .show_speaker = true};
+                parse_sink(e, config_setting_get_elem(list, (unsigned)i), dir, &sinks[i]);
         }
 }
 
 static void parse_captions(struct errs *e, const config_setting_t *root, const char *dir,
                            struct nextup_config *c) {
-        static const char *const keys[] = { "max_chars", "max_lines", "speaker_mark", "sinks" };
+        static const char *const keys[] = {"max_chars", "max_lines", "speaker_mark", "sinks"};
         const config_setting_t *g = get_aggregate(e, root, "captions", false), *sinks;
         const char *mark;
 
         if (!g)
                 return;
         check_keys(e, g, keys, ELEMENTSOF(keys));
-        (void) get_int(e, g, "max_chars", 10, 200, &c->max_chars);
-        (void) get_int(e, g, "max_lines", 1, 5, &c->max_lines);
+        (void)get_int(e, g, "max_chars", 10, 200, &c->max_chars);
+        (void)get_int(e, g, "max_lines", 1, 5, &c->max_lines);
         /* "" is valid: no mark at speaker changes */
         if (get_string(e, g, "speaker_mark", true, &mark) > 0)
                 set_str(e, &c->speaker_mark, mark);
@@ -496,13 +217,13 @@ static void parse_captions(struct errs *e, const config_setting_t *root, const c
 
 static void parse_startup(struct errs *e, const config_setting_t *root, const char *dir,
                           struct nextup_config *c) {
-        static const char *const keys[] = { "audio", "transcript" };
+        static const char *const keys[] = {"audio", "transcript"};
         const config_setting_t *list = get_aggregate(e, root, "startup", true);
         size_t n;
 
         if (!list || config_setting_length(list) == 0)
                 return;
-        n = (size_t) config_setting_length(list);
+        n = (size_t)config_setting_length(list);
         c->startup = calloc(n, sizeof *c->startup);
         if (!c->startup) {
                 e->oom = true;
@@ -510,7 +231,7 @@ static void parse_startup(struct errs *e, const config_setting_t *root, const ch
         }
         c->n_startup = n;
         for (size_t i = 0; i < n; i++) {
-                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+                const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
 
                 if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
                         err_at(e, s, NULL, "expected a group { audio = ...; transcript = ...; }");
@@ -525,20 +246,20 @@ static void parse_startup(struct errs *e, const config_setting_t *root, const ch
 }
 
 static void parse_playout(struct errs *e, const config_setting_t *root, struct nextup_config *c) {
-        static const char *const keys[] = { "gap_ms", "fade_ms", "resume", "resume_min_s", "stale_s" };
+        static const char *const keys[] = {"gap_ms", "fade_ms", "resume", "resume_min_s", "stale_s"};
         const config_setting_t *g = get_aggregate(e, root, "playout", false);
         int resume, r;
 
         if (!g)
                 return;
         check_keys(e, g, keys, ELEMENTSOF(keys));
-        (void) get_int(e, g, "gap_ms", 0, 10000, &c->gap_ms);
-        (void) get_int(e, g, "fade_ms", 0, 10000, &c->fade_ms);
+        (void)get_int(e, g, "gap_ms", 0, 10000, &c->gap_ms);
+        (void)get_int(e, g, "fade_ms", 0, 10000, &c->fade_ms);
         r = get_enum(e, g, "resume", resume_policies, ELEMENTSOF(resume_policies), &resume);
         if (r > 0)
-                c->resume = (enum resume_policy) resume;
-        (void) get_int(e, g, "resume_min_s", 0, 86400, &c->resume_min_s);
-        (void) get_int(e, g, "stale_s", 0, 604800, &c->stale_s);
+                c->resume = (enum resume_policy)resume;
+        (void)get_int(e, g, "resume_min_s", 0, 86400, &c->resume_min_s);
+        (void)get_int(e, g, "stale_s", 0, 604800, &c->stale_s);
         /* the threshold only decides between position and restart under "auto" */
         if (r >= 0 && c->resume != RESUME_AUTO && config_setting_get_member(g, "resume_min_s"))
                 err_at(e, config_setting_get_member(g, "resume_min_s"), NULL,
@@ -547,7 +268,7 @@ static void parse_playout(struct errs *e, const config_setting_t *root, struct n
 
 static void parse_filler(struct errs *e, const config_setting_t *root, const char *dir,
                          struct nextup_config *c) {
-        static const char *const keys[] = { "path", "mode" };
+        static const char *const keys[] = {"path", "mode"};
         const config_setting_t *g = get_aggregate(e, root, "filler", false);
         int mode, r_path;
 
@@ -556,7 +277,7 @@ static void parse_filler(struct errs *e, const config_setting_t *root, const cha
         check_keys(e, g, keys, ELEMENTSOF(keys));
         r_path = get_path(e, g, "path", dir, &c->filler_path);
         if (get_enum(e, g, "mode", filler_modes, ELEMENTSOF(filler_modes), &mode) > 0) {
-                c->filler_mode = (enum filler_mode) mode;
+                c->filler_mode = (enum filler_mode)mode;
                 if (r_path == 0)
                         err_at(e, config_setting_get_member(g, "mode"), NULL,
                                "only used with a filler path");
@@ -566,26 +287,26 @@ static void parse_filler(struct errs *e, const config_setting_t *root, const cha
 /* Thresholds may stay set while the detector is switched off, so that it
  * can be switched back on by flipping one key. */
 static void parse_silence(struct errs *e, const config_setting_t *root, struct nextup_config *c) {
-        static const char *const keys[] = { "enabled", "dbfs", "ms" };
+        static const char *const keys[] = {"enabled", "dbfs", "ms"};
         const config_setting_t *g = get_aggregate(e, root, "silence", false);
 
         if (!g)
                 return;
         check_keys(e, g, keys, ELEMENTSOF(keys));
-        (void) get_bool(e, g, "enabled", &c->silence_enabled);
-        (void) get_int(e, g, "dbfs", -96, 0, &c->silence_dbfs);
-        (void) get_int(e, g, "ms", 500, 600000, &c->silence_ms);
+        (void)get_bool(e, g, "enabled", &c->silence_enabled);
+        (void)get_int(e, g, "dbfs", -96, 0, &c->silence_dbfs);
+        (void)get_int(e, g, "ms", 500, 600000, &c->silence_ms);
 }
 
 /* Without asrun.path the log lives in state_dir, wherever that ended up. */
 static void parse_asrun(struct errs *e, const config_setting_t *root, const char *dir,
                         struct nextup_config *c) {
-        static const char *const keys[] = { "path" };
+        static const char *const keys[] = {"path"};
         const config_setting_t *g = get_aggregate(e, root, "asrun", false);
 
         if (g) {
                 check_keys(e, g, keys, ELEMENTSOF(keys));
-                (void) get_path(e, g, "path", dir, &c->asrun_path);
+                (void)get_path(e, g, "path", dir, &c->asrun_path);
         }
         if (!c->asrun_path && asprintf(&c->asrun_path, "%s/asrun.jsonl", c->state_dir) < 0) {
                 c->asrun_path = NULL;
@@ -615,8 +336,7 @@ static int get_time(struct errs *e, const config_setting_t *parent, const char *
         m = n >= 5 ? two_digits(v + 3) : -1;
         if (n == 8)
                 sec = v[5] == ':' ? two_digits(v + 6) : -1;
-        if ((n != 5 && n != 8) || v[2] != ':' || h < 0 || h > 23 || m < 0 || m > 59 ||
-            sec < 0 || sec > 59) {
+        if ((n != 5 && n != 8) || v[2] != ':' || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 59) {
                 err_at(e, config_setting_get_member(parent, name), NULL,
                        "\"%s\" is not a time HH:MM[:SS] from 00:00:00 to 23:59:59", v);
                 return -EINVAL;
@@ -631,7 +351,7 @@ static int get_time(struct errs *e, const config_setting_t *parent, const char *
 static int day_index(const char *p, size_t n) {
         for (size_t i = 0; i < ELEMENTSOF(day_names); i++)
                 if (n == 3 && strncasecmp(p, day_names[i], 3) == 0)
-                        return (int) i;
+                        return (int)i;
         return -1;
 }
 
@@ -699,14 +419,13 @@ static void parse_event(struct errs *e, const config_setting_t *s, const char *d
         check_keys(e, s, keys, ELEMENTSOF(keys));
         if (get_time(e, s, "time", ev) == 0)
                 err_at(e, s, "time", "required (HH:MM or HH:MM:SS)");
-        (void) get_days(e, s, "days", &ev->days);
+        (void)get_days(e, s, "days", &ev->days);
         r_mode = get_enum(e, s, "mode", schedule_modes, ELEMENTSOF(schedule_modes), &mode);
         if (r_mode > 0)
-                ev->mode = (enum schedule_mode) mode;
-        (void) get_int(e, s, "wait_s", 0, 3600, &ev->wait_s);
+                ev->mode = (enum schedule_mode)mode;
+        (void)get_int(e, s, "wait_s", 0, 3600, &ev->wait_s);
         if (r_mode >= 0 && ev->mode != SCHEDULE_WAIT && config_setting_get_member(s, "wait_s"))
-                err_at(e, config_setting_get_member(s, "wait_s"), NULL,
-                       "only used with mode = \"wait\"");
+                err_at(e, config_setting_get_member(s, "wait_s"), NULL, "only used with mode = \"wait\"");
         if (get_path(e, s, "audio", dir, &ev->audio) == 0)
                 err_at(e, s, "audio", "required");
         if (get_path(e, s, "transcript", dir, &ev->transcript) == 0)
@@ -714,16 +433,16 @@ static void parse_event(struct errs *e, const config_setting_t *s, const char *d
 }
 
 /* Reports the second of two list elements that share a FIELD value. */
-static void check_unique(struct errs *e, const config_setting_t *list, const char *field,
-                         const char *what, const char *const *values, size_t n) {
+static void check_unique(struct errs *e, const config_setting_t *list, const char *field, const char *what,
+                         const char *const *values, size_t n) {
         for (size_t i = 1; i < n; i++)
                 for (size_t j = 0; j < i; j++)
                         if (values[i] && values[j] && strcmp(values[i], values[j]) == 0) {
-                                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+                                const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
                                 const config_setting_t *f = config_setting_get_member(s, field);
 
-                                err_at(e, f ?: s, f ? NULL : field, "\"%s\" is also %s[%zu]",
-                                       values[i], what, j);
+                                err_at(e, f ?: s, f ? NULL : field, "\"%s\" is also %s[%zu]", values[i],
+                                       what, j);
                                 break;
                         }
 }
@@ -736,7 +455,7 @@ static void parse_schedule(struct errs *e, const config_setting_t *root, const c
 
         if (!list || config_setting_length(list) == 0)
                 return;
-        n = (size_t) config_setting_length(list);
+        n = (size_t)config_setting_length(list);
         c->schedule = calloc(n, sizeof *c->schedule);
         names = calloc(n, sizeof *names);
         if (!c->schedule || !names) {
@@ -745,12 +464,13 @@ static void parse_schedule(struct errs *e, const config_setting_t *root, const c
         }
         c->n_schedule = n;
         for (size_t i = 0; i < n; i++) {
-                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+                const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
                 struct schedule_config *ev = &c->schedule[i];
 
-                *ev = (struct schedule_config) { .days = DAYS_ALL, .mode = SCHEDULE_SOFT, .wait_s = 30 };
+                *ev = (struct schedule_config){.days = DAYS_ALL, .mode = SCHEDULE_SOFT, .wait_s = 30};
                 if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-                        err_at(e, s, NULL, "expected a group { time = ...; audio = ...; transcript = ...; }");
+                        err_at(e, s, NULL,
+                               "expected a group { time = ...; audio = ...; transcript = ...; }");
                         continue;
                 }
                 parse_event(e, s, dir, i, ev);
@@ -762,14 +482,14 @@ static void parse_schedule(struct errs *e, const config_setting_t *root, const c
 
 static void parse_dropbox(struct errs *e, const config_setting_t *s, const char *dir,
                           struct dropbox_config *d) {
-        static const char *const keys[] = { "path", "position", "settle_ms", "quarantine" };
+        static const char *const keys[] = {"path", "position", "settle_ms", "quarantine"};
 
         check_keys(e, s, keys, ELEMENTSOF(keys));
         if (get_path(e, s, "path", dir, &d->path) == 0)
                 err_at(e, s, "path", "required");
-        (void) get_int(e, s, "position", -1, 1000, &d->position);
-        (void) get_int(e, s, "settle_ms", 0, 600000, &d->settle_ms);
-        (void) get_path(e, s, "quarantine", dir, &d->quarantine);
+        (void)get_int(e, s, "position", -1, 1000, &d->position);
+        (void)get_int(e, s, "settle_ms", 0, 600000, &d->settle_ms);
+        (void)get_path(e, s, "quarantine", dir, &d->quarantine);
         if (!d->quarantine && d->path && asprintf(&d->quarantine, "%s/quarantine", d->path) < 0) {
                 d->quarantine = NULL;
                 e->oom = true;
@@ -784,7 +504,7 @@ static void parse_dropboxes(struct errs *e, const config_setting_t *root, const 
 
         if (!list || config_setting_length(list) == 0)
                 return;
-        n = (size_t) config_setting_length(list);
+        n = (size_t)config_setting_length(list);
         c->dropboxes = calloc(n, sizeof *c->dropboxes);
         paths = calloc(n, sizeof *paths);
         if (!c->dropboxes || !paths) {
@@ -793,9 +513,9 @@ static void parse_dropboxes(struct errs *e, const config_setting_t *root, const 
         }
         c->n_dropboxes = n;
         for (size_t i = 0; i < n; i++) {
-                const config_setting_t *s = config_setting_get_elem(list, (unsigned) i);
+                const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
 
-                c->dropboxes[i] = (struct dropbox_config) { .position = -1, .settle_ms = 2000 };
+                c->dropboxes[i] = (struct dropbox_config){.position = -1, .settle_ms = 2000};
                 if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
                         err_at(e, s, NULL, "expected a group { path = ...; }");
                         continue;
@@ -810,15 +530,15 @@ static void parse_dropboxes(struct errs *e, const config_setting_t *root, const 
 static void parse_root(struct errs *e, const config_setting_t *root, const char *dir,
                        struct nextup_config *c) {
         static const char *const keys[] = {
-                "output", "control", "state_dir", "log_level", "captions", "startup",
-                "playout", "filler", "silence", "asrun", "schedule", "dropbox",
+                "output",  "control", "state_dir", "log_level", "captions", "startup",
+                "playout", "filler",  "silence",   "asrun",     "schedule", "dropbox",
         };
         int level;
 
         check_keys(e, root, keys, ELEMENTSOF(keys));
         parse_output(e, root, dir, c);
         parse_control(e, root, dir, c);
-        (void) get_path(e, root, "state_dir", dir, &c->state_dir);
+        (void)get_path(e, root, "state_dir", dir, &c->state_dir);
         if (get_enum(e, root, "log_level", log_levels, ELEMENTSOF(log_levels), &level) > 0)
                 c->log_level = LOG_ERR + level;
         parse_captions(e, root, dir, c);
@@ -826,7 +546,7 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
         parse_playout(e, root, c);
         parse_filler(e, root, dir, c);
         parse_silence(e, root, c);
-        parse_asrun(e, root, dir, c);   /* after state_dir: its default lives there */
+        parse_asrun(e, root, dir, c); /* after state_dir: its default lives there */
         parse_schedule(e, root, dir, c);
         parse_dropboxes(e, root, dir, c);
 }
@@ -837,7 +557,7 @@ static int config_new_default(struct nextup_config **ret) {
 
         if (!c)
                 return -ENOMEM;
-        *c = (struct nextup_config) {
+        *c = (struct nextup_config){
                 .output_driver = strdup("default"),
                 .rate = 44100,
                 .channels = 2,
@@ -860,13 +580,12 @@ static int config_new_default(struct nextup_config **ret) {
                 .silence_ms = 10000,
                 /* asrun_path follows state_dir, so it is set once the file is read */
         };
-        if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark ||
-            !c->sinks) {
+        if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark || !c->sinks) {
                 config_free(c);
                 return -ENOMEM;
         }
         /* no captions.sinks in the file: captions on the terminal */
-        c->sinks[0] = (struct sink_config) { .type = SINK_TERMINAL, .show_speaker = true };
+        c->sinks[0] = (struct sink_config){.type = SINK_TERMINAL, .show_speaker = true};
         c->n_sinks = 1;
         *ret = c;
         return 0;
@@ -945,7 +664,7 @@ static void syntax_error(const config_t *cfg, const char *path, FILE *errs) {
 }
 
 static int parse_text(const char *path, const char *text, FILE *errs, struct nextup_config *c) {
-        _cleanup_(errs_done) struct errs e = { .path = path };
+        _cleanup_(errs_done) struct errs e = {.path = path};
         _cleanup_(config_destroyp) config_t *cfgp = NULL;
         _cleanup_free_ char *dir = NULL;
         config_t cfg;

@@ -20,98 +20,99 @@ enum sink_type {
 
 struct sink_config {
         enum sink_type type;
-        char *path;            /* jsonl: file; webvtt: archive directory; terminal: NULL */
-        int latency_ms;        /* 0..10000, added to the audio clock for this sink */
-        bool show_speaker;     /* terminal: print the speaker name */
+        char *path;        /* jsonl: file; webvtt: archive directory; terminal: NULL */
+        int latency_ms;    /* 0..10000, added to the audio clock for this sink */
+        bool show_speaker; /* terminal: print the speaker name */
 };
 
 /* After a restart, what happens to the story that was on air. */
 enum resume_policy {
-        RESUME_AUTO,           /* position for stories longer than resume_min_s, else restart */
-        RESUME_POSITION,       /* continue where it was */
-        RESUME_RESTART,        /* from the top */
-        RESUME_DROP,           /* not again */
+        RESUME_AUTO,     /* position for stories longer than resume_min_s, else restart */
+        RESUME_POSITION, /* continue where it was */
+        RESUME_RESTART,  /* from the top */
+        RESUME_DROP,     /* not again */
 };
 
 enum schedule_mode {
-        SCHEDULE_HARD,         /* cut the running item (fade_ms) and start on the exact frame */
-        SCHEDULE_SOFT,         /* becomes Next Up at its time, starts when the current item ends */
-        SCHEDULE_WAIT,         /* soft, unless the current item would end more than wait_s late: then hard */
+        SCHEDULE_HARD, /* cut the running item (fade_ms) and start on the exact frame */
+        SCHEDULE_SOFT, /* becomes Next Up at its time, starts when the current item ends */
+        SCHEDULE_WAIT, /* soft, unless the current item would end more than wait_s late: then hard */
 };
 
 enum filler_mode {
-        FILLER_SHUFFLE,        /* every MP3 of the folder, shuffled, reshuffled when all played */
-        FILLER_LOOP,           /* the folder's MP3s in name order, over and over */
+        FILLER_SHUFFLE, /* every MP3 of the folder, shuffled, reshuffled when all played */
+        FILLER_LOOP,    /* the folder's MP3s in name order, over and over */
 };
 
 /* schedule = ( { time = "HH:MM[:SS]"; days = "daily"; mode = "hard"; ... } ) */
 struct schedule_config {
-        char *name;            /* default "schedule[N]" (N from 0) */
-        int hour, minute, second;   /* local time */
-        unsigned days;         /* bit 0 = Sunday .. bit 6 = Saturday; "daily" (default), "weekdays",
-                                  "weekends", or a list "mon,wed,fri" */
-        enum schedule_mode mode;    /* default soft */
-        int wait_s;            /* wait mode: 0..3600, default 30 */
-        char *audio;           /* required */
-        char *transcript;      /* required */
+        char *name;               /* default "schedule[N]" (N from 0) */
+        int hour, minute, second; /* local time */
+        unsigned days;            /* bit 0 = Sunday .. bit 6 = Saturday; "daily" (default), "weekdays",
+                                     "weekends", or a list "mon,wed,fri" */
+        enum schedule_mode mode;  /* default soft */
+        int wait_s;               /* wait mode: 0..3600, default 30 */
+        char *audio;              /* required */
+        char *transcript;         /* required */
 };
 
 /* dropbox = ( { path = "/srv/dropbox/news"; position = -1; ... } ) */
 struct dropbox_config {
-        char *path;            /* watched folder, required */
-        int position;          /* -1 append (default), 0 next up, N >= 1 that queue position */
-        int settle_ms;         /* 0..600000, default 2000: quiet time after the last write */
-        char *quarantine;      /* default "<path>/quarantine" */
+        char *path;       /* watched folder, required */
+        int position;     /* -1 append (default), 0 next up, N >= 1 that queue position */
+        int settle_ms;    /* 0..600000, default 2000: quiet time after the last write */
+        char *quarantine; /* default "<path>/quarantine" */
 };
 
 struct startup_item {
-        char *audio;           /* absolute (relative paths resolve against the config's directory) */
+        char *audio; /* absolute (relative paths resolve against the config's directory) */
         char *transcript;
 };
 
 struct nextup_config {
-        char *path;            /* the file this came from */
+        char *path; /* the file this came from */
 
         /* output { } */
-        char *output_driver;   /* default "default": libao's default driver, else "null" when there is no device */
-        char *output_file;     /* file drivers (wav, raw, au) */
+        char *output_driver; /* default "default": libao's default driver, else "null" when there is no
+                                device */
+        char *output_file;   /* file drivers (wav, raw, au) */
         struct output_option *output_options;
         size_t n_output_options;
-        int rate;              /* 8000..192000, default 44100 */
-        int channels;          /* 1..2, default 2 */
+        int rate;     /* 8000..192000, default 44100 */
+        int channels; /* 1..2, default 2 */
 
         /* control { } */
-        char *control_socket;  /* default /run/nextup/control.sock */
-        mode_t control_mode;   /* default 0660 */
+        char *control_socket; /* default /run/nextup/control.sock */
+        mode_t control_mode;  /* default 0660 */
 
-        char *state_dir;       /* default /var/lib/nextup */
-        int log_level;         /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */
+        char *state_dir; /* default /var/lib/nextup */
+        int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */
 
         /* captions { } */
-        int max_chars;         /* 10..200, default 37 */
-        int max_lines;         /* 1..5, default 2 */
-        char *speaker_mark;    /* default ">>" */
+        int max_chars;      /* 10..200, default 37 */
+        int max_lines;      /* 1..5, default 2 */
+        char *speaker_mark; /* default ">>" */
         struct sink_config *sinks;
         size_t n_sinks;
 
         /* playout { } */
-        int gap_ms;            /* 0..10000, default 0: silence between items */
-        int fade_ms;           /* 0..10000, default 250: fade-out on hard cuts and when filler gives way */
-        enum resume_policy resume;  /* default auto */
-        int resume_min_s;      /* 0..86400, default 300 */
-        int stale_s;           /* 0..604800, default 3600: an interrupted story older than this is dropped */
+        int gap_ms;  /* 0..10000, default 0: silence between items */
+        int fade_ms; /* 0..10000, default 250: fade-out on hard cuts and when filler gives way */
+        enum resume_policy resume; /* default auto */
+        int resume_min_s;          /* 0..86400, default 300 */
+        int stale_s; /* 0..604800, default 3600: an interrupted story older than this is dropped */
 
         /* filler { } */
-        char *filler_path;     /* folder of MP3s (or one MP3); NULL: no filler */
-        enum filler_mode filler_mode;   /* default shuffle */
+        char *filler_path;            /* folder of MP3s (or one MP3); NULL: no filler */
+        enum filler_mode filler_mode; /* default shuffle */
 
         /* silence { } : the detector on the output PCM */
-        bool silence_enabled;  /* default true */
-        int silence_dbfs;      /* -96..0, default -50: below this RMS level is silence */
-        int silence_ms;        /* 500..600000, default 10000: that long skips to the next item */
+        bool silence_enabled; /* default true */
+        int silence_dbfs;     /* -96..0, default -50: below this RMS level is silence */
+        int silence_ms;       /* 500..600000, default 10000: that long skips to the next item */
 
         /* as-run log */
-        char *asrun_path;      /* default "<state_dir>/asrun.jsonl" */
+        char *asrun_path; /* default "<state_dir>/asrun.jsonl" */
 
         struct schedule_config *schedule;
         size_t n_schedule;

@@ -25,10 +25,10 @@
 #include "fileio.h"
 #include "log.h"
 
-#define CONTROL_LINE_MAX 65536u              /* bytes of one request, without '\n' */
-#define CONTROL_OUT_MAX (1024u * 1024u)      /* unsent replies before we give up */
+#define CONTROL_LINE_MAX 65536u         /* bytes of one request, without '\n' */
+#define CONTROL_OUT_MAX (1024u * 1024u) /* unsent replies before we give up */
 #define CONTROL_CONNECTIONS_MAX 64u
-#define CONTROL_ACCEPT_RETRY_USEC 1000000u   /* after EMFILE and friends */
+#define CONTROL_ACCEPT_RETRY_USEC 1000000u /* after EMFILE and friends */
 #define CONTROL_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 struct control_conn {
@@ -36,20 +36,20 @@ struct control_conn {
         struct control_conn *prev, *next;
         int fd;
         sd_event_source *source;
-        char *in;               /* CONTROL_LINE_MAX + 2: line, '\n', NUL */
+        char *in; /* CONTROL_LINE_MAX + 2: line, '\n', NUL */
         size_t in_len;
         char *out;
         size_t out_start, out_len, out_size;
-        bool closing;           /* flush what is queued, then close */
-        bool subscribed;        /* gets control_broadcast() events */
-        bool dropped;           /* too slow a subscriber: freed at its next wakeup */
+        bool closing;    /* flush what is queued, then close */
+        bool subscribed; /* gets control_broadcast() events */
+        bool dropped;    /* too slow a subscriber: freed at its next wakeup */
 };
 
 struct control {
         sd_event *event;
         int fd;
-        bool adopted;           /* passed by systemd: not ours to close */
-        char *path;             /* set when we created the socket file */
+        bool adopted; /* passed by systemd: not ours to close */
+        char *path;   /* set when we created the socket file */
         sd_event_source *accept_source;
         sd_event_source *retry_source;
         control_handler_t handler;
@@ -188,7 +188,7 @@ static struct json_object *parse_request(const char *line, size_t len, const cha
                 return NULL;
         }
         /* len + 1 hands the tokener the NUL too, which ends the input. */
-        o = json_tokener_parse_ex(tok, line, (int) len + 1);
+        o = json_tokener_parse_ex(tok, line, (int)len + 1);
         if (!o)
                 *ret_error = json_tokener_error_desc(json_tokener_get_error(tok));
         else {
@@ -207,15 +207,14 @@ static struct json_object *connection_answer(struct control_conn *conn, char *li
         struct json_object *req, *cmd, *reply;
         const char *error = NULL;
 
-        if (!utf8_is_valid((const unsigned char *) line, len))
+        if (!utf8_is_valid((const unsigned char *)line, len))
                 return control_error("request is not valid UTF-8 text");
         req = parse_request(line, len, &error);
         if (!req)
                 return control_error("invalid JSON: %s", error);
         if (!json_object_is_type(req, json_type_object))
                 reply = control_error("request is not a JSON object");
-        else if (!json_object_object_get_ex(req, "cmd", &cmd) ||
-                 !json_object_is_type(cmd, json_type_string))
+        else if (!json_object_object_get_ex(req, "cmd", &cmd) || !json_object_is_type(cmd, json_type_string))
                 reply = control_error("request has no \"cmd\" string");
         else
                 reply = conn->control->handler(conn, req, conn->control->userdata);
@@ -236,10 +235,10 @@ static int connection_process(struct control_conn *conn, bool eof) {
                 nl = memchr(line, '\n', conn->in_len - start);
                 if (!nl && !eof)
                         break;
-                len = nl ? (size_t) (nl - line) : conn->in_len - start;
+                len = nl ? (size_t)(nl - line) : conn->in_len - start;
                 start += len + (nl ? 1 : 0);
                 line[len] = '\0';
-                if (len > 0 && line[len - 1] == '\r')   /* telnet, socat crlf */
+                if (len > 0 && line[len - 1] == '\r') /* telnet, socat crlf */
                         line[--len] = '\0';
                 if (len > 0)
                         r = connection_reply(conn, connection_answer(conn, line, len));
@@ -255,8 +254,8 @@ static int connection_flush(struct control_conn *conn) {
         int r;
 
         while (conn->out_start < conn->out_len) {
-                ssize_t n = send(conn->fd, conn->out + conn->out_start,
-                                 conn->out_len - conn->out_start, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t n = send(conn->fd, conn->out + conn->out_start, conn->out_len - conn->out_start,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -264,7 +263,7 @@ static int connection_flush(struct control_conn *conn) {
                                 break;
                         return -errno;
                 }
-                conn->out_start += (size_t) n;
+                conn->out_start += (size_t)n;
         }
         if (conn->out_start == conn->out_len) {
                 conn->out_start = conn->out_len = 0;
@@ -286,7 +285,7 @@ static int connection_read(struct control_conn *conn) {
         n = recv(conn->fd, conn->in + conn->in_len, room, MSG_DONTWAIT);
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-        conn->in_len += (size_t) n;
+        conn->in_len += (size_t)n;
         r = connection_process(conn, n == 0);
         if (r < 0)
                 return r;
@@ -298,8 +297,8 @@ static int connection_read(struct control_conn *conn) {
         }
         if (conn->in_len > CONTROL_LINE_MAX) {
                 conn->closing = true;
-                return connection_reply(conn, control_error("request line too long (limit %u bytes)",
-                                                            CONTROL_LINE_MAX));
+                return connection_reply(
+                        conn, control_error("request line too long (limit %u bytes)", CONTROL_LINE_MAX));
         }
         return 0;
 }
@@ -318,7 +317,8 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
                 r = connection_flush(conn);
         if (r == -ENOBUFS)
                 log_warning("Control client does not read its replies (over %u bytes queued), "
-                            "disconnecting", CONTROL_OUT_MAX);
+                            "disconnecting",
+                            CONTROL_OUT_MAX);
         else if (r < 0 && r != -EPIPE && r != -ECONNRESET)
                 log_debug_errno(r, "Control connection failed, closing: %m");
         if (r != 0 || conn->dropped)
@@ -372,12 +372,13 @@ unsigned control_subscribers(const struct control *c) {
 static void connection_drop(struct control_conn *conn, int error) {
         if (error == -ENOBUFS)
                 log_warning("Event subscriber does not read its events (over %u bytes queued), "
-                            "disconnecting", CONTROL_OUT_MAX);
+                            "disconnecting",
+                            CONTROL_OUT_MAX);
         else
                 log_warning_errno(error, "Cannot queue an event for a subscriber: %m, disconnecting");
         conn->dropped = true;
-        (void) shutdown(conn->fd, SHUT_RDWR);
-        (void) sd_event_source_set_io_events(conn->source, EPOLLIN);
+        (void)shutdown(conn->fd, SHUT_RDWR);
+        (void)sd_event_source_set_io_events(conn->source, EPOLLIN);
 }
 
 void control_broadcast(struct control *c, struct json_object *ev) {
@@ -415,8 +416,7 @@ static int control_pause_accept(struct control *c, int error) {
         if (r < 0 || c->retry_source)
                 return r;
         return sd_event_add_time_relative(c->event, &c->retry_source, CLOCK_MONOTONIC,
-                                          CONTROL_ACCEPT_RETRY_USEC, 100000,
-                                          control_retry_accept, c);
+                                          CONTROL_ACCEPT_RETRY_USEC, 100000, control_retry_accept, c);
 }
 
 static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -434,8 +434,7 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
                         return control_pause_accept(c, r);
                 }
                 if (c->n_connections >= CONTROL_CONNECTIONS_MAX) {
-                        log_warning("Too many control connections (%u), refusing one",
-                                    c->n_connections);
+                        log_warning("Too many control connections (%u), refusing one", c->n_connections);
                         close(cfd);
                         continue;
                 }
@@ -487,7 +486,7 @@ static int remove_stale_socket(const char *path, const struct sockaddr_un *sa) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create socket: %m");
-        if (connect(fd, (const struct sockaddr *) sa, sizeof *sa) == 0 || errno == EAGAIN)
+        if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 || errno == EAGAIN)
                 return log_error_errno(EADDRINUSE, "Another daemon is listening on '%s'", path);
         if (errno != ECONNREFUSED)
                 return log_error_errno(errno, "Cannot probe existing socket '%s': %m", path);
@@ -514,7 +513,7 @@ static int control_listen(struct control *c, const char *path, mode_t mode) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to create socket: %m");
-        if (bind(fd, (const struct sockaddr *) &sa, sizeof sa) < 0)
+        if (bind(fd, (const struct sockaddr *)&sa, sizeof sa) < 0)
                 return log_error_errno(errno, "Failed to bind control socket '%s': %m", path);
         c->path = strdup(path);
         if (!c->path) {
@@ -523,7 +522,7 @@ static int control_listen(struct control *c, const char *path, mode_t mode) {
         }
         /* Before listen(), so nobody connects under the umask's mode. */
         if (chmod(path, mode) < 0)
-                return log_error_errno(errno, "Failed to chmod '%s' to %04o: %m", path, (unsigned) mode);
+                return log_error_errno(errno, "Failed to chmod '%s' to %04o: %m", path, (unsigned)mode);
         if (listen(fd, SOMAXCONN) < 0)
                 return log_error_errno(errno, "Failed to listen on '%s': %m", path);
         c->fd = TAKE_FD(fd);
@@ -545,8 +544,8 @@ static int control_adopt(struct control *c) {
         return 1;
 }
 
-int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler,
-                void *userdata, struct control **ret) {
+int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler, void *userdata,
+                struct control **ret) {
         struct control *c;
         int r;
 

@@ -20,8 +20,8 @@ typedef struct json_object *(*control_handler_t)(struct control_conn *conn, stru
 
 /* Listens on PATH (mode MODE, parent directory created), or adopts a
  * socket passed by systemd (sd_listen_fds) when there is one. */
-int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler,
-                void *userdata, struct control **ret);
+int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler, void *userdata,
+                struct control **ret);
 struct control *control_free(struct control *c);
 
 /* Helper for handlers: {"ok": false, "error": MESSAGE}. */

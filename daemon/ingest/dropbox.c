@@ -45,24 +45,24 @@
 #include "transcript.h"
 #include "worker.h"
 
-#define WATCH_MASK                                                                                  \
-        (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |   \
+#define WATCH_MASK                                                                                          \
+        (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |            \
          IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
 #define COMPLETE_MASK (IN_CLOSE_WRITE | IN_MOVED_TO)
 #define GONE_MASK (IN_DELETE | IN_MOVED_FROM)
 #define log_oom() log_error_errno(ENOMEM, "Out of memory")
 
-static const char *const kind_ext[_DROPBOX_KIND_MAX] = { ".mp3", ".vtt", ".srt", ".txt" };
+static const char *const kind_ext[_DROPBOX_KIND_MAX] = {".mp3", ".vtt", ".srt", ".txt"};
 
 struct pair {
         struct pair *next;
         char *stem;
-        char *names[_DROPBOX_KIND_MAX];     /* file names present, by kind; NULL when absent */
-        bool complete[_DROPBOX_KIND_MAX];   /* closed after writing, moved in, or found at start */
-        uint64_t last_usec;                 /* CLOCK_MONOTONIC of the last event on any of them */
-        bool settled;                       /* looked at after its settle time, nothing new since */
-        bool busy;                          /* a validation job is out */
-        bool dirty;                         /* an event came while busy: that result is stale */
+        char *names[_DROPBOX_KIND_MAX];   /* file names present, by kind; NULL when absent */
+        bool complete[_DROPBOX_KIND_MAX]; /* closed after writing, moved in, or found at start */
+        uint64_t last_usec;               /* CLOCK_MONOTONIC of the last event on any of them */
+        bool settled;                     /* looked at after its settle time, nothing new since */
+        bool busy;                        /* a validation job is out */
+        bool dirty;                       /* an event came while busy: that result is stale */
 };
 
 struct folder {
@@ -72,7 +72,7 @@ struct folder {
         char *quarantine;
         int position;
         uint64_t settle_usec;
-        int wd;                             /* -1 once the folder went away */
+        int wd; /* -1 once the folder went away */
         struct pair *pairs;
 };
 
@@ -99,7 +99,7 @@ struct check_job {
         long rate;
         bool ran;
         int r;
-        char *error;                        /* every problem found, one per line */
+        char *error; /* every problem found, one per line */
 };
 
 static inline void closedirp(DIR **d) {
@@ -124,7 +124,7 @@ static uint64_t now_usec(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* ---- pure helpers ---------------------------------------------------- */
@@ -138,8 +138,8 @@ enum dropbox_kind dropbox_classify(const char *name, size_t *ret_stem_len) {
                 return DROPBOX_OTHER;
         for (int k = 0; k < _DROPBOX_KIND_MAX; k++)
                 if (strcasecmp(dot, kind_ext[k]) == 0) {
-                        *ret_stem_len = (size_t) (dot - name);
-                        return (enum dropbox_kind) k;
+                        *ret_stem_len = (size_t)(dot - name);
+                        return (enum dropbox_kind)k;
                 }
         return DROPBOX_OTHER;
 }
@@ -188,7 +188,7 @@ static int copy_file(const char *from, const char *to) {
         if (out < 0)
                 return -errno;
         while ((n = read(in, buf, sizeof buf)) > 0)
-                if (write(out, buf, (size_t) n) != n)
+                if (write(out, buf, (size_t)n) != n)
                         goto fail;
         if (n < 0 || fsync(out) < 0)
                 goto fail;
@@ -196,7 +196,7 @@ static int copy_file(const char *from, const char *to) {
 fail:
         n = errno ? -errno : -EIO;
         unlink(to);
-        return (int) n;
+        return (int)n;
 }
 
 static int move_file(const char *from, const char *to) {
@@ -283,7 +283,7 @@ static bool pair_empty(const struct pair *p) {
 static enum dropbox_kind pair_transcript(const struct pair *p) {
         for (int k = DROPBOX_VTT; k < _DROPBOX_KIND_MAX; k++)
                 if (p->names[k])
-                        return (enum dropbox_kind) k;
+                        return (enum dropbox_kind)k;
         return DROPBOX_OTHER;
 }
 
@@ -359,12 +359,14 @@ static void folder_quarantine(struct folder *f, struct pair *p, const char *src,
 
         r = fileio_mkdir_p(f->quarantine, 0755);
         if (r < 0) {
-                log_error_errno(r, "Dropbox '%s': cannot create the quarantine folder '%s': %m; '%s' stays in '%s' (%s)",
+                log_error_errno(r,
+                                "Dropbox '%s': cannot create the quarantine folder '%s': %m; '%s' stays in "
+                                "'%s' (%s)",
                                 f->path, f->quarantine, p->stem, src, why);
                 return;
         }
         if (pair_move(p, src, f->quarantine, paths) < 0)
-                goto finish;    /* pair_move said why */
+                goto finish; /* pair_move said why */
         error_name = strjoin3(p->stem, "", ".error");
         error_path = error_name ? strjoin3(f->quarantine, "/", error_name) : NULL;
         r = error_path ? 0 : -ENOMEM;
@@ -437,7 +439,8 @@ static int check_transcript(const char *path, char **ret_error) {
 
         r = transcript_load(path, &t, &error);
         if (r < 0) {
-                *ret_error = error ? error_with_name(error, path) : strjoin3(base_name(path), ": ", strerror(-r));
+                *ret_error =
+                        error ? error_with_name(error, path) : strjoin3(base_name(path), ": ", strerror(-r));
                 return r;
         }
         /* Parsed is not enough: what the captions are made of must remain. */
@@ -545,7 +548,7 @@ static int dropbox_drain(struct dropbox *b) {
                 if (n < 0)
                         return errno == EAGAIN ? 0 : -errno;
                 for (char *p = buf; p < buf + n;) {
-                        const struct inotify_event *ev = (const struct inotify_event *) p;
+                        const struct inotify_event *ev = (const struct inotify_event *)p;
 
                         dropbox_handle(b, ev, now);
                         p += sizeof *ev + ev->len;
@@ -620,14 +623,15 @@ static void check_done(void *p, void *userdata) {
         int r;
 
         if (!j->ran || b->stopping)
-                goto finish;    /* shutting down: the files stay for the next start */
+                goto finish; /* shutting down: the files stay for the next start */
         /* Events that came during the check decide whether its result holds. */
         r = dropbox_drain(b);
         if (r < 0)
                 log_error_errno(r, "Dropbox: cannot read inotify events: %m");
         pr->busy = false;
         if (pr->dirty) {
-                log_debug("Dropbox '%s': '%s' changed while being checked, it settles again", f->path, pr->stem);
+                log_debug("Dropbox '%s': '%s' changed while being checked, it settles again", f->path,
+                          pr->stem);
                 pr->dirty = false;
                 if (pair_empty(pr))
                         pair_remove(f, pr);
@@ -688,10 +692,10 @@ static int folder_init(struct dropbox *b, const struct dropbox_config *c, struct
         char buf[48];
         int r;
 
-        *f = (struct folder) {
+        *f = (struct folder){
                 .box = b,
                 .position = c->position,
-                .settle_usec = (uint64_t) MAX(c->settle_ms, 0) * 1000,
+                .settle_usec = (uint64_t)MAX(c->settle_ms, 0) * 1000,
                 .wd = -1,
         };
         f->path = strdup(c->path);
@@ -716,8 +720,8 @@ static int folder_init(struct dropbox *b, const struct dropbox_config *c, struct
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct dropbox *, dropbox_free);
 
-int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate,
-                dropbox_take_t take, void *userdata, struct dropbox **ret) {
+int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate, dropbox_take_t take,
+                void *userdata, struct dropbox **ret) {
         _cleanup_(dropbox_freep) struct dropbox *b = NULL;
         int r;
 
@@ -748,7 +752,7 @@ int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, lon
         for (; b->n_folders < n; b->n_folders++) {
                 r = folder_init(b, &configs[b->n_folders], &b->folders[b->n_folders]);
                 if (r < 0) {
-                        b->n_folders++;         /* half-built: folder_done frees it */
+                        b->n_folders++; /* half-built: folder_done frees it */
                         return r;
                 }
         }

@@ -18,16 +18,16 @@ struct dropbox_config;
  * POSITION is the folder's configured one (-1 append, 0 next up, N).
  * Returns >= 0 when queued, or -errno with *ret_error (malloc'd, may stay
  * NULL) saying why: the story then moves to quarantine. */
-typedef int (*dropbox_take_t)(const char *audio, const char *transcript, int position,
-                              char **ret_error, void *userdata);
+typedef int (*dropbox_take_t)(const char *audio, const char *transcript, int position, char **ret_error,
+                              void *userdata);
 
 /* Watches the N folders of CONFIGS (copied: the config may be freed
  * afterwards); files already there are taken after the settle time too.
  * RATE is the decode rate of the validation scan. A folder that cannot be
  * watched is logged and left out. -ENOMEM, or -errno when inotify or the
  * worker thread cannot start. */
-int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate,
-                dropbox_take_t take, void *userdata, struct dropbox **ret);
+int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate, dropbox_take_t take,
+                void *userdata, struct dropbox **ret);
 
 /* Stops the watches; a validation in progress finishes first, its story
  * stays in the folder (taken on the next start). Accepts NULL. */
@@ -36,12 +36,12 @@ struct dropbox *dropbox_free(struct dropbox *d);
 /* ---- pure helpers (any thread; exported for the tests) ---- */
 
 enum dropbox_kind {
-        DROPBOX_AUDIO,          /* .mp3 */
-        DROPBOX_VTT,            /* .vtt, preferred: carries its own times */
-        DROPBOX_SRT,            /* .srt */
-        DROPBOX_TXT,            /* .txt */
+        DROPBOX_AUDIO, /* .mp3 */
+        DROPBOX_VTT,   /* .vtt, preferred: carries its own times */
+        DROPBOX_SRT,   /* .srt */
+        DROPBOX_TXT,   /* .txt */
         _DROPBOX_KIND_MAX,
-        DROPBOX_OTHER = -1,     /* not part of a story (also hidden files: ".name.mp3.part") */
+        DROPBOX_OTHER = -1, /* not part of a story (also hidden files: ".name.mp3.part") */
 };
 
 /* Classifies a file name (extension case-insensitive) and gives the

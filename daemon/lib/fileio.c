@@ -62,7 +62,7 @@ static int write_all(int fd, const char *text, size_t len) {
                         return -errno;
                 }
                 text += n;
-                len -= (size_t) n;
+                len -= (size_t)n;
         }
         return 0;
 }
@@ -85,7 +85,7 @@ int fileio_write_atomic(const char *path, const char *tmp_path, const char *text
         if (r >= 0 && rename(tmp_path, path) < 0)
                 r = -errno;
         if (r < 0) {
-                (void) unlink(tmp_path);        /* give the space back */
+                (void)unlink(tmp_path); /* give the space back */
                 return r;
         }
         if (!sync_dir)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static atomic_int max_level = LOG_INFO;
-static atomic_int prefix = -1;  /* -1: not decided yet */
+static atomic_int prefix = -1; /* -1: not decided yet */
 
 /* journald (and any pipe) gets "<N>" priority prefixes; a person at a
  * terminal gets plain lines. */
@@ -44,7 +44,7 @@ int log_internal(int level, int error, const char *fmt, ...) {
                 n = want_prefix() ? snprintf(buf, sizeof buf, "<%d>", level) : 0;
                 errno = e;
                 va_start(ap, fmt);
-                vsnprintf(buf + n, sizeof buf - (size_t) n - 1, fmt, ap);
+                vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
                 va_end(ap);
                 fprintf(stderr, "%s\n", buf);
         }

@@ -14,8 +14,7 @@ int log_get_max_level(void);
 
 /* Logs one line; returns -abs(error) when error != 0, else 0. errno is set
  * to abs(error) first so "%m" prints it. */
-int log_internal(int level, int error, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+int log_internal(int level, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define log_full_errno(level, error, ...) log_internal((level), (error), __VA_ARGS__)
 #define log_debug(...) log_internal(LOG_DEBUG, 0, __VA_ARGS__)

@@ -43,7 +43,7 @@ struct worker {
         pthread_t thread;
         bool started;
 
-        pthread_mutex_t lock;   /* guards queue, done_list, stop */
+        pthread_mutex_t lock; /* guards queue, done_list, stop */
         pthread_cond_t wake;
         struct worker_list queue;
         struct worker_list done_list;
@@ -89,7 +89,7 @@ static void *worker_thread(void *arg) {
         /* Ingest and alignment are batch work: they must never take CPU
          * from the playout thread or the loop on a busy air-chain machine.
          * Linux applies a thread's nice value to that thread only. */
-        if (setpriority(PRIO_PROCESS, (id_t) gettid(), 10) < 0)
+        if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) < 0)
                 log_debug_errno(-errno, "Cannot lower the worker's priority: %m, ignoring");
         pthread_setname_np(pthread_self(), "nextupd-worker");
 
@@ -111,7 +111,7 @@ static void *worker_thread(void *arg) {
                 pthread_mutex_unlock(&w->lock);
                 /* Only fails with EAGAIN when the counter is about to
                  * overflow, and then the loop has a wakeup pending anyway. */
-                (void) !write(w->efd, &one, sizeof one);
+                (void)!write(w->efd, &one, sizeof one);
         }
 }
 
@@ -129,7 +129,7 @@ static void worker_report(struct worker *w, struct worker_list *list) {
 
 static int worker_on_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct worker *w = userdata;
-        struct worker_list finished = { NULL, NULL };
+        struct worker_list finished = {NULL, NULL};
         uint64_t n;
 
         if (read(w->efd, &n, sizeof n) < 0 && errno != EAGAIN && errno != EINTR)
@@ -208,7 +208,7 @@ int worker_submit(struct worker *w, worker_work_t work, void *job) {
 }
 
 struct worker *worker_free(struct worker *w) {
-        struct worker_list rest = { NULL, NULL };
+        struct worker_list rest = {NULL, NULL};
 
         if (!w)
                 return NULL;

@@ -37,14 +37,15 @@
 struct json_object *story_to_json(const struct story *s) {
         struct json_object *o = json_object_new_object();
 
-        json_object_object_add(o, "id", json_object_new_int64((int64_t) s->id));
+        json_object_object_add(o, "id", json_object_new_int64((int64_t)s->id));
         json_object_object_add(o, "title", json_object_new_string(s->title));
         json_object_object_add(o, "audio", json_object_new_string(s->audio_path));
         /* Filler has no transcript: null. */
-        json_object_object_add(o, "transcript", s->transcript_path ? json_object_new_string(s->transcript_path) : NULL);
+        json_object_object_add(o, "transcript",
+                               s->transcript_path ? json_object_new_string(s->transcript_path) : NULL);
         json_object_object_add(o, "duration_ms", json_object_new_int64(s->duration_ms));
         json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(s->timing)));
-        json_object_object_add(o, "cues", json_object_new_int64(s->cues ? (int64_t) s->cues->n_cues : 0));
+        json_object_object_add(o, "cues", json_object_new_int64(s->cues ? (int64_t)s->cues->n_cues : 0));
         if (s->filler)
                 json_object_object_add(o, "filler", json_object_new_boolean(true));
         return o;
@@ -76,7 +77,7 @@ static struct json_object *cmd_add(struct manager *m, struct json_object *req, b
         const char *audio = json_get_string(req, "audio"), *transcript = json_get_string(req, "transcript");
         struct json_object *reply;
         struct story *s;
-        int64_t pos = (int64_t) queue_size(m->queue);
+        int64_t pos = (int64_t)queue_size(m->queue);
         int r;
 
         if (!audio || !transcript)
@@ -84,11 +85,11 @@ static struct json_object *cmd_add(struct manager *m, struct json_object *req, b
                                      insert ? "insert" : "add");
         if (insert && json_get_index(req, "position", &pos) < 0)
                 return control_error("'insert' needs \"position\": a non-negative integer (0 = next up)");
-        r = manager_enqueue_durable(m, audio, transcript, (size_t) pos, &s, &error);
+        r = manager_enqueue_durable(m, audio, transcript, (size_t)pos, &s, &error);
         if (r < 0)
                 return control_error("%s", error ? error : strerror(-r));
         reply = control_ok();
-        json_object_object_add(reply, "id", json_object_new_int64((int64_t) s->id));
+        json_object_object_add(reply, "id", json_object_new_int64((int64_t)s->id));
         json_object_object_add(reply, "title", json_object_new_string(s->title));
         json_object_object_add(reply, "position", json_object_new_int64(r));
         return reply;
@@ -123,16 +124,16 @@ static struct json_object *cmd_remove(struct manager *m, struct json_object *req
 
         if (json_get_index(req, "id", &id) < 0)
                 return control_error("'remove' needs \"id\": a story id");
-        if (m->on_air && m->on_air->id == (uint64_t) id)
+        if (m->on_air && m->on_air->id == (uint64_t)id)
                 return end_on_air(m);
-        if (!queue_find(m->queue, (uint64_t) id, &index))
-                return control_error("no story #%lld in the queue", (long long) id);
-        s = queue_take(m->queue, (uint64_t) id);
+        if (!queue_find(m->queue, (uint64_t)id, &index))
+                return control_error("no story #%lld in the queue", (long long)id);
+        s = queue_take(m->queue, (uint64_t)id);
         if (manager_persist_save(m, &error) < 0) {
-                (void) queue_insert_with_id(m->queue, index, s);   /* its slot is still allocated */
+                (void)queue_insert_with_id(m->queue, index, s); /* its slot is still allocated */
                 return not_saved(error);
         }
-        log_info("Removed #%lld '%s' from the queue", (long long) id, s->title);
+        log_info("Removed #%lld '%s' from the queue", (long long)id, s->title);
         story_free(s);
         manager_update_cue(m);
         manager_update_status(m);
@@ -147,14 +148,14 @@ static struct json_object *cmd_move(struct manager *m, struct json_object *req) 
 
         if (json_get_index(req, "id", &id) < 0 || json_get_index(req, "position", &pos) < 0)
                 return control_error("'move' needs \"id\" and \"position\": non-negative integers");
-        (void) queue_find(m->queue, (uint64_t) id, &from);
-        r = queue_move(m->queue, (uint64_t) id, (size_t) pos);
+        (void)queue_find(m->queue, (uint64_t)id, &from);
+        r = queue_move(m->queue, (uint64_t)id, (size_t)pos);
         if (r == -ENOENT)
-                return control_error("no story #%lld in the queue", (long long) id);
+                return control_error("no story #%lld in the queue", (long long)id);
         if (r < 0)
-                return control_error("cannot move #%lld: %s", (long long) id, strerror(-r));
+                return control_error("cannot move #%lld: %s", (long long)id, strerror(-r));
         if (manager_persist_save(m, &error) < 0) {
-                (void) queue_move(m->queue, (uint64_t) id, from);
+                (void)queue_move(m->queue, (uint64_t)id, from);
                 return not_saved(error);
         }
         manager_update_cue(m);
@@ -187,7 +188,7 @@ static int64_t on_air_mono_us(struct manager *m) {
         aclock_read(m->clock, &s);
         if (s.item_id != m->on_air->id || s.rate <= 0)
                 return -1;
-        return (int64_t) (aclock_media_to_mono(&s, 0, 0) / 1000);
+        return (int64_t)(aclock_media_to_mono(&s, 0, 0) / 1000);
 }
 
 static struct json_object *cmd_status(struct manager *m) {
@@ -198,7 +199,7 @@ static struct json_object *cmd_status(struct manager *m) {
         json_object_object_add(reply, "on_air", m->on_air ? story_to_json(m->on_air) : NULL);
         json_object_object_add(reply, "position_ms", json_object_new_int64(manager_position_ms(m)));
         json_object_object_add(reply, "next", next ? story_to_json(next) : NULL);
-        json_object_object_add(reply, "queue_length", json_object_new_int64((int64_t) queue_size(m->queue)));
+        json_object_object_add(reply, "queue_length", json_object_new_int64((int64_t)queue_size(m->queue)));
         json_object_object_add(reply, "output", json_object_new_string(m->output_driver));
         json_object_object_add(reply, "on_air_mono_us", json_object_new_int64(on_air_mono_us(m)));
         return reply;
@@ -217,7 +218,7 @@ static struct json_object *cmd_clear(struct manager *m) {
                 taken[i] = queue_pop(m->queue);
         if (manager_persist_save(m, &error) < 0) {
                 for (size_t i = 0; i < n; i++)
-                        (void) queue_insert_with_id(m->queue, i, taken[i]);
+                        (void)queue_insert_with_id(m->queue, i, taken[i]);
                 return not_saved(error);
         }
         for (size_t i = 0; i < n; i++)
@@ -248,7 +249,8 @@ static struct json_object *simple_cmd(struct manager *m, const char *cmd) {
         return control_ok();
 }
 
-struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req, void *userdata) {
+struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
+                                           void *userdata) {
         struct manager *m = userdata;
         const char *cmd = json_get_string(req, "cmd");
         struct json_object *reply;
@@ -283,5 +285,6 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         if (reply)
                 return reply;
         return control_error("unknown command '%.64s' (add, insert, remove, move, list, status, skip, "
-                             "pause, resume, clear, asrun, subscribe, at, schedule, unschedule)", cmd);
+                             "pause, resume, clear, asrun, subscribe, at, schedule, unschedule)",
+                             cmd);
 }

@@ -30,18 +30,18 @@
 #include "log.h"
 #include "queue.h"
 
-#define ASRUN_REPLY_MAX_BYTES (512u * 1024u)   /* a page of records; the reply limit is 1 MiB */
+#define ASRUN_REPLY_MAX_BYTES (512u * 1024u) /* a page of records; the reply limit is 1 MiB */
 
 static int64_t wall_now_ms(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The wall-clock time (ms) of a CLOCK_MONOTONIC moment in the recent past. */
 static int64_t mono_to_wall_ms(uint64_t mono_ns) {
-        int64_t ago_ns = (int64_t) (aclock_now_ns() - mono_ns);
+        int64_t ago_ns = (int64_t)(aclock_now_ns() - mono_ns);
 
         return wall_now_ms() - ago_ns / 1000000;
 }
@@ -57,7 +57,7 @@ static char *asrun_path(const struct nextup_config *c) {
 }
 
 static uint64_t queue_hash(const struct queue *q) {
-        uint64_t h = UINT64_C(14695981039346656037);    /* FNV-1a */
+        uint64_t h = UINT64_C(14695981039346656037); /* FNV-1a */
 
         for (size_t i = 0; i < queue_size(q); i++) {
                 uint64_t id = queue_get(q, i)->id;
@@ -91,7 +91,8 @@ void manager_events_reload(struct manager *m) {
         if (!m->asrun || (!path && (m->config->asrun_path || m->config->state_dir)))
                 return;
         if (asrun_set_path(m->asrun, path) < 0)
-                log_warning("Cannot switch the as-run log to '%s' (out of memory), keeping the old one", path);
+                log_warning("Cannot switch the as-run log to '%s' (out of memory), keeping the old one",
+                            path);
 }
 
 void manager_event(struct manager *m, struct json_object *ev) {
@@ -150,11 +151,18 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         int64_t end = end_mono_ns ? mono_to_wall_ms(end_mono_ns) : wall_now_ms();
         bool aired = story->aired_ms > 0;
         struct asrun_record rec = {
-                .id = story->id, .title = story->title, .audio = story->audio_path,
-                .transcript = story->transcript_path, .kind = story_kind(story),
-                .scheduled_ms = story->scheduled_ms, .start_ms = aired ? story->aired_ms : end,
-                .end_ms = end, .played_ms = played_ms, .reason = reason,
-                .planned_ms = story->duration_ms >= 0 ? MAX(story->duration_ms - story->aired_from_ms, 0) : -1,
+                .id = story->id,
+                .title = story->title,
+                .audio = story->audio_path,
+                .transcript = story->transcript_path,
+                .kind = story_kind(story),
+                .scheduled_ms = story->scheduled_ms,
+                .start_ms = aired ? story->aired_ms : end,
+                .end_ms = end,
+                .played_ms = played_ms,
+                .reason = reason,
+                .planned_ms =
+                        story->duration_ms >= 0 ? MAX(story->duration_ms - story->aired_from_ms, 0) : -1,
                 .cues_emitted = aired ? captions_emitted(m->captions) : 0,
                 .cues_dropped = aired ? captions_dropped(m->captions) : 0,
                 .timing = story->timing,
@@ -162,7 +170,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         struct json_object *e;
 
         if (m->asrun && asrun_append(m->asrun, &rec) == -ENOMEM)
-                log_error("As-run record of #%llu lost (out of memory)", (unsigned long long) story->id);
+                log_error("As-run record of #%llu lost (out of memory)", (unsigned long long)story->id);
         e = event_new("off_air");
         if (!e)
                 return;
@@ -191,7 +199,8 @@ void manager_events_queue(struct manager *m) {
         if (sig != m->queue_signature) {
                 m->queue_signature = sig;
                 if ((e = event_new("queue_changed"))) {
-                        json_object_object_add(e, "queue_length", json_object_new_int64((int64_t) queue_size(m->queue)));
+                        json_object_object_add(e, "queue_length",
+                                               json_object_new_int64((int64_t)queue_size(m->queue)));
                         manager_event(m, e);
                 }
         }
@@ -228,8 +237,9 @@ struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req
 
         if (get_opt_int(req, "since", &since) < 0 || get_opt_int(req, "until", &until) < 0 ||
             get_opt_int(req, "offset", &offset) < 0 || offset < 0)
-                return control_error("'asrun' takes optional integers \"since\" and \"until\" (wall clock ms) "
-                                     "and \"offset\" (>= 0)");
+                return control_error(
+                        "'asrun' takes optional integers \"since\" and \"until\" (wall clock ms) "
+                        "and \"offset\" (>= 0)");
         r = asrun_query(m->asrun, since, until, offset, ASRUN_REPLY_MAX_BYTES, &records, &next);
         if (r < 0)
                 return control_error("cannot read the as-run log: %s", strerror(-r));

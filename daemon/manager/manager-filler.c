@@ -36,14 +36,14 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 struct manager_filler {
-        char **files;           /* absolute paths, in name order */
+        char **files; /* absolute paths, in name order */
         size_t n_files;
-        size_t *order;          /* play order (a permutation when shuffled) */
-        size_t pos;             /* next in order */
-        size_t last;            /* index of the file played last, for reshuffles */
-        struct story *cued;     /* cued in the playout thread, not on air yet */
-        unsigned failures;      /* filler items failing in a row */
-        bool giving_way;        /* the filler on air is fading out for a story */
+        size_t *order;      /* play order (a permutation when shuffled) */
+        size_t pos;         /* next in order */
+        size_t last;        /* index of the file played last, for reshuffles */
+        struct story *cued; /* cued in the playout thread, not on air yet */
+        unsigned failures;  /* filler items failing in a row */
+        bool giving_way;    /* the filler on air is fading out for a story */
         unsigned seed;
 };
 
@@ -64,7 +64,7 @@ static bool is_mp3(const char *name) {
 }
 
 static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The MP3s of folder PATH, or PATH itself when it is a file. */
@@ -109,7 +109,7 @@ static void order_make(struct manager_filler *f, enum filler_mode mode) {
                 f->order[i] = i;
         if (mode == FILLER_SHUFFLE)
                 for (size_t i = f->n_files; i > 1; i--) {
-                        size_t j = (size_t) rand_r(&f->seed) % i, t = f->order[i - 1];
+                        size_t j = (size_t)rand_r(&f->seed) % i, t = f->order[i - 1];
 
                         f->order[i - 1] = f->order[j];
                         f->order[j] = t;
@@ -181,7 +181,7 @@ struct story *manager_filler_cue(struct manager *m, struct story *front) {
         if (front) {
                 if (m->on_air && m->on_air->filler && !f->giving_way) {
                         log_info("Story #%llu queued: filler '%s' gives way (%d ms fade)",
-                                 (unsigned long long) front->id, m->on_air->title, m->config->fade_ms);
+                                 (unsigned long long)front->id, m->on_air->title, m->config->fade_ms);
                         if (playout_end(m->playout, PLAYOUT_END_FADED, m->config->fade_ms) >= 0)
                                 f->giving_way = true;
                 }
@@ -222,7 +222,8 @@ void manager_filler_playout_event(struct manager *m, const struct playout_event 
                 if (++f->failures >= f->n_files)
                         log_error("Every filler file failed, no filler until the next reload");
                 filler_enter_queue(m, ev);
-        } else if (ev->type == PLAYOUT_ENDED && m->on_air && m->on_air->id == ev->item_id && m->on_air->filler)
+        } else if (ev->type == PLAYOUT_ENDED && m->on_air && m->on_air->id == ev->item_id &&
+                   m->on_air->filler)
                 f->giving_way = false;
 }
 
@@ -230,9 +231,9 @@ int manager_filler_start(struct manager *m) {
         m->filler = calloc(1, sizeof *m->filler);
         if (!m->filler)
                 return -ENOMEM;
-        m->filler->seed = (unsigned) time(NULL) ^ (unsigned) getpid();
+        m->filler->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
         filler_load(m);
-        manager_update_cue(m);  /* an empty queue plays filler from now */
+        manager_update_cue(m); /* an empty queue plays filler from now */
         return 0;
 }
 

@@ -54,11 +54,11 @@ struct ingest_job {
         char *audio_path;
         char *transcript_path;
         char *cache_dir;
-        int max_chars, max_lines;/* the segmentation the cues were made with */
-        struct cue_list *cues;   /* private copy, timed by the job */
+        int max_chars, max_lines; /* the segmentation the cues were made with */
+        struct cue_list *cues;    /* private copy, timed by the job */
         struct audio_scan scan;
         char key[CACHE_KEY_LEN + 1];
-        int r;                   /* timing source (>= 0) or -errno */
+        int r; /* timing source (>= 0) or -errno */
         bool cached;
 };
 
@@ -110,7 +110,7 @@ static int align_in_child(struct ingest_job *j) {
         if (n < 0)
                 return -errno;
         exe[n] = 0;
-        snprintf(helper, sizeof helper, "%.*s/nextup-caption", (int) (strrchr(exe, '/') - exe), exe);
+        snprintf(helper, sizeof helper, "%.*s/nextup-caption", (int)(strrchr(exe, '/') - exe), exe);
         if (access(helper, X_OK) < 0)
                 return -ENOENT;
         snprintf(chars, sizeof chars, "%d", j->max_chars);
@@ -127,7 +127,7 @@ static int align_in_child(struct ingest_job *j) {
         if (pid == 0) {
                 dup2(fds[1], STDOUT_FILENO);
                 execl(helper, helper, "--require-aligned", "-f", "json", "--max-chars", chars, "--max-lines",
-                      lines, j->audio_path, j->transcript_path, (char *) NULL);
+                      lines, j->audio_path, j->transcript_path, (char *)NULL);
                 _exit(127);
         }
         close(fds[1]);
@@ -140,7 +140,7 @@ static int align_in_child(struct ingest_job *j) {
                 r = WIFEXITED(status) && WEXITSTATUS(status) == 3 ? -ENOMSG : -EIO;
         if (r == 0 && (!root || !json_object_object_get_ex(root, "cues", &arr) ||
                        json_object_array_length(arr) != j->cues->n_cues))
-                r = -EBADMSG;   /* the transcript changed since it was queued */
+                r = -EBADMSG; /* the transcript changed since it was queued */
         for (size_t i = 0; r == 0 && i < j->cues->n_cues; i++) {
                 struct json_object *c = json_object_array_get_idx(arr, i), *v;
                 if (json_object_object_get_ex(c, "start_ms", &v))
@@ -174,7 +174,8 @@ static void ingest_align(struct ingest_job *j) {
         if (j->r >= 0 && j->key[0]) {
                 r = cache_store(j->cache_dir, j->key, j->cues, &j->scan, j->r);
                 if (r < 0)
-                        log_warning_errno(r, "Cannot write the timing cache in '%s': %m, ignoring", j->cache_dir);
+                        log_warning_errno(r, "Cannot write the timing cache in '%s': %m, ignoring",
+                                          j->cache_dir);
         }
 }
 
@@ -193,7 +194,7 @@ struct story *manager_find_story(struct manager *m, uint64_t id) {
         if (m->on_air && m->on_air->id == id)
                 return m->on_air;
         s = queue_find(m->queue, id, NULL);
-        return s ? s : manager_schedule_find(m, id);    /* a clock event's, prepared */
+        return s ? s : manager_schedule_find(m, id); /* a clock event's, prepared */
 }
 
 static void story_take_times(struct manager *m, struct story *s, struct ingest_job *j) {
@@ -214,29 +215,31 @@ void manager_ingest_done(void *p, void *userdata) {
         struct story *s = manager_find_story(m, j->story_id);
 
         if (!s || j->r == -ECANCELED)
-                goto finish;    /* removed meanwhile, or shutting down */
+                goto finish; /* removed meanwhile, or shutting down */
         if (j->r < 0) {
                 if (j->step == INGEST_SCAN) {
                         s->failed = true;
-                        log_warning_errno(j->r, "Story #%llu: cannot use '%s': %m; it will be skipped on air",
-                                          (unsigned long long) s->id, s->audio_path);
+                        log_warning_errno(j->r,
+                                          "Story #%llu: cannot use '%s': %m; it will be skipped on air",
+                                          (unsigned long long)s->id, s->audio_path);
                 } else
                         log_warning_errno(j->r, "Story #%llu: alignment failed: %m, keeping the estimate",
-                                          (unsigned long long) s->id);
+                                          (unsigned long long)s->id);
                 goto finish;
         }
         story_take_times(m, s, j);
-        log_info("Story #%llu '%s': %zu cues, timing %s%s", (unsigned long long) s->id, s->title,
+        log_info("Story #%llu '%s': %zu cues, timing %s%s", (unsigned long long)s->id, s->title,
                  s->cues->n_cues, timing_source_to_string(s->timing), j->cached ? " (from cache)" : "");
         if (j->step == INGEST_SCAN && !j->cached && j->r == TIMING_ESTIMATE) {
                 if (s == m->on_air)
                         log_notice("Story #%llu is on air before its alignment is ready: captions use the "
-                                   "estimate for now", (unsigned long long) s->id);
+                                   "estimate for now",
+                                   (unsigned long long)s->id);
                 j->step = INGEST_ALIGN;
                 if (worker_submit(m->worker, ingest_work, j) >= 0)
                         return;
                 log_warning("Cannot schedule the alignment of story #%llu, keeping the estimate",
-                            (unsigned long long) s->id);
+                            (unsigned long long)s->id);
         }
 finish:
         ingest_job_free(j);
@@ -257,7 +260,8 @@ static int ingest_submit(struct manager *m, struct story *s) {
         j->max_lines = m->config->max_lines;
         if (m->config->state_dir && asprintf(&j->cache_dir, "%s/timing-cache", m->config->state_dir) < 0)
                 j->cache_dir = NULL;
-        if (!j->audio_path || !j->transcript_path || cue_list_dup(s->cues, &j->cues) < 0 || worker_submit(m->worker, ingest_work, j) < 0) {
+        if (!j->audio_path || !j->transcript_path || cue_list_dup(s->cues, &j->cues) < 0 ||
+            worker_submit(m->worker, ingest_work, j) < 0) {
                 ingest_job_free(j);
                 return -ENOMEM;
         }
@@ -266,8 +270,8 @@ static int ingest_submit(struct manager *m, struct story *s) {
 
 /* Builds a story from its files; on failure *ret_error says why, naming
  * the file. */
-static int story_build(struct manager *m, const char *audio, const char *transcript,
-                       struct story **ret, char **ret_error) {
+static int story_build(struct manager *m, const char *audio, const char *transcript, struct story **ret,
+                       char **ret_error) {
         _cleanup_free_ char *error = NULL;
         struct transcript *t = NULL;
         struct story *s;
@@ -291,8 +295,7 @@ static int story_build(struct manager *m, const char *audio, const char *transcr
 
         r = transcript_load(transcript, &t, &error);
         if (r < 0) {
-                if (asprintf(ret_error, "transcript '%s': %s", transcript,
-                             error ? error : strerror(-r)) < 0)
+                if (asprintf(ret_error, "transcript '%s': %s", transcript, error ? error : strerror(-r)) < 0)
                         *ret_error = NULL;
                 return r;
         }
@@ -361,11 +364,11 @@ static int enqueue(struct manager *m, const char *audio, const char *transcript,
         if (ingest_submit(m, s) < 0)
                 /* The story still plays; its captions wait for no timing. */
                 log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
-        log_info("Queued #%llu '%s' at position %zu", (unsigned long long) s->id, s->title, index);
+        log_info("Queued #%llu '%s' at position %zu", (unsigned long long)s->id, s->title, index);
         manager_update_cue(m);
         manager_update_status(m);
         *ret = s;
-        return (int) index;
+        return (int)index;
 }
 
 int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,

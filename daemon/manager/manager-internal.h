@@ -30,15 +30,15 @@ struct manager {
 
         struct aclock *clock;
         struct playout *playout;
-        struct captions *captions;       /* serves the story on air */
-        struct captions *captions_next;  /* after a reload: takes over at the next story */
+        struct captions *captions;      /* serves the story on air */
+        struct captions *captions_next; /* after a reload: takes over at the next story */
         struct control *control;
         struct worker *worker;
         struct queue *queue;
-        struct dropbox *dropbox;         /* the watched folders (manager.c); NULL when none */
+        struct dropbox *dropbox; /* the watched folders (manager.c); NULL when none */
 
-        struct story *on_air;            /* owned; left the queue on STARTED */
-        uint64_t cued_id;                /* what the playout thread has cued */
+        struct story *on_air; /* owned; left the queue on STARTED */
+        uint64_t cued_id;     /* what the playout thread has cued */
         enum air_state state;
         const char *output_driver;
 
@@ -51,15 +51,15 @@ struct manager {
 
         /* manager-events.c: as-run log, next-up and queue events */
         struct asrun *asrun;
-        uint64_t next_up_id;             /* the story last announced as next up, 0 nothing */
-        uint64_t queue_signature;        /* hash of the queue's ids when last announced */
+        uint64_t next_up_id;      /* the story last announced as next up, 0 nothing */
+        uint64_t queue_signature; /* hash of the queue's ids when last announced */
 
         /* manager-persist.c: the state on disk */
         struct persist *persist;
         sd_event_source *checkpoint_source;
-        bool persist_failing;            /* the last save failed: logged once per episode */
-        uint64_t persist_leaving_id;     /* on air but skipped/removed: not resumed after a crash */
-        uint64_t persist_started_id;     /* the story whose air start time is below */
+        bool persist_failing;        /* the last save failed: logged once per episode */
+        uint64_t persist_leaving_id; /* on air but skipped/removed: not resumed after a crash */
+        uint64_t persist_started_id; /* the story whose air start time is below */
         int64_t persist_started_wall_ms;
         /* The schedule's one-off events: GET returns a new JSON value to
          * save (called at every save); RESTORED is what the last run saved
@@ -69,10 +69,9 @@ struct manager {
         void *persist_schedule_userdata;
         struct json_object *persist_schedule_restored;
 
-        struct manager_schedule *sched;  /* manager-schedule.c: clock events */
-        struct manager_filler *filler;   /* manager-filler.c: no dead air */
+        struct manager_schedule *sched; /* manager-schedule.c: clock events */
+        struct manager_filler *filler;  /* manager-filler.c: no dead air */
 };
-
 
 /* manager.c */
 void manager_update_status(struct manager *m);
@@ -95,10 +94,10 @@ void manager_ingest_done(void *job, void *userdata);
  * is lost. Changes no client waits for (a story starts, ends, fails; the
  * dropbox; startup items) call manager_persist_changed, which saves now
  * or, when the disk refuses, every second until it works. */
-int manager_persist_start(struct manager *m);   /* 1 restored, 0 no saved state; -ENOMEM */
+int manager_persist_start(struct manager *m); /* 1 restored, 0 no saved state; -ENOMEM */
 int manager_persist_save(struct manager *m, char **ret_error);
 void manager_persist_changed(struct manager *m);
-void manager_persist_stop(struct manager *m);   /* final checkpoint, frees */
+void manager_persist_stop(struct manager *m); /* final checkpoint, frees */
 
 /* manager-ingest.c: manager_enqueue, but saved before it returns, and
  * refused (-errno, *ret_error) when the state cannot be saved: for
@@ -111,18 +110,20 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
                              int64_t start_frame, char **ret_error);
 
 /* manager-commands.c */
-struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req, void *userdata);
+struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
+                                           void *userdata);
 struct json_object *story_to_json(const struct story *s);
 
 /* manager-events.c: the as-run log and the control socket's event stream.
  * manager_event takes EV ({"event": NAME, ...}), adds "time_ms" (wall
  * clock) and sends it to every subscriber. manager_alert sends
  * {"event":"alert","what":WHAT,"message":...} (the caller logs). */
-int manager_events_start(struct manager *m);    /* opens the as-run log; -ENOMEM */
-void manager_events_stop(struct manager *m);    /* the story on air ends with "shutdown" */
-void manager_events_reload(struct manager *m);  /* the as-run path may have changed */
+int manager_events_start(struct manager *m);   /* opens the as-run log; -ENOMEM */
+void manager_events_stop(struct manager *m);   /* the story on air ends with "shutdown" */
+void manager_events_reload(struct manager *m); /* the as-run path may have changed */
 void manager_event(struct manager *m, struct json_object *ev);
-void manager_alert(struct manager *m, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void manager_alert(struct manager *m, const char *what, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* STORY went on air (its frame 0 handed at EV->mono_ns). */
 void manager_events_on_air(struct manager *m, struct story *story, const struct playout_event *ev);
 /* STORY left the air (or failed before it): the as-run record and the

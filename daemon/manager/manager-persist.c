@@ -36,13 +36,13 @@ static int64_t wall_ms(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct persist_story story_ref(const struct story *s) {
-        return (struct persist_story) {
+        return (struct persist_story){
                 .id = s->id,
-                .audio = s->audio_path,         /* borrowed: see state_release */
+                .audio = s->audio_path, /* borrowed: see state_release */
                 .transcript = s->transcript_path,
                 .start_frame = s->start_frame,
         };
@@ -58,7 +58,7 @@ static void on_air_ref(struct manager *m, struct persist_on_air *ret) {
                 m->persist_started_id = s->id;
                 m->persist_started_wall_ms = wall_ms();
         }
-        *ret = (struct persist_on_air) {
+        *ret = (struct persist_on_air){
                 .story = story_ref(s),
                 /* Until its first clock sample it is at its start frame. */
                 .frames = c.item_id == s->id ? c.frames : s->start_frame,
@@ -72,7 +72,7 @@ static void on_air_ref(struct manager *m, struct persist_on_air *ret) {
 static int state_build(struct manager *m, struct persist_state *st) {
         size_t n = queue_size(m->queue);
 
-        *st = (struct persist_state) {
+        *st = (struct persist_state){
                 .next_id = queue_next_id(m->queue),
                 .rate = m->config->rate,
                 .queue = calloc(n ? n : 1, sizeof *st->queue),
@@ -82,7 +82,8 @@ static int state_build(struct manager *m, struct persist_state *st) {
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 st->queue[i] = story_ref(queue_get(m->queue, i));
-        if (m->on_air && m->on_air->id != m->persist_leaving_id && !m->on_air->filler) {  /* filler is not resumed */
+        if (m->on_air && m->on_air->id != m->persist_leaving_id &&
+            !m->on_air->filler) { /* filler is not resumed */
                 st->has_on_air = true;
                 on_air_ref(m, &st->on_air);
         }
@@ -108,12 +109,14 @@ int manager_persist_save(struct manager *m, char **ret_error) {
         state_release(&st);
         if (r < 0) {
                 if (!m->persist_failing)
-                        log_error_errno(r, "Cannot save the state in '%s': %m; changes are refused until it "
+                        log_error_errno(r,
+                                        "Cannot save the state in '%s': %m; changes are refused until it "
                                         "can be saved, the audio goes on, retrying every second",
                                         persist_path(m->persist));
                 m->persist_failing = true;
-                if (ret_error && asprintf(ret_error, "cannot save the state in '%s': %s; nothing was changed",
-                                          persist_path(m->persist), strerror(-r)) < 0)
+                if (ret_error &&
+                    asprintf(ret_error, "cannot save the state in '%s': %s; nothing was changed",
+                             persist_path(m->persist), strerror(-r)) < 0)
                         *ret_error = NULL;
                 return r;
         }
@@ -121,14 +124,15 @@ int manager_persist_save(struct manager *m, char **ret_error) {
                 log_notice("State saved in '%s' again", persist_path(m->persist));
         m->persist_failing = false;
         if (r > 0 && persist_last_write_us(m->persist) > SLOW_WRITE_US)
-                log_warning("Saving the state took %llu ms", (unsigned long long) persist_last_write_us(m->persist) / 1000);
+                log_warning("Saving the state took %llu ms",
+                            (unsigned long long)persist_last_write_us(m->persist) / 1000);
         else if (r > 0)
-                log_debug("State saved in %llu us", (unsigned long long) persist_last_write_us(m->persist));
+                log_debug("State saved in %llu us", (unsigned long long)persist_last_write_us(m->persist));
         return 0;
 }
 
 void manager_persist_changed(struct manager *m) {
-        (void) manager_persist_save(m, NULL);   /* on failure the checkpoint timer retries */
+        (void)manager_persist_save(m, NULL); /* on failure the checkpoint timer retries */
 }
 
 static int on_checkpoint(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -147,36 +151,38 @@ static int64_t resume_frame(struct manager *m, const struct persist_state *st) {
         const struct persist_on_air *a = &st->on_air;
         const struct nextup_config *c = m->config;
         int64_t age_ms = wall_ms() - a->checkpoint_wall_ms;
-        int64_t frames = a->frames * c->rate / st->rate;        /* the output rate may have changed */
+        int64_t frames = a->frames * c->rate / st->rate; /* the output rate may have changed */
         int64_t pos_ms = a->frames * 1000 / st->rate;
         int64_t length_ms = a->duration_ms >= 0 ? a->duration_ms : pos_ms;
         const char *title = a->story.audio;
 
-        if (age_ms > (int64_t) c->stale_s * 1000) {
+        if (age_ms > (int64_t)c->stale_s * 1000) {
                 log_notice("Not resuming #%llu '%s': interrupted %lld s ago, more than stale_s = %d",
-                           (unsigned long long) a->story.id, title, (long long) (age_ms / 1000), c->stale_s);
+                           (unsigned long long)a->story.id, title, (long long)(age_ms / 1000), c->stale_s);
                 return -1;
         }
         if (a->duration_ms >= 0 && pos_ms >= a->duration_ms) {
-                log_info("Not resuming #%llu '%s': it had played to the end", (unsigned long long) a->story.id, title);
+                log_info("Not resuming #%llu '%s': it had played to the end",
+                         (unsigned long long)a->story.id, title);
                 return -1;
         }
         switch (c->resume) {
         case RESUME_DROP:
-                log_notice("Not resuming #%llu '%s' (resume = drop)", (unsigned long long) a->story.id, title);
+                log_notice("Not resuming #%llu '%s' (resume = drop)", (unsigned long long)a->story.id,
+                           title);
                 return -1;
         case RESUME_RESTART:
                 frames = 0;
                 break;
         case RESUME_AUTO:
-                if (length_ms <= (int64_t) c->resume_min_s * 1000)
+                if (length_ms <= (int64_t)c->resume_min_s * 1000)
                         frames = 0;
                 break;
         case RESUME_POSITION:
                 break;
         }
-        log_info("Resuming #%llu '%s' %s %lld ms (interrupted %lld ms ago)", (unsigned long long) a->story.id,
-                 title, frames > 0 ? "at" : "from the top, it was at", (long long) pos_ms, (long long) age_ms);
+        log_info("Resuming #%llu '%s' %s %lld ms (interrupted %lld ms ago)", (unsigned long long)a->story.id,
+                 title, frames > 0 ? "at" : "from the top, it was at", (long long)pos_ms, (long long)age_ms);
         return frames;
 }
 
@@ -186,7 +192,7 @@ static void restore_story(struct manager *m, const struct persist_story *ps, int
 
         r = manager_enqueue_restored(m, ps->audio, ps->transcript, ps->id, start_frame, &error);
         if (r < 0)
-                log_error("Cannot restore story #%llu: %s, dropping it", (unsigned long long) ps->id,
+                log_error("Cannot restore story #%llu: %s, dropping it", (unsigned long long)ps->id,
                           error ? error : strerror(-r));
 }
 
@@ -209,7 +215,7 @@ static void restore(struct manager *m, struct persist_state *st) {
         m->persist_schedule_restored = TAKE_PTR(st->schedule);
         log_info("Restored the state from '%s': %zu stor%s queued, next id %llu", persist_path(m->persist),
                  queue_size(m->queue), queue_size(m->queue) == 1 ? "y" : "ies",
-                 (unsigned long long) queue_next_id(m->queue));
+                 (unsigned long long)queue_next_id(m->queue));
         manager_update_cue(m);
         manager_update_status(m);
 }
@@ -234,15 +240,15 @@ int manager_persist_start(struct manager *m) {
                 persist_state_done(&st);
         }
         sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        r = sd_event_add_time(m->event, &m->checkpoint_source, CLOCK_MONOTONIC, now + CHECKPOINT_USEC,
-                              50000, on_checkpoint, m);
+        r = sd_event_add_time(m->event, &m->checkpoint_source, CLOCK_MONOTONIC, now + CHECKPOINT_USEC, 50000,
+                              on_checkpoint, m);
         if (r < 0)
                 return r;
         sd_event_source_set_enabled(m->checkpoint_source, SD_EVENT_ON);
         /* Save what was restored (or the empty state) at once: stories
          * that could not be restored are gone, the id counter is on disk. */
         manager_persist_changed(m);
-        return loaded != 0;     /* a corrupt state also means "not a first start" */
+        return loaded != 0; /* a corrupt state also means "not a first start" */
 }
 
 void manager_persist_stop(struct manager *m) {

@@ -51,17 +51,17 @@
 #define HARD_LATE_NS (INT64_C(300) * 1000000)
 
 struct prepared {
-        struct story *story;    /* owned until it goes into the queue */
+        struct story *story; /* owned until it goes into the queue */
         uint64_t event_id;
-        int64_t at_ns;          /* CLOCK_REALTIME */
+        int64_t at_ns; /* CLOCK_REALTIME */
         unsigned order;
-        bool hard;              /* the mode decided when prepared */
-        bool fired;             /* its time came; a hard one waits for STARTED */
+        bool hard;  /* the mode decided when prepared */
+        bool fired; /* its time came; a hard one waits for STARTED */
 };
 
-struct watch {                  /* wait mode, soft branch */
+struct watch { /* wait mode, soft branch */
         uint64_t story_id;
-        int64_t deadline_ns;    /* hard start if not on air by then */
+        int64_t deadline_ns; /* hard start if not on air by then */
         char *name;
 };
 
@@ -72,13 +72,14 @@ struct manager_schedule {
         size_t n_prep;
         struct watch *watches;
         size_t n_watches;
-        uint64_t hard_id;       /* story handed to playout_hard_start, 0 none */
-        time_t fire_second;     /* soft events of one second queue in order */
+        uint64_t hard_id;   /* story handed to playout_hard_start, 0 none */
+        time_t fire_second; /* soft events of one second queue in order */
         size_t fire_pos;
         bool restored;
 };
 
-static const char *const mode_names[] = { [SCHEDULE_HARD] = "hard", [SCHEDULE_SOFT] = "soft", [SCHEDULE_WAIT] = "wait" };
+static const char *const mode_names[] = {
+        [SCHEDULE_HARD] = "hard", [SCHEDULE_SOFT] = "soft", [SCHEDULE_WAIT] = "wait"};
 
 static void rearm(struct manager *m);
 
@@ -101,7 +102,7 @@ static struct prepared *prep_by_event(struct manager_schedule *s, uint64_t event
 /* Removes P from the list and returns its story (caller owns). */
 static struct story *prep_take(struct manager_schedule *s, struct prepared *p) {
         struct story *story = p->story;
-        size_t i = (size_t) (p - s->prep);
+        size_t i = (size_t)(p - s->prep);
 
         memmove(s->prep + i, s->prep + i + 1, (s->n_prep - i - 1) * sizeof *s->prep);
         s->n_prep--;
@@ -120,20 +121,20 @@ static uint64_t realtime_to_mono(int64_t at_ns) {
         int64_t real = schedule_realtime_ns();
         uint64_t mono = aclock_now_ns();
 
-        return at_ns > real ? mono + (uint64_t) (at_ns - real) : mono;
+        return at_ns > real ? mono + (uint64_t)(at_ns - real) : mono;
 }
 
 static void issue_hard(struct manager *m, struct prepared *p) {
-        int r = playout_hard_start(m->playout, p->story->id, p->story->audio_path, realtime_to_mono(p->at_ns),
-                                   m->config->fade_ms);
+        int r = playout_hard_start(m->playout, p->story->id, p->story->audio_path,
+                                   realtime_to_mono(p->at_ns), m->config->fade_ms);
 
         if (r < 0) {
                 log_error_errno(r, "Cannot hand the hard start of #%llu to the playout thread: %m",
-                                (unsigned long long) p->story->id);
+                                (unsigned long long)p->story->id);
                 return;
         }
         m->sched->hard_id = p->story->id;
-        log_debug("Hard start of #%llu handed to the playout thread", (unsigned long long) p->story->id);
+        log_debug("Hard start of #%llu handed to the playout thread", (unsigned long long)p->story->id);
 }
 
 /* The playout thread holds one hard start: give it the earliest one,
@@ -145,16 +146,17 @@ static void sync_hard(struct manager *m) {
         for (size_t i = 0; i < s->n_prep; i++) {
                 struct prepared *p = &s->prep[i];
 
-                if (p->hard && (!best || p->at_ns < best->at_ns || (p->at_ns == best->at_ns && p->order < best->order)))
+                if (p->hard &&
+                    (!best || p->at_ns < best->at_ns || (p->at_ns == best->at_ns && p->order < best->order)))
                         best = p;
         }
         if (held == best && held)
                 return;
         if (held && (held->fired || held->at_ns - schedule_realtime_ns() < HARD_REPLACE_MARGIN_NS))
-                return;         /* it starts now; the next one follows its STARTED */
+                return; /* it starts now; the next one follows its STARTED */
         if (!best) {
                 if (s->hard_id)
-                        (void) playout_hard_start(m->playout, 0, NULL, 0, 0);
+                        (void)playout_hard_start(m->playout, 0, NULL, 0, 0);
                 s->hard_id = 0;
                 return;
         }
@@ -166,7 +168,7 @@ static void prep_drop(struct manager *m, struct prepared *p) {
         struct story *story = prep_take(m->sched, p);
 
         if (m->sched->hard_id == story->id) {
-                (void) playout_hard_start(m->playout, 0, NULL, 0, 0);
+                (void)playout_hard_start(m->playout, 0, NULL, 0, 0);
                 m->sched->hard_id = 0;
         }
         story_free(story);
@@ -179,7 +181,7 @@ static void prep_drop(struct manager *m, struct prepared *p) {
  * Walks from the story on air through the queue; an unknown length
  * counts as late. */
 static bool ends_late(struct manager *m, int64_t at_ns, int wait_s) {
-        int64_t end = schedule_realtime_ns(), gap = (int64_t) m->config->gap_ms * 1000000;
+        int64_t end = schedule_realtime_ns(), gap = (int64_t)m->config->gap_ms * 1000000;
 
         if (m->on_air) {
                 if (m->on_air->duration_ms < 0)
@@ -190,16 +192,17 @@ static bool ends_late(struct manager *m, int64_t at_ns, int wait_s) {
                 struct story *q = queue_get(m->queue, i);
 
                 if (!q)
-                        return false;   /* nothing plays at T: soft starts it then */
+                        return false; /* nothing plays at T: soft starts it then */
                 if (q->duration_ms < 0)
                         return true;
                 end += gap + q->duration_ms * 1000000;
         }
-        return end > at_ns + (int64_t) wait_s * NS;
+        return end > at_ns + (int64_t)wait_s * NS;
 }
 
 static bool decide_hard(struct manager *m, const struct schedule_event *ev, int64_t at_ns) {
-        bool hard = ev->mode == SCHEDULE_HARD || (ev->mode == SCHEDULE_WAIT && ends_late(m, at_ns, ev->wait_s));
+        bool hard =
+                ev->mode == SCHEDULE_HARD || (ev->mode == SCHEDULE_WAIT && ends_late(m, at_ns, ev->wait_s));
 
         if (!hard)
                 return false;
@@ -217,7 +220,7 @@ static bool decide_hard(struct manager *m, const struct schedule_event *ev, int6
 static void on_prepare(struct schedule_event *ev, void *userdata) {
         struct manager *m = userdata;
         _cleanup_free_ char *error = NULL;
-        struct prepared *a, p = { .event_id = ev->id, .at_ns = (int64_t) ev->at * NS, .order = ev->order };
+        struct prepared *a, p = {.event_id = ev->id, .at_ns = (int64_t)ev->at * NS, .order = ev->order};
         int r;
 
         r = manager_story_new(m, ev->audio, ev->transcript, &p.story, &error);
@@ -236,8 +239,9 @@ static void on_prepare(struct schedule_event *ev, void *userdata) {
         p.story->scheduled_ms = p.at_ns / 1000000;
         p.hard = decide_hard(m, ev, p.at_ns);
         m->sched->prep[m->sched->n_prep++] = p;
-        log_info("Schedule '%s': prepared #%llu '%s' (%s%s)", ev->name, (unsigned long long) p.story->id,
-                 p.story->title, mode_names[ev->mode], ev->mode == SCHEDULE_WAIT ? (p.hard ? ": hard" : ": soft") : "");
+        log_info("Schedule '%s': prepared #%llu '%s' (%s%s)", ev->name, (unsigned long long)p.story->id,
+                 p.story->title, mode_names[ev->mode],
+                 ev->mode == SCHEDULE_WAIT ? (p.hard ? ": hard" : ": soft") : "");
         sync_hard(m);
 }
 
@@ -247,7 +251,8 @@ static int add_watch(struct manager_schedule *s, uint64_t story_id, int64_t dead
         if (!a)
                 return -ENOMEM;
         s->watches = a;
-        a[s->n_watches] = (struct watch) { .story_id = story_id, .deadline_ns = deadline_ns, .name = strdup(name) };
+        a[s->n_watches] =
+                (struct watch){.story_id = story_id, .deadline_ns = deadline_ns, .name = strdup(name)};
         s->n_watches++;
         return 0;
 }
@@ -265,14 +270,16 @@ static void fire_soft(struct manager *m, const struct schedule_event *ev, struct
         story = prep_take(s, p);
         pos = MIN(pos, queue_size(m->queue));
         if (queue_insert_with_id(m->queue, pos, story) < 0) {
-                log_error("Schedule '%s': cannot queue #%llu", ev->name, (unsigned long long) story->id);
+                log_error("Schedule '%s': cannot queue #%llu", ev->name, (unsigned long long)story->id);
                 story_free(story);
                 return;
         }
-        log_info("Schedule '%s': #%llu '%s' is next up at position %zu", ev->name, (unsigned long long) story->id,
-                 story->title, pos);
-        if (ev->mode == SCHEDULE_WAIT && add_watch(s, story->id, (int64_t) (ev->at + ev->wait_s) * NS, ev->name) < 0)
-                log_warning("Schedule '%s': out of memory, it waits for the current item however long", ev->name);
+        log_info("Schedule '%s': #%llu '%s' is next up at position %zu", ev->name,
+                 (unsigned long long)story->id, story->title, pos);
+        if (ev->mode == SCHEDULE_WAIT &&
+            add_watch(s, story->id, (int64_t)(ev->at + ev->wait_s) * NS, ev->name) < 0)
+                log_warning("Schedule '%s': out of memory, it waits for the current item however long",
+                            ev->name);
         manager_update_cue(m);
         manager_update_status(m);
         manager_persist_changed(m);
@@ -298,16 +305,18 @@ static void on_fire(struct schedule_event *ev, void *userdata) {
                 if (!m->sched->hard_id)
                         issue_hard(m, p);
         }
-        log_info("Schedule '%s': hard start of #%llu", ev->name, (unsigned long long) p->story->id);
+        log_info("Schedule '%s': hard start of #%llu", ev->name, (unsigned long long)p->story->id);
 }
 
 static void on_missed(struct schedule_event *ev, void *userdata) {
         struct manager *m = userdata;
         struct prepared *p = prep_by_event(m->sched, ev->id);
 
-        log_warning("Schedule '%s': missed its time (%lld s ago: the clock was set forward, or nextupd was not "
-                    "running), %s", ev->name, (long long) (time(NULL) - ev->at),
-                    ev->recurring ? "waiting for the next occurrence" : "dropping it");
+        log_warning(
+                "Schedule '%s': missed its time (%lld s ago: the clock was set forward, or nextupd was not "
+                "running), %s",
+                ev->name, (long long)(time(NULL) - ev->at),
+                ev->recurring ? "waiting for the next occurrence" : "dropping it");
         manager_alert(m, "schedule_missed", "'%s' missed its time", ev->name);
         if (p)
                 prep_drop(m, p);
@@ -342,14 +351,16 @@ static int64_t check_watches(struct manager *m, int64_t now) {
                         struct prepared *a = reallocarray(s->prep, s->n_prep + 1, sizeof *a);
 
                         if (a) {
-                                log_notice("Schedule '%s': #%llu still not on air, starting it hard", w->name,
-                                           (unsigned long long) story->id);
+                                log_notice("Schedule '%s': #%llu still not on air, starting it hard",
+                                           w->name, (unsigned long long)story->id);
                                 s->prep = a;
-                                a[s->n_prep] = (struct prepared) { .story = story, .at_ns = now + HARD_LATE_NS,
-                                                                   .hard = true, .fired = true };
+                                a[s->n_prep] = (struct prepared){.story = story,
+                                                                 .at_ns = now + HARD_LATE_NS,
+                                                                 .hard = true,
+                                                                 .fired = true};
                                 issue_hard(m, &a[s->n_prep++]);
                         } else
-                                (void) queue_insert_with_id(m->queue, 0, story);
+                                (void)queue_insert_with_id(m->queue, 0, story);
                 }
                 free(w->name);
                 memmove(w, w + 1, (s->n_watches - i - 1) * sizeof *w);
@@ -379,10 +390,10 @@ static void on_timer(bool clock_changed, void *userdata) {
                         struct schedule_event *ev = schedule_find(s->list, s->prep[i].event_id);
 
                         if (ev && !s->prep[i].fired)
-                                s->prep[i].at_ns = (int64_t) ev->at * NS;
+                                s->prep[i].at_ns = (int64_t)ev->at * NS;
                 }
                 if (held && !held->fired)
-                        issue_hard(m, held);    /* the same instant is now another monotonic time */
+                        issue_hard(m, held); /* the same instant is now another monotonic time */
         }
         rearm(m);
 }
@@ -393,11 +404,12 @@ void manager_schedule_playout_event(struct manager *m, const struct playout_even
         struct manager_schedule *s = m->sched;
         struct prepared *p;
 
-        if (!s || (ev->type != PLAYOUT_STARTED && !(ev->type == PLAYOUT_ENDED && ev->reason == PLAYOUT_END_ERROR)))
+        if (!s ||
+            (ev->type != PLAYOUT_STARTED && !(ev->type == PLAYOUT_ENDED && ev->reason == PLAYOUT_END_ERROR)))
                 return;
         for (size_t i = 0; ev->type == PLAYOUT_STARTED && i < s->n_watches; i++)
                 if (s->watches[i].story_id == ev->item_id)
-                        s->watches[i].deadline_ns = 0;  /* on air in time: dropped at the next check */
+                        s->watches[i].deadline_ns = 0; /* on air in time: dropped at the next check */
         p = prep_by_story(s, ev->item_id);
         if (!p)
                 return;
@@ -405,12 +417,12 @@ void manager_schedule_playout_event(struct manager *m, const struct playout_even
         if (s->hard_id == ev->item_id)
                 s->hard_id = 0;
         if (queue_insert_with_id(m->queue, 0, p->story) < 0) {
-                log_error("Cannot take over scheduled story #%llu", (unsigned long long) ev->item_id);
+                log_error("Cannot take over scheduled story #%llu", (unsigned long long)ev->item_id);
                 prep_drop(m, p);
                 return;
         }
-        (void) prep_take(s, p);
-        sync_hard(m);           /* the next hard event, if any */
+        (void)prep_take(s, p);
+        sync_hard(m); /* the next hard event, if any */
         rearm(m);
 }
 
@@ -419,9 +431,9 @@ void manager_schedule_playout_event(struct manager *m, const struct playout_even
 static struct json_object *event_to_json(const struct schedule_event *ev, bool full) {
         struct json_object *o = json_object_new_object();
 
-        json_object_object_add(o, full ? "event" : "id", json_object_new_int64((int64_t) ev->id));
+        json_object_object_add(o, full ? "event" : "id", json_object_new_int64((int64_t)ev->id));
         json_object_object_add(o, "name", json_object_new_string(ev->name));
-        json_object_object_add(o, "at_ms", json_object_new_int64((int64_t) ev->at * 1000));
+        json_object_object_add(o, "at_ms", json_object_new_int64((int64_t)ev->at * 1000));
         json_object_object_add(o, "mode", json_object_new_string(mode_names[ev->mode]));
         json_object_object_add(o, "wait_s", json_object_new_int(ev->wait_s));
         json_object_object_add(o, "audio", json_object_new_string(ev->audio));
@@ -438,7 +450,8 @@ static struct json_object *schedule_state_get(void *userdata) {
                 return m->persist_schedule_restored ? json_object_get(m->persist_schedule_restored) : NULL;
         o = json_object_new_object();
         arr = json_object_new_array();
-        json_object_object_add(o, "next_event", json_object_new_int64((int64_t) schedule_next_id(m->sched->list)));
+        json_object_object_add(o, "next_event",
+                               json_object_new_int64((int64_t)schedule_next_id(m->sched->list)));
         for (size_t i = 0; i < schedule_size(m->sched->list); i++) {
                 const struct schedule_event *ev = schedule_get(m->sched->list, i);
 
@@ -452,7 +465,7 @@ static struct json_object *schedule_state_get(void *userdata) {
 static int mode_from_string(const char *s) {
         for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
                 if (s && strcmp(s, mode_names[i]) == 0)
-                        return (int) i;
+                        return (int)i;
         return -EINVAL;
 }
 
@@ -460,7 +473,8 @@ static const char *get_str(struct json_object *o, const char *key) {
         struct json_object *v;
 
         return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v) : NULL;
+                       ? json_object_get_string(v)
+                       : NULL;
 }
 
 static bool get_int(struct json_object *o, const char *key, int64_t *ret) {
@@ -476,18 +490,18 @@ static int restore_one(struct manager *m, struct json_object *o) {
         int64_t id, at_ms, wait_s = 30;
         int mode = mode_from_string(get_str(o, "mode"));
         struct schedule_event t = {
-                .name = (char *) get_str(o, "name"),
-                .audio = (char *) get_str(o, "audio"),
-                .transcript = (char *) get_str(o, "transcript"),
+                .name = (char *)get_str(o, "name"),
+                .audio = (char *)get_str(o, "audio"),
+                .transcript = (char *)get_str(o, "transcript"),
         };
 
-        if (!get_int(o, "id", &id) || id <= 0 || !get_int(o, "at_ms", &at_ms) || mode < 0 || !t.name || !t.audio ||
-            !t.transcript || (get_int(o, "wait_s", &wait_s) && (wait_s < 0 || wait_s > 3600)))
+        if (!get_int(o, "id", &id) || id <= 0 || !get_int(o, "at_ms", &at_ms) || mode < 0 || !t.name ||
+            !t.audio || !t.transcript || (get_int(o, "wait_s", &wait_s) && (wait_s < 0 || wait_s > 3600)))
                 return -EBADMSG;
-        t.id = (uint64_t) id;
-        t.at = (time_t) (at_ms / 1000);
-        t.mode = (enum schedule_mode) mode;
-        t.wait_s = (int) wait_s;
+        t.id = (uint64_t)id;
+        t.at = (time_t)(at_ms / 1000);
+        t.mode = (enum schedule_mode)mode;
+        t.wait_s = (int)wait_s;
         return schedule_add(m->sched->list, &t, time(NULL), NULL);
 }
 
@@ -499,8 +513,9 @@ void manager_schedule_restore(struct manager *m) {
         if (!m->sched)
                 return;
         if (saved && get_int(saved, "next_event", &next) && next > 0)
-                schedule_set_next_id(m->sched->list, (uint64_t) next);
-        if (saved && json_object_object_get_ex(saved, "events", &arr) && json_object_is_type(arr, json_type_array))
+                schedule_set_next_id(m->sched->list, (uint64_t)next);
+        if (saved && json_object_object_get_ex(saved, "events", &arr) &&
+            json_object_is_type(arr, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(arr); i++) {
                         int r = restore_one(m, json_object_array_get_idx(arr, i));
 
@@ -512,23 +527,32 @@ void manager_schedule_restore(struct manager *m) {
         m->sched->restored = true;
         if (n > 0)
                 log_info("Restored %zu one-off clock event%s", n, n == 1 ? "" : "s");
-        rearm(m);               /* events missed while down are reported here */
+        rearm(m); /* events missed while down are reported here */
         manager_persist_changed(m);
 }
 
 /* ---- start, reload, stop --------------------------------------------- */
 
 static bool same_entry(const struct schedule_event *ev, const struct schedule_config *c) {
-        return ev->recurring && strcmp(ev->name, c->name) == 0 && ev->hour == c->hour && ev->minute == c->minute &&
-               ev->second == c->second && ev->days == c->days && ev->mode == c->mode && ev->wait_s == c->wait_s &&
-               strcmp(ev->audio, c->audio) == 0 && strcmp(ev->transcript, c->transcript) == 0;
+        return ev->recurring && strcmp(ev->name, c->name) == 0 && ev->hour == c->hour &&
+               ev->minute == c->minute && ev->second == c->second && ev->days == c->days &&
+               ev->mode == c->mode && ev->wait_s == c->wait_s && strcmp(ev->audio, c->audio) == 0 &&
+               strcmp(ev->transcript, c->transcript) == 0;
 }
 
 static void add_config_entry(struct manager *m, const struct schedule_config *c, unsigned order) {
         struct schedule_event t = {
-                .name = c->name, .recurring = true, .hour = c->hour, .minute = c->minute, .second = c->second,
-                .days = c->days, .mode = c->mode, .wait_s = c->wait_s, .audio = c->audio,
-                .transcript = c->transcript, .order = order,
+                .name = c->name,
+                .recurring = true,
+                .hour = c->hour,
+                .minute = c->minute,
+                .second = c->second,
+                .days = c->days,
+                .mode = c->mode,
+                .wait_s = c->wait_s,
+                .audio = c->audio,
+                .transcript = c->transcript,
+                .order = order,
         };
         struct schedule_event *ev;
         int r = schedule_add(m->sched->list, &t, time(NULL), &ev);
@@ -554,7 +578,7 @@ static void load_config(struct manager *m) {
                 if (!ev->recurring || k < m->config->n_schedule) {
                         if (ev->recurring) {
                                 kept[k] = true;
-                                ev->order = (unsigned) k;
+                                ev->order = (unsigned)k;
                         }
                         i++;
                         continue;
@@ -565,7 +589,7 @@ static void load_config(struct manager *m) {
         }
         for (size_t k = 0; k < m->config->n_schedule; k++)
                 if (!kept || !kept[k])
-                        add_config_entry(m, &m->config->schedule[k], (unsigned) k);
+                        add_config_entry(m, &m->config->schedule[k], (unsigned)k);
         free(kept);
 }
 
@@ -628,16 +652,22 @@ static int check_files(const char *audio, const char *transcript, char **ret_err
         int r;
 
         if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
-                return *ret_error = strdup("'at' needs \"audio\" and \"transcript\": absolute paths"), -EINVAL;
-        r = stat(audio, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EISDIR : access(audio, R_OK) < 0 ? -errno : 0;
+                return *ret_error = strdup("'at' needs \"audio\" and \"transcript\": absolute paths"),
+                       -EINVAL;
+        r = stat(audio, &st) < 0      ? -errno
+            : !S_ISREG(st.st_mode)    ? -EISDIR
+            : access(audio, R_OK) < 0 ? -errno
+                                      : 0;
         if (r < 0) {
-                if (asprintf(ret_error, "audio '%s': %s", audio, r == -EISDIR ? "not a regular file" : strerror(-r)) < 0)
+                if (asprintf(ret_error, "audio '%s': %s", audio,
+                             r == -EISDIR ? "not a regular file" : strerror(-r)) < 0)
                         *ret_error = NULL;
                 return r;
         }
         r = transcript_load(transcript, &t, &error);
         transcript_free(t);
-        if (r < 0 && asprintf(ret_error, "transcript '%s': %s", transcript, error ? error : strerror(-r)) < 0)
+        if (r < 0 &&
+            asprintf(ret_error, "transcript '%s': %s", transcript, error ? error : strerror(-r)) < 0)
                 *ret_error = NULL;
         return r < 0 ? r : 0;
 }
@@ -655,16 +685,16 @@ static struct json_object *parse_mode(struct json_object *req, struct schedule_e
                 return control_error("'at': \"wait_s\" is only for mode \"wait\"");
         if (wait_s < 0 || wait_s > 3600)
                 return control_error("'at': \"wait_s\" must be 0..3600");
-        t->mode = (enum schedule_mode) r;
-        t->wait_s = (int) wait_s;
+        t->mode = (enum schedule_mode)r;
+        t->wait_s = (int)wait_s;
         return NULL;
 }
 
 static struct json_object *at_reply(const struct schedule_event *ev) {
         struct json_object *reply = control_ok();
 
-        json_object_object_add(reply, "event", json_object_new_int64((int64_t) ev->id));
-        json_object_object_add(reply, "at_ms", json_object_new_int64((int64_t) ev->at * 1000));
+        json_object_object_add(reply, "event", json_object_new_int64((int64_t)ev->id));
+        json_object_object_add(reply, "at_ms", json_object_new_int64((int64_t)ev->at * 1000));
         json_object_object_add(reply, "name", json_object_new_string(ev->name));
         json_object_object_add(reply, "mode", json_object_new_string(mode_names[ev->mode]));
         return reply;
@@ -672,25 +702,26 @@ static struct json_object *at_reply(const struct schedule_event *ev) {
 
 struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
         _cleanup_free_ char *error = NULL, *name = NULL;
-        struct schedule_event t = { 0 }, *ev;
+        struct schedule_event t = {0}, *ev;
         struct json_object *bad;
         uint64_t id;
         int r;
 
         r = schedule_parse_at(get_str(req, "time"), time(NULL), &t.at, &error);
         if (r < 0)
-                return control_error("%s", error ? error : "'at' needs \"time\": HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]");
+                return control_error(
+                        "%s", error ? error : "'at' needs \"time\": HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]");
         bad = parse_mode(req, &t);
         if (bad)
                 return bad;
-        t.audio = (char *) get_str(req, "audio");
-        t.transcript = (char *) get_str(req, "transcript");
+        t.audio = (char *)get_str(req, "audio");
+        t.transcript = (char *)get_str(req, "transcript");
         if (check_files(t.audio, t.transcript, &error) < 0)
                 return control_error("%s", error ? error : "out of memory");
         id = schedule_next_id(m->sched->list);
         if (get_str(req, "name"))
                 name = strdup(get_str(req, "name"));
-        else if (asprintf(&name, "at#%llu", (unsigned long long) id) < 0)
+        else if (asprintf(&name, "at#%llu", (unsigned long long)id) < 0)
                 name = NULL;
         if (!name)
                 return control_error("'at' failed: %s", strerror(ENOMEM));
@@ -702,15 +733,15 @@ struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
                 schedule_event_free(schedule_take(m->sched->list, ev->id));
                 return control_error("%s", error ? error : "cannot save the state; nothing was changed");
         }
-        log_info("Scheduled '%s' (event #%llu, %s) at %lld", ev->name, (unsigned long long) ev->id,
-                 mode_names[ev->mode], (long long) ev->at);
-        bad = at_reply(ev);     /* before rearm: a one-off event may fire and go at once */
+        log_info("Scheduled '%s' (event #%llu, %s) at %lld", ev->name, (unsigned long long)ev->id,
+                 mode_names[ev->mode], (long long)ev->at);
+        bad = at_reply(ev); /* before rearm: a one-off event may fire and go at once */
         rearm(m);
         return bad;
 }
 
 static const char *days_name(unsigned days, char buf[static 32]) {
-        static const char *const names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+        static const char *const names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
         if (days == 0x7f)
                 return "daily";
@@ -741,9 +772,10 @@ struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *
                 if (ev->recurring)
                         json_object_object_add(o, "days", json_object_new_string(days_name(ev->days, buf)));
                 json_object_object_add(o, "state", json_object_new_string(p ? "prepared" : "waiting"));
-                json_object_object_add(o, "story", p ? json_object_new_int64((int64_t) p->story->id) : NULL);
+                json_object_object_add(o, "story", p ? json_object_new_int64((int64_t)p->story->id) : NULL);
                 if (p && ev->mode == SCHEDULE_WAIT)
-                        json_object_object_add(o, "decided", json_object_new_string(p->hard ? "hard" : "soft"));
+                        json_object_object_add(o, "decided",
+                                               json_object_new_string(p->hard ? "hard" : "soft"));
                 json_object_array_add(arr, o);
         }
         json_object_object_add(reply, "events", arr);
@@ -758,23 +790,25 @@ struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object
 
         if (!get_int(req, "event", &id) || id <= 0)
                 return control_error("'unschedule' needs \"event\": an event id");
-        ev = schedule_find(m->sched->list, (uint64_t) id);
+        ev = schedule_find(m->sched->list, (uint64_t)id);
         if (!ev)
-                return control_error("no event #%lld in the schedule", (long long) id);
+                return control_error("no event #%lld in the schedule", (long long)id);
         if (ev->recurring)
-                return control_error("event #%lld ('%s') is from the config's schedule section: change it there "
-                                     "and reload", (long long) id, ev->name);
-        ev = schedule_take(m->sched->list, (uint64_t) id);
+                return control_error(
+                        "event #%lld ('%s') is from the config's schedule section: change it there "
+                        "and reload",
+                        (long long)id, ev->name);
+        ev = schedule_take(m->sched->list, (uint64_t)id);
         if (manager_persist_save(m, &error) < 0) {
                 struct schedule_event *back;
 
-                if (schedule_add(m->sched->list, ev, 0, &back) >= 0)    /* the same id, back in place */
+                if (schedule_add(m->sched->list, ev, 0, &back) >= 0) /* the same id, back in place */
                         back->phase = ev->phase;
                 schedule_event_free(ev);
                 return control_error("%s", error ? error : "cannot save the state; nothing was changed");
         }
-        log_info("Unscheduled '%s' (event #%lld)", ev->name, (long long) id);
-        if ((p = prep_by_event(m->sched, (uint64_t) id)))
+        log_info("Unscheduled '%s' (event #%lld)", ev->name, (long long)id);
+        if ((p = prep_by_event(m->sched, (uint64_t)id)))
                 prep_drop(m, p);
         schedule_event_free(ev);
         rearm(m);

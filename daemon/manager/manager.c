@@ -63,9 +63,8 @@ int64_t manager_position_ms(struct manager *m) {
 void manager_format_mmss(int64_t ms, char *buf, size_t n) {
         int64_t s = ms < 0 ? 0 : ms / 1000;
 
-        snprintf(buf, n, "%02lld:%02lld", (long long) (s / 60), (long long) (s % 60));
+        snprintf(buf, n, "%02lld:%02lld", (long long)(s / 60), (long long)(s % 60));
 }
-
 
 /* ---- playout --------------------------------------------------------- */
 
@@ -75,10 +74,11 @@ void manager_update_cue(struct manager *m) {
         struct story *front = manager_filler_cue(m, queue_get(m->queue, 0));
         uint64_t id = front ? front->id : 0;
 
-        manager_events_queue(m);        /* next_up, queue_changed */
+        manager_events_queue(m); /* next_up, queue_changed */
         if (id == m->cued_id)
                 return;
-        if (playout_cue_from(m->playout, id, front ? front->audio_path : NULL, front ? front->start_frame : 0) < 0) {
+        if (playout_cue_from(m->playout, id, front ? front->audio_path : NULL,
+                             front ? front->start_frame : 0) < 0) {
                 log_error("Cannot cue the next story (out of memory)");
                 return;
         }
@@ -99,7 +99,8 @@ static void on_started(struct manager *m, const struct playout_event *ev) {
                 m->cued_id = 0;
         if (!s) {
                 /* Removed from the queue just as it went on air. */
-                log_notice("Story #%llu was removed as it started, skipping", (unsigned long long) ev->item_id);
+                log_notice("Story #%llu was removed as it started, skipping",
+                           (unsigned long long)ev->item_id);
                 playout_skip(m->playout);
                 manager_update_cue(m);
                 return;
@@ -111,7 +112,7 @@ static void on_started(struct manager *m, const struct playout_event *ev) {
         story_free(m->on_air);
         m->on_air = s;
         m->state = AIR_PLAYING;
-        log_info("On air: #%llu '%s'%s", (unsigned long long) s->id, s->title,
+        log_info("On air: #%llu '%s'%s", (unsigned long long)s->id, s->title,
                  s->timing == TIMING_NONE ? " (captions wait for the audio scan)" : "");
         captions_story_started(m->captions, s);
         manager_events_on_air(m, s, ev);
@@ -125,11 +126,12 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
         if (m->on_air && m->on_air->id == ev->item_id) {
                 captions_story_ended(m->captions, m->on_air);
                 log_info("Off air: #%llu '%s' (%s, %lld ms played, %zu cues emitted, %zu dropped)",
-                         (unsigned long long) ev->item_id, m->on_air->title,
+                         (unsigned long long)ev->item_id, m->on_air->title,
                          playout_end_reason_to_string(ev->reason),
-                         (long long) (ev->frames * 1000 / m->config->rate),
-                         captions_emitted(m->captions), captions_dropped(m->captions));
-                manager_events_off_air(m, m->on_air, ev->reason, ev->frames * 1000 / m->config->rate, ev->mono_ns);
+                         (long long)(ev->frames * 1000 / m->config->rate), captions_emitted(m->captions),
+                         captions_dropped(m->captions));
+                manager_events_off_air(m, m->on_air, ev->reason, ev->frames * 1000 / m->config->rate,
+                                       ev->mono_ns);
                 m->on_air = story_free(m->on_air);
         } else if (ev->reason == PLAYOUT_END_ERROR && (s = queue_take(m->queue, ev->item_id))) {
                 /* Failed before its first frame: it leaves the queue. */
@@ -139,8 +141,9 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
                 story_free(s);
         }
         if (ev->reason == PLAYOUT_END_ERROR) {
-                log_warning("Skipping story #%llu: %s", (unsigned long long) ev->item_id, ev->message);
-                manager_alert(m, "decode_error", "story #%llu: %s", (unsigned long long) ev->item_id, ev->message);
+                log_warning("Skipping story #%llu: %s", (unsigned long long)ev->item_id, ev->message);
+                manager_alert(m, "decode_error", "story #%llu: %s", (unsigned long long)ev->item_id,
+                              ev->message);
         }
         manager_update_cue(m);
         manager_update_status(m);
@@ -150,10 +153,11 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
 static void on_silence(struct manager *m, const struct playout_event *ev) {
         const char *title = m->on_air && m->on_air->id == ev->item_id ? m->on_air->title : "?";
 
-        log_warning("Silence on air for %d ms in #%llu '%s', skipping to the next item", m->config->silence_ms,
-                    (unsigned long long) ev->item_id, title);
-        manager_alert(m, "silence", "#%llu '%s': below %d dBFS for %d ms, skipped", (unsigned long long) ev->item_id,
-                      title, m->config->silence_dbfs, m->config->silence_ms);
+        log_warning("Silence on air for %d ms in #%llu '%s', skipping to the next item",
+                    m->config->silence_ms, (unsigned long long)ev->item_id, title);
+        manager_alert(m, "silence", "#%llu '%s': below %d dBFS for %d ms, skipped",
+                      (unsigned long long)ev->item_id, title, m->config->silence_dbfs,
+                      m->config->silence_ms);
         if (m->on_air && m->on_air->id == ev->item_id && playout_end(m->playout, PLAYOUT_END_SILENCE, 0) < 0)
                 log_error("Cannot skip the silent item (out of memory)");
 }
@@ -162,7 +166,8 @@ static void on_silence(struct manager *m, const struct playout_event *ev) {
 static void set_playout_options(struct manager *m) {
         const struct nextup_config *c = m->config;
 
-        if (playout_set_options(m->playout, c->gap_ms, c->silence_dbfs, c->silence_enabled ? c->silence_ms : 0) < 0)
+        if (playout_set_options(m->playout, c->gap_ms, c->silence_dbfs,
+                                c->silence_enabled ? c->silence_ms : 0) < 0)
                 log_error("Cannot set the playout options (out of memory), keeping the old ones");
 }
 
@@ -171,8 +176,8 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
         struct playout_event ev;
 
         while (playout_next_event(m->playout, &ev) > 0) {
-                manager_schedule_playout_event(m, &ev);        /* a clock event's story joins the queue */
-                manager_filler_playout_event(m, &ev);          /* so does a filler item */
+                manager_schedule_playout_event(m, &ev); /* a clock event's story joins the queue */
+                manager_filler_playout_event(m, &ev);   /* so does a filler item */
                 switch (ev.type) {
                 case PLAYOUT_STARTED:
                         on_started(m, &ev);
@@ -201,7 +206,7 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         break;
                 }
         }
-        manager_persist_changed(m);     /* a story started, ended or failed */
+        manager_persist_changed(m); /* a story started, ended or failed */
         return 0;
 }
 
@@ -217,7 +222,9 @@ void manager_update_status(struct manager *m) {
                 manager_format_mmss(manager_position_ms(m), pos, sizeof pos);
                 manager_format_mmss(m->on_air->duration_ms, dur, sizeof dur);
                 n = asprintf(&status, "%s: %s %s/%s%s",
-                             m->state == AIR_PAUSED ? "Paused" : m->on_air->filler ? "Filler" : "On air",
+                             m->state == AIR_PAUSED ? "Paused"
+                             : m->on_air->filler    ? "Filler"
+                                                    : "On air",
                              m->on_air->title, pos, m->on_air->duration_ms >= 0 ? dur : "--:--",
                              m->on_air->filler                      ? ""
                              : m->on_air->timing == TIMING_NONE     ? " (captions not timed yet)"
@@ -259,7 +266,7 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) 
                 sd_notify(false, "WATCHDOG=1");
         else
                 log_warning("Playout thread made no progress for %llu ms",
-                            (unsigned long long) (m->watchdog_usec / 2000));
+                            (unsigned long long)(m->watchdog_usec / 2000));
         m->last_heartbeat = hb;
         sd_event_source_set_time(s, usec + m->watchdog_usec / 2);
         return 0;
@@ -319,8 +326,8 @@ static int dropbox_take(const char *audio, const char *transcript, int position,
         struct story *s;
         int r;
 
-        r = manager_enqueue(m, audio, transcript, position < 0 ? queue_size(m->queue) : (size_t) position,
-                            &s, ret_error);
+        r = manager_enqueue(m, audio, transcript, position < 0 ? queue_size(m->queue) : (size_t)position, &s,
+                            ret_error);
         /* Queued, even when the state cannot be saved right now: no client
          * waits for an answer here, the files have left the folder, and the
          * checkpoint timer retries the save (the audio goes on). */
@@ -347,8 +354,8 @@ static bool dropboxes_equal(const struct nextup_config *a, const struct nextup_c
         for (size_t i = 0; i < a->n_dropboxes; i++) {
                 const struct dropbox_config *x = &a->dropboxes[i], *y = &b->dropboxes[i];
 
-                if (!str_eq(x->path, y->path) || x->position != y->position || x->settle_ms != y->settle_ms ||
-                    !str_eq(x->quarantine, y->quarantine))
+                if (!str_eq(x->path, y->path) || x->position != y->position ||
+                    x->settle_ms != y->settle_ms || !str_eq(x->quarantine, y->quarantine))
                         return false;
         }
         return true;
@@ -372,8 +379,7 @@ static void reload(struct manager *m) {
         FILE *f;
         int r;
 
-        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu",
-                   (unsigned long long) (aclock_now_ns() / 1000));
+        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(aclock_now_ns() / 1000));
         log_info("Reloading '%s'", m->config->path);
         f = open_memstream(&errors, &size);
         r = f ? config_load(m->config->path, f, &c) : -ENOMEM;
@@ -384,7 +390,7 @@ static void reload(struct manager *m) {
         if (r < 0) {
                 for (char *l = errors, *e; l && *l; l = e + 1) {
                         e = strchrnul(l, '\n');
-                        log_error("%.*s", (int) (e - l), l);
+                        log_error("%.*s", (int)(e - l), l);
                         if (!*e)
                                 break;
                 }
@@ -392,9 +398,9 @@ static void reload(struct manager *m) {
                 config_free(c);
                 goto done;
         }
-        if (!str_eq(c->output_driver, m->config->output_driver) || !str_eq(c->output_file, m->config->output_file) ||
-            c->rate != m->config->rate || c->channels != m->config->channels ||
-            !str_eq(c->control_socket, m->config->control_socket))
+        if (!str_eq(c->output_driver, m->config->output_driver) ||
+            !str_eq(c->output_file, m->config->output_file) || c->rate != m->config->rate ||
+            c->channels != m->config->channels || !str_eq(c->control_socket, m->config->control_socket))
                 log_notice("Output and control socket changes take effect at the next restart");
         log_set_max_level(c->log_level);
         /* The story on air keeps its sinks; the new ones take over at the next story. */
@@ -426,7 +432,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 reload(m);
                 return 0;
         }
-        log_info("Received %s, stopping", strsignal((int) si->ssi_signo));
+        log_info("Received %s, stopping", strsignal((int)si->ssi_signo));
         sd_notify(false, "STOPPING=1");
         return sd_event_exit(m->event, 0);
 }
@@ -459,7 +465,7 @@ static void queue_startup(struct manager *m) {
                 struct story *s;
 
                 if (manager_enqueue(m, m->config->startup[i].audio, m->config->startup[i].transcript,
-                            queue_size(m->queue), &s, &error) < 0)
+                                    queue_size(m->queue), &s, &error) < 0)
                         log_error("%s:startup[%zu]: %s, skipping", m->config->path, i,
                                   error ? error : "out of memory");
         }
@@ -487,7 +493,8 @@ static int add_sources(struct manager *m) {
         sd_event_source_set_enabled(m->status_source, SD_EVENT_ON);
         if (sd_watchdog_enabled(false, &m->watchdog_usec) > 0) {
                 r = sd_event_add_time(m->event, &m->watchdog_source, CLOCK_MONOTONIC,
-                                      now + m->watchdog_usec / 2, m->watchdog_usec / 20, on_watchdog_timer, m);
+                                      now + m->watchdog_usec / 2, m->watchdog_usec / 20, on_watchdog_timer,
+                                      m);
                 if (r < 0)
                         return r;
                 sd_event_source_set_enabled(m->watchdog_source, SD_EVENT_ON);
@@ -508,7 +515,8 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         m->exit_idle = exit_idle;
         r = fileio_mkdir_p(config->state_dir, 0755);
         if (r < 0)
-                log_warning_errno(r, "Cannot create the state directory '%s': %m, "
+                log_warning_errno(r,
+                                  "Cannot create the state directory '%s': %m, "
                                   "the queue, timing cache and as-run log cannot be saved",
                                   config->state_dir);
 
@@ -536,17 +544,18 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = worker_new(m->event, manager_ingest_done, m, &m->worker);
         if (r < 0)
                 goto fail;
-        (void) make_dropbox(m, config, &m->dropbox);   /* the air does not depend on it */
-        r = control_new(m->event, config->control_socket, config->control_mode, manager_handle_request, m, &m->control);
+        (void)make_dropbox(m, config, &m->dropbox); /* the air does not depend on it */
+        r = control_new(m->event, config->control_socket, config->control_mode, manager_handle_request, m,
+                        &m->control);
         if (r < 0)
-                goto fail;      /* control_new said why */
+                goto fail; /* control_new said why */
         r = manager_events_start(m);
         if (r < 0)
                 goto fail;
         r = add_sources(m);
         if (r < 0)
                 goto fail;
-        r = manager_schedule_start(m);         /* before the state's restore: it saves the schedule */
+        r = manager_schedule_start(m); /* before the state's restore: it saves the schedule */
         if (r < 0)
                 goto fail;
         r = manager_persist_start(m);
@@ -554,8 +563,8 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                 goto fail;
         manager_schedule_restore(m);
         if (r == 0)
-                queue_startup(m);       /* only on a first start: else the saved queue is the truth */
-        r = manager_filler_start(m);   /* after the queue: filler only when it is empty */
+                queue_startup(m);    /* only on a first start: else the saved queue is the truth */
+        r = manager_filler_start(m); /* after the queue: filler only when it is empty */
         if (r < 0)
                 goto fail;
         *ret = m;
@@ -577,13 +586,13 @@ int manager_run(struct manager *m) {
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
-        manager_persist_stop(m);        /* first: the last checkpoint reads the clock */
-        manager_events_stop(m);         /* the on-air story's as-run record: playout_stop drops its ENDED */
-        manager_schedule_stop(m);       /* after the last checkpoint, which saves the schedule */
+        manager_persist_stop(m);  /* first: the last checkpoint reads the clock */
+        manager_events_stop(m);   /* the on-air story's as-run record: playout_stop drops its ENDED */
+        manager_schedule_stop(m); /* after the last checkpoint, which saves the schedule */
         m->playout_source = sd_event_source_unref(m->playout_source);
         m->watchdog_source = sd_event_source_unref(m->watchdog_source);
         m->status_source = sd_event_source_unref(m->status_source);
-        m->dropbox = dropbox_free(m->dropbox);  /* before the queue: no take() from here on */
+        m->dropbox = dropbox_free(m->dropbox); /* before the queue: no take() from here on */
         control_free(m->control);
         worker_free(m->worker);
         m->playout = playout_stop(m->playout);

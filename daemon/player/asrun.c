@@ -37,10 +37,10 @@ struct asrun {
         char *path;
         sd_event_source *timer;
         uint64_t retry_usec;
-        char **ring;            /* ASRUN_BACKLOG_MAX slots, allocated on the first failure */
+        char **ring; /* ASRUN_BACKLOG_MAX slots, allocated on the first failure */
         size_t head, n;
         uint64_t lost;
-        bool failing;           /* in a failure episode (logged once) */
+        bool failing; /* in a failure episode (logged once) */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
@@ -80,18 +80,19 @@ static char *record_to_line(const struct asrun_record *r) {
                 return NULL;
         json_object_object_add(o, "start_ms", json_object_new_int64(r->start_ms));
         json_object_object_add(o, "end_ms", json_object_new_int64(r->end_ms));
-        json_object_object_add(o, "id", json_object_new_int64((int64_t) r->id));
+        json_object_object_add(o, "id", json_object_new_int64((int64_t)r->id));
         json_object_object_add(o, "title", json_str(r->title));
         json_object_object_add(o, "kind", json_str(r->kind ? r->kind : "story"));
         json_object_object_add(o, "audio", json_str(r->audio));
         json_object_object_add(o, "transcript", json_str(r->transcript));
         json_object_object_add(o, "scheduled_ms",
                                r->scheduled_ms > 0 ? json_object_new_int64(r->scheduled_ms) : NULL);
-        json_object_object_add(o, "planned_ms", r->planned_ms >= 0 ? json_object_new_int64(r->planned_ms) : NULL);
+        json_object_object_add(o, "planned_ms",
+                               r->planned_ms >= 0 ? json_object_new_int64(r->planned_ms) : NULL);
         json_object_object_add(o, "played_ms", json_object_new_int64(MAX(r->played_ms, 0)));
         json_object_object_add(o, "reason", json_object_new_string(asrun_reason_to_string(r->reason)));
-        json_object_object_add(o, "cues_emitted", json_object_new_int64((int64_t) r->cues_emitted));
-        json_object_object_add(o, "cues_dropped", json_object_new_int64((int64_t) r->cues_dropped));
+        json_object_object_add(o, "cues_emitted", json_object_new_int64((int64_t)r->cues_emitted));
+        json_object_object_add(o, "cues_dropped", json_object_new_int64((int64_t)r->cues_dropped));
         json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(r->timing)));
         s = json_object_to_json_string_ext(o, ASRUN_JSON_FLAGS);
         return s ? strdup(s) : NULL;
@@ -109,7 +110,7 @@ static int write_all(int fd, const char *buf, size_t len) {
                 if (n == 0)
                         return -EIO;
                 buf += n;
-                len -= (size_t) n;
+                len -= (size_t)n;
         }
         return 0;
 }
@@ -153,7 +154,7 @@ static int log_write(int fd, const char *line) {
         regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
         r = write_all(fd, buf, strlen(buf));
         if (r < 0 && regular)
-                (void) ftruncate(fd, st.st_size);
+                (void)ftruncate(fd, st.st_size);
         return r;
 }
 
@@ -189,9 +190,9 @@ static void timer_arm(struct asrun *a, bool on) {
                 return;
         if (on && sd_event_now(a->event, CLOCK_MONOTONIC, &now) >= 0 &&
             sd_event_source_set_time(a->timer, now + a->retry_usec) >= 0)
-                (void) sd_event_source_set_enabled(a->timer, SD_EVENT_ONESHOT);
+                (void)sd_event_source_set_enabled(a->timer, SD_EVENT_ONESHOT);
         else
-                (void) sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
+                (void)sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
 }
 
 /* The state after a flush attempt: one log line when an episode starts,
@@ -199,16 +200,20 @@ static void timer_arm(struct asrun *a, bool on) {
 static void note_result(struct asrun *a, int r, size_t written) {
         if (r < 0) {
                 if (!a->failing)
-                        log_error_errno(r, "Cannot write the as-run log '%s': %m; keeping records in memory "
-                                        "(up to %u) and retrying", a->path, ASRUN_BACKLOG_MAX);
+                        log_error_errno(r,
+                                        "Cannot write the as-run log '%s': %m; keeping records in memory "
+                                        "(up to %u) and retrying",
+                                        a->path, ASRUN_BACKLOG_MAX);
                 a->failing = true;
                 timer_arm(a, true);
                 return;
         }
         if (a->failing) {
                 if (a->lost > 0)
-                        log_warning("As-run log '%s' caught up (%zu records written), %llu records were lost "
-                                    "while it could not be written", a->path, written, (unsigned long long) a->lost);
+                        log_warning(
+                                "As-run log '%s' caught up (%zu records written), %llu records were lost "
+                                "while it could not be written",
+                                a->path, written, (unsigned long long)a->lost);
                 else
                         log_info("As-run log '%s' caught up (%zu records written)", a->path, written);
         }
@@ -237,7 +242,7 @@ int asrun_flush(struct asrun *a) {
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        (void) asrun_flush(userdata);
+        (void)asrun_flush(userdata);
         return 0;
 }
 
@@ -285,10 +290,10 @@ int asrun_new(sd_event *e, const char *path, uint64_t retry_usec, struct asrun *
 struct asrun *asrun_free(struct asrun *a) {
         if (!a)
                 return NULL;
-        (void) asrun_flush(a);
+        (void)asrun_flush(a);
         if (a->n + a->lost > 0)
                 log_error("As-run log '%s': %llu records could not be written and are lost",
-                          a->path ? a->path : "(off)", (unsigned long long) (a->n + a->lost));
+                          a->path ? a->path : "(off)", (unsigned long long)(a->n + a->lost));
         while (a->n > 0)
                 ring_drop_oldest(a);
         free(a->ring);
@@ -307,7 +312,7 @@ int asrun_set_path(struct asrun *a, const char *path) {
         free(a->path);
         a->path = p;
         if (a->n > 0)
-                (void) asrun_flush(a);
+                (void)asrun_flush(a);
         return 0;
 }
 
@@ -371,13 +376,13 @@ static int query_file(const char *path, int64_t since, int64_t until, int64_t of
         if (fstat(fileno(f), &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))
-                return 0;       /* a device (/dev/null, /dev/full) holds no records */
-        if (offset > 0 && fseeko(f, (off_t) offset, SEEK_SET) < 0)
+                return 0; /* a device (/dev/null, /dev/full) holds no records */
+        if (offset > 0 && fseeko(f, (off_t)offset, SEEK_SET) < 0)
                 return -errno;
         while ((n = getline(&line, &size, f)) > 0) {
                 pos += n;
                 if (line[n - 1] != '\n')
-                        break;          /* being written: not a record yet */
+                        break; /* being written: not a record yet */
                 line[n - 1] = '\0';
                 bytes += query_line(line, since, until, arr);
                 if (bytes >= max_bytes) {
@@ -403,7 +408,7 @@ int asrun_query(struct asrun *a, int64_t since_ms, int64_t until_ms, int64_t off
         }
         /* Not yet on disk, still aired: the backlog ends the last page. */
         for (size_t i = 0; next < 0 && i < a->n; i++)
-                (void) query_line(a->ring[(a->head + i) % ASRUN_BACKLOG_MAX], since_ms, until_ms, arr);
+                (void)query_line(a->ring[(a->head + i) % ASRUN_BACKLOG_MAX], since_ms, until_ms, arr);
         *ret = TAKE_PTR(arr);
         *ret_next_offset = next;
         return 0;

@@ -19,11 +19,11 @@ struct json_object;
 
 struct asrun_record {
         uint64_t id;
-        const char *title, *audio, *transcript;   /* NULL written as null */
-        const char *kind;          /* "story", "filler" or "scheduled" */
-        int64_t scheduled_ms;      /* wall clock ms it was scheduled for; <= 0: none (null) */
-        int64_t start_ms, end_ms;  /* wall clock ms (since the epoch) it started and ended */
-        int64_t planned_ms;        /* its length; < 0 unknown (null) */
+        const char *title, *audio, *transcript; /* NULL written as null */
+        const char *kind;                       /* "story", "filler" or "scheduled" */
+        int64_t scheduled_ms;                   /* wall clock ms it was scheduled for; <= 0: none (null) */
+        int64_t start_ms, end_ms;               /* wall clock ms (since the epoch) it started and ended */
+        int64_t planned_ms;                     /* its length; < 0 unknown (null) */
         int64_t played_ms;
         enum playout_end_reason reason;
         size_t cues_emitted, cues_dropped;

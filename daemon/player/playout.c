@@ -66,11 +66,11 @@ struct command {
         enum command_type type;
         uint64_t id;
         char *path;
-        int64_t start_frame;            /* CUE */
-        uint64_t at_ns;                 /* HARD */
-        int fade_ms;                    /* HARD, END */
-        enum playout_end_reason reason; /* END */
-        int gap_ms, silence_dbfs, silence_ms;   /* OPTIONS */
+        int64_t start_frame;                  /* CUE */
+        uint64_t at_ns;                       /* HARD */
+        int fade_ms;                          /* HARD, END */
+        enum playout_end_reason reason;       /* END */
+        int gap_ms, silence_dbfs, silence_ms; /* OPTIONS */
         struct command *next;
 };
 
@@ -82,14 +82,14 @@ struct event_node {
 struct item {
         uint64_t id;
         char *path;
-        struct decoder *dec;   /* NULL when opening failed */
-        int error;             /* -errno of the failed open */
-        int64_t length;        /* frames, -1 unknown */
-        int64_t start_frame;   /* where it started (playout_cue_from) */
-        int64_t frames;        /* position: start_frame + frames handed */
-        bool started;          /* STARTED posted */
-        bool silence_posted;   /* PLAYOUT_SILENCE posted */
-        int16_t *pre;          /* decoded ahead (hard starts) */
+        struct decoder *dec; /* NULL when opening failed */
+        int error;           /* -errno of the failed open */
+        int64_t length;      /* frames, -1 unknown */
+        int64_t start_frame; /* where it started (playout_cue_from) */
+        int64_t frames;      /* position: start_frame + frames handed */
+        bool started;        /* STARTED posted */
+        bool silence_posted; /* PLAYOUT_SILENCE posted */
+        int16_t *pre;        /* decoded ahead (hard starts) */
         size_t pre_frames, pre_pos;
 };
 
@@ -108,7 +108,7 @@ struct playout {
         int event_fd;
         atomic_uint_fast64_t heartbeat;
 
-        pthread_mutex_t lock;          /* guards the members below */
+        pthread_mutex_t lock; /* guards the members below */
         pthread_cond_t cond;
         struct command *cmd_head, *cmd_tail;
         struct event_node *ev_head, *ev_tail;
@@ -120,34 +120,42 @@ struct playout {
         bool restart_pace;
         int16_t *buf;
         size_t buf_frames;
-        uint64_t last_hand_ns;         /* when the previous buffer had been handed */
+        uint64_t last_hand_ns; /* when the previous buffer had been handed */
 
-        struct item *hard;             /* pending hard start, opened and pre-decoded */
+        struct item *hard; /* pending hard start, opened and pre-decoded */
         uint64_t hard_at_ns;
-        int64_t hard_fade;             /* frames */
+        int64_t hard_fade; /* frames */
 
-        uint64_t end_id;               /* playout_end in progress on this item, 0 none */
+        uint64_t end_id; /* playout_end in progress on this item, 0 none */
         enum playout_end_reason end_reason;
-        int64_t end_left;              /* frames from the coming buffer to the cut */
+        int64_t end_left; /* frames from the coming buffer to the cut */
         int64_t end_fade;
 
-        int64_t gap_frames;            /* options */
-        int64_t gap_left;              /* zeros still to hand before the next item */
-        int64_t silence_frames;        /* 0: detector off */
-        double silence_sq;             /* mean square of a sample at the silence level */
-        int64_t silent_run;            /* frames in a row below it */
+        int64_t gap_frames;     /* options */
+        int64_t gap_left;       /* zeros still to hand before the next item */
+        int64_t silence_frames; /* 0: detector off */
+        double silence_sq;      /* mean square of a sample at the silence level */
+        int64_t silent_run;     /* frames in a row below it */
 };
 
 const char *playout_end_reason_to_string(enum playout_end_reason r) {
         switch (r) {
-        case PLAYOUT_END_COMPLETE: return "complete";
-        case PLAYOUT_END_SKIPPED:  return "skipped";
-        case PLAYOUT_END_ERROR:    return "error";
-        case PLAYOUT_END_REMOVED:  return "removed";
-        case PLAYOUT_END_SHUTDOWN: return "shutdown";
-        case PLAYOUT_END_CUT:      return "cut";
-        case PLAYOUT_END_SILENCE:  return "silence";
-        case PLAYOUT_END_FADED:    return "faded";
+        case PLAYOUT_END_COMPLETE:
+                return "complete";
+        case PLAYOUT_END_SKIPPED:
+                return "skipped";
+        case PLAYOUT_END_ERROR:
+                return "error";
+        case PLAYOUT_END_REMOVED:
+                return "removed";
+        case PLAYOUT_END_SHUTDOWN:
+                return "shutdown";
+        case PLAYOUT_END_CUT:
+                return "cut";
+        case PLAYOUT_END_SILENCE:
+                return "silence";
+        case PLAYOUT_END_FADED:
+                return "faded";
         }
         return "unknown";
 }
@@ -169,7 +177,8 @@ static void event_post(struct playout *p, const struct playout_event *ev) {
         uint64_t one = 1;
 
         if (!n) {
-                log_error("Out of memory, dropping playout event %d of item %" PRIu64, ev->type, ev->item_id);
+                log_error("Out of memory, dropping playout event %d of item %" PRIu64, ev->type,
+                          ev->item_id);
                 return;
         }
         n->ev = *ev;
@@ -198,7 +207,7 @@ int playout_next_event(struct playout *p, struct playout_event *ret) {
                         p->ev_tail = NULL;
         }
         if (!p->ev_head)
-                (void) !read(p->event_fd, &v, sizeof v);   /* EAGAIN when already clear */
+                (void)!read(p->event_fd, &v, sizeof v); /* EAGAIN when already clear */
         pthread_mutex_unlock(&p->lock);
 
         if (!n)
@@ -217,7 +226,7 @@ uint64_t playout_heartbeat(struct playout *p) {
 }
 
 static void post_simple(struct playout *p, enum playout_event_type type, uint64_t id) {
-        struct playout_event ev = { .type = type, .item_id = id, .mono_ns = aclock_now_ns() };
+        struct playout_event ev = {.type = type, .item_id = id, .mono_ns = aclock_now_ns()};
 
         event_post(p, &ev);
 }
@@ -256,40 +265,43 @@ int playout_cue(struct playout *p, uint64_t id, const char *audio_path) {
 }
 
 int playout_cue_from(struct playout *p, uint64_t id, const char *audio_path, int64_t start_frame) {
-        struct command c = { .type = CMD_CUE, .id = id, .start_frame = MAX(start_frame, 0) };
+        struct command c = {.type = CMD_CUE, .id = id, .start_frame = MAX(start_frame, 0)};
 
         return command_push(p, &c, id != 0 ? audio_path : NULL);
 }
 
-int playout_hard_start(struct playout *p, uint64_t id, const char *audio_path, uint64_t at_mono_ns, int fade_ms) {
-        struct command c = { .type = CMD_HARD, .id = id, .at_ns = at_mono_ns, .fade_ms = MAX(fade_ms, 0) };
+int playout_hard_start(struct playout *p, uint64_t id, const char *audio_path, uint64_t at_mono_ns,
+                       int fade_ms) {
+        struct command c = {.type = CMD_HARD, .id = id, .at_ns = at_mono_ns, .fade_ms = MAX(fade_ms, 0)};
 
         return command_push(p, &c, id != 0 ? audio_path : NULL);
 }
 
 int playout_end(struct playout *p, enum playout_end_reason reason, int fade_ms) {
-        struct command c = { .type = CMD_END, .reason = reason, .fade_ms = MAX(fade_ms, 0) };
+        struct command c = {.type = CMD_END, .reason = reason, .fade_ms = MAX(fade_ms, 0)};
 
         return command_push(p, &c, NULL);
 }
 
 int playout_set_options(struct playout *p, int gap_ms, int silence_dbfs, int silence_ms) {
-        struct command c = { .type = CMD_OPTIONS, .gap_ms = MAX(gap_ms, 0), .silence_dbfs = silence_dbfs,
-                             .silence_ms = MAX(silence_ms, 0) };
+        struct command c = {.type = CMD_OPTIONS,
+                            .gap_ms = MAX(gap_ms, 0),
+                            .silence_dbfs = silence_dbfs,
+                            .silence_ms = MAX(silence_ms, 0)};
 
         return command_push(p, &c, NULL);
 }
 
 int playout_skip(struct playout *p) {
-        return command_push(p, &(struct command) { .type = CMD_SKIP }, NULL);
+        return command_push(p, &(struct command){.type = CMD_SKIP}, NULL);
 }
 
 int playout_pause(struct playout *p) {
-        return command_push(p, &(struct command) { .type = CMD_PAUSE }, NULL);
+        return command_push(p, &(struct command){.type = CMD_PAUSE}, NULL);
 }
 
 int playout_resume(struct playout *p) {
-        return command_push(p, &(struct command) { .type = CMD_RESUME }, NULL);
+        return command_push(p, &(struct command){.type = CMD_RESUME}, NULL);
 }
 
 /* ---- the playout thread: items ---- */
@@ -305,18 +317,18 @@ struct pending {
 #define MAX_PENDING 16
 
 static int64_t ms_to_frames(const struct playout *p, int ms) {
-        return (int64_t) ms * p->rate / 1000;
+        return (int64_t)ms * p->rate / 1000;
 }
 
 static uint64_t frames_to_ns(const struct playout *p, size_t frames) {
-        return (uint64_t) frames * NSEC_PER_SEC / (uint64_t) p->rate;
+        return (uint64_t)frames * NSEC_PER_SEC / (uint64_t)p->rate;
 }
 
 /* NS (signed) in frames, rounded to the nearest. */
 static int64_t ns_to_frames(const struct playout *p, int64_t ns) {
-        __int128 x = (__int128) ns * p->rate;
+        __int128 x = (__int128)ns * p->rate;
 
-        return (int64_t) ((x >= 0 ? x + NSEC_PER_SEC / 2 : x - NSEC_PER_SEC / 2) / NSEC_PER_SEC);
+        return (int64_t)((x >= 0 ? x + NSEC_PER_SEC / 2 : x - NSEC_PER_SEC / 2) / NSEC_PER_SEC);
 }
 
 static struct playout_event ended_event(const struct item *it, enum playout_end_reason reason, int error) {
@@ -408,25 +420,26 @@ static void item_predecode(struct playout *p, struct item *it) {
 
         if (!it->dec)
                 return;
-        it->pre = malloc(p->buf_frames * (size_t) p->channels * sizeof(int16_t));
+        it->pre = malloc(p->buf_frames * (size_t)p->channels * sizeof(int16_t));
         if (!it->pre)
                 return;
         r = decoder_read(it->dec, it->pre, p->buf_frames);
         if (r < 0) {
                 it->dec = decoder_free(it->dec);
-                it->error = (int) r;
+                it->error = (int)r;
                 return;
         }
-        it->pre_frames = (size_t) r;
+        it->pre_frames = (size_t)r;
 }
 
 static ssize_t item_read(struct playout *p, struct item *it, int16_t *pcm, size_t max_frames) {
         if (it->pre_pos < it->pre_frames) {
                 size_t k = MIN(max_frames, it->pre_frames - it->pre_pos);
 
-                memcpy(pcm, it->pre + it->pre_pos * (size_t) p->channels, k * (size_t) p->channels * sizeof *pcm);
+                memcpy(pcm, it->pre + it->pre_pos * (size_t)p->channels,
+                       k * (size_t)p->channels * sizeof *pcm);
                 it->pre_pos += k;
-                return (ssize_t) k;
+                return (ssize_t)k;
         }
         return decoder_read(it->dec, pcm, max_frames);
 }
@@ -492,7 +505,7 @@ static void set_hard(struct playout *p, struct command *c) {
         p->hard_at_ns = c->at_ns;
         p->hard_fade = ms_to_frames(p, c->fade_ms);
         log_debug("Hard start of #%" PRIu64 " set for %" PRId64 " ms from now, fade %d ms", c->id,
-                  ((int64_t) (c->at_ns - aclock_now_ns())) / 1000000, c->fade_ms);
+                  ((int64_t)(c->at_ns - aclock_now_ns())) / 1000000, c->fade_ms);
 }
 
 static void set_end(struct playout *p, struct command *c) {
@@ -562,7 +575,7 @@ static void apply_command(struct playout *p, struct command *c) {
 
 static void pending_add(struct pending *pend, size_t *n_pend, struct playout_event ev, size_t offset) {
         assert(*n_pend < MAX_PENDING);
-        pend[(*n_pend)++] = (struct pending) { .ev = ev, .offset = offset };
+        pend[(*n_pend)++] = (struct pending){.ev = ev, .offset = offset};
 }
 
 /* When the coming buffer's first frame counts as handed: on a paced
@@ -583,19 +596,19 @@ static struct cut hard_cut(struct playout *p) {
         int64_t at;
 
         if (!p->hard)
-                return (struct cut) { .at = NO_CUT, .stop = NO_CUT };
-        at = ns_to_frames(p, (int64_t) (p->hard_at_ns - next_frame_ns(p)));
+                return (struct cut){.at = NO_CUT, .stop = NO_CUT};
+        at = ns_to_frames(p, (int64_t)(p->hard_at_ns - next_frame_ns(p)));
         if (at < 0)
                 log_warning("Hard start of #%" PRIu64 " is %" PRId64 " ms late", p->hard->id,
                             -at * 1000 / p->rate);
         /* One that cannot play cuts nothing: it just fails at its time. */
-        return (struct cut) { .at = MAX(at, 0), .fade = p->hard->dec ? p->hard_fade : 0, .stop = NO_CUT };
+        return (struct cut){.at = MAX(at, 0), .fade = p->hard->dec ? p->hard_fade : 0, .stop = NO_CUT};
 }
 
 static struct cut end_cut(struct playout *p) {
         if (!p->end_id)
-                return (struct cut) { .at = NO_CUT, .stop = NO_CUT };
-        return (struct cut) { .at = p->end_left, .fade = p->end_fade, .stop = NO_CUT };
+                return (struct cut){.at = NO_CUT, .stop = NO_CUT};
+        return (struct cut){.at = p->end_left, .fade = p->end_fade, .stop = NO_CUT};
 }
 
 /* The hard start's time is at offset N: whatever plays is cut, the hard
@@ -626,23 +639,26 @@ static void fill_item(struct playout *p, size_t *n, size_t limit, struct cut *en
         ssize_t r;
 
         if (!cur->started) {
-                struct playout_event ev = { .type = PLAYOUT_STARTED, .item_id = cur->id,
-                                            .frames = cur->length, .start_frame = cur->start_frame };
+                struct playout_event ev = {.type = PLAYOUT_STARTED,
+                                           .item_id = cur->id,
+                                           .frames = cur->length,
+                                           .start_frame = cur->start_frame};
                 pending_add(pend, n_pend, ev, *n);
                 cur->started = true;
                 p->silent_run = 0;
         }
-        r = item_read(p, cur, p->buf + *n * (size_t) p->channels, limit - *n);
+        r = item_read(p, cur, p->buf + *n * (size_t)p->channels, limit - *n);
         if (r > 0) {
-                *n += (size_t) r;
+                *n += (size_t)r;
                 cur->frames += r;
                 return;
         }
         /* r < 0: decoder_read logged why; the item ends with ERROR. */
-        pending_add(pend, n_pend, ended_event(cur, r < 0 ? PLAYOUT_END_ERROR : PLAYOUT_END_COMPLETE, (int) r), *n);
+        pending_add(pend, n_pend, ended_event(cur, r < 0 ? PLAYOUT_END_ERROR : PLAYOUT_END_COMPLETE, (int)r),
+                    *n);
         if (p->end_id == cur->id) {
-                p->end_id = 0;          /* it ended by itself: its fade stops here */
-                end->stop = (int64_t) *n;
+                p->end_id = 0; /* it ended by itself: its fade stops here */
+                end->stop = (int64_t)*n;
         }
         p->current = item_free(cur);
         if (follow(p, &failed))
@@ -650,12 +666,12 @@ static void fill_item(struct playout *p, size_t *n, size_t limit, struct cut *en
 }
 
 static void fill_gap(struct playout *p, size_t *n, size_t limit, struct pending *pend, size_t *n_pend) {
-        size_t k = MIN(limit - *n, (size_t) p->gap_left);
+        size_t k = MIN(limit - *n, (size_t)p->gap_left);
         struct playout_event failed;
 
-        memset(p->buf + *n * (size_t) p->channels, 0, k * (size_t) p->channels * sizeof(int16_t));
+        memset(p->buf + *n * (size_t)p->channels, 0, k * (size_t)p->channels * sizeof(int16_t));
         *n += k;
-        p->gap_left -= (int64_t) k;
+        p->gap_left -= (int64_t)k;
         if (p->gap_left == 0 && promote(p, &failed))
                 pending_add(pend, n_pend, failed, *n);
 }
@@ -664,17 +680,18 @@ static void fill_gap(struct playout *p, size_t *n, size_t limit, struct pending 
  * one (after the gap): the join is gapless. Stops at the cuts. Returns the
  * frames in the buffer; the events of the transitions go to PEND with
  * their offsets in the buffer. */
-static size_t fill(struct playout *p, struct cut *hard, struct cut *end, struct pending *pend, size_t *n_pend) {
+static size_t fill(struct playout *p, struct cut *hard, struct cut *end, struct pending *pend,
+                   size_t *n_pend) {
         bool busy = p->current || p->gap_left > 0;
         size_t n = 0;
 
         while (n < p->buf_frames) {
                 int64_t hard_at = p->hard ? hard->at : NO_CUT, end_at = p->end_id ? end->at : NO_CUT;
-                size_t limit = (size_t) MIN((int64_t) p->buf_frames, MIN(hard_at, end_at));
+                size_t limit = (size_t)MIN((int64_t)p->buf_frames, MIN(hard_at, end_at));
 
-                if ((int64_t) n >= hard_at)
+                if ((int64_t)n >= hard_at)
                         take_hard(p, pend, n_pend, n);
-                else if ((int64_t) n >= end_at) {
+                else if ((int64_t)n >= end_at) {
                         struct playout_event failed;
 
                         pending_add(pend, n_pend, ended_event(p->current, p->end_reason, 0), n);
@@ -690,7 +707,7 @@ static size_t fill(struct playout *p, struct cut *hard, struct cut *end, struct 
                         break;
         }
         if (busy && !p->current && p->gap_left == 0)
-                pending_add(pend, n_pend, (struct playout_event) { .type = PLAYOUT_IDLE }, n);
+                pending_add(pend, n_pend, (struct playout_event){.type = PLAYOUT_IDLE}, n);
         return n;
 }
 
@@ -698,7 +715,7 @@ static size_t fill(struct playout *p, struct cut *hard, struct cut *end, struct 
 static double fade_gain(int64_t before_cut, int64_t fade) {
         if (before_cut >= fade)
                 return 1.0;
-        return 0.5 * (1.0 - cos(M_PI * (double) before_cut / (double) fade));
+        return 0.5 * (1.0 - cos(M_PI * (double)before_cut / (double)fade));
 }
 
 static void apply_fade(struct playout *p, const struct cut *c, size_t n) {
@@ -707,14 +724,14 @@ static void apply_fade(struct playout *p, const struct cut *c, size_t n) {
         if (c->at == NO_CUT || c->fade <= 0)
                 return;
         from = MAX(c->at - c->fade, 0);
-        to = MIN(MIN(c->at, c->stop), (int64_t) n);
+        to = MIN(MIN(c->at, c->stop), (int64_t)n);
         for (int64_t i = from; i < to; i++) {
                 double g = fade_gain(c->at - i, c->fade);
 
                 for (int k = 0; k < p->channels; k++) {
                         int16_t *s = &p->buf[i * p->channels + k];
 
-                        *s = (int16_t) lrint(*s * g);
+                        *s = (int16_t)lrint(*s * g);
                 }
         }
 }
@@ -722,21 +739,22 @@ static void apply_fade(struct playout *p, const struct cut *c, size_t n) {
 /* The silence detector: RMS of each buffer as it goes out; SILENCE once
  * per item when the run of quiet buffers reaches the set length. */
 static void detect_silence(struct playout *p, size_t n, struct pending *pend, size_t *n_pend) {
-        size_t samples = n * (size_t) p->channels;
+        size_t samples = n * (size_t)p->channels;
         double sum = 0;
 
         if (p->silence_frames <= 0 || n == 0)
                 return;
         for (size_t i = 0; i < samples; i++)
-                sum += (double) p->buf[i] * p->buf[i];
-        if (sum >= p->silence_sq * (double) samples) {
+                sum += (double)p->buf[i] * p->buf[i];
+        if (sum >= p->silence_sq * (double)samples) {
                 p->silent_run = 0;
                 return;
         }
-        p->silent_run += (int64_t) n;
+        p->silent_run += (int64_t)n;
         if (p->silent_run >= p->silence_frames && p->current && !p->current->silence_posted) {
                 p->current->silence_posted = true;
-                pending_add(pend, n_pend, (struct playout_event) { .type = PLAYOUT_SILENCE, .item_id = p->current->id }, n);
+                pending_add(pend, n_pend,
+                            (struct playout_event){.type = PLAYOUT_SILENCE, .item_id = p->current->id}, n);
         }
 }
 
@@ -751,9 +769,10 @@ static int hand_over(struct playout *p, size_t n) {
         }
         r = output_play(p->out, p->buf, n);
         if (r < 0) {
-                struct timespec ts = { .tv_nsec = (long) frames_to_ns(p, n) };
+                struct timespec ts = {.tv_nsec = (long)frames_to_ns(p, n)};
 
-                log_error_errno(r, "Output '%s' failed, dropping %zu frames: %m", output_driver_name(p->out), n);
+                log_error_errno(r, "Output '%s' failed, dropping %zu frames: %m", output_driver_name(p->out),
+                                n);
                 nanosleep(&ts, NULL);
         }
         return r;
@@ -771,7 +790,7 @@ static void play_one_buffer(struct playout *p) {
         apply_fade(p, &end, n);
         detect_silence(p, n, pend, &n_pend);
         if (p->end_id)
-                p->end_left -= (int64_t) n;
+                p->end_left -= (int64_t)n;
         if (n > 0)
                 r = hand_over(p, n);
         /* All N frames have now been handed: the clock sample, then the
@@ -808,7 +827,7 @@ static void start_hard_now(struct playout *p) {
 }
 
 static void sleep_until_ns(uint64_t t) {
-        struct timespec ts = { .tv_sec = (time_t) (t / NSEC_PER_SEC), .tv_nsec = (long) (t % NSEC_PER_SEC) };
+        struct timespec ts = {.tv_sec = (time_t)(t / NSEC_PER_SEC), .tv_nsec = (long)(t % NSEC_PER_SEC)};
 
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
                 ;
@@ -824,11 +843,11 @@ static void wait_for_command(struct playout *p) {
         struct timespec ts;
 
         if (!p->paused && p->hard && p->hard_at_ns < deadline + HARD_SPIN_NS) {
-                deadline = p->hard_at_ns > (uint64_t) HARD_SPIN_NS ? p->hard_at_ns - HARD_SPIN_NS : 0;
+                deadline = p->hard_at_ns > (uint64_t)HARD_SPIN_NS ? p->hard_at_ns - HARD_SPIN_NS : 0;
                 exact = true;
         }
-        ts = (struct timespec) { .tv_sec = (time_t) (deadline / NSEC_PER_SEC),
-                                 .tv_nsec = (long) (deadline % NSEC_PER_SEC) };
+        ts = (struct timespec){.tv_sec = (time_t)(deadline / NSEC_PER_SEC),
+                               .tv_nsec = (long)(deadline % NSEC_PER_SEC)};
         pthread_mutex_lock(&p->lock);
         while (!p->cmd_head && !p->stop)
                 if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT)
@@ -865,7 +884,7 @@ static void commands_free(struct command *c) {
  * air-chain test saw PulseAudio underrun under CPU load). SCHED_FIFO at a
  * low priority when we may, else a better nice value, else as we are. */
 static void raise_priority(void) {
-        struct sched_param sp = { .sched_priority = PLAYOUT_RT_PRIORITY };
+        struct sched_param sp = {.sched_priority = PLAYOUT_RT_PRIORITY};
         int r;
 
         r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
@@ -873,20 +892,22 @@ static void raise_priority(void) {
                 log_debug("Playout thread runs SCHED_FIFO, priority %d", PLAYOUT_RT_PRIORITY);
                 return;
         }
-        if (setpriority(PRIO_PROCESS, (id_t) gettid(), PLAYOUT_NICE) == 0) {
-                log_debug("Playout thread runs at nice %d (SCHED_FIFO refused: %s)", PLAYOUT_NICE, strerror(r));
+        if (setpriority(PRIO_PROCESS, (id_t)gettid(), PLAYOUT_NICE) == 0) {
+                log_debug("Playout thread runs at nice %d (SCHED_FIFO refused: %s)", PLAYOUT_NICE,
+                          strerror(r));
                 return;
         }
-        log_debug_errno(-errno, "Cannot raise the playout thread's priority (%m), running at normal priority");
+        log_debug_errno(-errno,
+                        "Cannot raise the playout thread's priority (%m), running at normal priority");
 }
 
 static void *playout_thread(void *userdata) {
         struct playout *p = userdata;
 
         /* A name for top -H, perf and bench/playout, which splits CPU by thread. */
-        (void) pthread_setname_np(pthread_self(), "nextupd-playout");
+        (void)pthread_setname_np(pthread_self(), "nextupd-playout");
         raise_priority();
-        publish(p, aclock_now_ns(), false);     /* idle, but with our rate */
+        publish(p, aclock_now_ns(), false); /* idle, but with our rate */
         for (;;) {
                 struct command *cmds;
                 bool stop;
@@ -946,8 +967,8 @@ static int playout_init(struct playout *p) {
         p->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (p->event_fd < 0)
                 return -errno;
-        p->buf_frames = (size_t) MAX(p->rate / 50, 1);     /* 20 ms */
-        p->buf = calloc(p->buf_frames * (size_t) p->channels, sizeof(int16_t));
+        p->buf_frames = (size_t)MAX(p->rate / 50, 1); /* 20 ms */
+        p->buf = calloc(p->buf_frames * (size_t)p->channels, sizeof(int16_t));
         if (!p->buf)
                 return -ENOMEM;
         return 0;
@@ -966,8 +987,7 @@ static int thread_spawn(struct playout *p) {
         return r;
 }
 
-int playout_start(struct output *out, struct aclock *clock, int rate, int channels,
-                  struct playout **ret) {
+int playout_start(struct output *out, struct aclock *clock, int rate, int channels, struct playout **ret) {
         struct playout *p;
         int r;
 
@@ -987,7 +1007,7 @@ int playout_start(struct output *out, struct aclock *clock, int rate, int channe
         if (r >= 0)
                 r = thread_spawn(p);
         if (r < 0) {
-                p->out = NULL;  /* on failure OUT stays the caller's */
+                p->out = NULL; /* on failure OUT stays the caller's */
                 playout_free(p);
                 return r;
         }

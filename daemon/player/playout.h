@@ -16,23 +16,23 @@ struct aclock;
 struct output;
 
 enum playout_event_type {
-        PLAYOUT_STARTED,   /* item_id began: its frame 0 was handed at (mono_ns) */
-        PLAYOUT_ENDED,     /* item_id ended: reason, frames played */
+        PLAYOUT_STARTED, /* item_id began: its frame 0 was handed at (mono_ns) */
+        PLAYOUT_ENDED,   /* item_id ended: reason, frames played */
         PLAYOUT_PAUSED,
         PLAYOUT_RESUMED,
-        PLAYOUT_IDLE,      /* nothing to play */
-        PLAYOUT_SILENCE,   /* item_id: the output stayed below the silence level for the set time */
+        PLAYOUT_IDLE,    /* nothing to play */
+        PLAYOUT_SILENCE, /* item_id: the output stayed below the silence level for the set time */
 };
 
 enum playout_end_reason {
         PLAYOUT_END_COMPLETE,
         PLAYOUT_END_SKIPPED,
-        PLAYOUT_END_ERROR,     /* could not open or decode: error holds why */
-        PLAYOUT_END_REMOVED,   /* cancelled before or while playing by the loop */
+        PLAYOUT_END_ERROR,   /* could not open or decode: error holds why */
+        PLAYOUT_END_REMOVED, /* cancelled before or while playing by the loop */
         PLAYOUT_END_SHUTDOWN,
-        PLAYOUT_END_CUT,       /* cut by a hard start (playout_hard_start) */
-        PLAYOUT_END_SILENCE,   /* ended by the loop after PLAYOUT_SILENCE (playout_end) */
-        PLAYOUT_END_FADED,     /* faded out by the loop (playout_end), e.g. filler giving way */
+        PLAYOUT_END_CUT,     /* cut by a hard start (playout_hard_start) */
+        PLAYOUT_END_SILENCE, /* ended by the loop after PLAYOUT_SILENCE (playout_end) */
+        PLAYOUT_END_FADED,   /* faded out by the loop (playout_end), e.g. filler giving way */
 };
 const char *playout_end_reason_to_string(enum playout_end_reason r);
 
@@ -40,25 +40,24 @@ struct playout_event {
         enum playout_event_type type;
         uint64_t item_id;
         enum playout_end_reason reason;
-        int64_t frames;        /* STARTED: total length if known else -1; ENDED: frames played
-                                  (handed to the device, counted from start_frame) */
-        int64_t start_frame;   /* STARTED: the frame it started from (playout_cue_from), else 0 */
+        int64_t frames;      /* STARTED: total length if known else -1; ENDED: frames played
+                                (handed to the device, counted from start_frame) */
+        int64_t start_frame; /* STARTED: the frame it started from (playout_cue_from), else 0 */
         uint64_t mono_ns;
-        int error;             /* ENDED with ERROR: -errno */
-        char message[256];     /* ENDED with ERROR: human readable reason */
+        int error;         /* ENDED with ERROR: -errno */
+        char message[256]; /* ENDED with ERROR: human readable reason */
 };
 
 struct playout;
 
 /* Takes ownership of OUT on success (on failure it stays the caller's). Starts the thread. */
-int playout_start(struct output *out, struct aclock *clock, int rate, int channels,
-                  struct playout **ret);
+int playout_start(struct output *out, struct aclock *clock, int rate, int channels, struct playout **ret);
 
 /* Loop thread. All return 0 or -ENOMEM. */
 /* Make ID (AUDIO_PATH) the item after the current one; replaces any cued
  * item. If nothing is playing it starts at once. id 0 = uncue. */
 int playout_cue(struct playout *p, uint64_t id, const char *audio_path);
-int playout_skip(struct playout *p);            /* end the current item now (SKIPPED) */
+int playout_skip(struct playout *p); /* end the current item now (SKIPPED) */
 /* Like playout_cue, but the item starts at START_FRAME (resuming after a
  * restart); the clock then counts its frames from START_FRAME. */
 int playout_cue_from(struct playout *p, uint64_t id, const char *audio_path, int64_t start_frame);
@@ -68,7 +67,8 @@ int playout_cue_from(struct playout *p, uint64_t id, const char *audio_path, int
  * so its first frame is ready in time. If nothing plays at that moment ID
  * simply starts then. The cued item stays cued (it follows ID). Replaces a
  * pending hard start; id 0 cancels it. */
-int playout_hard_start(struct playout *p, uint64_t id, const char *audio_path, uint64_t at_mono_ns, int fade_ms);
+int playout_hard_start(struct playout *p, uint64_t id, const char *audio_path, uint64_t at_mono_ns,
+                       int fade_ms);
 /* Ends the current item after a FADE_MS fade-out, with REASON (SKIPPED,
  * SILENCE, FADED); then as at any end, the cued item follows. */
 int playout_end(struct playout *p, enum playout_end_reason reason, int fade_ms);

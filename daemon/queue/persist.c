@@ -36,7 +36,7 @@ struct persist {
         char *dir;
         char *path;
         char *tmp_path;
-        char *last_text;        /* what the file holds, as far as we know */
+        char *last_text; /* what the file holds, as far as we know */
         uint64_t last_write_us;
 };
 
@@ -104,7 +104,8 @@ int persist_state_to_json(const struct persist_state *st, char **ret) {
         json_object_object_add(o, "on_air", st->has_on_air ? on_air_to_json(&st->on_air) : NULL);
         json_object_object_add(o, "schedule", json_object_get(st->schedule));
         /* Pretty: an admin reads it, and a parse error's line means something. */
-        text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        text = strdup(
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         if (!text)
                 return -ENOMEM;
         *ret = text;
@@ -144,13 +145,14 @@ static int get_int64(struct reader *rd, struct json_object *o, const char *prefi
         if (!json_object_is_type(v, json_type_int))
                 return reader_fail(rd, field, "not an integer");
         if (json_object_get_int64(v) < min)
-                return reader_fail(rd, field, "%lld is below %lld", (long long) json_object_get_int64(v),
-                                   (long long) min);
+                return reader_fail(rd, field, "%lld is below %lld", (long long)json_object_get_int64(v),
+                                   (long long)min);
         *ret = json_object_get_int64(v);
         return 0;
 }
 
-static int get_path(struct reader *rd, struct json_object *o, const char *prefix, const char *key, char **ret) {
+static int get_path(struct reader *rd, struct json_object *o, const char *prefix, const char *key,
+                    char **ret) {
         struct json_object *v;
         char field[128];
 
@@ -177,7 +179,7 @@ static int story_from_json(struct reader *rd, struct json_object *o, const char 
             (r = get_path(rd, o, prefix, "audio", &ret->audio)) < 0 ||
             (r = get_path(rd, o, prefix, "transcript", &ret->transcript)) < 0)
                 return r;
-        ret->id = (uint64_t) id;
+        ret->id = (uint64_t)id;
         return 0;
 }
 
@@ -211,14 +213,14 @@ static int queue_from_json(struct reader *rd, struct json_object *o, struct pers
                 int r;
 
                 snprintf(prefix, sizeof prefix, "queue[%zu]", i);
-                st->n_queue = i + 1;    /* so that persist_state_done frees a half-read entry */
+                st->n_queue = i + 1; /* so that persist_state_done frees a half-read entry */
                 r = story_from_json(rd, json_object_array_get_idx(q, i), prefix, &st->queue[i]);
                 if (r < 0)
                         return r;
                 for (size_t k = 0; k < i; k++)
                         if (st->queue[k].id == st->queue[i].id)
                                 return reader_fail(rd, prefix, "id %llu appears twice",
-                                                   (unsigned long long) st->queue[i].id);
+                                                   (unsigned long long)st->queue[i].id);
         }
         return 0;
 }
@@ -233,14 +235,14 @@ static int state_from_object(struct reader *rd, struct json_object *o, struct pe
         if ((r = get_int64(rd, o, "", "version", 0, &version)) < 0)
                 return r;
         if (version != PERSIST_VERSION)
-                return reader_fail(rd, "version", "%lld is not %d", (long long) version, PERSIST_VERSION);
+                return reader_fail(rd, "version", "%lld is not %d", (long long)version, PERSIST_VERSION);
         if ((r = get_int64(rd, o, "", "next_id", 1, &next_id)) < 0 ||
             (r = get_int64(rd, o, "", "rate", 1, &rate)) < 0)
                 return r;
         if (rate > 1000000)
-                return reader_fail(rd, "rate", "%lld is out of range", (long long) rate);
-        st->next_id = (uint64_t) next_id;
-        st->rate = (int) rate;
+                return reader_fail(rd, "rate", "%lld is out of range", (long long)rate);
+        st->next_id = (uint64_t)next_id;
+        st->rate = (int)rate;
         if ((r = queue_from_json(rd, o, st)) < 0)
                 return r;
         if (json_object_object_get_ex(o, "on_air", &v) && v) {
@@ -274,7 +276,7 @@ static struct json_object *parse_text(const char *text, size_t len, char **ret_e
 
         if (!tok)
                 return NULL;
-        o = json_tokener_parse_ex(tok, text, (int) len);
+        o = json_tokener_parse_ex(tok, text, (int)len);
         end = json_tokener_get_parse_end(tok);
         if (!o && json_tokener_get_error(tok) == json_tokener_continue)
                 why = "unexpected end of data (a truncated file?)", end = len;
@@ -338,7 +340,7 @@ int persist_new(const char *dir, struct persist **ret) {
                 persist_free(p);
                 return -ENOMEM;
         }
-        (void) mkdir(dir, 0755);    /* the parent is the manager's business; errors show at save */
+        (void)mkdir(dir, 0755); /* the parent is the manager's business; errors show at save */
         *ret = p;
         return 0;
 }
@@ -377,13 +379,13 @@ static int read_all(const char *path, char **ret, size_t *ret_len) {
                 return -errno;
         if (st.st_size > PERSIST_MAX_SIZE)
                 return -EFBIG;
-        buf = malloc((size_t) st.st_size + 1);
+        buf = malloc((size_t)st.st_size + 1);
         if (!buf)
                 return -ENOMEM;
-        while (len < (size_t) st.st_size && (n = read(fd, buf + len, (size_t) st.st_size - len)) != 0) {
+        while (len < (size_t)st.st_size && (n = read(fd, buf + len, (size_t)st.st_size - len)) != 0) {
                 if (n < 0)
                         return -errno;
-                len += (size_t) n;
+                len += (size_t)n;
         }
         buf[len] = 0;
         *ret = TAKE_PTR(buf);
@@ -399,12 +401,12 @@ static int move_aside(struct persist *p, const char *why, char **ret_error) {
 
         clock_gettime(CLOCK_REALTIME, &ts);
         if (asprintf(&aside, "%s.corrupt-%lld", p->path,
-                     (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000) < 0)
+                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) < 0)
                 return -ENOMEM;
         if (rename(p->path, aside) < 0)
                 r = -errno;
         else
-                (void) fileio_fsync_dir(p->dir);
+                (void)fileio_fsync_dir(p->dir);
         if (asprintf(ret_error, "'%s':%s; %s '%s'", p->path, why,
                      r < 0 ? "could not move it aside" : "moved it to", aside) < 0)
                 *ret_error = NULL;
@@ -419,7 +421,7 @@ int persist_load(struct persist *p, struct persist_state *ret, char **ret_error)
 
         /* A temp file is a write that never reached its rename: the state
          * file still holds the last complete state. */
-        (void) unlink(p->tmp_path);
+        (void)unlink(p->tmp_path);
         r = read_all(p->path, &text, &len);
         if (r == -ENOENT)
                 return 0;
@@ -452,7 +454,7 @@ int persist_save(struct persist *p, const struct persist_state *st) {
         clock_gettime(CLOCK_MONOTONIC, &a);
         r = fileio_write_atomic(p->path, p->tmp_path, text, true);
         clock_gettime(CLOCK_MONOTONIC, &b);
-        p->last_write_us = (uint64_t) ((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
+        p->last_write_us = (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
         if (r < 0) {
                 /* After a failed directory fsync the rename may or may not
                  * have reached the disk: write again next time. */

@@ -18,28 +18,28 @@ struct json_object;
 /* A story waiting in the queue. */
 struct persist_story {
         uint64_t id;
-        char *audio;            /* absolute paths */
+        char *audio; /* absolute paths */
         char *transcript;
-        int64_t start_frame;    /* > 0: a resumed story starts there (frames at the state's rate) */
+        int64_t start_frame; /* > 0: a resumed story starts there (frames at the state's rate) */
 };
 
 /* The story on air at the last checkpoint. */
 struct persist_on_air {
-        struct persist_story story;     /* story.start_frame: where it had started from */
-        int64_t frames;                 /* position: frames of it handed to the device */
-        int64_t duration_ms;            /* -1 when not known */
-        int64_t started_wall_ms;        /* CLOCK_REALTIME ms when it went on air */
-        int64_t checkpoint_wall_ms;     /* CLOCK_REALTIME ms of the checkpoint */
+        struct persist_story story; /* story.start_frame: where it had started from */
+        int64_t frames;             /* position: frames of it handed to the device */
+        int64_t duration_ms;        /* -1 when not known */
+        int64_t started_wall_ms;    /* CLOCK_REALTIME ms when it went on air */
+        int64_t checkpoint_wall_ms; /* CLOCK_REALTIME ms of the checkpoint */
 };
 
 struct persist_state {
-        uint64_t next_id;               /* the queue's id counter */
-        int rate;                       /* output rate that frame counts refer to */
-        struct persist_story *queue;    /* in air order */
+        uint64_t next_id;            /* the queue's id counter */
+        int rate;                    /* output rate that frame counts refer to */
+        struct persist_story *queue; /* in air order */
         size_t n_queue;
         bool has_on_air;
         struct persist_on_air on_air;
-        struct json_object *schedule;   /* owned, opaque (the schedule's one-off events); NULL: none */
+        struct json_object *schedule; /* owned, opaque (the schedule's one-off events); NULL: none */
 };
 
 /* Frees what ST holds and zeroes it; ST itself is the caller's. */
@@ -58,7 +58,7 @@ struct persist;
 /* DIR is created when missing (failures show at the first load or save). */
 int persist_new(const char *dir, struct persist **ret);
 struct persist *persist_free(struct persist *p);
-const char *persist_path(const struct persist *p);     /* DIR/state.json */
+const char *persist_path(const struct persist *p); /* DIR/state.json */
 
 /* Reads the state. 1 loaded, 0 there is none (first start); a leftover
  * temp file from a torn write is removed, never read. -EBADMSG: the file

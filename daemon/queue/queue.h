@@ -12,20 +12,20 @@
 struct cue_list;
 
 struct story {
-        uint64_t id;              /* unique for the daemon's life, from 1 */
+        uint64_t id; /* unique for the daemon's life, from 1 */
         char *title;
-        char *audio_path;         /* absolute */
-        char *transcript_path;    /* absolute */
-        struct cue_list *cues;    /* owned */
-        enum timing_source timing;/* TIMING_NONE until the ingest worker is done */
-        int64_t duration_ms;      /* -1 until scanned */
-        bool failed;              /* ingest found the audio unusable */
-        int64_t start_frame;      /* > 0: starts there, not at the top (resumed after a restart) */
+        char *audio_path;          /* absolute */
+        char *transcript_path;     /* absolute */
+        struct cue_list *cues;     /* owned */
+        enum timing_source timing; /* TIMING_NONE until the ingest worker is done */
+        int64_t duration_ms;       /* -1 until scanned */
+        bool failed;               /* ingest found the audio unusable */
+        int64_t start_frame;       /* > 0: starts there, not at the top (resumed after a restart) */
         /* As-run (manager-events.c) */
-        int64_t aired_ms;         /* wall clock ms its first frame was handed to the device; 0 before */
-        int64_t aired_from_ms;    /* media position it went on air from (0, or where it resumed) */
-        int64_t scheduled_ms;     /* wall clock ms a clock event set it for; 0: not scheduled */
-        bool filler;              /* played from the filler folder */
+        int64_t aired_ms;      /* wall clock ms its first frame was handed to the device; 0 before */
+        int64_t aired_from_ms; /* media position it went on air from (0, or where it resumed) */
+        int64_t scheduled_ms;  /* wall clock ms a clock event set it for; 0: not scheduled */
+        bool filler;           /* played from the filler folder */
 };
 
 struct story *story_free(struct story *s);
@@ -33,10 +33,10 @@ struct story *story_free(struct story *s);
 struct queue;
 
 int queue_new(struct queue **ret);
-struct queue *queue_free(struct queue *q);     /* frees the stories it holds */
+struct queue *queue_free(struct queue *q); /* frees the stories it holds */
 
 size_t queue_size(const struct queue *q);
-struct story *queue_get(const struct queue *q, size_t index);   /* NULL if out of range */
+struct story *queue_get(const struct queue *q, size_t index); /* NULL if out of range */
 struct story *queue_find(const struct queue *q, uint64_t id, size_t *ret_index);
 
 /* Takes ownership of S and assigns s->id. index == queue_size() appends;

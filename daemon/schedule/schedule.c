@@ -28,7 +28,7 @@
 
 /* Wall-clock fields as one ordered number (not a duration). */
 static int64_t wall_key(int year, int mon, int mday, int hour, int min, int sec) {
-        return ((((((int64_t) year * 13 + mon) * 32 + mday) * 24 + hour) * 60 + min) * 60) + sec;
+        return ((((((int64_t)year * 13 + mon) * 32 + mday) * 24 + hour) * 60 + min) * 60) + sec;
 }
 
 static int64_t wall_key_of(time_t t) {
@@ -40,7 +40,7 @@ static int64_t wall_key_of(time_t t) {
 }
 
 static int days_in_month(int year, int mon) {
-        static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
         bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
 
         return mon == 2 && leap ? 29 : days[mon - 1];
@@ -49,8 +49,13 @@ static int days_in_month(int year, int mon) {
 /* mktime() of the fields with the given tm_isdst; -1 when it fails. */
 static time_t make_time(int year, int mon, int mday, int hour, int min, int sec, int isdst) {
         struct tm tm = {
-                .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = mday,
-                .tm_hour = hour, .tm_min = min, .tm_sec = sec, .tm_isdst = isdst,
+                .tm_year = year - 1900,
+                .tm_mon = mon - 1,
+                .tm_mday = mday,
+                .tm_hour = hour,
+                .tm_min = min,
+                .tm_sec = sec,
+                .tm_isdst = isdst,
         };
 
         return mktime(&tm);
@@ -77,8 +82,9 @@ int schedule_local_time(int year, int mon, int mday, int hour, int min, int sec,
         bool found = false;
         time_t best = 0;
 
-        if (year < 1970 || year > 9999 || mon < 1 || mon > 12 || mday < 1 || mday > days_in_month(year, mon) ||
-            hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 59)
+        if (year < 1970 || year > 9999 || mon < 1 || mon > 12 || mday < 1 ||
+            mday > days_in_month(year, mon) || hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 ||
+            sec > 59)
                 return -EINVAL;
         for (int dst = 0; dst <= 1; dst++) {
                 c[dst] = make_time(year, mon, mday, hour, min, sec, dst);
@@ -94,7 +100,7 @@ int schedule_local_time(int year, int mon, int mday, int hour, int min, int sec,
                 if (wall_key_of(lo) < want && wall_key_of(hi) > want)
                         best = gap_end(lo, hi, want);
                 else
-                        best = hi;      /* no gap seen: take what mktime() made of it */
+                        best = hi; /* no gap seen: take what mktime() made of it */
         }
         *ret = best;
         return 0;
@@ -109,11 +115,14 @@ int schedule_next(int hour, int min, int sec, unsigned days, time_t after, time_
                 return -EINVAL;
         /* Today's occurrence may be past; a week and a day covers any set of days. */
         for (int i = 0; i <= 8; i++) {
-                struct tm d = { .tm_year = a.tm_year, .tm_mon = a.tm_mon, .tm_mday = a.tm_mday + i,
-                                .tm_hour = 12, .tm_isdst = -1 };
+                struct tm d = {.tm_year = a.tm_year,
+                               .tm_mon = a.tm_mon,
+                               .tm_mday = a.tm_mday + i,
+                               .tm_hour = 12,
+                               .tm_isdst = -1};
                 time_t t;
 
-                if (mktime(&d) == (time_t) -1 || !(days & (1u << d.tm_wday)))
+                if (mktime(&d) == (time_t)-1 || !(days & (1u << d.tm_wday)))
                         continue;
                 if (schedule_local_time(d.tm_year + 1900, d.tm_mon + 1, d.tm_mday, hour, min, sec, &t) < 0)
                         continue;
@@ -167,13 +176,14 @@ static bool parse_at_fields(const char *p, int f[6], bool *ret_date) {
 }
 
 int schedule_parse_at(const char *text, time_t now, time_t *ret, char **ret_error) {
-        int f[6] = { 0 };
+        int f[6] = {0};
         bool dated;
         time_t t;
 
         *ret_error = NULL;
         if (!text || !parse_at_fields(text, f, &dated)) {
-                if (asprintf(ret_error, "'%s' is not a time: use HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS] (local time)",
+                if (asprintf(ret_error,
+                             "'%s' is not a time: use HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS] (local time)",
                              text ? text : "") < 0)
                         *ret_error = NULL;
                 return -EINVAL;
@@ -193,7 +203,8 @@ int schedule_parse_at(const char *text, time_t now, time_t *ret, char **ret_erro
         }
         if (t <= now) {
                 int n = dated ? asprintf(ret_error, "'%s' is in the past", text)
-                              : asprintf(ret_error, "%02d:%02d:%02d has passed today; give a date "
+                              : asprintf(ret_error,
+                                         "%02d:%02d:%02d has passed today; give a date "
                                          "(%04d-%02d-%02dT%02d:%02d:%02d) for another day",
                                          f[3], f[4], f[5], f[0], f[1], f[2], f[3], f[4], f[5]);
                 if (n < 0)
@@ -247,7 +258,8 @@ struct schedule *schedule_free(struct schedule *s) {
 }
 
 static int event_cmp(const void *a, const void *b) {
-        const struct schedule_event *x = *(struct schedule_event *const *) a, *y = *(struct schedule_event *const *) b;
+        const struct schedule_event *x = *(struct schedule_event *const *)a,
+                                    *y = *(struct schedule_event *const *)b;
 
         if (x->at != y->at)
                 return x->at < y->at ? -1 : 1;
@@ -277,7 +289,8 @@ static struct schedule_event *event_dup(const struct schedule_event *tmpl) {
         ev->name = tmpl->name ? strdup(tmpl->name) : NULL;
         ev->audio = tmpl->audio ? strdup(tmpl->audio) : NULL;
         ev->transcript = tmpl->transcript ? strdup(tmpl->transcript) : NULL;
-        if ((tmpl->name && !ev->name) || (tmpl->audio && !ev->audio) || (tmpl->transcript && !ev->transcript))
+        if ((tmpl->name && !ev->name) || (tmpl->audio && !ev->audio) ||
+            (tmpl->transcript && !ev->transcript))
                 return schedule_event_free(ev);
         ev->phase = SCHEDULE_WAITING;
         return ev;
@@ -286,7 +299,8 @@ static struct schedule_event *event_dup(const struct schedule_event *tmpl) {
 /* One-off events come after all recurring ones at the same second. */
 #define ORDER_ONE_OFF 0x80000000u
 
-int schedule_add(struct schedule *s, const struct schedule_event *tmpl, time_t now_s, struct schedule_event **ret) {
+int schedule_add(struct schedule *s, const struct schedule_event *tmpl, time_t now_s,
+                 struct schedule_event **ret) {
         _cleanup_(freep) struct schedule_event *ev = NULL;
         int r;
 
@@ -314,7 +328,7 @@ int schedule_add(struct schedule *s, const struct schedule_event *tmpl, time_t n
         ev->id = tmpl->id ? tmpl->id : s->next_id;
         s->next_id = MAX(s->next_id, ev->id + 1);
         if (!ev->recurring)
-                ev->order = ORDER_ONE_OFF + (unsigned) (ev->id & 0x7fffffff);
+                ev->order = ORDER_ONE_OFF + (unsigned)(ev->id & 0x7fffffff);
         s->events[s->n++] = ev;
         sort_events(s);
         if (ret)
@@ -363,15 +377,15 @@ static bool retire(struct schedule *s, size_t i, time_t after) {
         ev->last = ev->at;
         ev->phase = SCHEDULE_WAITING;
         if (schedule_next(ev->hour, ev->minute, ev->second, ev->days, MAX(ev->at, after), &ev->at) < 0)
-                ev->at += 86400;        /* not reached: days was checked when added */
+                ev->at += 86400; /* not reached: days was checked when added */
         return false;
 }
 
 /* One event at NOW_NS; true when it left the list. */
 static bool run_one(struct schedule *s, size_t i, int64_t now_ns) {
         struct schedule_event *ev = s->events[i];
-        int64_t at_ns = (int64_t) ev->at * NSEC_PER_SEC;
-        time_t now_s = (time_t) (now_ns / NSEC_PER_SEC);
+        int64_t at_ns = (int64_t)ev->at * NSEC_PER_SEC;
+        time_t now_s = (time_t)(now_ns / NSEC_PER_SEC);
 
         if (now_ns > at_ns + SCHEDULE_GRACE_S * NSEC_PER_SEC) {
                 s->ops.missed(ev, s->userdata);
@@ -398,7 +412,7 @@ int64_t schedule_run(struct schedule *s, int64_t now_ns) {
         sort_events(s);
         for (size_t i = 0; i < s->n; i++) {
                 const struct schedule_event *ev = s->events[i];
-                int64_t t = (int64_t) ev->at * NSEC_PER_SEC;
+                int64_t t = (int64_t)ev->at * NSEC_PER_SEC;
 
                 if (ev->phase == SCHEDULE_WAITING)
                         t -= SCHEDULE_LEAD_S * NSEC_PER_SEC;
@@ -408,7 +422,7 @@ int64_t schedule_run(struct schedule *s, int64_t now_ns) {
 }
 
 void schedule_clock_changed(struct schedule *s, int64_t now_ns) {
-        time_t now_s = (time_t) (now_ns / NSEC_PER_SEC);
+        time_t now_s = (time_t)(now_ns / NSEC_PER_SEC);
 
         /* An occurrence older than the grace stays as it is: run() reports
          * it missed. Otherwise the occurrence is recomputed, which only
@@ -420,9 +434,10 @@ void schedule_clock_changed(struct schedule *s, int64_t now_ns) {
                 if (!ev->recurring || ev->at < now_s - SCHEDULE_GRACE_S)
                         continue;
                 if (schedule_next(ev->hour, ev->minute, ev->second, ev->days,
-                                  MAX(ev->last, now_s - SCHEDULE_GRACE_S - 1), &t) >= 0 && t != ev->at) {
-                        log_info("Schedule '%s': next occurrence moved by %+lld s", ev->name ? ev->name : "?",
-                                 (long long) (t - ev->at));
+                                  MAX(ev->last, now_s - SCHEDULE_GRACE_S - 1), &t) >= 0 &&
+                    t != ev->at) {
+                        log_info("Schedule '%s': next occurrence moved by %+lld s",
+                                 ev->name ? ev->name : "?", (long long)(t - ev->at));
                         ev->at = t;
                 }
         }
@@ -442,7 +457,7 @@ int64_t schedule_realtime_ns(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+        return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
 }
 
 static int on_timerfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -496,12 +511,12 @@ struct schedule_timer *schedule_timer_free(struct schedule_timer *t) {
 }
 
 int schedule_timer_arm(struct schedule_timer *t, int64_t deadline_ns) {
-        struct itimerspec its = { 0 };
+        struct itimerspec its = {0};
 
         if (deadline_ns != INT64_MAX) {
-                deadline_ns = MAX(deadline_ns, 1);      /* 0 would disarm */
-                its.it_value.tv_sec = (time_t) (deadline_ns / NSEC_PER_SEC);
-                its.it_value.tv_nsec = (long) (deadline_ns % NSEC_PER_SEC);
+                deadline_ns = MAX(deadline_ns, 1); /* 0 would disarm */
+                its.it_value.tv_sec = (time_t)(deadline_ns / NSEC_PER_SEC);
+                its.it_value.tv_nsec = (long)(deadline_ns % NSEC_PER_SEC);
         }
         if (timerfd_settime(t->fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) < 0)
                 return -errno;

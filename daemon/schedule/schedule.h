@@ -52,22 +52,22 @@ int schedule_parse_at(const char *text, time_t now, time_t *ret, char **ret_erro
 /* ---- the event list ------------------------------------------------- */
 
 enum schedule_phase {
-        SCHEDULE_WAITING,       /* before T - lead */
-        SCHEDULE_PREPARED,      /* prepare() called, fire() not yet */
+        SCHEDULE_WAITING,  /* before T - lead */
+        SCHEDULE_PREPARED, /* prepare() called, fire() not yet */
 };
 
 struct schedule_event {
-        uint64_t id;            /* unique for the daemon's life; one-off ids persist */
+        uint64_t id; /* unique for the daemon's life; one-off ids persist */
         char *name;
-        bool recurring;         /* from the config's schedule section */
-        int hour, minute, second;       /* recurring */
-        unsigned days;                  /* recurring */
+        bool recurring;           /* from the config's schedule section */
+        int hour, minute, second; /* recurring */
+        unsigned days;            /* recurring */
         enum schedule_mode mode;
         int wait_s;
         char *audio, *transcript;
-        time_t at;              /* the next (one-off: the only) occurrence */
-        time_t last;            /* recurring: the occurrence fired last (never twice), 0 none */
-        unsigned order;         /* same second: lower plays first (config order, then one-offs as added) */
+        time_t at;      /* the next (one-off: the only) occurrence */
+        time_t last;    /* recurring: the occurrence fired last (never twice), 0 none */
+        unsigned order; /* same second: lower plays first (config order, then one-offs as added) */
         enum schedule_phase phase;
 };
 
@@ -94,7 +94,8 @@ struct schedule *schedule_free(struct schedule *s);
  * one keeps TMPL->at. Sets order (config events keep TMPL->order, one-off
  * ones come after every recurring one, in id order). -ENOMEM, -EINVAL
  * (recurring with no days), -EEXIST (the id is taken). */
-int schedule_add(struct schedule *s, const struct schedule_event *tmpl, time_t now_s, struct schedule_event **ret);
+int schedule_add(struct schedule *s, const struct schedule_event *tmpl, time_t now_s,
+                 struct schedule_event **ret);
 /* Removes ID (caller frees it with schedule_event_free), or NULL. */
 struct schedule_event *schedule_take(struct schedule *s, uint64_t id);
 struct schedule_event *schedule_event_free(struct schedule_event *ev);

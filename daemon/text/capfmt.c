@@ -24,10 +24,10 @@ void capfmt_timestamp(int64_t ms, char sep, char *buf) {
         h = ms / 3600000;
         if (h > TIMESTAMP_MAX_HOURS)
                 h = TIMESTAMP_MAX_HOURS;
-        m = (int) (ms / 60000 % 60);
-        s = (int) (ms / 1000 % 60);
-        frac = (int) (ms % 1000);
-        snprintf(buf, 16, "%02d:%02d:%02d%c%03d", (int) h, m, s, sep, frac);
+        m = (int)(ms / 60000 % 60);
+        s = (int)(ms / 1000 % 60);
+        frac = (int)(ms % 1000);
+        snprintf(buf, 16, "%02d:%02d:%02d%c%03d", (int)h, m, s, sep, frac);
 }
 
 static int check(FILE *f) {
@@ -96,7 +96,8 @@ static struct json_object *cue_to_json(const struct cue *c) {
 
         if (!o)
                 return NULL;
-        if (json_object_object_add(o, "start_ms", json_object_new_int64(c->start_ms < 0 ? 0 : c->start_ms)) < 0 ||
+        if (json_object_object_add(o, "start_ms", json_object_new_int64(c->start_ms < 0 ? 0 : c->start_ms)) <
+                    0 ||
             json_object_object_add(o, "end_ms", json_object_new_int64(c->end_ms < 0 ? 0 : c->end_ms)) < 0 ||
             json_object_object_add(o, "speaker", json_string_or_null(c->speaker)) < 0 ||
             json_object_object_add(o, "text", json_object_new_string(c->text)) < 0) {
@@ -110,8 +111,7 @@ static struct json_object *list_to_json(const char *title, int64_t duration_ms, 
         struct json_object *root = json_object_new_object();
         struct json_object *cues = json_object_new_array();
 
-        if (!root || !cues ||
-            json_object_object_add(root, "title", json_string_or_null(title)) < 0 ||
+        if (!root || !cues || json_object_object_add(root, "title", json_string_or_null(title)) < 0 ||
             json_object_object_add(root, "duration_ms", json_object_new_int64(duration_ms)) < 0)
                 goto fail;
         for (size_t i = 0; i < l->n_cues; i++) {

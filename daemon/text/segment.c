@@ -22,23 +22,23 @@
 
 /* Abbreviations after which a period does not end a sentence. */
 static const char *const abbreviations[] = {
-        "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "vs", "Prof", "Gen", "Sen", "Rep",
-        "Gov", "Lt", "Col", "Sgt", "Capt", "Cmdr", "Adm", "Rev", "Mt", "Ft", "Hon",
-        "Pres", "Supt", "Messrs", "Mme", "Sra",
+        "Mr",  "Mrs", "Ms",  "Dr",   "St",   "Jr",     "Sr",   "vs",   "Prof", "Gen",
+        "Sen", "Rep", "Gov", "Lt",   "Col",  "Sgt",    "Capt", "Cmdr", "Adm",  "Rev",
+        "Mt",  "Ft",  "Hon", "Pres", "Supt", "Messrs", "Mme",  "Sra",
 };
 
 /* A break before these reads as a clause boundary. */
 static const char *const conjunctions[] = {
-        "and", "but", "or", "nor", "so", "yet", "because", "which", "who", "whom",
-        "whose", "where", "when", "while", "although", "though", "if", "unless",
-        "until", "since", "whether",
+        "and",      "but",    "or",   "nor",    "so",    "yet",   "because",
+        "which",    "who",    "whom", "whose",  "where", "when",  "while",
+        "although", "though", "if",   "unless", "until", "since", "whether",
 };
 
 /* A break right after these strands them from their word. */
 static const char *const weak_words[] = {
-        "a", "an", "the", "of", "to", "in", "on", "at", "for", "with", "by", "from",
-        "Mr.", "Mrs.", "Ms.", "Dr.", "St.", "my", "his", "her", "our", "their", "its",
-        "your", "this", "that", "these", "those",
+        "a",   "an",    "the", "of",   "to",   "in",   "on",    "at",    "for", "with",
+        "by",  "from",  "Mr.", "Mrs.", "Ms.",  "Dr.",  "St.",   "my",    "his", "her",
+        "our", "their", "its", "your", "this", "that", "these", "those",
 };
 
 /* Penalties as fractions of a full unit's squared capacity. */
@@ -47,25 +47,25 @@ static const char *const weak_words[] = {
 #define PEN_WORD 0.30
 #define PEN_BEFORE_DASH 0.50
 #define PEN_WEAK 0.60
-#define PEN_ORPHAN 0.40         /* a lone word dangling at the end of a cue */
-#define PEN_ORPHAN_FINAL 0.20   /* ... that ends the sentence */
-#define PEN_ORPHAN_LEAD 0.15    /* a lone word leading the next line */
-#define PEN_ORPHAN_CLAUSE 0.05  /* a lone lead-in such as "Yesterday," */
+#define PEN_ORPHAN 0.40        /* a lone word dangling at the end of a cue */
+#define PEN_ORPHAN_FINAL 0.20  /* ... that ends the sentence */
+#define PEN_ORPHAN_LEAD 0.15   /* a lone word leading the next line */
+#define PEN_ORPHAN_CLAUSE 0.05 /* a lone lead-in such as "Yesterday," */
 #define PEN_NAME 0.50
 
 struct word {
         const char *s;
-        size_t len;     /* bytes */
-        int chars;      /* display width in characters, with the mark prefix */
-        bool mark;      /* the speaker mark standing alone */
-        bool prefix;    /* the speaker mark and a space come before this word */
+        size_t len;  /* bytes */
+        int chars;   /* display width in characters, with the mark prefix */
+        bool mark;   /* the speaker mark standing alone */
+        bool prefix; /* the speaker mark and a space come before this word */
 };
 
 static int utf8_chars(const char *s, size_t len) {
         int n = 0;
 
         for (size_t i = 0; i < len; i++)
-                n += ((unsigned char) s[i] & 0xc0) != 0x80;
+                n += ((unsigned char)s[i] & 0xc0) != 0x80;
         return n;
 }
 
@@ -80,7 +80,7 @@ static bool is_closer(const char *s, size_t *ret_len) {
                 *ret_len = 1;
                 return true;
         }
-        if (is_utf8(s, "\xe2\x80\x9d") || is_utf8(s, "\xe2\x80\x99")) {  /* ” ’ */
+        if (is_utf8(s, "\xe2\x80\x9d") || is_utf8(s, "\xe2\x80\x99")) { /* ” ’ */
                 *ret_len = 3;
                 return true;
         }
@@ -88,23 +88,23 @@ static bool is_closer(const char *s, size_t *ret_len) {
 }
 
 static bool starts_sentence(const char *s) {
-        const unsigned char u = (unsigned char) *s;
+        const unsigned char u = (unsigned char)*s;
 
         if (isupper(u) || isdigit(u) || *s == '"' || *s == '\'' || *s == '$')
                 return true;
-        if (is_utf8(s, "\xe2\x80\x9c") || is_utf8(s, "\xe2\x80\x98"))       /* “ ‘ */
+        if (is_utf8(s, "\xe2\x80\x9c") || is_utf8(s, "\xe2\x80\x98")) /* “ ‘ */
                 return true;
-        return u == 0xc3 && (unsigned char) s[1] >= 0x80 && (unsigned char) s[1] <= 0x9e;
+        return u == 0xc3 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9e;
 }
 
 /* Is the period at text[i] part of an abbreviation or a dotted initial? */
 static bool is_abbreviation(const char *text, size_t i) {
         size_t b = i;
 
-        while (b > 0 && isalpha((unsigned char) text[b - 1]))
+        while (b > 0 && isalpha((unsigned char)text[b - 1]))
                 b--;
-        if (i - b == 1 && (b == 0 || !isalnum((unsigned char) text[b - 1])))
-                return true;    /* "J." and the "S." of "U.S." */
+        if (i - b == 1 && (b == 0 || !isalnum((unsigned char)text[b - 1])))
+                return true; /* "J." and the "S." of "U.S." */
         for (size_t k = 0; k < ELEMENTSOF(abbreviations); k++)
                 if (strlen(abbreviations[k]) == i - b && strncmp(text + b, abbreviations[k], i - b) == 0)
                         return true;
@@ -166,11 +166,11 @@ int segment_sentences(const char *text, char ***ret) {
         v = calloc(1, sizeof(char *));
         if (!v)
                 return -ENOMEM;
-        for (const char *s = text; *(s += strspn(s, " \t\n")); ) {
+        for (const char *s = text; *(s += strspn(s, " \t\n"));) {
                 size_t l = sentence_length(s), t = l;
                 char **nv;
 
-                while (t > 0 && isspace((unsigned char) s[t - 1]))
+                while (t > 0 && isspace((unsigned char)s[t - 1]))
                         t--;
                 nv = reallocarray(v, n + 2, sizeof(char *));
                 if (!nv)
@@ -183,7 +183,7 @@ int segment_sentences(const char *text, char ***ret) {
                 s += l;
         }
         *ret = v;
-        return (int) n;
+        return (int)n;
 oom:
         strv_free(v);
         return -ENOMEM;
@@ -228,7 +228,7 @@ static double break_penalty(const struct word *w, size_t n, size_t j) {
         if (word_is(&w[j - 1], weak_words, ELEMENTSOF(weak_words), true))
                 return PEN_WEAK;
         /* "White House", "Vladimir Putin": keep a run of capitals together. */
-        if (isupper((unsigned char) w[j - 1].s[0]) && isupper((unsigned char) w[j].s[0]))
+        if (isupper((unsigned char)w[j - 1].s[0]) && isupper((unsigned char)w[j].s[0]))
                 return PEN_NAME;
         if (word_is(&w[j], conjunctions, ELEMENTSOF(conjunctions), false))
                 return PEN_CONJ;
@@ -290,18 +290,18 @@ static double orphan_penalty(const struct word *w, size_t a, size_t b, size_t n_
 /* Cuts the sentence's words into cue-sized chunks: ends[] gets the end
  * index of each chunk. Cost per chunk: a full capacity squared (so fewer
  * cues win), its width squared (balance), the break penalty. */
-static int choose_chunks(const struct word *w, size_t n, const struct segment_opts *o,
-                         size_t **ret_ends, size_t *ret_n) {
+static int choose_chunks(const struct word *w, size_t n, const struct segment_opts *o, size_t **ret_ends,
+                         size_t *ret_n) {
         _cleanup_free_ double *best = calloc(n + 1, sizeof(double));
         _cleanup_free_ size_t *prev = calloc(n + 1, sizeof(size_t));
-        double cap = (double) o->max_lines * o->max_chars, cap2 = cap * cap;
+        double cap = (double)o->max_lines * o->max_chars, cap2 = cap * cap;
         size_t *ends, k = 0;
 
         if (!best || !prev)
                 return -ENOMEM;
         for (size_t j = 1; j <= n; j++) {
                 best[j] = COST_INF;
-                for (size_t i = j; i-- > 0; ) {
+                for (size_t i = j; i-- > 0;) {
                         double width, cost;
 
                         if (j - i > 1 && lines_needed(w, i, j, o->max_chars) > o->max_lines)
@@ -334,33 +334,35 @@ static int choose_chunks(const struct word *w, size_t n, const struct segment_op
 
 /* Splits words[a..b) into the fewest lines possible, balanced: breaks[]
  * gets the index where each line after the first starts. */
-static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars,
-                        size_t *breaks, int *ret_lines) {
+static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars, size_t *breaks,
+                        int *ret_lines) {
         int lines = lines_needed(w, a, b, max_chars);
         size_t n = b - a;
-        double m2 = (double) max_chars * max_chars;
-        _cleanup_free_ double *f = calloc((size_t) (lines + 1) * (n + 1), sizeof(double));
-        _cleanup_free_ size_t *from = calloc((size_t) (lines + 1) * (n + 1), sizeof(size_t));
+        double m2 = (double)max_chars * max_chars;
+        _cleanup_free_ double *f = calloc((size_t)(lines + 1) * (n + 1), sizeof(double));
+        _cleanup_free_ size_t *from = calloc((size_t)(lines + 1) * (n + 1), sizeof(size_t));
 
         if (!f || !from)
                 return -ENOMEM;
-#define F(l, j) f[(size_t) (l) * (n + 1) + (j)]
-#define FROM(l, j) from[(size_t) (l) * (n + 1) + (j)]
+#define F(l, j) f[(size_t)(l) * (n + 1) + (j)]
+#define FROM(l, j) from[(size_t)(l) * (n + 1) + (j)]
         for (size_t j = 0; j <= n; j++)
                 F(0, j) = j == 0 ? 0 : COST_INF;
         for (int l = 1; l <= lines; l++)
                 for (size_t j = 0; j <= n; j++) {
                         F(l, j) = COST_INF;
-                        for (size_t i = j; i-- > 0; ) {
+                        for (size_t i = j; i-- > 0;) {
                                 double width = span_width(w, a + i, a + j), cost;
 
                                 if (j - i > 1 && width > max_chars)
                                         break;
                                 if (F(l - 1, i) >= COST_INF)
                                         continue;
-                                cost = F(l - 1, i) + width * width +
-                                       break_penalty(w + a, n, j) * m2 +
-                                       (n > (size_t) lines ? orphan_penalty(w, a + i, a + j, real_words(w, a, b), l == lines) * m2 : 0);
+                                cost = F(l - 1, i) + width * width + break_penalty(w + a, n, j) * m2 +
+                                       (n > (size_t)lines ? orphan_penalty(w, a + i, a + j,
+                                                                           real_words(w, a, b), l == lines) *
+                                                                    m2
+                                                          : 0);
                                 if (cost < F(l, j)) {
                                         F(l, j) = cost;
                                         FROM(l, j) = i;
@@ -414,7 +416,7 @@ static int render(const struct word *w, size_t a, size_t b, const size_t *breaks
                 if (k > a)
                         text[t++] = next < lines - 1 && breaks[next] == k ? (next++, '\n') : ' ';
                 if (w[k].prefix || w[k].mark)
-                        t += (size_t) sprintf(text + t, w[k].prefix ? "%s " : "%s", mark);
+                        t += (size_t)sprintf(text + t, w[k].prefix ? "%s " : "%s", mark);
                 if (w[k].mark)
                         continue;
                 memcpy(text + t, w[k].s, w[k].len);
@@ -432,19 +434,22 @@ static int render(const struct word *w, size_t a, size_t b, const size_t *breaks
 
 /* The words of a sentence; with a mark, it is glued to the first word
  * unless that makes an overlong line out of a word that fits alone. */
-static int split_words(const char *sentence, const char *mark, int max_chars,
-                       struct word **ret, size_t *ret_n) {
+static int split_words(const char *sentence, const char *mark, int max_chars, struct word **ret,
+                       size_t *ret_n) {
         struct word *w = calloc(strlen(sentence) / 2 + 3, sizeof *w);
         size_t n = 0;
 
         if (!w)
                 return -ENOMEM;
         if (*mark)
-                w[n++] = (struct word) { .s = mark, .len = strlen(mark), .chars = utf8_chars(mark, strlen(mark)), .mark = true };
-        for (const char *s = sentence; *(s += strspn(s, " \t\n")); ) {
+                w[n++] = (struct word){.s = mark,
+                                       .len = strlen(mark),
+                                       .chars = utf8_chars(mark, strlen(mark)),
+                                       .mark = true};
+        for (const char *s = sentence; *(s += strspn(s, " \t\n"));) {
                 size_t l = strcspn(s, " \t\n");
 
-                w[n++] = (struct word) { .s = s, .len = l, .chars = utf8_chars(s, l) };
+                w[n++] = (struct word){.s = s, .len = l, .chars = utf8_chars(s, l)};
                 s += l;
         }
         if (*mark && n > 1 && w[0].chars + 1 + w[1].chars <= max_chars) {
@@ -464,8 +469,8 @@ static void cue_done(struct cue *c) {
 }
 
 /* Appends the cues of one sentence; the mark goes on its first cue. */
-static int segment_sentence(struct cue_list *l, size_t *alloc, const char *sentence,
-                            const char *speaker, bool change, const struct segment_opts *o) {
+static int segment_sentence(struct cue_list *l, size_t *alloc, const char *sentence, const char *speaker,
+                            bool change, const struct segment_opts *o) {
         const char *mark = change ? o->speaker_mark : "";
         _cleanup_free_ struct word *w = NULL;
         _cleanup_free_ size_t *ends = NULL, *breaks = NULL;
@@ -484,8 +489,10 @@ static int segment_sentence(struct cue_list *l, size_t *alloc, const char *sente
         if (!breaks)
                 return -ENOMEM;
         for (size_t c = 0, a = 0; c < n_chunks; a = ends[c++]) {
-                struct cue cue = { .sentence = l->n_sentences, .start_ms = -1, .end_ms = -1,
-                                   .speaker_change = change && c == 0 };
+                struct cue cue = {.sentence = l->n_sentences,
+                                  .start_ms = -1,
+                                  .end_ms = -1,
+                                  .speaker_change = change && c == 0};
                 int lines;
 
                 r = choose_lines(w, a, ends[c], o->max_chars, breaks, &lines);
@@ -521,8 +528,8 @@ static bool same_speaker(const char *a, const char *b) {
         return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-static int segment_turn(struct cue_list *l, size_t *alloc, const struct transcript_turn *turn,
-                        bool change, const struct segment_opts *o) {
+static int segment_turn(struct cue_list *l, size_t *alloc, const struct transcript_turn *turn, bool change,
+                        const struct segment_opts *o) {
         char **sentences = NULL;
         size_t first = l->n_cues;
         int n, r = 0;
@@ -540,8 +547,7 @@ static int segment_turn(struct cue_list *l, size_t *alloc, const struct transcri
         return r;
 }
 
-int segment_transcript(const struct transcript *t, const struct segment_opts *o,
-                       struct cue_list **ret) {
+int segment_transcript(const struct transcript *t, const struct segment_opts *o, struct cue_list **ret) {
         struct segment_opts opts = o ? *o : SEGMENT_OPTS_DEFAULT;
         struct cue_list *l;
         const char *prev = NULL;

@@ -9,19 +9,20 @@
 struct transcript;
 
 struct segment_opts {
-        int max_chars;             /* per line, default 37 */
-        int max_lines;             /* per cue, default 2 */
-        const char *speaker_mark;  /* prefix of the first cue after a speaker change, default ">>"; "" = none */
+        int max_chars; /* per line, default 37 */
+        int max_lines; /* per cue, default 2 */
+        const char
+                *speaker_mark; /* prefix of the first cue after a speaker change, default ">>"; "" = none */
 };
-#define SEGMENT_OPTS_DEFAULT ((struct segment_opts) { 37, 2, ">>" })
+#define SEGMENT_OPTS_DEFAULT ((struct segment_opts){37, 2, ">>"})
 
 struct cue {
-        char *text;         /* display text, lines joined by '\n', with the speaker mark when speaker_change */
-        char *spoken;       /* the same words without mark or line breaks (for timing/alignment) */
-        char *speaker;      /* turn speaker or NULL */
-        bool speaker_change;/* first cue of a turn whose speaker differs from the previous turn's */
-        size_t sentence;    /* index of the sentence this cue belongs to (0..) */
-        int64_t start_ms;   /* story time; -1 until timed */
+        char *text;    /* display text, lines joined by '\n', with the speaker mark when speaker_change */
+        char *spoken;  /* the same words without mark or line breaks (for timing/alignment) */
+        char *speaker; /* turn speaker or NULL */
+        bool speaker_change; /* first cue of a turn whose speaker differs from the previous turn's */
+        size_t sentence;     /* index of the sentence this cue belongs to (0..) */
+        int64_t start_ms;    /* story time; -1 until timed */
         int64_t end_ms;
 };
 
@@ -39,8 +40,7 @@ int segment_sentences(const char *text, char ***ret);
 /* Builds cues from all turns. For a timed transcript each turn becomes
  * cues that keep its times (split cues share the turn's span
  * proportionally). Returns 0, -EINVAL (no cues), -ENOMEM. */
-int segment_transcript(const struct transcript *t, const struct segment_opts *o,
-                       struct cue_list **ret);
+int segment_transcript(const struct transcript *t, const struct segment_opts *o, struct cue_list **ret);
 
 struct cue_list *cue_list_free(struct cue_list *l);
 

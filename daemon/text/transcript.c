@@ -27,37 +27,80 @@ struct parser {
         char **error;
         struct transcript *t;
         size_t n_alloc;
-        char **lines;      /* normalised, NUL-terminated, trailing blanks cut */
+        char **lines; /* normalised, NUL-terminated, trailing blanks cut */
         size_t n_lines;
 };
 
 /* Whole lines of web page furniture that a copy-paste drags along. */
 static const char *const chrome_lines[] = {
-        "play live radio", "next up", "available on air stations", "listen",
-        "listen live", "listen now", "live radio", "download", "embed",
-        "transcript", "sponsor message", "hide caption", "toggle caption",
-        "enlarge this image", "copyright", "share", "facebook", "twitter",
-        "flipboard", "email", "donate", "sign in", "close", "playlist",
-        "npr", "npr.org", "more stories", "related stories", "audio will be available later today.",
+        "play live radio",
+        "next up",
+        "available on air stations",
+        "listen",
+        "listen live",
+        "listen now",
+        "live radio",
+        "download",
+        "embed",
+        "transcript",
+        "sponsor message",
+        "hide caption",
+        "toggle caption",
+        "enlarge this image",
+        "copyright",
+        "share",
+        "facebook",
+        "twitter",
+        "flipboard",
+        "email",
+        "donate",
+        "sign in",
+        "close",
+        "playlist",
+        "npr",
+        "npr.org",
+        "more stories",
+        "related stories",
+        "audio will be available later today.",
 };
 
 /* Prefixes of lines that are chrome whatever follows ("Listen · 4:12"). */
 static const char *const chrome_prefixes[] = {
-        "listen \xc2\xb7", "embed <iframe", "<iframe", "copyright ", "\xc2\xa9",
-        "enlarge this image",
+        "listen \xc2\xb7", "embed <iframe", "<iframe", "copyright ", "\xc2\xa9", "enlarge this image",
 };
 
 /* Where the spoken body of an NPR page ends; the earliest match wins. */
 static const char *const trailer_markers[] = {
-        "Transcript provided by NPR", "Copyright NPR", "Copyright \xc2\xa9",
+        "Transcript provided by NPR",
+        "Copyright NPR",
+        "Copyright \xc2\xa9",
 };
 
 /* Lower-case or single-word notes that are never spoken. */
 static const char *const note_words[] = {
-        "inaudible", "unintelligible", "laughter", "laughing", "laughs", "crosstalk",
-        "applause", "music", "cheering", "sighs", "silence", "soundbite",
-        "foreign language", "speaking foreign", "non-english", "singing", "chanting",
-        "booing", "bleep", "beep", "gunfire", "background noise", "sound of",
+        "inaudible",
+        "unintelligible",
+        "laughter",
+        "laughing",
+        "laughs",
+        "crosstalk",
+        "applause",
+        "music",
+        "cheering",
+        "sighs",
+        "silence",
+        "soundbite",
+        "foreign language",
+        "speaking foreign",
+        "non-english",
+        "singing",
+        "chanting",
+        "booing",
+        "bleep",
+        "beep",
+        "gunfire",
+        "background noise",
+        "sound of",
 };
 
 static int parser_fail(struct parser *p, unsigned line, const char *fmt, ...)
@@ -115,7 +158,7 @@ static int parser_split_lines(struct parser *p, const char *text, size_t len, ch
                         c = '\n';
                 } else if (c == '\0' || c == '\t')
                         c = ' ';
-                else if ((unsigned char) c == 0xc2 && i + 1 < len && (unsigned char) text[i + 1] == 0xa0) {
+                else if ((unsigned char)c == 0xc2 && i + 1 < len && (unsigned char)text[i + 1] == 0xa0) {
                         i++;
                         c = ' ';
                 }
@@ -127,7 +170,7 @@ static int parser_split_lines(struct parser *p, const char *text, size_t len, ch
         p->lines = calloc(n, sizeof(char *));
         if (!p->lines)
                 return -ENOMEM;
-        for (char *s = buf; s; ) {
+        for (char *s = buf; s;) {
                 char *nl = strchr(s, '\n');
                 size_t l;
 
@@ -161,8 +204,8 @@ static bool is_chrome(const char *line) {
         return false;
 }
 
-static int transcript_add_turn(struct parser *p, const char *speaker, char *text,
-                               int64_t start_ms, int64_t end_ms) {
+static int transcript_add_turn(struct parser *p, const char *speaker, char *text, int64_t start_ms,
+                               int64_t end_ms) {
         struct transcript *t = p->t;
         _cleanup_free_ char *sp = NULL;
 
@@ -180,8 +223,11 @@ static int transcript_add_turn(struct parser *p, const char *speaker, char *text
                 t->turns = a;
                 p->n_alloc = n;
         }
-        t->turns[t->n_turns++] = (struct transcript_turn) {
-                .speaker = TAKE_PTR(sp), .text = text, .start_ms = start_ms, .end_ms = end_ms,
+        t->turns[t->n_turns++] = (struct transcript_turn){
+                .speaker = TAKE_PTR(sp),
+                .text = text,
+                .start_ms = start_ms,
+                .end_ms = end_ms,
         };
         return 0;
 }
@@ -192,8 +238,8 @@ static bool is_note(const char *s, size_t len) {
         bool upper = false, lower = false, space = false;
 
         for (size_t i = 0; i < len; i++) {
-                upper |= isupper((unsigned char) s[i]) != 0;
-                lower |= islower((unsigned char) s[i]) != 0;
+                upper |= isupper((unsigned char)s[i]) != 0;
+                lower |= islower((unsigned char)s[i]) != 0;
                 space |= s[i] == ' ';
         }
         /* "(SOUNDBITE OF ARCHIVED BROADCAST)" is a note, "(EPA)" is spoken. */
@@ -205,7 +251,7 @@ static bool is_note(const char *s, size_t len) {
                 size_t l = strlen(note_words[i]);
 
                 if (len >= l && strncasecmp(s, note_words[i], l) == 0 &&
-                    (len == l || !isalpha((unsigned char) s[l])))
+                    (len == l || !isalpha((unsigned char)s[l])))
                         return true;
         }
         return false;
@@ -243,7 +289,7 @@ static char *clean_text(const char *s) {
                         i += close;
                         c = ' ';
                 }
-                if (isspace((unsigned char) c)) {
+                if (isspace((unsigned char)c)) {
                         if (o > 0 && out[o - 1] != ' ')
                                 out[o++] = ' ';
                         continue;
@@ -259,7 +305,7 @@ static char *clean_text(const char *s) {
 /* Length of the character at s allowed in a capitals label, or 0. Upper-case
  * Latin-1 letters (U+00C0..U+00DE) and the curly apostrophe pass too. */
 static size_t label_char(const char *s) {
-        const unsigned char *u = (const unsigned char *) s;
+        const unsigned char *u = (const unsigned char *)s;
 
         if (isupper(u[0]) || isdigit(u[0]) || strchr(" .'-#&", u[0]) != NULL)
                 return u[0] ? 1 : 0;
@@ -277,7 +323,7 @@ static size_t parse_label(const char *s, char **ret_name) {
         size_t i = 0, name_end = 0, k;
         bool letter = false;
 
-        if (!isupper((unsigned char) s[0]) && label_char(s) < 2)
+        if (!isupper((unsigned char)s[0]) && label_char(s) < 2)
                 return 0;
         for (; (k = label_char(s + i)) > 0 || s[i] == ','; i += k ? k : 1) {
                 if (s[i] == ',') {
@@ -285,7 +331,7 @@ static size_t parse_label(const char *s, char **ret_name) {
                                 return 0;
                         name_end = i;
                 }
-                letter |= k > 1 || isupper((unsigned char) s[i]);
+                letter |= k > 1 || isupper((unsigned char)s[i]);
                 if (i > LABEL_MAX_BYTES)
                         return 0;
         }
@@ -313,7 +359,7 @@ static bool ends_with_utf8_punct(const char *line) {
         size_t l = strlen(line);
 
         /* ” ’ … — as the last character */
-        return l >= 3 && (unsigned char) line[l - 3] == 0xe2 && (unsigned char) line[l - 2] == 0x80 &&
+        return l >= 3 && (unsigned char)line[l - 3] == 0xe2 && (unsigned char)line[l - 2] == 0x80 &&
                strchr("\x9d\x99\xa6\x94", line[l - 1]) != NULL;
 }
 
@@ -326,7 +372,7 @@ static size_t find_trailer(const char *line) {
                 if (m && (!best || m < best))
                         best = m;
         }
-        return best ? (size_t) (best - line) + 1 : 0;
+        return best ? (size_t)(best - line) + 1 : 0;
 }
 
 /* The title: the first line after the chrome. Without chrome it must look
@@ -445,7 +491,7 @@ static int parse_digits(const char **s, int min, int max, int64_t *ret) {
         int64_t v = 0;
         int n = 0;
 
-        for (; isdigit((unsigned char) **s) && n < 12; (*s)++, n++)
+        for (; isdigit((unsigned char)**s) && n < 12; (*s)++, n++)
                 v = v * 10 + (**s - '0');
         if (n < min || n > max)
                 return -EINVAL;
@@ -458,8 +504,7 @@ static int parse_timestamp(const char **s, bool srt, int64_t *ret) {
         int64_t a, b, c = 0, ms;
         bool three;
 
-        if (parse_digits(s, srt ? 1 : 2, 10, &a) < 0 || *(*s)++ != ':' ||
-            parse_digits(s, 2, 2, &b) < 0)
+        if (parse_digits(s, srt ? 1 : 2, 10, &a) < 0 || *(*s)++ != ':' || parse_digits(s, 2, 2, &b) < 0)
                 return -EINVAL;
         three = **s == ':';
         if (three && ((*s)++, parse_digits(s, 2, 2, &c) < 0))
@@ -495,9 +540,12 @@ static int parse_timing_line(struct parser *p, size_t l, bool srt, int64_t *star
         return 0;
 }
 
-static const struct { const char *name; const char *text; } entities[] = {
-        { "&amp;", "&" }, { "&lt;", "<" }, { "&gt;", ">" }, { "&nbsp;", " " },
-        { "&quot;", "\"" }, { "&apos;", "'" }, { "&lrm;", "" }, { "&rlm;", "" },
+static const struct {
+        const char *name;
+        const char *text;
+} entities[] = {
+        {"&amp;", "&"},   {"&lt;", "<"},   {"&gt;", ">"}, {"&nbsp;", " "},
+        {"&quot;", "\""}, {"&apos;", "'"}, {"&lrm;", ""}, {"&rlm;", ""},
 };
 
 /* Drops <tags> and {\ass} codes, decodes the usual entities; the first
@@ -539,8 +587,7 @@ static char *strip_markup(const char *s, char **ret_voice) {
 /* One cue's payload -> one turn. Speaker: the voice tag, else a NAME:
  * label (after an optional ">>"), else ">>" alone means an unnamed new
  * speaker (NULL), else the previous cue's speaker goes on. */
-static int add_timed_cue(struct parser *p, const char *payload, int64_t start, int64_t end,
-                         char **speaker) {
+static int add_timed_cue(struct parser *p, const char *payload, int64_t start, int64_t end, char **speaker) {
         _cleanup_free_ char *voice = NULL, *plain = NULL, *text = NULL, *name = NULL;
         const char *body;
         size_t label;
@@ -648,7 +695,7 @@ static bool is_srt(struct parser *p) {
         if (l + 1 >= p->n_lines)
                 return false;
         const char *s = skip_space(p->lines[l]);
-        if (!isdigit((unsigned char) *s) || s[strspn(s, "0123456789")] != '\0')
+        if (!isdigit((unsigned char)*s) || s[strspn(s, "0123456789")] != '\0')
                 return false;
         return strstr(p->lines[l + 1], "-->") != NULL;
 }
@@ -677,10 +724,10 @@ struct transcript *transcript_free(struct transcript *t) {
         return NULL;
 }
 
-int transcript_parse(const char *text, size_t len, const char *name,
-                     struct transcript **ret, char **ret_error) {
+int transcript_parse(const char *text, size_t len, const char *name, struct transcript **ret,
+                     char **ret_error) {
         _cleanup_free_ char *buf = NULL;
-        struct parser p = { .name = name ? name : "transcript", .error = ret_error };
+        struct parser p = {.name = name ? name : "transcript", .error = ret_error};
         int r;
 
         if (ret_error)
@@ -744,7 +791,7 @@ int transcript_load(const char *path, struct transcript **ret, char **ret_error)
                         break;
         }
         if (ferror(f)) {
-                r = errno > 0 ? -errno : -EIO;   /* e.g. EISDIR */
+                r = errno > 0 ? -errno : -EIO; /* e.g. EISDIR */
                 goto fail;
         }
         return transcript_parse(data, len, path, ret, ret_error);

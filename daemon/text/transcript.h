@@ -8,17 +8,17 @@
 #include <stdint.h>
 
 struct transcript_turn {
-        char *speaker;     /* "SHAPIRO", "REX TILLERSON"; NULL = host/intro/none */
-        char *text;        /* spoken text only: no label, no (SOUNDBITE...) notes */
-        int64_t start_ms;  /* timed input (WebVTT/SRT) only, else -1 */
-        int64_t end_ms;    /* timed input only, else -1 */
+        char *speaker;    /* "SHAPIRO", "REX TILLERSON"; NULL = host/intro/none */
+        char *text;       /* spoken text only: no label, no (SOUNDBITE...) notes */
+        int64_t start_ms; /* timed input (WebVTT/SRT) only, else -1 */
+        int64_t end_ms;   /* timed input only, else -1 */
 };
 
 struct transcript {
-        char *title;       /* may be NULL when the input has none */
+        char *title; /* may be NULL when the input has none */
         struct transcript_turn *turns;
         size_t n_turns;
-        bool timed;        /* every turn carries start_ms/end_ms (one turn per timed cue) */
+        bool timed; /* every turn carries start_ms/end_ms (one turn per timed cue) */
 };
 
 /* Parses an NPR-style story page copy, plain text (a paragraph per line),
@@ -26,8 +26,8 @@ struct transcript {
  * Returns 0, -EINVAL with *ret_error = "NAME:LINE: message" (caller frees)
  * for unparsable timed input or when nothing speakable remains ("NAME: no
  * spoken text"), -ENOMEM. */
-int transcript_parse(const char *text, size_t len, const char *name,
-                     struct transcript **ret, char **ret_error);
+int transcript_parse(const char *text, size_t len, const char *name, struct transcript **ret,
+                     char **ret_error);
 
 /* Reads and parses PATH. I/O errors: -errno with *ret_error naming the file. */
 int transcript_load(const char *path, struct transcript **ret, char **ret_error);

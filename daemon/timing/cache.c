@@ -40,7 +40,7 @@ int cache_key(const char *audio_path, const struct cue_list *cues, const char *s
                 return -errno;
         XXH3_128bits_reset(st);
         while ((n = read(fd, buf, sizeof buf)) > 0)
-                XXH3_128bits_update(st, buf, (size_t) n);
+                XXH3_128bits_update(st, buf, (size_t)n);
         if (n < 0)
                 return -errno;
         /* Unit separators keep "ab"+"c" apart from "a"+"bc". */
@@ -51,24 +51,24 @@ int cache_key(const char *audio_path, const struct cue_list *cues, const char *s
         XXH3_128bits_update(st, "\x1e", 1);
         XXH3_128bits_update(st, salt, strlen(salt));
         h = XXH3_128bits_digest(st);
-        snprintf(ret, CACHE_KEY_LEN + 1, "%016llx%016llx", (unsigned long long) h.high64,
-                 (unsigned long long) h.low64);
+        snprintf(ret, CACHE_KEY_LEN + 1, "%016llx%016llx", (unsigned long long)h.high64,
+                 (unsigned long long)h.low64);
         return 0;
 }
 
 static int entry_path(const char *dir, const char *key, const char *suffix, char *buf, size_t n) {
         int k = snprintf(buf, n, "%s/%s.json%s", dir, key, suffix);
 
-        return k < 0 || (size_t) k >= n ? -ENAMETOOLONG : 0;
+        return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
 }
 
 static const struct {
         const char *name;
         enum timing_source source;
 } sources[] = {
-        { "estimate", TIMING_ESTIMATE },
-        { "aligned", TIMING_ALIGNED },
-        { "given", TIMING_GIVEN },
+        {"estimate", TIMING_ESTIMATE},
+        {"aligned", TIMING_ALIGNED},
+        {"given", TIMING_GIVEN},
 };
 
 static int64_t get_i64(struct json_object *o, const char *key, bool *ok) {
@@ -97,7 +97,7 @@ int cache_load(const char *dir, const char *key, struct cue_list *cues, struct a
         root = json_object_from_file(path);
         if (!root)
                 return -EBADMSG;
-        scan.rate = (int) get_i64(root, "rate", &ok);
+        scan.rate = (int)get_i64(root, "rate", &ok);
         scan.frames = get_i64(root, "frames", &ok);
         scan.first_voiced = get_i64(root, "first_voiced", &ok);
         scan.last_voiced = get_i64(root, "last_voiced", &ok);
@@ -105,9 +105,9 @@ int cache_load(const char *dir, const char *key, struct cue_list *cues, struct a
                 for (size_t i = 0; i < ELEMENTSOF(sources); i++)
                         if (strcmp(json_object_get_string(tv), sources[i].name) == 0)
                                 source = sources[i].source;
-        if (!ok || get_i64(root, "version", &ok) != CACHE_FORMAT || source == TIMING_NONE || scan.rate <= 0 ||
-            !json_object_object_get_ex(root, "cues", &arr) || !json_object_is_type(arr, json_type_array) ||
-            json_object_array_length(arr) != cues->n_cues) {
+        if (!ok || get_i64(root, "version", &ok) != CACHE_FORMAT || source == TIMING_NONE ||
+            scan.rate <= 0 || !json_object_object_get_ex(root, "cues", &arr) ||
+            !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) != cues->n_cues) {
                 json_object_put(root);
                 return -EBADMSG;
         }
@@ -125,7 +125,7 @@ int cache_load(const char *dir, const char *key, struct cue_list *cues, struct a
         }
         json_object_put(root);
         *ret_scan = scan;
-        return (int) source;
+        return (int)source;
 }
 
 static struct json_object *entry_to_json(const struct cue_list *cues, const struct audio_scan *scan,
@@ -148,8 +148,8 @@ static struct json_object *entry_to_json(const struct cue_list *cues, const stru
         return o;
 }
 
-int cache_store(const char *dir, const char *key, const struct cue_list *cues,
-                const struct audio_scan *scan, enum timing_source source) {
+int cache_store(const char *dir, const char *key, const struct cue_list *cues, const struct audio_scan *scan,
+                enum timing_source source) {
         char path[PATH_MAX], tmp[PATH_MAX];
         struct json_object *o;
         const char *text;

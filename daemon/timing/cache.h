@@ -11,7 +11,7 @@
 
 struct cue_list;
 
-#define CACHE_KEY_LEN 32   /* hex digits of a 128-bit XXH3 hash */
+#define CACHE_KEY_LEN 32 /* hex digits of a 128-bit XXH3 hash */
 
 /* Hashes the file at AUDIO_PATH, every cue's spoken text and SALT into
  * RET (CACHE_KEY_LEN + 1 bytes). -errno when the audio cannot be read. */
@@ -23,5 +23,5 @@ int cache_key(const char *audio_path, const struct cue_list *cues, const char *s
 int cache_load(const char *dir, const char *key, struct cue_list *cues, struct audio_scan *ret_scan);
 
 /* Stores the cues' times, SCAN and SOURCE under KEY; creates DIR. */
-int cache_store(const char *dir, const char *key, const struct cue_list *cues,
-                const struct audio_scan *scan, enum timing_source source);
+int cache_store(const char *dir, const char *key, const struct cue_list *cues, const struct audio_scan *scan,
+                enum timing_source source);

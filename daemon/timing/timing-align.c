@@ -32,8 +32,8 @@ int timing_align(struct cue_list *cues, const char *audio_path, const struct aud
                                   audio_path);
                 return timing_assign(cues, scan);
         }
-        log_debug("Aligned '%s': %zu cues, %zu interpolated, %zu snapped to onsets",
-                  audio_path, rep.n_cues, rep.n_interpolated, rep.n_snapped);
+        log_debug("Aligned '%s': %zu cues, %zu interpolated, %zu snapped to onsets", audio_path, rep.n_cues,
+                  rep.n_interpolated, rep.n_snapped);
         free(rep.confidence);
         return TIMING_ALIGNED;
 }

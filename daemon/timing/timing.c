@@ -46,17 +46,17 @@ const char *timing_source_to_string(enum timing_source s) {
 static int64_t spoken_weight(const char *s) {
         int64_t w = 0;
 
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
                 if (isdigit(*p))
                         w += W_DIGIT;
-                else if (isalpha(*p) || (*p >= 0xc0))   /* a UTF-8 letter counts once */
+                else if (isalpha(*p) || (*p >= 0xc0)) /* a UTF-8 letter counts once */
                         w += W_LETTER;
                 else if (*p == ' ')
                         w += W_GAP;
                 else if (strchr(",;:", *p) || (*p == '-' && (p[1] == ' ' || p[1] == '\0')))
                         w += W_CLAUSE;
                 else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0x94 || p[2] == 0x93))
-                        w += W_CLAUSE;  /* em or en dash */
+                        w += W_CLAUSE; /* em or en dash */
         }
         return w;
 }

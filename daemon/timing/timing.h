@@ -11,10 +11,10 @@
 struct cue_list;
 
 enum timing_source {
-        TIMING_NONE,              /* not timed yet */
-        TIMING_GIVEN,             /* WebVTT/SRT input */
-        TIMING_ESTIMATE,          /* proportional to spoken length */
-        TIMING_ALIGNED,           /* forced alignment to the audio (align.h) */
+        TIMING_NONE,     /* not timed yet */
+        TIMING_GIVEN,    /* WebVTT/SRT input */
+        TIMING_ESTIMATE, /* proportional to spoken length */
+        TIMING_ALIGNED,  /* forced alignment to the audio (align.h) */
 };
 const char *timing_source_to_string(enum timing_source s);
 

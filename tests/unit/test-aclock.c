@@ -14,8 +14,12 @@
 #define SEC 1000000000ULL
 
 static struct aclock_sample sample(int64_t frames, uint64_t mono_ns, bool playing) {
-        return (struct aclock_sample) {
-                .item_id = 7, .frames = frames, .mono_ns = mono_ns, .rate = 44100, .playing = playing,
+        return (struct aclock_sample){
+                .item_id = 7,
+                .frames = frames,
+                .mono_ns = mono_ns,
+                .rate = 44100,
+                .playing = playing,
         };
 }
 
@@ -57,7 +61,7 @@ static void test_no_drift_long_item(void **state) {
         assert_int_equal(aclock_media_to_mono(&s, 0, 0), (200000 - 3600 * 30) * SEC);
         assert_int_equal(aclock_position_ms(&s, 200000 * SEC), 3600LL * 30 * 1000);
         /* Odd rate: 3 frames at 48 kHz is 62500 ns, not a rounding residue. */
-        s = (struct aclock_sample) { .frames = 48000LL * 3600 * 24 + 3, .rate = 48000, .mono_ns = 0 };
+        s = (struct aclock_sample){.frames = 48000LL * 3600 * 24 + 3, .rate = 48000, .mono_ns = 0};
         assert_int_equal(aclock_position_ms(&s, 0), 3600LL * 24 * 1000);
 }
 
@@ -86,7 +90,7 @@ static void test_publish_read(void **state) {
 
         assert_int_equal(aclock_new(&c), 0);
         aclock_read(c, &got);
-        assert_int_equal(got.item_id, 0);     /* nothing on air yet */
+        assert_int_equal(got.item_id, 0); /* nothing on air yet */
         assert_false(got.playing);
         aclock_publish(c, &s);
         assert_int_equal(s.seq, 1);
@@ -114,7 +118,7 @@ static void *writer(void *userdata) {
         struct aclock *c = userdata;
 
         for (int64_t i = 1; i <= 100000; i++) {
-                struct aclock_sample s = { .item_id = 1, .frames = i, .mono_ns = (uint64_t) i, .rate = 44100 };
+                struct aclock_sample s = {.item_id = 1, .frames = i, .mono_ns = (uint64_t)i, .rate = 44100};
                 aclock_publish(c, &s);
         }
         return NULL;
@@ -130,9 +134,9 @@ static void test_consistent_copies(void **state) {
         assert_int_equal(pthread_create(&t, NULL, writer, c), 0);
         do {
                 aclock_read(c, &got);
-                assert_int_equal((uint64_t) got.frames, got.mono_ns);
+                assert_int_equal((uint64_t)got.frames, got.mono_ns);
                 assert_true(got.seq >= last_seq);
-                assert_int_equal(got.seq, (uint64_t) got.frames);
+                assert_int_equal(got.seq, (uint64_t)got.frames);
                 last_seq = got.seq;
         } while (got.frames < 100000);
         pthread_join(t, NULL);
@@ -141,14 +145,10 @@ static void test_consistent_copies(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_media_to_mono),
-                cmocka_unit_test(test_media_to_mono_fraction),
-                cmocka_unit_test(test_media_to_mono_clamps),
-                cmocka_unit_test(test_no_drift_long_item),
-                cmocka_unit_test(test_position_extrapolates),
-                cmocka_unit_test(test_position_paused),
-                cmocka_unit_test(test_publish_read),
-                cmocka_unit_test(test_now_monotonic),
+                cmocka_unit_test(test_media_to_mono),         cmocka_unit_test(test_media_to_mono_fraction),
+                cmocka_unit_test(test_media_to_mono_clamps),  cmocka_unit_test(test_no_drift_long_item),
+                cmocka_unit_test(test_position_extrapolates), cmocka_unit_test(test_position_paused),
+                cmocka_unit_test(test_publish_read),          cmocka_unit_test(test_now_monotonic),
                 cmocka_unit_test(test_consistent_copies),
         };
 

@@ -50,11 +50,21 @@ static int teardown(void **state) {
 }
 
 static struct asrun_record record(uint64_t id, int64_t start_ms) {
-        return (struct asrun_record) {
-                .id = id, .title = "Harbor \"Pier\"", .audio = "/s/a.mp3", .transcript = "/s/a.txt",
-                .kind = "story", .scheduled_ms = 0, .start_ms = start_ms, .end_ms = start_ms + 5000,
-                .planned_ms = 6000, .played_ms = 5000, .reason = PLAYOUT_END_SKIPPED,
-                .cues_emitted = 3, .cues_dropped = 2, .timing = TIMING_ALIGNED,
+        return (struct asrun_record){
+                .id = id,
+                .title = "Harbor \"Pier\"",
+                .audio = "/s/a.mp3",
+                .transcript = "/s/a.txt",
+                .kind = "story",
+                .scheduled_ms = 0,
+                .start_ms = start_ms,
+                .end_ms = start_ms + 5000,
+                .planned_ms = 6000,
+                .played_ms = 5000,
+                .reason = PLAYOUT_END_SKIPPED,
+                .cues_emitted = 3,
+                .cues_dropped = 2,
+                .timing = TIMING_ALIGNED,
         };
 }
 
@@ -108,11 +118,14 @@ static bool is_null(struct json_object *o, const char *k) {
 }
 
 static void test_reasons(void **state) {
-        static const struct { enum playout_end_reason r; const char *s; } t[] = {
-                { PLAYOUT_END_COMPLETE, "complete" }, { PLAYOUT_END_SKIPPED, "skipped" },
-                { PLAYOUT_END_ERROR, "decode_error" }, { PLAYOUT_END_REMOVED, "removed" },
-                { PLAYOUT_END_SHUTDOWN, "shutdown" }, { PLAYOUT_END_CUT, "cut" },
-                { PLAYOUT_END_SILENCE, "silence" }, { PLAYOUT_END_FADED, "faded" },
+        static const struct {
+                enum playout_end_reason r;
+                const char *s;
+        } t[] = {
+                {PLAYOUT_END_COMPLETE, "complete"},  {PLAYOUT_END_SKIPPED, "skipped"},
+                {PLAYOUT_END_ERROR, "decode_error"}, {PLAYOUT_END_REMOVED, "removed"},
+                {PLAYOUT_END_SHUTDOWN, "shutdown"},  {PLAYOUT_END_CUT, "cut"},
+                {PLAYOUT_END_SILENCE, "silence"},    {PLAYOUT_END_FADED, "faded"},
         };
 
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -179,7 +192,7 @@ static void test_full_disk_then_switch(void **state) {
 
         assert_int_equal(asrun_new(f->e, "/dev/full", 0, &a), 0);
         for (int i = 0; i < 5; i++) {
-                struct asrun_record r = record((uint64_t) i + 1, 1000 * (i + 1));
+                struct asrun_record r = record((uint64_t)i + 1, 1000 * (i + 1));
 
                 assert_int_equal(asrun_append(a, &r), 1);
         }
@@ -306,10 +319,10 @@ static void test_query_filter_and_pages(void **state) {
 
         assert_int_equal(asrun_new(f->e, f->path, 0, &a), 0);
         for (int i = 0; i < 10; i++) {
-                struct asrun_record r = record((uint64_t) i + 1, 1000 * (i + 1));
+                struct asrun_record r = record((uint64_t)i + 1, 1000 * (i + 1));
 
                 assert_int_equal(asrun_append(a, &r), 0);
-                if (i == 4) {   /* a foreign line in the middle */
+                if (i == 4) { /* a foreign line in the middle */
                         fp = fopen(f->path, "ae");
                         fputs("not json\n{\"other\":1}\n", fp);
                         fclose(fp);
@@ -333,7 +346,7 @@ static void test_query_filter_and_pages(void **state) {
         } while (next >= 0);
         assert_int_equal(json_object_array_length(all), 10);
         for (int i = 0; i < 10; i++)
-                assert_int_equal(get_i(json_object_array_get_idx(all, (size_t) i), "id"), i + 1);
+                assert_int_equal(get_i(json_object_array_get_idx(all, (size_t)i), "id"), i + 1);
         json_object_put(all);
         asrun_free(a);
 }

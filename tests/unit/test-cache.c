@@ -29,8 +29,8 @@ static struct cue_list *make_cues(const char *a, const char *b) {
         struct cue_list *l = calloc(1, sizeof *l);
         l->n_cues = 2;
         l->cues = calloc(2, sizeof *l->cues);
-        l->cues[0] = (struct cue) { .text = strdup(a), .spoken = strdup(a), .start_ms = 100, .end_ms = 900 };
-        l->cues[1] = (struct cue) { .text = strdup(b), .spoken = strdup(b), .start_ms = 900, .end_ms = 2000 };
+        l->cues[0] = (struct cue){.text = strdup(a), .spoken = strdup(a), .start_ms = 100, .end_ms = 900};
+        l->cues[1] = (struct cue){.text = strdup(b), .spoken = strdup(b), .start_ms = 900, .end_ms = 2000};
         return l;
 }
 
@@ -48,16 +48,17 @@ static int teardown(void **state) {
 }
 
 static void test_key_depends_on_content(void **state) {
-        struct cue_list *l = make_cues("Hello there.", "General Kenobi."), *m = make_cues("Hello there", ". General Kenobi.");
+        struct cue_list *l = make_cues("Hello there.", "General Kenobi."),
+                        *m = make_cues("Hello there", ". General Kenobi.");
         char k1[CACHE_KEY_LEN + 1], k2[CACHE_KEY_LEN + 1], k3[CACHE_KEY_LEN + 1], k4[CACHE_KEY_LEN + 1];
 
         assert_int_equal(cache_key(audio, l, "v1", k1), 0);
         assert_int_equal(strlen(k1), CACHE_KEY_LEN);
         assert_int_equal(cache_key(audio, l, "v1", k2), 0);
         assert_string_equal(k1, k2);
-        assert_int_equal(cache_key(audio, l, "v2", k3), 0);           /* aligner version */
+        assert_int_equal(cache_key(audio, l, "v2", k3), 0); /* aligner version */
         assert_string_not_equal(k1, k3);
-        assert_int_equal(cache_key(audio, m, "v1", k4), 0);           /* same letters, other cues */
+        assert_int_equal(cache_key(audio, m, "v1", k4), 0); /* same letters, other cues */
         assert_string_not_equal(k1, k4);
         write_file(audio, "other bytes");
         assert_int_equal(cache_key(audio, l, "v1", k4), 0);
@@ -69,7 +70,7 @@ static void test_key_depends_on_content(void **state) {
 
 static void test_round_trip(void **state) {
         struct cue_list *l = make_cues("One.", "Two."), *back = make_cues("One.", "Two.");
-        struct audio_scan scan = { 44100, 441000, 22050, 400000 }, got = {};
+        struct audio_scan scan = {44100, 441000, 22050, 400000}, got = {};
         char cdir[300];
 
         snprintf(cdir, sizeof cdir, "%s/cache", dir);
@@ -89,12 +90,12 @@ static void test_round_trip(void **state) {
 static void test_bad_entries_are_ignored(void **state) {
         struct cue_list *l = make_cues("One.", "Two.");
         struct cue_list *three = make_cues("One.", "Two.");
-        struct audio_scan scan = { 44100, 441000, 0, 1 }, got = {};
+        struct audio_scan scan = {44100, 441000, 0, 1}, got = {};
         char cdir[300], path[400];
 
         snprintf(cdir, sizeof cdir, "%s/cache2", dir);
         assert_int_equal(cache_store(cdir, "k", l, &scan, TIMING_ESTIMATE), 0);
-        three->n_cues = 1;      /* a different segmentation: must not fit */
+        three->n_cues = 1; /* a different segmentation: must not fit */
         three->cues[0].start_ms = -1;
         assert_int_equal(cache_load(cdir, "k", three, &got), -EBADMSG);
         assert_int_equal(three->cues[0].start_ms, -1);

@@ -20,24 +20,32 @@
 #include "transcript.h"
 
 static struct cue sample_cues[] = {
-        { .text = (char *) "Fish & chips <b>\n--> now", .spoken = (char *) "Fish & chips <b> --> now",
-          .speaker = NULL, .start_ms = 500, .end_ms = 2250 },
-        { .text = (char *) ">> Bye,\nKELEMEN \"says\" / \xe2\x80\x94 ok", .spoken = (char *) "Bye,",
-          .speaker = (char *) "KELEMEN", .speaker_change = true, .sentence = 1,
-          .start_ms = 3723456, .end_ms = 3724000 },
+        {.text = (char *)"Fish & chips <b>\n--> now",
+         .spoken = (char *)"Fish & chips <b> --> now",
+         .speaker = NULL,
+         .start_ms = 500,
+         .end_ms = 2250},
+        {.text = (char *)">> Bye,\nKELEMEN \"says\" / \xe2\x80\x94 ok",
+         .spoken = (char *)"Bye,",
+         .speaker = (char *)"KELEMEN",
+         .speaker_change = true,
+         .sentence = 1,
+         .start_ms = 3723456,
+         .end_ms = 3724000},
 };
-static const struct cue_list sample = { sample_cues, 2, 2 };
+static const struct cue_list sample = {sample_cues, 2, 2};
 
 /* Runs a writer into memory and returns what it wrote. */
-#define CAPTURE(call) ({                                                \
-        char *_buf = NULL;                                              \
-        size_t _len = 0;                                                \
-        FILE *f = open_memstream(&_buf, &_len);                         \
-        assert_non_null(f);                                             \
-        assert_int_equal((call), 0);                                    \
-        assert_int_equal(fclose(f), 0);                                 \
-        _buf;                                                           \
-})
+#define CAPTURE(call)                                                                                       \
+        ({                                                                                                  \
+                char *_buf = NULL;                                                                          \
+                size_t _len = 0;                                                                            \
+                FILE *f = open_memstream(&_buf, &_len);                                                     \
+                assert_non_null(f);                                                                         \
+                assert_int_equal((call), 0);                                                                \
+                assert_int_equal(fclose(f), 0);                                                             \
+                _buf;                                                                                       \
+        })
 
 static void test_timestamp(void **state) {
         char buf[16];
@@ -54,30 +62,31 @@ static void test_timestamp(void **state) {
         assert_string_equal(buf, "00:00:00.000");
         capfmt_timestamp(100LL * 3600000 + 1, '.', buf);
         assert_string_equal(buf, "100:00:00.001");
-        capfmt_timestamp(INT64_MAX, '.', buf);     /* clamped, never overflows */
+        capfmt_timestamp(INT64_MAX, '.', buf); /* clamped, never overflows */
         assert_true(strlen(buf) < 16);
 }
 
 static void test_vtt(void **state) {
         char *out = CAPTURE(capfmt_vtt(f, &sample));
 
-        assert_string_equal(out,
-                "WEBVTT\n\n"
-                "00:00:00.500 --> 00:00:02.250\nFish &amp; chips &lt;b&gt;\n--&gt; now\n\n"
-                "01:02:03.456 --> 01:02:04.000\n&gt;&gt; Bye,\nKELEMEN \"says\" / \xe2\x80\x94 ok\n\n");
+        assert_string_equal(
+                out, "WEBVTT\n\n"
+                     "00:00:00.500 --> 00:00:02.250\nFish &amp; chips &lt;b&gt;\n--&gt; now\n\n"
+                     "01:02:03.456 --> 01:02:04.000\n&gt;&gt; Bye,\nKELEMEN \"says\" / \xe2\x80\x94 ok\n\n");
         free(out);
 
         out = CAPTURE(capfmt_vtt_cue(f, &sample_cues[0]));
-        assert_string_equal(out, "00:00:00.500 --> 00:00:02.250\nFish &amp; chips &lt;b&gt;\n--&gt; now\n\n");
+        assert_string_equal(out,
+                            "00:00:00.500 --> 00:00:02.250\nFish &amp; chips &lt;b&gt;\n--&gt; now\n\n");
         free(out);
 }
 
 static void test_srt(void **state) {
         char *out = CAPTURE(capfmt_srt(f, &sample));
 
-        assert_string_equal(out,
-                "1\n00:00:00,500 --> 00:00:02,250\nFish & chips <b>\n--> now\n\n"
-                "2\n01:02:03,456 --> 01:02:04,000\n>> Bye,\nKELEMEN \"says\" / \xe2\x80\x94 ok\n\n");
+        assert_string_equal(
+                out, "1\n00:00:00,500 --> 00:00:02,250\nFish & chips <b>\n--> now\n\n"
+                     "2\n01:02:03,456 --> 01:02:04,000\n>> Bye,\nKELEMEN \"says\" / \xe2\x80\x94 ok\n\n");
         free(out);
 }
 
@@ -85,11 +94,11 @@ static void test_json(void **state) {
         char *out = CAPTURE(capfmt_json(f, "A \"Title\" / 1", 203041, &sample));
         struct json_object *o, *cues, *c, *v;
 
-        assert_string_equal(out,
-                "{\"title\":\"A \\\"Title\\\" / 1\",\"duration_ms\":203041,\"cues\":["
-                "{\"start_ms\":500,\"end_ms\":2250,\"speaker\":null,\"text\":\"Fish & chips <b>\\n--> now\"},"
-                "{\"start_ms\":3723456,\"end_ms\":3724000,\"speaker\":\"KELEMEN\","
-                "\"text\":\">> Bye,\\nKELEMEN \\\"says\\\" / \xe2\x80\x94 ok\"}]}\n");
+        assert_string_equal(out, "{\"title\":\"A \\\"Title\\\" / 1\",\"duration_ms\":203041,\"cues\":["
+                                 "{\"start_ms\":500,\"end_ms\":2250,\"speaker\":null,\"text\":\"Fish & "
+                                 "chips <b>\\n--> now\"},"
+                                 "{\"start_ms\":3723456,\"end_ms\":3724000,\"speaker\":\"KELEMEN\","
+                                 "\"text\":\">> Bye,\\nKELEMEN \\\"says\\\" / \xe2\x80\x94 ok\"}]}\n");
         o = json_tokener_parse(out);
         assert_non_null(o);
         assert_true(json_object_object_get_ex(o, "cues", &cues));
@@ -100,7 +109,7 @@ static void test_json(void **state) {
         json_object_put(o);
         free(out);
 
-        out = CAPTURE(capfmt_json(f, NULL, 0, &(struct cue_list) { NULL, 0, 0 }));
+        out = CAPTURE(capfmt_json(f, NULL, 0, &(struct cue_list){NULL, 0, 0}));
         assert_string_equal(out, "{\"title\":null,\"duration_ms\":0,\"cues\":[]}\n");
         free(out);
 }
@@ -118,7 +127,7 @@ static struct cue_list *seed_timed(char **ret_title) {
         assert_int_equal(segment_transcript(t, NULL, &l), 0);
         /* capfmt is linked without timing.c: odd, uneven times by hand */
         for (size_t i = 0; i < l->n_cues; i++) {
-                l->cues[i].start_ms = 500 + (int64_t) i * 3001 + (int64_t) (i % 7);
+                l->cues[i].start_ms = 500 + (int64_t)i * 3001 + (int64_t)(i % 7);
                 l->cues[i].end_ms = l->cues[i].start_ms + 2999;
         }
         *ret_title = strdup(t->title);
@@ -173,10 +182,8 @@ static void test_round_trip(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_timestamp),
-                cmocka_unit_test(test_vtt),
-                cmocka_unit_test(test_srt),
-                cmocka_unit_test(test_json),
+                cmocka_unit_test(test_timestamp),  cmocka_unit_test(test_vtt),
+                cmocka_unit_test(test_srt),        cmocka_unit_test(test_json),
                 cmocka_unit_test(test_round_trip),
         };
 

@@ -55,7 +55,7 @@ struct rec {
 };
 
 static int rec_story_start(struct sink *s, const struct story *st) {
-        ((struct rec *) s->data)->starts++;
+        ((struct rec *)s->data)->starts++;
         return 0;
 }
 
@@ -63,22 +63,22 @@ static int rec_cue(struct sink *s, const struct story *st, const struct cue *c, 
         struct rec *r = s->data;
 
         assert_true(r->n < 16);
-        r->cues[r->n++] = (struct rec_cue) { e->index, e->due_ns, aclock_now_ns(), e->lateness_us };
+        r->cues[r->n++] = (struct rec_cue){e->index, e->due_ns, aclock_now_ns(), e->lateness_us};
         return 0;
 }
 
 static int rec_story_end(struct sink *s, const struct story *st) {
-        ((struct rec *) s->data)->ends++;
+        ((struct rec *)s->data)->ends++;
         return 0;
 }
 
 static void rec_free(struct sink *s) {
 }
 
-static const struct sink_ops rec_ops = { "rec", rec_story_start, rec_cue, rec_story_end, rec_free, NULL };
+static const struct sink_ops rec_ops = {"rec", rec_story_start, rec_cue, rec_story_end, rec_free, NULL};
 
 static struct sink *rec_sink(struct rec *r, int latency_ms) {
-        struct sink_config sc = { .type = SINK_TERMINAL, .latency_ms = latency_ms };
+        struct sink_config sc = {.type = SINK_TERMINAL, .latency_ms = latency_ms};
         struct sink *s;
 
         memset(r, 0, sizeof *r);
@@ -121,10 +121,14 @@ static struct story *make_story(uint64_t id, const int64_t *starts, size_t n) {
         return st;
 }
 
-static struct aclock_sample publish(struct fx *f, uint64_t id, int64_t media_ms, uint64_t mono_ns, bool playing) {
+static struct aclock_sample publish(struct fx *f, uint64_t id, int64_t media_ms, uint64_t mono_ns,
+                                    bool playing) {
         struct aclock_sample s = {
-                .item_id = id, .frames = media_ms * RATE / 1000, .mono_ns = mono_ns,
-                .rate = RATE, .playing = playing,
+                .item_id = id,
+                .frames = media_ms * RATE / 1000,
+                .mono_ns = mono_ns,
+                .rate = RATE,
+                .playing = playing,
         };
 
         aclock_publish(f->clock, &s);
@@ -167,7 +171,7 @@ static int fx_teardown(void **state) {
 
 /* Runs the loop until *COUNT reaches WANT or TIMEOUT_MS pass. */
 static void run_until(struct fx *f, const size_t *count, size_t want, int timeout_ms) {
-        uint64_t end = aclock_now_ns() + (uint64_t) timeout_ms * MS;
+        uint64_t end = aclock_now_ns() + (uint64_t)timeout_ms * MS;
 
         while (*count < want) {
                 uint64_t now = aclock_now_ns();
@@ -188,8 +192,8 @@ static void assert_on_time(const struct rec_cue *c, uint64_t want_due) {
         assert_int_equal(c->due_ns, want_due);
         assert_true(c->seen_ns + MAX_EARLY_NS >= c->due_ns);
         assert_true(c->seen_ns <= c->due_ns + MAX_LATE_NS);
-        assert_true(c->lateness_us >= -(int64_t) (MAX_EARLY_NS / 1000));
-        assert_true(c->lateness_us <= (int64_t) (MAX_LATE_NS / 1000));
+        assert_true(c->lateness_us >= -(int64_t)(MAX_EARLY_NS / 1000));
+        assert_true(c->lateness_us <= (int64_t)(MAX_LATE_NS / 1000));
 }
 
 /* ---- tests ---- */
@@ -207,9 +211,9 @@ static char *slurp(const char *path) {
 }
 
 static void check_jsonl_line(json_object *o, const struct aclock_sample *s, size_t i, int64_t start_ms) {
-        static const char *const keys[] = { "story_id", "title", "cue_index", "start_ms", "end_ms",
-                "speaker", "text", "timing", "on_air_mono_us", "due_mono_us", "emitted_mono_us",
-                "lateness_us" };
+        static const char *const keys[] = {
+                "story_id", "title",  "cue_index",      "start_ms",    "end_ms",          "speaker",
+                "text",     "timing", "on_air_mono_us", "due_mono_us", "emitted_mono_us", "lateness_us"};
         json_object *v;
         int64_t due, emitted;
 
@@ -230,15 +234,15 @@ static void check_jsonl_line(json_object *o, const struct aclock_sample *s, size
         assert_int_equal(due, aclock_media_to_mono(s, 0, 0) / 1000 + start_ms * 1000 + 40000);
         emitted = json_object_get_int64(json_object_object_get(o, "emitted_mono_us"));
         assert_int_equal(json_object_get_int64(json_object_object_get(o, "lateness_us")), emitted - due);
-        assert_true(emitted - due >= -500 && emitted - due <= (int64_t) (MAX_LATE_NS / 1000));
+        assert_true(emitted - due >= -500 && emitted - due <= (int64_t)(MAX_LATE_NS / 1000));
 }
 
 /* Cues go out in order at their due times; a 40 ms sink runs exactly 40 ms
  * behind; the jsonl sink writes the documented fields. */
 static void test_on_time_and_latency(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 0, 50, 100, 150 };
-        struct sink_config jc = { .type = SINK_JSONL, .latency_ms = 40 };
+        static const int64_t starts[] = {0, 50, 100, 150};
+        struct sink_config jc = {.type = SINK_JSONL, .latency_ms = 40};
         struct sink *sinks[2];
         struct aclock_sample s;
         struct rec r;
@@ -263,7 +267,7 @@ static void test_on_time_and_latency(void **state) {
                 assert_on_time(&r.cues[i], aclock_media_to_mono(&s, starts[i], 0));
         }
         /* the jsonl sink's last cue is due 40 ms after the recorder's */
-        assert_int_equal(captions_emitted(f->caps), 3);   /* worst sink: jsonl */
+        assert_int_equal(captions_emitted(f->caps), 3); /* worst sink: jsonl */
         run_for(f, 60);
         assert_int_equal(captions_emitted(f->caps), 4);
         captions_story_ended(f->caps, f->story);
@@ -288,7 +292,7 @@ static void test_on_time_and_latency(void **state) {
  * due time re-reads the clock and waits again. */
 static void test_clock_moves(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 60, 120 };
+        static const int64_t starts[] = {60, 120};
         struct sink *sinks[1];
         struct aclock_sample s;
         struct rec r;
@@ -313,7 +317,7 @@ static void test_clock_moves(void **state) {
 /* A paused clock holds the cues; on resume they follow the new sample. */
 static void test_pause_holds(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 0, 50, 100, 150 };
+        static const int64_t starts[] = {0, 50, 100, 150};
         struct sink *sinks[1];
         struct aclock_sample s;
         struct rec r;
@@ -327,9 +331,9 @@ static void test_pause_holds(void **state) {
         run_until(f, &r.n, 2, 1000);
         assert_int_equal(r.n, 2);
 
-        publish(f, 1, 70, aclock_now_ns(), false);     /* paused at 70 ms */
+        publish(f, 1, 70, aclock_now_ns(), false); /* paused at 70 ms */
         captions_replan(f->caps);
-        run_for(f, 80);                                 /* cue 2 would be due by now */
+        run_for(f, 80); /* cue 2 would be due by now */
         assert_int_equal(r.n, 2);
 
         s = publish(f, 1, 70, aclock_now_ns(), true);
@@ -346,7 +350,7 @@ static void test_pause_holds(void **state) {
  * counters start again with the next story. */
 static void test_story_ended_drops(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 0, 30, 5000, 6000 };
+        static const int64_t starts[] = {0, 30, 5000, 6000};
         struct sink *sinks[1];
         struct story *next;
         struct rec r;
@@ -378,7 +382,7 @@ static void test_story_ended_drops(void **state) {
  * shown at once (late), later ones on time. */
 static void test_midway_start(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 0, 1500, 3030 };
+        static const int64_t starts[] = {0, 1500, 3030};
         struct sink *sinks[1];
         struct aclock_sample s;
         struct rec r;
@@ -403,7 +407,7 @@ static void test_midway_start(void **state) {
  * and once it does the captions start by themselves. */
 static void test_waits_for_clock(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 0, 30 };
+        static const int64_t starts[] = {0, 30};
         struct sink *sinks[1];
         struct aclock_sample s;
         struct rec r;
@@ -411,7 +415,7 @@ static void test_waits_for_clock(void **state) {
         sinks[0] = rec_sink(&r, 0);
         setup_caps(f, sinks, 1);
         f->story = make_story(1, starts, 2);
-        publish(f, 9, 4000, aclock_now_ns(), true);     /* the previous story */
+        publish(f, 9, 4000, aclock_now_ns(), true); /* the previous story */
         captions_story_started(f->caps, f->story);
         run_for(f, 20);
         assert_int_equal(r.n, 0);
@@ -426,7 +430,7 @@ static void test_waits_for_clock(void **state) {
 /* Untimed cues are held until timing arrives and captions_replan. */
 static void test_untimed_held(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { -1, -1 };
+        static const int64_t starts[] = {-1, -1};
         struct sink *sinks[1];
         struct aclock_sample s;
         struct rec r;
@@ -461,8 +465,8 @@ static char *vtt_cue_text(const struct cue *c) {
  * cues in story time. */
 static void test_webvtt(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 0, 20 };
-        struct sink_config sc = { .type = SINK_WEBVTT };
+        static const int64_t starts[] = {0, 20};
+        struct sink_config sc = {.type = SINK_WEBVTT};
         struct sink *sinks[1];
         char dir[128], file[512], want[1024];
         _cleanup_free_ char *c0 = NULL, *c1 = NULL, *got = NULL;
@@ -508,8 +512,8 @@ static void test_webvtt(void **state) {
 
 /* Runs a three-cue story through a terminal sink; returns what it printed. */
 static char *terminal_run(struct fx *f, bool show_speaker) {
-        static const int64_t starts[] = { 61200, 61210, 61220 };
-        struct sink_config sc = { .type = SINK_TERMINAL, .show_speaker = show_speaker };
+        static const int64_t starts[] = {61200, 61210, 61220};
+        struct sink_config sc = {.type = SINK_TERMINAL, .show_speaker = show_speaker};
         struct sink *sinks[1];
         struct cue *c;
         char path[128];
@@ -523,12 +527,18 @@ static char *terminal_run(struct fx *f, bool show_speaker) {
         c = f->story->cues->cues;
         free(c[0].text);
         free(c[0].spoken);
-        c[0] = (struct cue) { strdup(">> Good morning.\nIt is Monday."), strdup("Good morning. It is Monday."),
-                              strdup("MARTIN"), true, 0, 61200, 61210 };
+        c[0] = (struct cue){strdup(">> Good morning.\nIt is Monday."),
+                            strdup("Good morning. It is Monday."),
+                            strdup("MARTIN"),
+                            true,
+                            0,
+                            61200,
+                            61210};
         c[1].speaker = strdup("MARTIN");
         free(c[2].text);
         free(c[2].spoken);
-        c[2] = (struct cue) { strdup(">> Thanks."), strdup("Thanks."), strdup("ROSA DIAZ"), true, 1, 61220, 61230 };
+        c[2] = (struct cue){
+                strdup(">> Thanks."), strdup("Thanks."), strdup("ROSA DIAZ"), true, 1, 61220, 61230};
 
         fflush(stdout);
         saved = dup(STDOUT_FILENO);
@@ -557,24 +567,22 @@ static void test_terminal(void **state) {
         _cleanup_free_ char *with = terminal_run(f, true);
         _cleanup_free_ char *without = terminal_run(f, false);
 
-        assert_string_equal(with,
-                            "=== On air: Short News ===\n"
-                            "[01:01.200] MARTIN: Good morning. It is Monday.\n"
-                            "[01:01.210] Cue number 1.\n"
-                            "[01:01.220] ROSA DIAZ: Thanks.\n");
-        assert_string_equal(without,
-                            "=== On air: Short News ===\n"
-                            "[01:01.200] >> Good morning. It is Monday.\n"
-                            "[01:01.210] Cue number 1.\n"
-                            "[01:01.220] >> Thanks.\n");
+        assert_string_equal(with, "=== On air: Short News ===\n"
+                                  "[01:01.200] MARTIN: Good morning. It is Monday.\n"
+                                  "[01:01.210] Cue number 1.\n"
+                                  "[01:01.220] ROSA DIAZ: Thanks.\n");
+        assert_string_equal(without, "=== On air: Short News ===\n"
+                                     "[01:01.200] >> Good morning. It is Monday.\n"
+                                     "[01:01.210] Cue number 1.\n"
+                                     "[01:01.220] >> Thanks.\n");
 }
 
 /* Next up: the jsonl sink writes an event line (not a cue), the terminal a
  * "--- Next up:" line, and a sink without the op is simply skipped. */
 static void test_next_up(void **state) {
         struct fx *f = *state;
-        static const int64_t starts[] = { 0 };
-        struct sink_config jc = { .type = SINK_JSONL }, tc = { .type = SINK_TERMINAL };
+        static const int64_t starts[] = {0};
+        struct sink_config jc = {.type = SINK_JSONL}, tc = {.type = SINK_TERMINAL};
         struct sink *sinks[3];
         struct rec rec;
         char jpath[128], tpath[128];
@@ -615,19 +623,20 @@ static void test_next_up(void **state) {
         assert_int_equal(json_object_get_int64(json_object_object_get(o[0], "story_id")), 42);
         assert_string_equal(json_object_get_string(json_object_object_get(o[0], "title")), "Short News");
         assert_false(json_object_object_get_ex(o[0], "cue_index", NULL));
-        assert_true(json_object_get_int64(json_object_object_get(o[0], "mono_us")) >= (int64_t) (t0 / 1000));
-        assert_true(json_object_get_int64(json_object_object_get(o[0], "mono_us")) <= (int64_t) (aclock_now_ns() / 1000));
+        assert_true(json_object_get_int64(json_object_object_get(o[0], "mono_us")) >= (int64_t)(t0 / 1000));
+        assert_true(json_object_get_int64(json_object_object_get(o[0], "mono_us")) <=
+                    (int64_t)(aclock_now_ns() / 1000));
         assert_true(json_object_object_get_ex(o[1], "story_id", NULL));
         assert_null(json_object_object_get(o[1], "story_id"));
         assert_null(json_object_object_get(o[1], "title"));
         json_object_put(o[0]);
         json_object_put(o[1]);
-        assert_int_equal(rec.starts + rec.ends + (int) rec.n, 0);
+        assert_int_equal(rec.starts + rec.ends + (int)rec.n, 0);
 }
 
 static void test_sink_new_errors(void **state) {
         struct fx *f = *state;
-        struct sink_config sc = { .type = SINK_JSONL };
+        struct sink_config sc = {.type = SINK_JSONL};
         struct sink *s = NULL;
         char path[128], want[160];
 
@@ -635,7 +644,7 @@ static void test_sink_new_errors(void **state) {
         sc.path = path;
         assert_int_equal(sink_new(&sc, &s), -ENOENT);
         assert_null(s);
-        sc.type = (enum sink_type) 99;
+        sc.type = (enum sink_type)99;
         assert_int_equal(sink_new(&sc, &s), -EINVAL);
 
         snprintf(path, sizeof path, "%s/captions.jsonl", f->dir);

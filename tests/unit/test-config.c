@@ -65,9 +65,9 @@ static char *read_all(const char *path) {
         assert_int_equal(fseek(f, 0, SEEK_END), 0);
         n = ftell(f);
         rewind(f);
-        buf = calloc(1, (size_t) n + 1);
+        buf = calloc(1, (size_t)n + 1);
         assert_non_null(buf);
-        assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
+        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
         fclose(f);
         return buf;
 }
@@ -81,7 +81,7 @@ static char *substitute(const char *text, const char *dir) {
 
         assert_non_null(f);
         while ((p = strstr(text, "@DIR@"))) {
-                fwrite(text, 1, (size_t) (p - text), f);
+                fwrite(text, 1, (size_t)(p - text), f);
                 fputs(dir, f);
                 text = p + strlen("@DIR@");
         }
@@ -175,7 +175,7 @@ static void assert_good_all_issue4(const struct nextup_config *c) {
         assert_int_equal(s[0].hour, 7);
         assert_int_equal(s[0].minute, 0);
         assert_int_equal(s[0].second, 0);
-        assert_int_equal(s[0].days, 0x3e);             /* Monday..Friday */
+        assert_int_equal(s[0].days, 0x3e); /* Monday..Friday */
         assert_int_equal(s[0].mode, SCHEDULE_HARD);
         assert_int_equal(s[0].wait_s, 30);
         assert_str_abs(s[0].audio, "tests/config/news/top.mp3");
@@ -184,20 +184,20 @@ static void assert_good_all_issue4(const struct nextup_config *c) {
         assert_int_equal(s[1].hour, 23);
         assert_int_equal(s[1].minute, 59);
         assert_int_equal(s[1].second, 59);
-        assert_int_equal(s[1].days, 1u << 0 | 1u << 6 | 1u << 3);   /* "Sun, sat,WED" */
+        assert_int_equal(s[1].days, 1u << 0 | 1u << 6 | 1u << 3); /* "Sun, sat,WED" */
         assert_int_equal(s[1].mode, SCHEDULE_WAIT);
         assert_int_equal(s[1].wait_s, 3600);
         assert_string_equal(s[1].audio, "/abs/late.mp3");
         assert_string_equal(s[1].transcript, "/abs/late.txt");
         assert_string_equal(s[2].name, "weekend");
         assert_int_equal(s[2].hour, 0);
-        assert_int_equal(s[2].days, 0x41);             /* Saturday and Sunday */
+        assert_int_equal(s[2].days, 0x41); /* Saturday and Sunday */
         assert_int_equal(s[2].mode, SCHEDULE_SOFT);
         assert_string_equal(s[3].name, "schedule[3]");
         assert_int_equal(s[3].hour, 12);
         assert_int_equal(s[3].minute, 30);
-        assert_int_equal(s[3].days, 1u << 1);          /* Monday */
-        assert_int_equal(s[3].mode, SCHEDULE_SOFT);    /* the default */
+        assert_int_equal(s[3].days, 1u << 1);       /* Monday */
+        assert_int_equal(s[3].mode, SCHEDULE_SOFT); /* the default */
 
         assert_int_equal(c->n_dropboxes, 3);
         assert_str_abs(d[0].path, "tests/config/drop/news");
@@ -357,17 +357,19 @@ static void test_resume_policies(void **state) {
                 const char *name;
                 enum resume_policy policy;
         } v[] = {
-                { "position", RESUME_POSITION },
-                { "restart", RESUME_RESTART },
-                { "drop", RESUME_DROP },
+                {"position", RESUME_POSITION},
+                {"restart", RESUME_RESTART},
+                {"drop", RESUME_DROP},
         };
 
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
                 struct nextup_config *c = NULL;
                 char *text, *errs;
 
-                assert_true(asprintf(&text, "playout = { resume = \"%s\"; stale_s = 0; };\n"
-                                            "state_dir = \"/x\";\n", v[i].name) > 0);
+                assert_true(asprintf(&text,
+                                     "playout = { resume = \"%s\"; stale_s = 0; };\n"
+                                     "state_dir = \"/x\";\n",
+                                     v[i].name) > 0);
                 assert_int_equal(load_text(text, &c, &errs), 0);
                 assert_string_equal(errs, "");
                 assert_int_equal(c->resume, v[i].policy);
@@ -386,22 +388,23 @@ static void test_days(void **state) {
                 const char *days;
                 unsigned mask;
         } v[] = {
-                { "daily", 0x7f },
-                { "DAILY", 0x7f },
-                { "Weekdays", 0x3e },
-                { "weekends", 0x41 },
-                { "sun", 0x01 },
-                { "sat", 0x40 },
-                { "fri,thu, wed , tue,mon", 0x3e },
-                { "mon,tue,wed,thu,fri,sat,sun", 0x7f },
+                {"daily", 0x7f},
+                {"DAILY", 0x7f},
+                {"Weekdays", 0x3e},
+                {"weekends", 0x41},
+                {"sun", 0x01},
+                {"sat", 0x40},
+                {"fri,thu, wed , tue,mon", 0x3e},
+                {"mon,tue,wed,thu,fri,sat,sun", 0x7f},
         };
 
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
                 struct nextup_config *c = NULL;
                 char *text, *errs;
 
-                assert_true(asprintf(&text, "schedule = ( { time = \"10:00\"; days = \"%s\"; "
-                                            "audio = \"a.mp3\"; transcript = \"a.txt\"; } );\n",
+                assert_true(asprintf(&text,
+                                     "schedule = ( { time = \"10:00\"; days = \"%s\"; "
+                                     "audio = \"a.mp3\"; transcript = \"a.txt\"; } );\n",
                                      v[i].days) > 0);
                 assert_int_equal(load_text(text, &c, &errs), 0);
                 assert_string_equal(errs, "");
@@ -430,8 +433,9 @@ static void test_empty_lists(void **state) {
 
 /* A config named relative to the working directory resolves against it. */
 static void test_relative_config_path(void **state) {
-        char *dir = write_temp("r.conf", "state_dir = \"state\";\n"
-                                         "startup = ( { audio = \"../a.mp3\"; transcript = \"t/a.txt\"; } );\n");
+        char *dir =
+                write_temp("r.conf", "state_dir = \"state\";\n"
+                                     "startup = ( { audio = \"../a.mp3\"; transcript = \"t/a.txt\"; } );\n");
         char *old = getcwd(NULL, 0), *errs, *expect;
         struct nextup_config *c = NULL;
 
@@ -498,7 +502,8 @@ static void test_bad(void **state) {
 }
 
 /* named after the file, so that a failure says which golden broke */
-#define BAD(n) { .name = (n), .test_func = test_bad, .initial_state = (void *) (n) }
+#define BAD(n)                                                                                              \
+        { .name = (n), .test_func = test_bad, .initial_state = (void *)(n) }
 
 int main(void) {
         const struct CMUnitTest tests[] = {

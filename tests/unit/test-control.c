@@ -56,7 +56,7 @@ static struct json_object *echo_handler(struct control_conn *conn, struct json_o
                 return control_error("failed as asked (%d)", 42);
         if (strcmp(name, "subscribe") == 0)
                 control_conn_subscribe(conn);
-        if (strcmp(name, "emit") == 0) {        /* an event caused by a command */
+        if (strcmp(name, "emit") == 0) { /* an event caused by a command */
                 struct json_object *ev = json_object_new_object();
 
                 json_object_object_add(ev, "event", json_object_new_string("from_handler"));
@@ -81,7 +81,7 @@ static unsigned long long now_usec(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (unsigned long long) ts.tv_sec * 1000000ULL + (unsigned long long) ts.tv_nsec / 1000;
+        return (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000;
 }
 
 static int setup(void **state) {
@@ -102,7 +102,7 @@ static int teardown(void **state) {
         char d[128];
 
         assert_null(control_free(f->c));
-        assert_int_equal(access(f->path, F_OK), -1);    /* we unlink what we created */
+        assert_int_equal(access(f->path, F_OK), -1); /* we unlink what we created */
         snprintf(d, sizeof d, "%s/nextup", f->subdir);
         rmdir(d);
         rmdir(f->subdir);
@@ -114,13 +114,13 @@ static int teardown(void **state) {
 
 static struct client *client_new(const char *path) {
         struct client *cl = calloc(1, sizeof *cl);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
         strcpy(sa.sun_path, path);
         cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(cl->fd >= 0);
         /* The listen backlog takes the connection before the loop runs. */
-        assert_int_equal(connect(cl->fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof sa), 0);
         assert_int_equal(fcntl(cl->fd, F_SETFL, O_NONBLOCK), 0);
         return cl;
 }
@@ -147,7 +147,7 @@ static int client_send(struct fixture *f, struct client *cl, const char *data, s
                         continue;
                 }
                 data += n;
-                len -= (size_t) n;
+                len -= (size_t)n;
         }
         return 0;
 }
@@ -166,7 +166,7 @@ static char *client_read_line(struct fixture *f, struct client *cl) {
                 ssize_t n;
 
                 if (nl) {
-                        size_t len = (size_t) (nl - cl->buf);
+                        size_t len = (size_t)(nl - cl->buf);
 
                         line = strndup(cl->buf, len);
                         memmove(cl->buf, nl + 1, cl->len - len - 1);
@@ -178,7 +178,7 @@ static char *client_read_line(struct fixture *f, struct client *cl) {
                 if (n == 0 || (n < 0 && errno == ECONNRESET))
                         return NULL;
                 if (n > 0) {
-                        cl->len += (size_t) n;
+                        cl->len += (size_t)n;
                         continue;
                 }
                 assert_int_equal(errno, EAGAIN);
@@ -275,7 +275,7 @@ static void test_bad_requests_keep_connection(void **state) {
         expect_reply(f, cl, false, "request has no \"cmd\" string");
         client_send_str(f, cl, "{\"id\":5}\n");
         expect_reply(f, cl, false, "request has no \"cmd\" string");
-        assert_int_equal(f->n_requests, 0);     /* none reached the handler */
+        assert_int_equal(f->n_requests, 0); /* none reached the handler */
 
         client_send_str(f, cl, "{\"cmd\":\"still-here\"}\n");
         expect_reply(f, cl, true, "still-here");
@@ -291,11 +291,11 @@ static void test_binary(void **state) {
         expect_reply(f, cl, false, "request is not valid UTF-8 text");
         client_send_str(f, cl, "{\"cmd\":\"\xff\xfe\"}\n");
         expect_reply(f, cl, false, "request is not valid UTF-8 text");
-        client_send_str(f, cl, "{\"cmd\":\"\xc0\xaf\"}\n");       /* overlong '/' */
+        client_send_str(f, cl, "{\"cmd\":\"\xc0\xaf\"}\n"); /* overlong '/' */
         expect_reply(f, cl, false, "request is not valid UTF-8 text");
-        client_send_str(f, cl, "{\"cmd\":\"\xed\xa0\x80\"}\n");   /* surrogate */
+        client_send_str(f, cl, "{\"cmd\":\"\xed\xa0\x80\"}\n"); /* surrogate */
         expect_reply(f, cl, false, "request is not valid UTF-8 text");
-        client_send_str(f, cl, "{\"cmd\":\"\xe2\x9c\"}\n");       /* truncated */
+        client_send_str(f, cl, "{\"cmd\":\"\xe2\x9c\"}\n"); /* truncated */
         expect_reply(f, cl, false, "request is not valid UTF-8 text");
         assert_int_equal(f->n_requests, 0);
         client_send_str(f, cl, "{\"cmd\":\"ok\"}\n");
@@ -320,12 +320,12 @@ static void test_line_limit(void **state) {
         struct client *cl = client_new(f->path);
         char *req = make_request(65536);
 
-        client_send_str(f, cl, req);                    /* exactly at the limit */
+        client_send_str(f, cl, req); /* exactly at the limit */
         expect_reply(f, cl, true, "long");
         free(req);
 
         req = make_request(65537);
-        (void) client_send(f, cl, req, strlen(req));
+        (void)client_send(f, cl, req, strlen(req));
         expect_reply(f, cl, false, "request line too long (limit 65536 bytes)");
         expect_eof(f, cl);
         free(req);
@@ -368,7 +368,7 @@ static void test_pipelined(void **state) {
                 assert_string_equal(line, want);
                 free(line);
         }
-        client_expect_silence(f, cl);           /* empty lines get no reply */
+        client_expect_silence(f, cl); /* empty lines get no reply */
         client_free(cl);
 }
 
@@ -419,7 +419,7 @@ static void test_non_reader_disconnected(void **state) {
                         break;
                 }
         }
-        assert_true(f->n_requests >= 10);       /* 10 x 100 KiB > 1 MiB */
+        assert_true(f->n_requests >= 10); /* 10 x 100 KiB > 1 MiB */
         client_free(cl);
 
         other = client_new(f->path);
@@ -454,7 +454,7 @@ static void test_connection_limit(void **state) {
         for (int i = 0; i < 70; i++)
                 client_free(cl[i]);
 
-        cl[0] = client_new(f->path);            /* slots are freed on close */
+        cl[0] = client_new(f->path); /* slots are freed on close */
         client_send_str(f, cl[0], "{\"cmd\":\"again\"}\n");
         expect_reply(f, cl[0], true, "again");
         client_free(cl[0]);
@@ -531,7 +531,7 @@ static void test_slow_subscriber_dropped(void **state) {
         client_send_str(f, fast, "{\"cmd\":\"subscribe\"}\n");
         expect_reply(f, fast, true, "subscribe");
         t0 = now_usec();
-        for (int i = 0; i < 30; i++) {          /* 30 x 64 KiB > 1 MiB + socket buffers */
+        for (int i = 0; i < 30; i++) { /* 30 x 64 KiB > 1 MiB + socket buffers */
                 struct json_object *ev = event("big", 64 * 1024);
                 char *line;
 
@@ -591,7 +591,7 @@ static void test_live_socket_not_taken(void **state) {
 
 static void test_stale_socket_replaced(void **state) {
         struct fixture *f = *state;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
         struct client *cl;
         struct stat st;
         int fd;
@@ -600,7 +600,7 @@ static void test_stale_socket_replaced(void **state) {
         /* A socket file with nobody listening: what a crash leaves. */
         strcpy(sa.sun_path, f->path);
         fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
         close(fd);
         assert_int_equal(stat(f->path, &st), 0);
 

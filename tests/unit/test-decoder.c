@@ -98,7 +98,7 @@ static int64_t decode_all(struct decoder *d, int channels, int64_t from, int64_t
                 }
                 total += n;
         }
-        assert_int_equal(n, 0);     /* a clean end, not an error */
+        assert_int_equal(n, 0); /* a clean end, not an error */
         if (ret_peak)
                 *ret_peak = peak;
         if (ret_lr_equal)
@@ -185,7 +185,7 @@ static void test_scan_silence(void **state) {
         struct audio_scan s;
         const char *p = tmpfile_path("silent.mp3");
 
-        write_head_of(fixture("tone-1s.mp3"), p, 1500);    /* ~0.17 s of frames */
+        write_head_of(fixture("tone-1s.mp3"), p, 1500); /* ~0.17 s of frames */
         assert_int_equal(decoder_scan(p, RATE, &s), 0);
         assert_true(s.frames > 0 && s.frames < 11025);
         assert_int_equal(s.first_voiced, -1);
@@ -201,9 +201,9 @@ static void test_bad_input(void **state) {
         assert_int_equal(decoder_open(tmpfile_path("zero.mp3"), RATE, 2, &d), -EINVAL);
         assert_int_equal(decoder_scan(tmpfile_path("zero.mp3"), RATE, &s), -EINVAL);
 
-        for (size_t i = 0; i < sizeof junk; i++) {      /* fixed-seed xorshift */
+        for (size_t i = 0; i < sizeof junk; i++) { /* fixed-seed xorshift */
                 x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-                junk[i] = (unsigned char) x;
+                junk[i] = (unsigned char)x;
         }
         write_file(tmpfile_path("garbage.mp3"), junk, sizeof junk);
         assert_int_equal(decoder_open(tmpfile_path("garbage.mp3"), RATE, 2, &d), -EINVAL);
@@ -218,17 +218,36 @@ static void test_bad_input(void **state) {
 
 /* A PCM WAV is full of false MPEG syncs; mpg123 alone would play noise. */
 static void test_wav_refused(void **state) {
-        struct { char riff[4]; uint32_t size; char wave[4], fmt[4]; uint32_t fmt_size;
-                 uint16_t tag, ch; uint32_t rate, byte_rate; uint16_t align, bits;
-                 char data[4]; uint32_t data_size; int16_t pcm[44100]; } __attribute__((packed)) w = {
-                .riff = "RIFF", .size = sizeof w - 8, .wave = "WAVE", .fmt = "fmt ", .fmt_size = 16,
-                .tag = 1, .ch = 1, .rate = 44100, .byte_rate = 88200, .align = 2, .bits = 16,
-                .data = "data", .data_size = sizeof w.pcm,
+        struct {
+                char riff[4];
+                uint32_t size;
+                char wave[4], fmt[4];
+                uint32_t fmt_size;
+                uint16_t tag, ch;
+                uint32_t rate, byte_rate;
+                uint16_t align, bits;
+                char data[4];
+                uint32_t data_size;
+                int16_t pcm[44100];
+        } __attribute__((packed)) w = {
+                .riff = "RIFF",
+                .size = sizeof w - 8,
+                .wave = "WAVE",
+                .fmt = "fmt ",
+                .fmt_size = 16,
+                .tag = 1,
+                .ch = 1,
+                .rate = 44100,
+                .byte_rate = 88200,
+                .align = 2,
+                .bits = 16,
+                .data = "data",
+                .data_size = sizeof w.pcm,
         };
         struct decoder *d = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(w.pcm); i++)
-                w.pcm[i] = (int16_t) (16000 * sin(2 * M_PI * 440 * (double) i / 44100));
+                w.pcm[i] = (int16_t)(16000 * sin(2 * M_PI * 440 * (double)i / 44100));
         write_file(tmpfile_path("tone.wav"), &w, sizeof w);
         assert_int_equal(decoder_open(tmpfile_path("tone.wav"), RATE, 2, &d), -EINVAL);
 }
@@ -238,7 +257,7 @@ static void test_unreadable(void **state) {
         const char *p = tmpfile_path("secret.mp3");
 
         if (geteuid() == 0)
-                skip();    /* root reads anything */
+                skip(); /* root reads anything */
         write_head_of(fixture("tone-1s.mp3"), p, 8567);
         assert_int_equal(chmod(p, 0), 0);
         assert_int_equal(decoder_open(p, RATE, 2, &d), -EACCES);
@@ -254,7 +273,7 @@ static void test_truncated(void **state) {
         assert_int_equal(decoder_open(p, RATE, 2, &d), 0);
         n = decode_all(d, 2, 0, 0, NULL, NULL);
         assert_true(n > 10000 && n < 44100);
-        assert_int_equal(decoder_read(d, (int16_t[2]) {}, 1), 0);   /* stays at the end */
+        assert_int_equal(decoder_read(d, (int16_t[2]){}, 1), 0); /* stays at the end */
         decoder_free(d);
 
         /* The length agrees with what is decoded. */
@@ -285,7 +304,7 @@ static void test_damaged_middle(void **state) {
 /* ---- the playout thread writing a WAV file ---- */
 
 static int wait_event(struct playout *p, struct playout_event *ev, int timeout_ms) {
-        struct pollfd pfd = { .fd = playout_event_fd(p), .events = POLLIN };
+        struct pollfd pfd = {.fd = playout_event_fd(p), .events = POLLIN};
 
         if (playout_next_event(p, ev) > 0)
                 return 1;
@@ -306,7 +325,7 @@ static void expect_event(struct playout *p, enum playout_event_type type, uint64
 }
 
 static struct playout *start_playout(const char *driver, const char *file, struct aclock **ret_clock) {
-        struct output_spec spec = { .driver = driver, .file = file, .rate = RATE, .channels = 2 };
+        struct output_spec spec = {.driver = driver, .file = file, .rate = RATE, .channels = 2};
         struct output *out = NULL;
         struct playout *p = NULL;
 
@@ -326,10 +345,10 @@ static long wav_data_bytes(const char *path) {
         assert_non_null(f);
         assert_int_equal(fread(h, 1, 12, f), 12);
         while (fread(h, 1, 8, f) == 8) {
-                uint32_t size = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t) h[7] << 24;
+                uint32_t size = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
 
                 if (memcmp(h, "data", 4) == 0) {
-                        r = (long) size;
+                        r = (long)size;
                         break;
                 }
                 fseek(f, size, SEEK_CUR);
@@ -359,7 +378,7 @@ static void test_playout_gapless_wav(void **state) {
         /* Frame 0 of item 2 went out right where item 1's last did. */
         assert_int_equal(started2.mono_ns, ended1.mono_ns);
         /* 0.2 s apart, give or take scheduling jitter. */
-        assert_true(llabs((long long) (ended1.mono_ns - started1.mono_ns) - 200000000LL) < 15000000);
+        assert_true(llabs((long long)(ended1.mono_ns - started1.mono_ns) - 200000000LL) < 15000000);
 
         /* The loop cues the next (missing) file while 2 plays. */
         assert_int_equal(playout_cue(p, 3, tmpfile_path("missing.mp3")), 0);
@@ -429,7 +448,7 @@ static void test_playout_pause_skip(void **state) {
         assert_int_equal(ev.reason, PLAYOUT_END_ERROR);
         assert_int_equal(ev.error, -EINVAL);
         expect_event(p, PLAYOUT_IDLE, 0, NULL);
-        assert_int_equal(wait_event(p, &ev, 100), 0);    /* and nothing more */
+        assert_int_equal(wait_event(p, &ev, 100), 0); /* and nothing more */
 
         /* Idle: the heartbeat still turns. */
         hb = playout_heartbeat(p);

@@ -32,7 +32,7 @@ static uint64_t now_ms(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static char *path2(const char *a, const char *b) {
@@ -119,7 +119,7 @@ static void test_classify(void **state) {
 
 static void test_unique_stem(void **state) {
         char tmpl[] = "/tmp/test-dropbox.XXXXXX";
-        const char *exts[] = { ".mp3", ".txt", ".error", NULL };
+        const char *exts[] = {".mp3", ".txt", ".error", NULL};
         char *dir = mkdtemp(tmpl), *s = NULL;
 
         assert_non_null(dir);
@@ -132,7 +132,7 @@ static void test_unique_stem(void **state) {
         free(s);
         /* Any one of the extensions taken moves the whole pair on. */
         write_text(dir, "news-1.error", "x");
-        write_text(dir, "news-2.wav", "x");      /* not ours: no clash */
+        write_text(dir, "news-2.wav", "x"); /* not ours: no clash */
         assert_int_equal(dropbox_unique_stem(dir, "news", exts, &s), 0);
         assert_string_equal(s, "news-2");
         free(s);
@@ -147,7 +147,7 @@ struct taken {
         char transcript[4][512];
         int position[4];
         uint64_t at_ms[4];
-        int fail;               /* > 0: refuse with this errno */
+        int fail; /* > 0: refuse with this errno */
 };
 
 static int take(const char *audio, const char *transcript, int position, char **ret_error, void *userdata) {
@@ -197,7 +197,7 @@ static void fixture_init(struct fixture *f, int position, int settle_ms) {
         f->accepted = path2(f->dir, "accepted");
         f->quarantine = path2(f->dir, "quarantine");
         assert_int_equal(sd_event_new(&f->e), 0);
-        f->c = (struct dropbox_config) { .path = f->dir, .position = position, .settle_ms = settle_ms };
+        f->c = (struct dropbox_config){.path = f->dir, .position = position, .settle_ms = settle_ms};
 }
 
 static void fixture_done(struct fixture *f) {
@@ -245,7 +245,7 @@ static void test_take_and_quarantine(void **state) {
         run_until(&f, three_outcomes);
 
         assert_int_equal(f.taken.n, 1);
-        assert_true(f.taken.at_ms[0] >= written + 200);         /* the settle time held */
+        assert_true(f.taken.at_ms[0] >= written + 200); /* the settle time held */
         assert_int_equal(f.taken.position[0], -1);
         assert_true(strstr(f.taken.audio[0], "/accepted/good-1.mp3") != NULL);
         assert_true(strstr(f.taken.transcript[0], "/accepted/good-1.txt") != NULL);
@@ -254,7 +254,7 @@ static void test_take_and_quarantine(void **state) {
 
         assert_true(exists(f.quarantine, "badtext.mp3") && exists(f.quarantine, "badtext.vtt"));
         err = read_text(f.quarantine, "badtext.error");
-        assert_true(strncmp(err, "badtext.vtt:3:", 14) == 0);   /* file:line of the bad cue */
+        assert_true(strncmp(err, "badtext.vtt:3:", 14) == 0); /* file:line of the bad cue */
         free(err);
         assert_true(exists(f.quarantine, "garbage.mp3") && exists(f.quarantine, "garbage.txt"));
         err = read_text(f.quarantine, "garbage.error");
@@ -295,7 +295,7 @@ static void test_take_refused(void **state) {
 
         fixture_init(&f, 3, 0);
         f.taken.fail = EINVAL;
-        f.c.quarantine = path2(f.dir, "q/deeper");     /* custom, not there yet */
+        f.c.quarantine = path2(f.dir, "q/deeper"); /* custom, not there yet */
         assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, take, &f.taken, &b), 0);
         copy_tone(f.dir, "story.mp3");
         write_text(f.dir, "story.srt", "1\n00:00:00,000 --> 00:00:01,000\nA timed line.\n");
@@ -326,13 +326,13 @@ static void test_open_file_waits(void **state) {
         p = path2(f.dir, "slow.mp3");
         fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
-        assert_int_equal(write(fd, "\xff\xfb", 2), 2);          /* IN_MODIFY, no close yet */
+        assert_int_equal(write(fd, "\xff\xfb", 2), 2); /* IN_MODIFY, no close yet */
         end = now_ms() + 300;
         while (now_ms() < end)
                 assert_true(sd_event_run(f.e, 20000) >= 0);
         assert_int_equal(f.taken.n, 0);
         assert_int_equal(count_errors(f.quarantine), 0);
-        close(fd);      /* IN_CLOSE_WRITE: now complete -> checked -> quarantined (2 bytes do not decode) */
+        close(fd); /* IN_CLOSE_WRITE: now complete -> checked -> quarantined (2 bytes do not decode) */
         run_until(&f, one_error);
         assert_true(exists(f.quarantine, "slow.mp3"));
         dropbox_free(b);

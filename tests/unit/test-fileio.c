@@ -61,11 +61,11 @@ static void test_mkdir_p(void **state) {
         snprintf(path, sizeof path, "%s/a/b/c", f->dir);
         assert_int_equal(stat(path, &st), 0);
         assert_true(S_ISDIR(st.st_mode));
-        assert_int_equal(fileio_mkdir_p(path, 0755), 0);              /* already there */
+        assert_int_equal(fileio_mkdir_p(path, 0755), 0); /* already there */
 
         snprintf(file, sizeof file, "%s/plain", f->dir);
         assert_int_equal(fileio_write_atomic(file, file, "", false), 0);
-        assert_int_equal(fileio_mkdir_p(file, 0755), -ENOTDIR);       /* a file in the way */
+        assert_int_equal(fileio_mkdir_p(file, 0755), -ENOTDIR); /* a file in the way */
         snprintf(path, sizeof path, "%s/plain/sub", f->dir);
         assert_int_equal(fileio_mkdir_p(path, 0755), -ENOTDIR);
 }
@@ -80,7 +80,7 @@ static void test_write_atomic_replaces(void **state) {
         assert_string_equal(slurp(path), "{\"a\":1}\n");
         assert_int_equal(fileio_write_atomic(path, tmp, "{\"a\":2}", false), 0);
         assert_string_equal(slurp(path), "{\"a\":2}\n");
-        assert_int_equal(access(tmp, F_OK), -1);                      /* renamed, not left */
+        assert_int_equal(access(tmp, F_OK), -1); /* renamed, not left */
 }
 
 static void test_write_atomic_failure_keeps_old(void **state) {

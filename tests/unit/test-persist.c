@@ -31,7 +31,7 @@ static char *dup_or_die(const char *s) {
 }
 
 static void make_state(struct persist_state *st) {
-        static const uint64_t ids[] = { 7, 3, 12 };
+        static const uint64_t ids[] = {7, 3, 12};
 
         memset(st, 0, sizeof *st);
         st->next_id = 13;
@@ -134,12 +134,15 @@ static void test_bad_text(void **state) {
         expect_bad("{\"version\":1,\"next_id\":1,\"rate\":44100}", "queue: missing");
         expect_bad("{\"version\":1,\"next_id\":3,\"rate\":44100,\"queue\":[{\"id\":1,\"start_frame\":0,"
                    "\"audio\":\"/a\",\"transcript\":\"/b\"},{\"id\":2,\"start_frame\":0,\"audio\":5,"
-                   "\"transcript\":\"/b\"}]}", "queue[1].audio: not a string");
+                   "\"transcript\":\"/b\"}]}",
+                   "queue[1].audio: not a string");
         expect_bad("{\"version\":1,\"next_id\":3,\"rate\":44100,\"queue\":[{\"id\":1,\"start_frame\":0,"
-                   "\"audio\":\"a.mp3\",\"transcript\":\"/b\"}]}", "queue[0].audio: not an absolute path");
+                   "\"audio\":\"a.mp3\",\"transcript\":\"/b\"}]}",
+                   "queue[0].audio: not an absolute path");
         expect_bad("{\"version\":1,\"next_id\":3,\"rate\":44100,\"queue\":[{\"id\":1,\"start_frame\":0,"
                    "\"audio\":\"/a\",\"transcript\":\"/b\"},{\"id\":1,\"start_frame\":0,\"audio\":\"/a\","
-                   "\"transcript\":\"/b\"}]}", "queue[1]: id 1 appears twice");
+                   "\"transcript\":\"/b\"}]}",
+                   "queue[1]: id 1 appears twice");
         expect_bad("{\"version\":1,\"next_id\":3,\"rate\":44100,\"queue\":[],\"on_air\":{\"id\":1,"
                    "\"start_frame\":0,\"audio\":\"/a\",\"transcript\":\"/b\",\"frames\":-4}}",
                    "on_air.frames: -4 is below 0");
@@ -216,10 +219,10 @@ static void test_save_load(void **state) {
 
         assert_int_equal(persist_new(f->dir, &p), 0);
         assert_string_equal(persist_path(p), f->path);
-        assert_int_equal(persist_load(p, &back, &error), 0);     /* first start: nothing */
+        assert_int_equal(persist_load(p, &back, &error), 0); /* first start: nothing */
         make_state(&st);
         assert_int_equal(persist_save(p, &st), 1);
-        assert_int_equal(access(f->tmp, F_OK), -1);               /* no temp left behind */
+        assert_int_equal(access(f->tmp, F_OK), -1); /* no temp left behind */
 
         assert_int_equal(persist_new(f->dir, &p2), 0);
         assert_int_equal(persist_load(p2, &back, &error), 1);
@@ -293,7 +296,7 @@ static void test_failed_write_keeps_old_state(void **state) {
 
                 assert_int_equal(persist_new(f->dir, &p2), 0);
                 assert_int_equal(persist_load(p2, &back, &error), 1);
-                assert_int_equal(back.next_id, 13);              /* the old state, whole */
+                assert_int_equal(back.next_id, 13); /* the old state, whole */
                 persist_state_done(&back);
                 persist_free(p2);
         }
@@ -317,7 +320,7 @@ static void test_corrupt_moved_aside(void **state) {
         assert_int_equal(persist_load(p, &back, &error), -EBADMSG);
         assert_non_null(error);
         assert_non_null(strstr(error, f->path));
-        assert_non_null(strstr(error, "4:"));                    /* the line */
+        assert_non_null(strstr(error, "4:")); /* the line */
         assert_non_null(strstr(error, "offset"));
         assert_non_null(strstr(error, "moved it to"));
         free(error);
@@ -359,7 +362,7 @@ static void test_queue_keeps_ids(void **state) {
 
         assert_int_equal(queue_new(&q), 0);
         assert_int_equal(queue_insert_with_id(q, 0, new_story(7)), 0);
-        assert_int_equal(queue_insert_with_id(q, 0, new_story(3)), 0);     /* order as given */
+        assert_int_equal(queue_insert_with_id(q, 0, new_story(3)), 0); /* order as given */
         assert_int_equal(queue_next_id(q), 8);
         s = new_story(7);
         assert_int_equal(queue_insert_with_id(q, 1, s), -EEXIST);
@@ -368,7 +371,7 @@ static void test_queue_keeps_ids(void **state) {
         assert_int_equal(queue_insert_with_id(q, 5, s = (s->id = 9, s)), -ERANGE);
         story_free(s);
         queue_set_next_id(q, 20);
-        queue_set_next_id(q, 10);                                           /* never goes back */
+        queue_set_next_id(q, 10); /* never goes back */
         s = new_story(0);
         assert_int_equal(queue_insert(q, 2, s), 0);
         assert_int_equal(s->id, 20);

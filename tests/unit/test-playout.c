@@ -30,7 +30,7 @@
 #include "playout.h"
 
 #define RATE 44100
-#define MS(x) ((uint64_t) (x) * 1000000ULL)
+#define MS(x) ((uint64_t)(x)*1000000ULL)
 
 static char tmpdir[64];
 
@@ -64,7 +64,7 @@ static int16_t *decode_file(const char *path, int64_t *ret_n) {
         for (;;) {
                 if (n + 4096 > cap) {
                         cap = (n + 4096) * 2;
-                        pcm = realloc(pcm, (size_t) cap * 2 * sizeof *pcm);
+                        pcm = realloc(pcm, (size_t)cap * 2 * sizeof *pcm);
                         assert_non_null(pcm);
                 }
                 r = decoder_read(d, pcm + n * 2, 4096);
@@ -87,7 +87,7 @@ static int16_t *read_wav(const char *path, int64_t *ret_n) {
         assert_non_null(f);
         assert_int_equal(fread(h, 1, 12, f), 12);
         while (fread(h, 1, 8, f) == 8) {
-                uint32_t size = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t) h[7] << 24;
+                uint32_t size = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
 
                 if (memcmp(h, "data", 4) == 0) {
                         pcm = malloc(size + 4);
@@ -104,7 +104,7 @@ static int16_t *read_wav(const char *path, int64_t *ret_n) {
 }
 
 static int wait_event(struct playout *p, struct playout_event *ev, int timeout_ms) {
-        struct pollfd pfd = { .fd = playout_event_fd(p), .events = POLLIN };
+        struct pollfd pfd = {.fd = playout_event_fd(p), .events = POLLIN};
 
         if (playout_next_event(p, ev) > 0)
                 return 1;
@@ -119,14 +119,14 @@ static void expect_event(struct playout *p, enum playout_event_type type, uint64
 
         assert_int_equal(wait_event(p, &ev, 3000), 1);
         if (ev.type != type || ev.item_id != id)
-                fail_msg("expected event %d of #%llu, got %d of #%llu", type, (unsigned long long) id, ev.type,
-                         (unsigned long long) ev.item_id);
+                fail_msg("expected event %d of #%llu, got %d of #%llu", type, (unsigned long long)id,
+                         ev.type, (unsigned long long)ev.item_id);
         if (ret)
                 *ret = ev;
 }
 
 static struct playout *start_playout(const char *driver, const char *file, struct aclock **ret_clock) {
-        struct output_spec spec = { .driver = driver, .file = file, .rate = RATE, .channels = 2 };
+        struct output_spec spec = {.driver = driver, .file = file, .rate = RATE, .channels = 2};
         struct output *out = NULL;
         struct playout *p = NULL;
 
@@ -145,7 +145,7 @@ static void stop_playout(struct playout *p, struct aclock *clock) {
 static void assert_frames_near(const int16_t *a, const int16_t *b, int64_t frames, int tolerance) {
         for (int64_t i = 0; i < frames * 2; i++)
                 if (abs(a[i] - b[i]) > tolerance)
-                        fail_msg("sample %lld differs: %d != %d", (long long) i, a[i], b[i]);
+                        fail_msg("sample %lld differs: %d != %d", (long long)i, a[i], b[i]);
 }
 
 static void assert_frames_equal(const int16_t *a, const int16_t *b, int64_t frames) {
@@ -157,19 +157,19 @@ static void assert_faded(const int16_t *got, const int16_t *orig, int64_t cut, i
         int64_t loud = 0;
 
         for (int64_t i = cut - fade; i < cut; i++) {
-                double g = 0.5 * (1.0 - cos(M_PI * (double) (cut - i) / (double) fade));
+                double g = 0.5 * (1.0 - cos(M_PI * (double)(cut - i) / (double)fade));
 
                 for (int k = 0; k < 2; k++) {
                         long want = lrint(orig[i * 2 + k] * g);
 
                         if (labs(got[i * 2 + k] - want) > 1)
-                                fail_msg("frame %lld (%lld before the cut): %d, want %ld", (long long) i,
-                                         (long long) (cut - i), got[i * 2 + k], want);
+                                fail_msg("frame %lld (%lld before the cut): %d, want %ld", (long long)i,
+                                         (long long)(cut - i), got[i * 2 + k], want);
                 }
                 if (abs(orig[i * 2]) > 1000)
                         loud++;
         }
-        assert_true(loud > fade / 2);   /* it faded a tone, not silence */
+        assert_true(loud > fade / 2); /* it faded a tone, not silence */
 }
 
 static void test_cue_from(void **state) {
@@ -219,7 +219,7 @@ static void test_end_fade(void **state) {
         assert_int_equal(playout_cue(p, 1, fixture("tone-1s.mp3")), 0);
         assert_int_equal(playout_cue(p, 2, fixture("tone-0.2s.mp3")), 0);
         expect_event(p, PLAYOUT_STARTED, 1, NULL);
-        usleep(300000);         /* into the tone (0.25 .. 0.75 s) */
+        usleep(300000); /* into the tone (0.25 .. 0.75 s) */
         assert_int_equal(playout_end(p, PLAYOUT_END_FADED, 100), 0);
         expect_event(p, PLAYOUT_ENDED, 1, &ended);
         assert_int_equal(ended.reason, PLAYOUT_END_FADED);
@@ -262,10 +262,10 @@ static void test_hard_start(void **state) {
         expect_event(p, PLAYOUT_STARTED, 2, &started2);
         /* Frame 0 of item 2 went out at AT: within 1 ms by the event, and
          * within 1 ms by the frames of item 1 that went out before it. */
-        assert_true(llabs((long long) (started2.mono_ns - at)) <= 1000000);
+        assert_true(llabs((long long)(started2.mono_ns - at)) <= 1000000);
         cut = ended1.frames;
-        want = (int64_t) ((at - started1.mono_ns) * RATE / 1000000000ULL);
-        assert_true(llabs((long long) (cut - want)) <= RATE / 1000);
+        want = (int64_t)((at - started1.mono_ns) * RATE / 1000000000ULL);
+        assert_true(llabs((long long)(cut - want)) <= RATE / 1000);
         /* The cued item stayed cued: it follows the hard one. */
         expect_event(p, PLAYOUT_ENDED, 2, &ended2);
         assert_int_equal(ended2.reason, PLAYOUT_END_COMPLETE);
@@ -299,14 +299,15 @@ static void test_hard_start_idle(void **state) {
         /* Idle at its time: it starts then, not at the next idle poll. */
         at = aclock_now_ns() + MS(250);
         assert_int_equal(playout_hard_start(p, 8, fixture("tone-0.2s.mp3"), at, 50), 0);
-        assert_int_equal(wait_event(p, &ev, 200), 0);       /* not early */
+        assert_int_equal(wait_event(p, &ev, 200), 0); /* not early */
         expect_event(p, PLAYOUT_STARTED, 8, &started);
-        assert_true(llabs((long long) (started.mono_ns - at)) <= 1000000);
+        assert_true(llabs((long long)(started.mono_ns - at)) <= 1000000);
         expect_event(p, PLAYOUT_ENDED, 8, NULL);
         expect_event(p, PLAYOUT_IDLE, 0, NULL);
 
         /* Cancelled: nothing starts. */
-        assert_int_equal(playout_hard_start(p, 9, fixture("tone-0.2s.mp3"), aclock_now_ns() + MS(100), 0), 0);
+        assert_int_equal(playout_hard_start(p, 9, fixture("tone-0.2s.mp3"), aclock_now_ns() + MS(100), 0),
+                         0);
         assert_int_equal(playout_hard_start(p, 0, NULL, 0, 0), 0);
         assert_int_equal(wait_event(p, &ev, 250), 0);
         stop_playout(p, clock);
@@ -327,11 +328,11 @@ static void test_gap(void **state) {
         assert_int_equal(playout_cue(p, 2, fixture("tone-0.2s.mp3")), 0);
         expect_event(p, PLAYOUT_STARTED, 1, NULL);
         expect_event(p, PLAYOUT_ENDED, 1, &ended1);
-        assert_int_equal(ended1.frames, n2);            /* the gap is no item's */
+        assert_int_equal(ended1.frames, n2); /* the gap is no item's */
         expect_event(p, PLAYOUT_STARTED, 2, &started2);
-        assert_true(llabs((long long) (started2.mono_ns - ended1.mono_ns - MS(50))) <= 1000000);
+        assert_true(llabs((long long)(started2.mono_ns - ended1.mono_ns - MS(50))) <= 1000000);
         expect_event(p, PLAYOUT_ENDED, 2, NULL);
-        expect_event(p, PLAYOUT_IDLE, 0, NULL);         /* no gap after the last */
+        expect_event(p, PLAYOUT_IDLE, 0, NULL); /* no gap after the last */
         stop_playout(p, clock);
 
         got = read_wav(wav, &n_wav);
@@ -353,10 +354,10 @@ static void test_silence(void **state) {
         assert_int_equal(playout_cue(p, 1, fixture("silence-2s.mp3")), 0);
         expect_event(p, PLAYOUT_STARTED, 1, &started);
         expect_event(p, PLAYOUT_SILENCE, 1, &silence);
-        after = (int64_t) (silence.mono_ns - started.mono_ns);
+        after = (int64_t)(silence.mono_ns - started.mono_ns);
         /* At the end of the buffer that completes 300 ms (20 ms buffers),
          * give or take the jitter of the times the buffers went out. */
-        assert_true(after >= (int64_t) MS(299) && after <= (int64_t) MS(321));
+        assert_true(after >= (int64_t)MS(299) && after <= (int64_t)MS(321));
         /* Once per item. */
         assert_int_equal(wait_event(p, &ev, 300), 0);
         assert_int_equal(playout_cue(p, 2, fixture("tone-1s.mp3")), 0);
@@ -399,7 +400,7 @@ static void test_error_midway(void **state) {
         expect_event(p, PLAYOUT_ENDED, 1, &ended1);
         assert_int_equal(ended1.reason, PLAYOUT_END_ERROR);
         assert_int_equal(ended1.error, -EIO);
-        assert_true(ended1.frames > 10000);             /* it did play its good part */
+        assert_true(ended1.frames > 10000); /* it did play its good part */
         expect_event(p, PLAYOUT_STARTED, 2, &started2);
         assert_true(started2.mono_ns - ended1.mono_ns < MS(100));
         expect_event(p, PLAYOUT_ENDED, 2, NULL);
@@ -423,12 +424,9 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_cue_from),
-                cmocka_unit_test(test_end_fade),
-                cmocka_unit_test(test_hard_start),
-                cmocka_unit_test(test_hard_start_idle),
-                cmocka_unit_test(test_gap),
-                cmocka_unit_test(test_silence),
+                cmocka_unit_test(test_cue_from),     cmocka_unit_test(test_end_fade),
+                cmocka_unit_test(test_hard_start),   cmocka_unit_test(test_hard_start_idle),
+                cmocka_unit_test(test_gap),          cmocka_unit_test(test_silence),
                 cmocka_unit_test(test_error_midway),
         };
         int r;

@@ -73,7 +73,7 @@ static void test_insert_positions(void **state) {
         assert_int_equal(queue_get(q, 0)->id, 1);
         assert_int_equal(queue_get(q, 2)->id, 3);
 
-        assert_int_equal(queue_insert(q, 0, story_make("next")), 0);     /* next up */
+        assert_int_equal(queue_insert(q, 0, story_make("next")), 0); /* next up */
         assert_int_equal(queue_insert(q, 2, story_make("mid")), 0);
         assert_int_equal(queue_insert(q, queue_size(q), story_make("end")), 0);
         assert_order(q, "next a mid b c end");
@@ -139,7 +139,7 @@ static void test_find(void **state) {
         assert_string_equal(queue_find(q, 3, NULL)->title, "c");
         index = 99;
         assert_null(queue_find(q, 4, &index));
-        assert_int_equal(index, 99);    /* untouched when not found */
+        assert_int_equal(index, 99); /* untouched when not found */
         assert_null(queue_find(q, 0, &index));
         queue_free(q);
 }
@@ -172,15 +172,15 @@ static void test_move(void **state) {
         assert_order(q, "a b c");
         assert_int_equal(queue_move(q, 1, 1), 0);
         assert_order(q, "b a c");
-        assert_int_equal(queue_move(q, 2, 1), 0);       /* b to 1 */
+        assert_int_equal(queue_move(q, 2, 1), 0); /* b to 1 */
         assert_order(q, "a b c");
-        assert_int_equal(queue_move(q, 2, 2), 0);       /* to the end */
+        assert_int_equal(queue_move(q, 2, 2), 0); /* to the end */
         assert_order(q, "a c b");
-        assert_int_equal(queue_move(q, 1, 1), 0);       /* a from 0 to 1 */
+        assert_int_equal(queue_move(q, 1, 1), 0); /* a from 0 to 1 */
         assert_order(q, "c a b");
-        assert_int_equal(queue_move(q, 3, 3), 0);       /* one past the end: clamped */
+        assert_int_equal(queue_move(q, 3, 3), 0); /* one past the end: clamped */
         assert_order(q, "a b c");
-        assert_int_equal(queue_move(q, 1, 1000), 0);    /* far past: clamped */
+        assert_int_equal(queue_move(q, 1, 1000), 0); /* far past: clamped */
         assert_order(q, "b c a");
         assert_int_equal(queue_move(q, 1, 0), 0);
         assert_order(q, "a b c");
@@ -230,10 +230,9 @@ static void test_clear(void **state) {
 /* A story owns its cue list: freeing the story, the cleared queue or the
  * queue itself must release it (checked by LeakSanitizer). */
 static void test_story_with_cues(void **state) {
-        static const char text[] =
-                "Queue test\n\n"
-                "HOST: The first sentence of a story that is long enough for two cues. "
-                "And a second sentence to follow it.\n";
+        static const char text[] = "Queue test\n\n"
+                                   "HOST: The first sentence of a story that is long enough for two cues. "
+                                   "And a second sentence to follow it.\n";
         struct transcript *t = NULL;
         struct queue *q;
         struct story *s;
@@ -258,16 +257,11 @@ static void test_story_with_cues(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_empty),
-                cmocka_unit_test(test_insert_positions),
-                cmocka_unit_test(test_grow),
-                cmocka_unit_test(test_ids_per_queue_never_reused),
-                cmocka_unit_test(test_find),
-                cmocka_unit_test(test_take),
-                cmocka_unit_test(test_move),
-                cmocka_unit_test(test_pop_order),
-                cmocka_unit_test(test_clear),
-                cmocka_unit_test(test_story_with_cues),
+                cmocka_unit_test(test_empty), cmocka_unit_test(test_insert_positions),
+                cmocka_unit_test(test_grow),  cmocka_unit_test(test_ids_per_queue_never_reused),
+                cmocka_unit_test(test_find),  cmocka_unit_test(test_take),
+                cmocka_unit_test(test_move),  cmocka_unit_test(test_pop_order),
+                cmocka_unit_test(test_clear), cmocka_unit_test(test_story_with_cues),
         };
 
         return cmocka_run_group_tests_name("queue", tests, NULL, NULL);

@@ -34,10 +34,10 @@ static void zone(const char *tz) {
 
 /* "YYYY-MM-DDTHH:MM[:SS]" in UTC -> epoch seconds. */
 static time_t utc(const char *s) {
-        struct tm tm = { 0 };
+        struct tm tm = {0};
 
-        assert_true(sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                           &tm.tm_sec) >= 5);
+        assert_true(sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                           &tm.tm_min, &tm.tm_sec) >= 5);
         tm.tm_year -= 1900;
         tm.tm_mon -= 1;
         return timegm(&tm);
@@ -51,7 +51,7 @@ static time_t next(int h, int m, int s, unsigned days, const char *after_utc) {
 }
 
 static void test_daily_and_seconds(void **state) {
-        zone("Europe/Berlin");  /* winter: UTC+1 */
+        zone("Europe/Berlin"); /* winter: UTC+1 */
         assert_int_equal(next(10, 0, 0, DAILY, "2026-03-10T08:00:00"), utc("2026-03-10T09:00:00"));
         /* Strictly after: at the very second it is tomorrow's. */
         assert_int_equal(next(10, 0, 0, DAILY, "2026-03-10T09:00:00"), utc("2026-03-11T09:00:00"));
@@ -135,7 +135,7 @@ static void test_parse_at(void **state) {
         char *err = NULL;
 
         zone("Europe/Berlin");
-        now = utc("2026-11-27T09:30:00");       /* 10:30 local */
+        now = utc("2026-11-27T09:30:00"); /* 10:30 local */
         assert_int_equal(schedule_parse_at("11:00", now, &t, &err), 0);
         assert_int_equal(t, utc("2026-11-27T10:00:00"));
         assert_null(err);
@@ -152,14 +152,15 @@ static void test_parse_at(void **state) {
         assert_non_null(strstr(err, "has passed today"));
         assert_non_null(strstr(err, "2026-11-27T10:00:00"));
         free(err);
-        assert_int_equal(schedule_parse_at("10:30:00", now, &t, &err), -ERANGE);       /* now is not after now */
+        assert_int_equal(schedule_parse_at("10:30:00", now, &t, &err), -ERANGE); /* now is not after now */
         free(err);
         assert_int_equal(schedule_parse_at("2026-11-27T10:29", now, &t, &err), -ERANGE);
         assert_non_null(strstr(err, "in the past"));
         free(err);
-        static const char *const bad[] = { "1:00", "10:0", "10", "25:00", "10:60", "10:00:60", "10:00:",
-                                           "2026-02-30T10:00", "2026-11-28", "2026-11-28T", "10:00x",
-                                           " 10:00", "", "26-11-28T10:00" };
+        static const char *const bad[] = {"1:00",       "10:0",          "10",     "25:00",
+                                          "10:60",      "10:00:60",      "10:00:", "2026-02-30T10:00",
+                                          "2026-11-28", "2026-11-28T",   "10:00x", " 10:00",
+                                          "",           "26-11-28T10:00"};
         for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
                 assert_int_equal(schedule_parse_at(bad[i], now, &t, &err), -EINVAL);
                 assert_non_null(err);
@@ -191,12 +192,17 @@ static void on_missed(struct schedule_event *ev, void *u) {
         note(u, "missed", ev);
 }
 
-static const struct schedule_ops ops = { .prepare = on_prepare, .fire = on_fire, .missed = on_missed };
+static const struct schedule_ops ops = {.prepare = on_prepare, .fire = on_fire, .missed = on_missed};
 
 static struct schedule_event *add_daily(struct schedule *s, const char *name, int h, int m, unsigned order,
                                         time_t now) {
-        struct schedule_event t = { .name = (char *) name, .recurring = true, .hour = h, .minute = m,
-                                    .days = DAILY, .order = order, .audio = (char *) "/a.mp3" };
+        struct schedule_event t = {.name = (char *)name,
+                                   .recurring = true,
+                                   .hour = h,
+                                   .minute = m,
+                                   .days = DAILY,
+                                   .order = order,
+                                   .audio = (char *)"/a.mp3"};
         struct schedule_event *ev = NULL;
 
         assert_int_equal(schedule_add(s, &t, now, &ev), 0);
@@ -204,7 +210,7 @@ static struct schedule_event *add_daily(struct schedule *s, const char *name, in
 }
 
 static struct schedule_event *add_once(struct schedule *s, const char *name, time_t at) {
-        struct schedule_event t = { .name = (char *) name, .at = at, .audio = (char *) "/a.mp3" };
+        struct schedule_event t = {.name = (char *)name, .at = at, .audio = (char *)"/a.mp3"};
         struct schedule_event *ev = NULL;
 
         assert_int_equal(schedule_add(s, &t, 0, &ev), 0);
@@ -212,7 +218,7 @@ static struct schedule_event *add_once(struct schedule *s, const char *name, tim
 }
 
 static void test_event_life(void **state) {
-        struct log l = { "" };
+        struct log l = {""};
         struct schedule *s = NULL;
         time_t now = utc("2026-11-27T09:00:00");
         struct schedule_event *news;
@@ -241,7 +247,7 @@ static void test_event_life(void **state) {
 }
 
 static void test_one_off_and_order(void **state) {
-        struct log l = { "" };
+        struct log l = {""};
         struct schedule *s = NULL;
         time_t now = utc("2026-11-27T09:00:00"), at = utc("2026-11-27T10:00:00");
 
@@ -259,7 +265,7 @@ static void test_one_off_and_order(void **state) {
         /* Added late (within the lead): prepared at the first run. */
         schedule_run(s, (at - 3) * NS);
         assert_string_equal(l.text, "prepare:early fire:early prepare:first prepare:second prepare:once ");
-        assert_int_equal(schedule_size(s), 3);  /* the fired one-off is gone */
+        assert_int_equal(schedule_size(s), 3); /* the fired one-off is gone */
         l.text[0] = 0;
         schedule_run(s, at * NS);
         assert_string_equal(l.text, "fire:first fire:second fire:once ");
@@ -268,7 +274,7 @@ static void test_one_off_and_order(void **state) {
         /* Ids are never reused; restored ids move the counter. */
         assert_int_equal(schedule_next_id(s), 5);
         {
-                struct schedule_event t = { .id = 9, .name = (char *) "restored", .at = at + 100 };
+                struct schedule_event t = {.id = 9, .name = (char *)"restored", .at = at + 100};
                 assert_int_equal(schedule_add(s, &t, 0, NULL), 0);
                 assert_int_equal(schedule_add(s, &t, 0, NULL), -EEXIST);
         }
@@ -279,7 +285,7 @@ static void test_one_off_and_order(void **state) {
 }
 
 static void test_missed_and_grace(void **state) {
-        struct log l = { "" };
+        struct log l = {""};
         struct schedule *s = NULL;
         time_t now = utc("2026-11-27T09:00:00"), at = utc("2026-11-27T10:00:00");
 
@@ -287,7 +293,7 @@ static void test_missed_and_grace(void **state) {
         assert_int_equal(schedule_new(&ops, &l, &s), 0);
         add_once(s, "late", at);
         add_once(s, "gone", at - 3600);
-        add_daily(s, "news", 9, 0, 0, now - 1);        /* 09:00 today */
+        add_daily(s, "news", 9, 0, 0, now - 1); /* 09:00 today */
         /* 30 s late: still fires (prepared first); an hour late: missed. */
         schedule_run(s, (at + 30) * NS);
         assert_string_equal(l.text, "missed:news missed:gone prepare:late fire:late ");
@@ -299,7 +305,7 @@ static void test_missed_and_grace(void **state) {
 /* The ECANCELED path: what the daemon does when the timerfd says the
  * clock was set. */
 static void test_clock_changed(void **state) {
-        struct log l = { "" };
+        struct log l = {""};
         struct schedule *s = NULL;
         time_t now = utc("2026-11-27T09:00:00");
         struct schedule_event *news;

@@ -43,7 +43,7 @@ static struct transcript *parse(const char *text) {
 }
 
 static struct cue_list *segment(const struct transcript *t, int max_chars, int max_lines, const char *mark) {
-        struct segment_opts o = { max_chars, max_lines, mark };
+        struct segment_opts o = {max_chars, max_lines, mark};
         struct cue_list *l = NULL;
 
         assert_int_equal(segment_transcript(t, &o, &l), 0);
@@ -55,7 +55,7 @@ static int utf8_len(const char *s, size_t n) {
         int c = 0;
 
         for (size_t i = 0; i < n; i++)
-                c += ((unsigned char) s[i] & 0xc0) != 0x80;
+                c += ((unsigned char)s[i] & 0xc0) != 0x80;
         return c;
 }
 
@@ -78,30 +78,41 @@ static void expect_sentences(const char *text, const char *const *expected) {
 
 static void test_sentence_rules(void **state) {
         expect_sentences("The U.S. and the U.N. met. Then Dr. Smith and Mr. Jones left.",
-                         (const char *const[]) { "The U.S. and the U.N. met.", "Then Dr. Smith and Mr. Jones left.", NULL });
+                         (const char *const[]){"The U.S. and the U.N. met.",
+                                               "Then Dr. Smith and Mr. Jones left.", NULL});
         expect_sentences("Mrs. Lee, Ms. Ray and St. Paul's Sam Jr. spoke. Texas vs. Ohio ended.",
-                         (const char *const[]) { "Mrs. Lee, Ms. Ray and St. Paul's Sam Jr. spoke.", "Texas vs. Ohio ended.", NULL });
+                         (const char *const[]){"Mrs. Lee, Ms. Ray and St. Paul's Sam Jr. spoke.",
+                                               "Texas vs. Ohio ended.", NULL});
         expect_sentences("J. Edgar Hoover grew 3.5 percent. Why? Because! 2017 was odd.",
-                         (const char *const[]) { "J. Edgar Hoover grew 3.5 percent.", "Why?", "Because!", "2017 was odd.", NULL });
+                         (const char *const[]){"J. Edgar Hoover grew 3.5 percent.", "Why?", "Because!",
+                                               "2017 was odd.", NULL});
         expect_sentences("He said, \"Stop. Now.\" Then he left. \"Why?\" she asked. 'Fine.' Done.",
-                         (const char *const[]) { "He said, \"Stop. Now.\"", "Then he left.", "\"Why?\" she asked.", "'Fine.'", "Done.", NULL });
-        expect_sentences("She said \xe2\x80\x9cGo. Now.\xe2\x80\x9d He went\xe2\x80\xa6 later. No split here.x",
-                         (const char *const[]) { "She said \xe2\x80\x9cGo. Now.\xe2\x80\x9d", "He went\xe2\x80\xa6 later.", "No split here.x", NULL });
+                         (const char *const[]){"He said, \"Stop. Now.\"", "Then he left.",
+                                               "\"Why?\" she asked.", "'Fine.'", "Done.", NULL});
+        expect_sentences(
+                "She said \xe2\x80\x9cGo. Now.\xe2\x80\x9d He went\xe2\x80\xa6 later. No split here.x",
+                (const char *const[]){"She said \xe2\x80\x9cGo. Now.\xe2\x80\x9d",
+                                      "He went\xe2\x80\xa6 later.", "No split here.x", NULL});
         /* An unclosed quote does not swallow the rest of the paragraph. */
         expect_sentences("He began: \"We will go. We will stay.",
-                         (const char *const[]) { "He began: \"We will go.", "We will stay.", NULL });
-        expect_sentences("no capital. after this", (const char *const[]) { "no capital. after this", NULL });
-        expect_sentences("  ", (const char *const[]) { NULL });
+                         (const char *const[]){"He began: \"We will go.", "We will stay.", NULL});
+        expect_sentences("no capital. after this", (const char *const[]){"no capital. after this", NULL});
+        expect_sentences("  ", (const char *const[]){NULL});
 }
 
 static const char *const seed_sentences[] = {
-        [0] = "Let's take a close look now at relations between the U.S. and Russia, beginning with a two-hour meeting at the Kremlin.",
+        [0] = "Let's take a close look now at relations between the U.S. and Russia, beginning with a "
+              "two-hour meeting at the Kremlin.",
         [1] = "Russian President Vladimir Putin sat down with U.S. Secretary of State Rex Tillerson.",
         [3] = "The current state of U.S.-Russia relations is at a low point.",
         [9] = "Hi, Michele.",
-        [14] = "The problem is that when it comes to something like Syria, the two sides are where they've been throughout - for this whole conflict.",
-        [23] = "But, you know, just today, shortly after the two men spoke about this, Russia vetoed a U.N. Security Council resolution that called on Syria to hand over flight logs and other evidence to international inspectors.",
-        [28] = "Well, I'd say the U.N. Special Envoy Staffan de Mistura, who was in Washington yesterday and up at the U.N. Security Council today, certainly hopes so.",
+        [14] = "The problem is that when it comes to something like Syria, the two sides are where they've "
+               "been throughout - for this whole conflict.",
+        [23] = "But, you know, just today, shortly after the two men spoke about this, Russia vetoed a U.N. "
+               "Security Council resolution that called on Syria to hand over flight logs and other "
+               "evidence to international inspectors.",
+        [28] = "Well, I'd say the U.N. Special Envoy Staffan de Mistura, who was in Washington yesterday "
+               "and up at the U.N. Security Council today, certainly hopes so.",
         [37] = "Thank you, Ari.",
 };
 
@@ -131,7 +142,7 @@ static void test_seed_sentences(void **state) {
                 int n = segment_sentences(t->turns[i].text, &v);
 
                 assert_true(n > 0);
-                total += (size_t) n;
+                total += (size_t)n;
                 for (int k = 0; k < n; k++)
                         free(v[k]);
                 free(v);
@@ -178,7 +189,8 @@ static void test_truth_sentences(void **state) {
                                 if (json_object_is_type(speaker, json_type_null))
                                         assert_null(l->cues[i].speaker);
                                 else
-                                        assert_string_equal(l->cues[i].speaker, json_object_get_string(speaker));
+                                        assert_string_equal(l->cues[i].speaker,
+                                                            json_object_get_string(speaker));
                         }
                 free(mine);
         }
@@ -209,7 +221,7 @@ static void check_limits(const struct transcript *t, const struct cue_list *l, i
                 assert_true(c->sentence < l->n_sentences);
                 for (; line; lines++) {
                         const char *nl = strchr(line, '\n');
-                        size_t len = nl ? (size_t) (nl - line) : strlen(line);
+                        size_t len = nl ? (size_t)(nl - line) : strlen(line);
 
                         if (utf8_len(line, len) > max_chars && memchr(line, ' ', len)) {
                                 /* Allowed only as mark + one overlong word. */
@@ -243,10 +255,13 @@ static void check_limits(const struct transcript *t, const struct cue_list *l, i
 }
 
 static void test_limits(void **state) {
-        static const struct { int chars, lines; const char *mark; } opts[] = {
-                { 37, 2, ">>" }, { 20, 1, "-" }, { 32, 3, ">>" }, { 10, 2, ">>" }, { 200, 5, "" }, { 42, 1, "SPEAKER:" },
+        static const struct {
+                int chars, lines;
+                const char *mark;
+        } opts[] = {
+                {37, 2, ">>"}, {20, 1, "-"}, {32, 3, ">>"}, {10, 2, ">>"}, {200, 5, ""}, {42, 1, "SPEAKER:"},
         };
-        const char *files[] = { "tillerson-putin.txt", "short-news.txt", "tricky-page.txt" };
+        const char *files[] = {"tillerson-putin.txt", "short-news.txt", "tricky-page.txt"};
 
         for (size_t f = 0; f < ELEMENTSOF(files); f++) {
                 struct transcript *t = load(files[f]);
@@ -305,12 +320,14 @@ static void test_speaker_marks(void **state) {
 }
 
 static void test_layout(void **state) {
-        struct transcript *t = parse("Yesterday, the White House accused Russia of covering up the attack.\n");
+        struct transcript *t =
+                parse("Yesterday, the White House accused Russia of covering up the attack.\n");
         struct cue_list *l = segment(t, 37, 2, ">>");
 
         /* Fits one cue; breaks at the comma, not inside "White House". */
         assert_int_equal(l->n_cues, 1);
-        assert_string_equal(l->cues[0].text, "Yesterday, the White House accused\nRussia of covering up the attack.");
+        assert_string_equal(l->cues[0].text,
+                            "Yesterday, the White House accused\nRussia of covering up the attack.");
         cue_list_free(l);
         transcript_free(t);
 
@@ -361,15 +378,21 @@ static void expect_cues(const char *text, int max_chars, int max_lines, const ch
  * beats splitting "New York". */
 static void test_readable_breaks(void **state) {
         expect_cues("He met with Vladimir Putin and Sergey Lavrov in Moscow on Wednesday.", 37, 2,
-                    (const char *const[]) { "He met with Vladimir Putin and\nSergey Lavrov in Moscow on Wednesday.", NULL });
+                    (const char *const[]){
+                            "He met with Vladimir Putin and\nSergey Lavrov in Moscow on Wednesday.", NULL});
         expect_cues("The senator said she would vote against the bill tomorrow.", 20, 2,
-                    (const char *const[]) { "The senator said\nshe would vote", "against the bill\ntomorrow.", NULL });
-        expect_cues("Residents of New York City were told to stay indoors.", 25, 2,
-                    (const char *const[]) { "Residents\nof New York City", "were told\nto stay indoors.", NULL });
-        expect_cues("It was, by all accounts, a remarkably productive meeting.", 37, 2,
-                    (const char *const[]) { "It was, by all accounts,\na remarkably productive meeting.", NULL });
-        expect_cues("The problem is where they've been throughout - for this whole conflict.", 37, 2,
-                    (const char *const[]) { "The problem is where they've been\nthroughout - for this whole conflict.", NULL });
+                    (const char *const[]){"The senator said\nshe would vote", "against the bill\ntomorrow.",
+                                          NULL});
+        expect_cues(
+                "Residents of New York City were told to stay indoors.", 25, 2,
+                (const char *const[]){"Residents\nof New York City", "were told\nto stay indoors.", NULL});
+        expect_cues(
+                "It was, by all accounts, a remarkably productive meeting.", 37, 2,
+                (const char *const[]){"It was, by all accounts,\na remarkably productive meeting.", NULL});
+        expect_cues(
+                "The problem is where they've been throughout - for this whole conflict.", 37, 2,
+                (const char *const[]){
+                        "The problem is where they've been\nthroughout - for this whole conflict.", NULL});
 }
 
 /* No line of the seed page is a lone word unless it ends a clause or
@@ -383,9 +406,9 @@ static void test_no_orphans(void **state) {
 
                 if (strncmp(line, ">> ", 3) == 0)
                         line += 3;
-                for (; line; ) {
+                for (; line;) {
                         const char *nl = strchr(line, '\n');
-                        size_t len = nl ? (size_t) (nl - line) : strlen(line);
+                        size_t len = nl ? (size_t)(nl - line) : strlen(line);
 
                         if (!memchr(line, ' ', len) && strchr(l->cues[i].spoken, ' '))
                                 assert_true(len > 0 && strchr(",;:.?!", line[len - 1]) != NULL);
@@ -397,10 +420,11 @@ static void test_no_orphans(void **state) {
 }
 
 static void test_timed_turns(void **state) {
-        struct transcript *t = parse("WEBVTT\n\n00:01.000 --> 00:11.000\n"
-                                     "<v Ann>This cue is long enough that it has to become several caption cues. "
-                                     "It also has a second sentence in it.\n\n"
-                                     "00:11.000 --> 00:12.000\nShort.\n");
+        struct transcript *t =
+                parse("WEBVTT\n\n00:01.000 --> 00:11.000\n"
+                      "<v Ann>This cue is long enough that it has to become several caption cues. "
+                      "It also has a second sentence in it.\n\n"
+                      "00:11.000 --> 00:12.000\nShort.\n");
         struct cue_list *l = segment(t, 20, 1, ">>");
 
         assert_true(l->n_cues > 4);
@@ -422,12 +446,12 @@ static void test_timed_turns(void **state) {
 
 static void test_bad_options(void **state) {
         struct transcript *t = parse("Hello.\n");
-        struct segment_opts o = { 0, 2, ">>" };
+        struct segment_opts o = {0, 2, ">>"};
         struct cue_list *l = NULL;
 
         assert_int_equal(segment_transcript(t, &o, &l), -EINVAL);
         assert_null(l);
-        assert_int_equal(segment_transcript(t, NULL, &l), 0);   /* NULL = defaults */
+        assert_int_equal(segment_transcript(t, NULL, &l), 0); /* NULL = defaults */
         assert_string_equal(l->cues[0].text, "Hello.");
         cue_list_free(l);
         assert_null(cue_list_free(NULL));
@@ -436,16 +460,11 @@ static void test_bad_options(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_sentence_rules),
-                cmocka_unit_test(test_seed_sentences),
-                cmocka_unit_test(test_truth_sentences),
-                cmocka_unit_test(test_limits),
-                cmocka_unit_test(test_speaker_marks),
-                cmocka_unit_test(test_layout),
-                cmocka_unit_test(test_readable_breaks),
-                cmocka_unit_test(test_no_orphans),
-                cmocka_unit_test(test_timed_turns),
-                cmocka_unit_test(test_bad_options),
+                cmocka_unit_test(test_sentence_rules),  cmocka_unit_test(test_seed_sentences),
+                cmocka_unit_test(test_truth_sentences), cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_speaker_marks),   cmocka_unit_test(test_layout),
+                cmocka_unit_test(test_readable_breaks), cmocka_unit_test(test_no_orphans),
+                cmocka_unit_test(test_timed_turns),     cmocka_unit_test(test_bad_options),
         };
 
         return cmocka_run_group_tests_name("segment", tests, NULL, NULL);

@@ -56,7 +56,7 @@ static void test_to_string(void **state) {
 static void test_estimate_fills_span(void **state) {
         struct cue_list *l = seed_cues();
         /* 44.1 kHz, voiced from 0.5 s to 202.041 s */
-        struct audio_scan scan = { 44100, 8953108, 22050, 8910008 };
+        struct audio_scan scan = {44100, 8953108, 22050, 8910008};
 
         assert_int_equal(timing_assign(l, &scan), TIMING_ESTIMATE);
         assert_int_equal(l->cues[0].start_ms, 500);
@@ -71,8 +71,9 @@ static void test_estimate_fills_span(void **state) {
 
 static void test_proportional(void **state) {
         /* Two sentences of the same length; the second is twice as long. */
-        struct cue_list *l = cues_from("Aaaa bbbb cccc.\nAaaa bbbb cccc.\nAaaa bbbb cccc dddd eeee ffff gggg.\n");
-        struct audio_scan scan = { 1000, 100000, 10000, 90000 };
+        struct cue_list *l =
+                cues_from("Aaaa bbbb cccc.\nAaaa bbbb cccc.\nAaaa bbbb cccc dddd eeee ffff gggg.\n");
+        struct audio_scan scan = {1000, 100000, 10000, 90000};
         int64_t d0, d1, d2;
 
         assert_int_equal(l->n_cues, 3);
@@ -89,20 +90,23 @@ static void test_proportional(void **state) {
 }
 
 static void test_speaker_change_pauses_longer(void **state) {
-        struct cue_list *l = cues_from("Aaaa bbbb.\n\nAaaa bbbb.\n\nKELEMEN: Aaaa bbbb.\n\nKELEMEN: Aaaa bbbb.\n");
-        struct audio_scan scan = { 1000, 100000, 0, 100000 };
+        struct cue_list *l =
+                cues_from("Aaaa bbbb.\n\nAaaa bbbb.\n\nKELEMEN: Aaaa bbbb.\n\nKELEMEN: Aaaa bbbb.\n");
+        struct audio_scan scan = {1000, 100000, 0, 100000};
 
         assert_int_equal(l->n_cues, 4);
         assert_int_equal(timing_assign(l, &scan), TIMING_ESTIMATE);
         /* cue 1 -> 2 crosses the speaker change: a longer gap than 0 -> 1 */
         assert_true(l->cues[2].start_ms - l->cues[1].start_ms > l->cues[1].start_ms - l->cues[0].start_ms);
-        assert_int_equal(l->cues[3].start_ms - l->cues[2].start_ms, l->cues[1].start_ms - l->cues[0].start_ms);
+        assert_int_equal(l->cues[3].start_ms - l->cues[2].start_ms,
+                         l->cues[1].start_ms - l->cues[0].start_ms);
         cue_list_free(l);
 }
 
 static void test_given_untouched(void **state) {
-        struct cue_list *l = cues_from("WEBVTT\n\n00:01.000 --> 00:02.000\nOne.\n\n00:05.000 --> 00:07.000\nTwo.\n");
-        struct audio_scan silent = { 44100, 441000, -1, -1 };
+        struct cue_list *l =
+                cues_from("WEBVTT\n\n00:01.000 --> 00:02.000\nOne.\n\n00:05.000 --> 00:07.000\nTwo.\n");
+        struct audio_scan silent = {44100, 441000, -1, -1};
 
         assert_int_equal(timing_assign(l, &silent), TIMING_GIVEN);
         assert_int_equal(l->cues[0].start_ms, 1000);
@@ -114,8 +118,8 @@ static void test_given_untouched(void **state) {
 
 static void test_silent_refused(void **state) {
         struct cue_list *l = cues_from("Nothing will be heard.\n");
-        struct audio_scan silent = { 44100, 441000, -1, -1 };
-        struct audio_scan no_rate = { 0, 441000, 10, 20 };
+        struct audio_scan silent = {44100, 441000, -1, -1};
+        struct audio_scan no_rate = {0, 441000, 10, 20};
 
         assert_int_equal(timing_assign(l, &silent), -EINVAL);
         assert_int_equal(timing_assign(l, &no_rate), -EINVAL);
@@ -127,7 +131,7 @@ static void test_silent_refused(void **state) {
 static void test_truth_error(void **state) {
         const char *path = "/work/shared/stories/tillerson-putin/truth.json";
         struct json_object *root, *sentences, *v;
-        struct audio_scan scan = { 44100, 0, 0, 0 };
+        struct audio_scan scan = {44100, 0, 0, 0};
         struct cue_list *l;
         int64_t sum = 0, worst = 0;
         size_t s = 0;
@@ -159,8 +163,8 @@ static void test_truth_error(void **state) {
         }
         assert_int_equal(s, json_object_array_length(sentences));
         print_message("estimate vs truth: mean %lld ms, worst %lld ms over %zu sentences\n",
-                      (long long) (sum / (int64_t) s), (long long) worst, s);
-        assert_true(sum / (int64_t) s < 1000);
+                      (long long)(sum / (int64_t)s), (long long)worst, s);
+        assert_true(sum / (int64_t)s < 1000);
         assert_true(worst < 3500);
         cue_list_free(l);
         json_object_put(root);
@@ -168,12 +172,9 @@ static void test_truth_error(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_to_string),
-                cmocka_unit_test(test_estimate_fills_span),
-                cmocka_unit_test(test_proportional),
-                cmocka_unit_test(test_speaker_change_pauses_longer),
-                cmocka_unit_test(test_given_untouched),
-                cmocka_unit_test(test_silent_refused),
+                cmocka_unit_test(test_to_string),       cmocka_unit_test(test_estimate_fills_span),
+                cmocka_unit_test(test_proportional),    cmocka_unit_test(test_speaker_change_pauses_longer),
+                cmocka_unit_test(test_given_untouched), cmocka_unit_test(test_silent_refused),
                 cmocka_unit_test(test_truth_error),
         };
 

@@ -78,17 +78,25 @@ static bool ends_with(const char *s, const char *suffix) {
 
 static void test_seed_page(void **state) {
         static const char *const speakers[] = {
-                NULL, "REX TILLERSON", "SHAPIRO", "SHAPIRO", "KELEMEN", "KELEMEN", "SHAPIRO",
-                "KELEMEN", "SHAPIRO", "KELEMEN", "SHAPIRO", "KELEMEN",
+                NULL,      "REX TILLERSON", "SHAPIRO", "SHAPIRO", "KELEMEN", "KELEMEN",
+                "SHAPIRO", "KELEMEN",       "SHAPIRO", "KELEMEN", "SHAPIRO", "KELEMEN",
         };
         static const char *const not_spoken[] = {
-                "Play Live Radio", "Next Up", "Available On Air", "Transcript provided",
-                "Michele Kelemen has been", "Copyright", "REX TILLERSON:", "SHAPIRO:", "KELEMEN:",
+                "Play Live Radio",
+                "Next Up",
+                "Available On Air",
+                "Transcript provided",
+                "Michele Kelemen has been",
+                "Copyright",
+                "REX TILLERSON:",
+                "SHAPIRO:",
+                "KELEMEN:",
                 "Secretary of State Rex Tillerson Meets",
         };
         struct transcript *t = load("tillerson-putin.txt");
 
-        assert_string_equal(t->title, "Secretary of State Rex Tillerson Meets Russia's Putin At The Kremlin");
+        assert_string_equal(t->title,
+                            "Secretary of State Rex Tillerson Meets Russia's Putin At The Kremlin");
         assert_false(t->timed);
         assert_int_equal(t->n_turns, ELEMENTSOF(speakers));
         for (size_t i = 0; i < t->n_turns; i++) {
@@ -119,8 +127,8 @@ static void test_tricky_page(void **state) {
         assert_string_equal(t->turns[1].text, "I'm in Des Moines, where voters lined up early.");
         /* The soundbite note yields nothing; curly quotes and dashes survive. */
         assert_speaker(&t->turns[2], "UNIDENTIFIED PERSON #1");
-        assert_string_equal(t->turns[2].text,
-                            "We've waited \xe2\x80\x9c" "a long time\xe2\x80\x9d \xe2\x80\x94 too long.");
+        assert_string_equal(t->turns[2].text, "We've waited \xe2\x80\x9c"
+                                              "a long time\xe2\x80\x9d \xe2\x80\x94 too long.");
         assert_speaker(&t->turns[3], "UNIDENTIFIED PERSON #1");
         assert_string_equal(t->turns[3].text, "It's about the economy, honestly.");
         assert_speaker(&t->turns[4], "O'BRIEN");
@@ -201,14 +209,14 @@ static void test_plain_text(void **state) {
 }
 
 static void test_vtt(void **state) {
-        struct transcript *t = parse_ok(
-                "\xef\xbb\xbfWEBVTT - a test\nKind: captions\n\n"
-                "NOTE this is not spoken\nnor this\n\n"
-                "intro\n00:00.500 --> 00:02.000 align:start\n<v Ari Shapiro>Hello <b>there</b> &amp; welcome.</v>\n\n"
-                "00:00:02.000 --> 00:00:04.250\nstill Ari\non two lines\n\n"
-                "00:00:04.250 --> 00:00:06.000\n&gt;&gt; KELEMEN: Thanks, Ari.\n\n"
-                "00:00:06.000 --> 00:00:07.000\n[MUSIC]\n\n"
-                "01:00:07.000 --> 01:00:08.000\n>> Someone new.\n");
+        struct transcript *t = parse_ok("\xef\xbb\xbfWEBVTT - a test\nKind: captions\n\n"
+                                        "NOTE this is not spoken\nnor this\n\n"
+                                        "intro\n00:00.500 --> 00:02.000 align:start\n<v Ari Shapiro>Hello "
+                                        "<b>there</b> &amp; welcome.</v>\n\n"
+                                        "00:00:02.000 --> 00:00:04.250\nstill Ari\non two lines\n\n"
+                                        "00:00:04.250 --> 00:00:06.000\n&gt;&gt; KELEMEN: Thanks, Ari.\n\n"
+                                        "00:00:06.000 --> 00:00:07.000\n[MUSIC]\n\n"
+                                        "01:00:07.000 --> 01:00:08.000\n>> Someone new.\n");
 
         assert_true(t->timed);
         assert_null(t->title);
@@ -230,8 +238,9 @@ static void test_vtt(void **state) {
 }
 
 static void test_srt(void **state) {
-        struct transcript *t = parse_ok("1\r\n00:00:01,000 --> 00:00:02,500\r\n<i>Hello</i> world.\r\n\r\n"
-                                        "2\r\n00:00:02,500 --> 00:00:04,000\r\nSHAPIRO: {\\an8}Second cue\r\nhere.\r\n");
+        struct transcript *t =
+                parse_ok("1\r\n00:00:01,000 --> 00:00:02,500\r\n<i>Hello</i> world.\r\n\r\n"
+                         "2\r\n00:00:02,500 --> 00:00:04,000\r\nSHAPIRO: {\\an8}Second cue\r\nhere.\r\n");
 
         assert_true(t->timed);
         assert_int_equal(t->n_turns, 2);
@@ -246,12 +255,12 @@ static void test_srt(void **state) {
 }
 
 static void test_timed_errors(void **state) {
-        parse_fails("WEBVTT\n\n00:00.000 --> 00:01.000\nok\n\n00:01.000 --> 00:0x.000\nbad\n",
-                    "bad.vtt", "bad.vtt:6: malformed cue end time in '00:01.000 --> 00:0x.000'");
-        parse_fails("WEBVTT\n\n00:61.000 --> 00:62.000\nbad\n",
-                    "s.vtt", "s.vtt:3: malformed cue start time in '00:61.000 --> 00:62.000'");
-        parse_fails("WEBVTT\n\n00:05.000 --> 00:01.000\nbackwards\n",
-                    "b.vtt", "b.vtt:3: cue ends before it starts");
+        parse_fails("WEBVTT\n\n00:00.000 --> 00:01.000\nok\n\n00:01.000 --> 00:0x.000\nbad\n", "bad.vtt",
+                    "bad.vtt:6: malformed cue end time in '00:01.000 --> 00:0x.000'");
+        parse_fails("WEBVTT\n\n00:61.000 --> 00:62.000\nbad\n", "s.vtt",
+                    "s.vtt:3: malformed cue start time in '00:61.000 --> 00:62.000'");
+        parse_fails("WEBVTT\n\n00:05.000 --> 00:01.000\nbackwards\n", "b.vtt",
+                    "b.vtt:3: cue ends before it starts");
         parse_fails("WEBVTT\n\nan id\nno timings here\n", "n.vtt",
                     "n.vtt:4: expected cue timings after 'an id'");
         parse_fails("1\n00:00:01,000 --> 00:00:02\nx\n", "a.srt",

@@ -42,7 +42,7 @@ static void test_utc_zone(void **state) {
         assert_int_equal(when("2026-11-27 10:00:00"), INT64_C(1795773600000));
         assert_int_equal(when("2026-11-27t10:00:30"), INT64_C(1795773630000));
         assert_int_equal(when("2026-11-27"), INT64_C(1795737600000));
-        assert_int_equal(when("10:00"), INT64_C(1795773600000));        /* today */
+        assert_int_equal(when("10:00"), INT64_C(1795773600000)); /* today */
         assert_int_equal(when("2026-11-27T10:00Z"), INT64_C(1795773600000));
         assert_int_equal(when("2026-11-27T11:00+01:00"), INT64_C(1795773600000));
         assert_int_equal(when("2026-11-27T05:00-0500"), INT64_C(1795773600000));

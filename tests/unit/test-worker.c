@@ -20,9 +20,9 @@
 
 struct job {
         int index;
-        int result;             /* -ECANCELED until work() ran */
+        int result; /* -ECANCELED until work() ran */
         pthread_t ran_on;
-        sem_t *started;         /* posted when work() begins, if set */
+        sem_t *started; /* posted when work() begins, if set */
         unsigned delay_ms;
 };
 
@@ -39,7 +39,7 @@ static void job_work(void *p) {
         if (j->started)
                 sem_post(j->started);
         if (j->delay_ms > 0)
-                nanosleep(&(struct timespec){ 0, (long) j->delay_ms * 1000000L }, NULL);
+                nanosleep(&(struct timespec){0, (long)j->delay_ms * 1000000L}, NULL);
         j->ran_on = pthread_self();
         j->result = j->index * 2;
 }
@@ -56,11 +56,11 @@ static void job_done(void *p, void *userdata) {
 
 static void init_jobs(struct job *jobs, int n) {
         for (int i = 0; i < n; i++)
-                jobs[i] = (struct job){ .index = i, .result = -ECANCELED };
+                jobs[i] = (struct job){.index = i, .result = -ECANCELED};
 }
 
 static void test_jobs_run_in_order(void **state) {
-        struct record rec = { .loop_thread = pthread_self() };
+        struct record rec = {.loop_thread = pthread_self()};
         struct job jobs[N_JOBS];
         struct worker *w = NULL;
         sd_event *e = NULL;
@@ -82,7 +82,7 @@ static void test_jobs_run_in_order(void **state) {
                 assert_false(pthread_equal(jobs[i].ran_on, rec.loop_thread));
         }
         assert_null(worker_free(w));
-        assert_int_equal(rec.n_done, N_JOBS);   /* nothing reported twice */
+        assert_int_equal(rec.n_done, N_JOBS); /* nothing reported twice */
         sd_event_unref(e);
 }
 
@@ -99,7 +99,7 @@ static void resubmit_done(void *p, void *userdata) {
 }
 
 static void test_done_may_submit(void **state) {
-        struct record rec = { .loop_thread = pthread_self() };
+        struct record rec = {.loop_thread = pthread_self()};
         sd_event *e = NULL;
 
         init_jobs(resubmit_jobs, 2);
@@ -117,7 +117,7 @@ static void test_done_may_submit(void **state) {
 /* Free while job 0 runs: it finishes, jobs 1..4 are reported unrun, all
  * in order, and none of them is run after free returns. */
 static void test_free_with_pending(void **state) {
-        struct record rec = { .loop_thread = pthread_self() };
+        struct record rec = {.loop_thread = pthread_self()};
         struct job jobs[5];
         struct worker *w = NULL;
         sd_event *e = NULL;
@@ -148,7 +148,7 @@ static void test_free_with_pending(void **state) {
 
 /* Finished but not yet collected by the loop: free still reports them. */
 static void test_free_reports_uncollected(void **state) {
-        struct record rec = { .loop_thread = pthread_self() };
+        struct record rec = {.loop_thread = pthread_self()};
         struct job jobs[3];
         struct worker *w = NULL;
         sd_event *e = NULL;
@@ -161,7 +161,7 @@ static void test_free_reports_uncollected(void **state) {
         assert_int_equal(worker_new(e, job_done, &rec, &w), 0);
         for (int i = 0; i < 3; i++)
                 assert_int_equal(worker_submit(w, job_work, &jobs[i]), 0);
-        sem_wait(&started);             /* jobs 0 and 1 are done by now */
+        sem_wait(&started); /* jobs 0 and 1 are done by now */
 
         assert_null(worker_free(w));
         assert_int_equal(rec.n_done, 3);
@@ -169,13 +169,13 @@ static void test_free_reports_uncollected(void **state) {
                 assert_int_equal(rec.order[i], i);
         assert_int_equal(jobs[0].result, 0);
         assert_int_equal(jobs[1].result, 2);
-        assert_int_equal(jobs[2].result, 4);   /* was running: finished */
+        assert_int_equal(jobs[2].result, 4); /* was running: finished */
         sem_destroy(&started);
         sd_event_unref(e);
 }
 
 static void test_free_null_and_idle(void **state) {
-        struct record rec = { .loop_thread = pthread_self() };
+        struct record rec = {.loop_thread = pthread_self()};
         struct worker *w = NULL;
         sd_event *e = NULL;
 
@@ -189,10 +189,8 @@ static void test_free_null_and_idle(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_jobs_run_in_order),
-                cmocka_unit_test(test_done_may_submit),
-                cmocka_unit_test(test_free_with_pending),
-                cmocka_unit_test(test_free_reports_uncollected),
+                cmocka_unit_test(test_jobs_run_in_order),  cmocka_unit_test(test_done_may_submit),
+                cmocka_unit_test(test_free_with_pending),  cmocka_unit_test(test_free_reports_uncollected),
                 cmocka_unit_test(test_free_null_and_idle),
         };
 

@@ -26,16 +26,16 @@ struct jsonl {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-static json_object *cue_to_json(const struct story *st, const struct cue *c,
-                                const struct cue_emit *e, int64_t latency_ms) {
-        int64_t due_us = (int64_t) (e->due_ns / 1000);
+static json_object *cue_to_json(const struct story *st, const struct cue *c, const struct cue_emit *e,
+                                int64_t latency_ms) {
+        int64_t due_us = (int64_t)(e->due_ns / 1000);
         json_object *o = json_object_new_object();
 
         if (!o)
                 return NULL;
-        json_object_object_add(o, "story_id", json_object_new_int64((int64_t) st->id));
+        json_object_object_add(o, "story_id", json_object_new_int64((int64_t)st->id));
         json_object_object_add(o, "title", st->title ? json_object_new_string(st->title) : NULL);
-        json_object_object_add(o, "cue_index", json_object_new_int64((int64_t) e->index));
+        json_object_object_add(o, "cue_index", json_object_new_int64((int64_t)e->index));
         json_object_object_add(o, "start_ms", json_object_new_int64(c->start_ms));
         json_object_object_add(o, "end_ms", json_object_new_int64(c->end_ms));
         json_object_object_add(o, "speaker", c->speaker ? json_object_new_string(c->speaker) : NULL);
@@ -44,7 +44,7 @@ static json_object *cue_to_json(const struct story *st, const struct cue *c,
         json_object_object_add(o, "on_air_mono_us",
                                json_object_new_int64(due_us - (c->start_ms + latency_ms) * 1000));
         json_object_object_add(o, "due_mono_us", json_object_new_int64(due_us));
-        json_object_object_add(o, "emitted_mono_us", json_object_new_int64((int64_t) (e->emitted_ns / 1000)));
+        json_object_object_add(o, "emitted_mono_us", json_object_new_int64((int64_t)(e->emitted_ns / 1000)));
         json_object_object_add(o, "lateness_us", json_object_new_int64(e->lateness_us));
         return o;
 }
@@ -68,8 +68,7 @@ static int jsonl_write(struct jsonl *j, json_object *o) {
         return 0;
 }
 
-static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c,
-                     const struct cue_emit *e) {
+static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c, const struct cue_emit *e) {
         _cleanup_(json_object_putp) json_object *o = cue_to_json(st, c, e, s->latency_ms);
 
         return jsonl_write(s->data, o);
@@ -82,9 +81,9 @@ static int jsonl_next_up(struct sink *s, const struct story *next, uint64_t mono
         if (!o)
                 return -ENOMEM;
         json_object_object_add(o, "event", json_object_new_string("next_up"));
-        json_object_object_add(o, "story_id", next ? json_object_new_int64((int64_t) next->id) : NULL);
+        json_object_object_add(o, "story_id", next ? json_object_new_int64((int64_t)next->id) : NULL);
         json_object_object_add(o, "title", next && next->title ? json_object_new_string(next->title) : NULL);
-        json_object_object_add(o, "mono_us", json_object_new_int64((int64_t) (mono_ns / 1000)));
+        json_object_object_add(o, "mono_us", json_object_new_int64((int64_t)(mono_ns / 1000)));
         return jsonl_write(s->data, o);
 }
 
@@ -130,7 +129,7 @@ int sink_jsonl_new(const struct sink_config *sc, struct sink **ret) {
                 return -errno;
         TAKE_FD(fd);
         if (asprintf(&name, "jsonl:'%s'", sc->path) < 0) {
-                name = NULL;    /* undefined after a failure */
+                name = NULL; /* undefined after a failure */
                 return -ENOMEM;
         }
         j = calloc(1, sizeof *j);

@@ -48,7 +48,7 @@ static size_t mark_length(const char *joined, const char *spoken) {
                 return lj - ls;
         n = strcspn(joined, " ");
         for (size_t i = 0; i < n; i++)
-                if (isalnum((unsigned char) joined[i]))
+                if (isalnum((unsigned char)joined[i]))
                         return 0;
         return joined[n] == ' ' ? n + 1 : n;
 }
@@ -72,11 +72,11 @@ static int terminal_cue(struct sink *s, const struct story *st, const struct cue
         text = joined;
         if (t->show_speaker && c->speaker_change && c->speaker) {
                 text += mark_length(joined, c->spoken);
-                r = printf("[%02" PRId64 ":%02" PRId64 ".%03" PRId64 "] %s: %s\n",
-                           ms / 60000, ms / 1000 % 60, ms % 1000, c->speaker, text);
+                r = printf("[%02" PRId64 ":%02" PRId64 ".%03" PRId64 "] %s: %s\n", ms / 60000,
+                           ms / 1000 % 60, ms % 1000, c->speaker, text);
         } else
-                r = printf("[%02" PRId64 ":%02" PRId64 ".%03" PRId64 "] %s\n",
-                           ms / 60000, ms / 1000 % 60, ms % 1000, text);
+                r = printf("[%02" PRId64 ":%02" PRId64 ".%03" PRId64 "] %s\n", ms / 60000, ms / 1000 % 60,
+                           ms % 1000, text);
         if (r < 0)
                 return -EIO;
         return fflush(stdout) == EOF ? -errno : 0;

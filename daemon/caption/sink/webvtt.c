@@ -21,7 +21,7 @@
 
 struct webvtt {
         char *dir;
-        FILE *f;       /* the file of the story on air, or NULL */
+        FILE *f; /* the file of the story on air, or NULL */
 };
 
 /* A NOTE block ends at a blank line and may not hold "-->": keep the title
@@ -47,14 +47,14 @@ static int webvtt_story_start(struct sink *s, const struct story *st) {
         time_t now = time(NULL);
         struct tm tm;
 
-        if (w->f) {           /* story_end missed: close the previous file */
+        if (w->f) { /* story_end missed: close the previous file */
                 fclose(w->f);
                 w->f = NULL;
         }
         if (!localtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm) == 0)
                 return -EINVAL;
         if (asprintf(&path, "%s/%s-%" PRIu64 ".vtt", w->dir, stamp, st->id) < 0) {
-                path = NULL;    /* undefined after a failure */
+                path = NULL; /* undefined after a failure */
                 return -ENOMEM;
         }
         w->f = fopen(path, "we");
@@ -70,7 +70,7 @@ static int webvtt_cue(struct sink *s, const struct story *st, const struct cue *
         struct webvtt *w = s->data;
         int r;
 
-        if (!w->f)            /* the file could not be created; said so at start */
+        if (!w->f) /* the file could not be created; said so at start */
                 return 0;
         r = capfmt_vtt_cue(w->f, c);
         if (r < 0)
@@ -122,7 +122,7 @@ int sink_webvtt_new(const struct sink_config *sc, struct sink **ret) {
         if (!dir)
                 return -ENOMEM;
         if (asprintf(&name, "webvtt:'%s'", sc->path) < 0) {
-                name = NULL;    /* undefined after a failure */
+                name = NULL; /* undefined after a failure */
                 return -ENOMEM;
         }
         w = calloc(1, sizeof *w);
@@ -131,6 +131,6 @@ int sink_webvtt_new(const struct sink_config *sc, struct sink **ret) {
         w->dir = TAKE_PTR(dir);
         r = sink_alloc(&webvtt_ops, name, sc, w, ret);
         if (r < 0)
-                webvtt_free(&(struct sink) { .data = w });
+                webvtt_free(&(struct sink){.data = w});
         return r;
 }

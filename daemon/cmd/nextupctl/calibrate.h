@@ -24,8 +24,8 @@
  * and assumes the recorder's clock runs at the nominal rate. */
 struct calibrate_clock {
         int rate;
-        int64_t origin_ns;     /* INT64_MAX until the first read */
-        int64_t frames;        /* frames read so far */
+        int64_t origin_ns; /* INT64_MAX until the first read */
+        int64_t frames;    /* frames read so far */
         size_t n_reads;
 };
 
@@ -38,8 +38,8 @@ int calibrate_clock_frame_to_mono(const struct calibrate_clock *c, int64_t frame
 /* Frame indexes where |pcm| first reaches THRESHOLD after at least
  * QUIET_FRAMES below it (the start counts as quiet). Stores at most MAX;
  * returns how many were found in all. */
-size_t calibrate_find_onsets(const int16_t *pcm, size_t n, int threshold, size_t quiet_frames,
-                             int64_t *ret, size_t max);
+size_t calibrate_find_onsets(const int16_t *pcm, size_t n, int threshold, size_t quiet_frames, int64_t *ret,
+                             size_t max);
 
 /* The first run of CALIBRATE_COUNT onsets at or after FROM_FRAME spaced by
  * CALIBRATE_STEP_MS (within 3 ms): returns its index in ONSETS, or
@@ -47,14 +47,14 @@ size_t calibrate_find_onsets(const int16_t *pcm, size_t n, int threshold, size_t
 int calibrate_find_marker(const int64_t *onsets, size_t n, int rate, int64_t from_frame);
 
 struct calibrate_result {
-        double latency_ms;         /* median over the bursts */
-        double spread_ms;          /* max - min over the bursts */
+        double latency_ms; /* median over the bursts */
+        double spread_ms;  /* max - min over the bursts */
         double burst_ms[CALIBRATE_COUNT];
-        int peak;                  /* level of the marker in the recording */
+        int peak; /* level of the marker in the recording */
 };
 
 /* PCM: the mono recording; CLOCK: its timing; ON_AIR_NS: when frame 0 of
  * the marker was handed to the device. -ENODATA no timing, -ENOENT marker
  * not found (too quiet, or not the marker's pattern). */
-int calibrate_measure(const int16_t *pcm, size_t n, const struct calibrate_clock *clock,
-                      int64_t on_air_ns, struct calibrate_result *ret);
+int calibrate_measure(const int16_t *pcm, size_t n, const struct calibrate_clock *clock, int64_t on_air_ns,
+                      struct calibrate_result *ret);

@@ -40,20 +40,20 @@
 #define EXIT_USAGE 2
 #define REQUEST_TIMEOUT_MS 5000
 #define STATUS_EVERY_MS 20
-#define LEAD_IN_MS 300          /* recorded before the marker is queued */
-#define TAIL_MS 1000            /* recorded after the marker's last burst */
+#define LEAD_IN_MS 300 /* recorded before the marker is queued */
+#define TAIL_MS 1000   /* recorded after the marker's last burst */
 #define MARKER_MS (CALIBRATE_FIRST_MS + (CALIBRATE_COUNT - 1) * CALIBRATE_STEP_MS + CALIBRATE_BURST_MS)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
 struct calib_options {
         const char *socket;
-        const char *source;     /* PulseAudio source, default the default sink's monitor */
+        const char *source; /* PulseAudio source, default the default sink's monitor */
         const char *server;
-        const char *record;     /* shell command writing raw s16le on stdout */
+        const char *record; /* shell command writing raw s16le on stdout */
         const char *marker;
         int rate, channels;
-        long timeout_s;         /* for the marker to go on air */
+        long timeout_s; /* for the marker to go on air */
         bool json;
 };
 
@@ -61,9 +61,9 @@ struct recorder {
         pid_t pid;
         int fd;
         int channels;
-        uint8_t partial[16];    /* bytes of an incomplete frame */
+        uint8_t partial[16]; /* bytes of an incomplete frame */
         size_t n_partial;
-        int16_t *pcm;           /* mono mix */
+        int16_t *pcm; /* mono mix */
         size_t n, size;
         struct calibrate_clock clock;
 };
@@ -72,12 +72,12 @@ static int64_t now_ns(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static int usage_error(const char *msg, const char *arg) {
-        fprintf(stderr, "nextupctl: calibrate: %s%s%s%s\nTry 'nextupctl --help'.\n", msg,
-                arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+        fprintf(stderr, "nextupctl: calibrate: %s%s%s%s\nTry 'nextupctl --help'.\n", msg, arg ? " '" : "",
+                arg ? arg : "", arg ? "'" : "");
         return -EINVAL;
 }
 
@@ -131,7 +131,7 @@ static int set_option(struct calib_options *o, const char *name, const char *v) 
 
                 if (parse_int(v, rate ? 8000 : 1, rate ? 192000 : 2, &n) < 0)
                         return -EINVAL;
-                *(rate ? &o->rate : &o->channels) = (int) n;
+                *(rate ? &o->rate : &o->channels) = (int)n;
         } else if (strcmp(name, "--timeout") == 0) {
                 if (parse_int(v, 1, 86400, &n) < 0)
                         return -EINVAL;
@@ -146,8 +146,8 @@ static int set_option(struct calib_options *o, const char *name, const char *v) 
 }
 
 static int parse_options(int argc, char **argv, struct calib_options *o) {
-        static const char *const names[] = { "--socket", "-s", "--source", "--server", "--record", "--marker",
-                                             "--rate", "--channels", "--timeout" };
+        static const char *const names[] = {"--socket", "-s",     "--source",   "--server", "--record",
+                                            "--marker", "--rate", "--channels", "--timeout"};
 
         for (int i = 1; i < argc; i++) {
                 const char *v = NULL;
@@ -199,14 +199,15 @@ static int recorder_spawn(const struct calib_options *o, struct recorder *rec) {
                 setpgid(0, 0);
                 dup2(p[1], STDOUT_FILENO);
                 if (o->record)
-                        execl("/bin/sh", "sh", "-c", o->record, (char *) NULL);
+                        execl("/bin/sh", "sh", "-c", o->record, (char *)NULL);
                 else
-                        execlp("parec", "parec", "--raw", "--format=s16le", rate, channels, "--latency-msec=5",
-                               "--client-name=nextupctl calibrate", source, o->server ? server : NULL, (char *) NULL);
+                        execlp("parec", "parec", "--raw", "--format=s16le", rate, channels,
+                               "--latency-msec=5", "--client-name=nextupctl calibrate", source,
+                               o->server ? server : NULL, (char *)NULL);
                 fprintf(stderr, "nextupctl: cannot run the recorder: %s\n", strerror(errno));
                 _exit(127);
         }
-        setpgid(pid, pid);      /* as the child does: whichever runs first */
+        setpgid(pid, pid); /* as the child does: whichever runs first */
         close(p[1]);
         fcntl(p[0], F_SETFL, O_NONBLOCK);
         rec->pid = pid;
@@ -228,14 +229,14 @@ static int push_frame(struct recorder *rec) {
                 rec->size = size;
         }
         for (int c = 0; c < rec->channels; c++)
-                sum += (int16_t) (rec->partial[2 * c] | rec->partial[2 * c + 1] << 8);
-        rec->pcm[rec->n++] = (int16_t) (sum / rec->channels);
+                sum += (int16_t)(rec->partial[2 * c] | rec->partial[2 * c + 1] << 8);
+        rec->pcm[rec->n++] = (int16_t)(sum / rec->channels);
         rec->n_partial = 0;
         return 0;
 }
 
 static int recorder_append(struct recorder *rec, const uint8_t *buf, size_t len, int64_t t) {
-        size_t frame = 2 * (size_t) rec->channels, n_frames;
+        size_t frame = 2 * (size_t)rec->channels, n_frames;
 
         while (len > 0) {
                 size_t take = MIN(len, frame - rec->n_partial);
@@ -249,15 +250,15 @@ static int recorder_append(struct recorder *rec, const uint8_t *buf, size_t len,
                 if (push_frame(rec) < 0)
                         return -ENOMEM;
         }
-        n_frames = rec->n - (size_t) rec->clock.frames;
-        calibrate_clock_add(&rec->clock, (int64_t) n_frames, (uint64_t) t);
+        n_frames = rec->n - (size_t)rec->clock.frames;
+        calibrate_clock_add(&rec->clock, (int64_t)n_frames, (uint64_t)t);
         return 0;
 }
 
 /* Reads what the recorder has written, waiting up to TIMEOUT_MS for it.
  * -EPIPE when it exited. */
 static int recorder_pump(struct recorder *rec, int timeout_ms) {
-        struct pollfd p = { .fd = rec->fd, .events = POLLIN };
+        struct pollfd p = {.fd = rec->fd, .events = POLLIN};
         uint8_t buf[65536];
         ssize_t n;
 
@@ -269,7 +270,7 @@ static int recorder_pump(struct recorder *rec, int timeout_ms) {
                         return -EPIPE;
                 if (n < 0)
                         return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-                if (recorder_append(rec, buf, (size_t) n, now_ns()) < 0)
+                if (recorder_append(rec, buf, (size_t)n, now_ns()) < 0)
                         return -ENOMEM;
         }
 }
@@ -290,8 +291,8 @@ static void recorder_stop(struct recorder *rec) {
 
 static int request(const char *path, struct json_object *req, struct json_object **ret) {
         _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct timeval tv = { .tv_sec = REQUEST_TIMEOUT_MS / 1000 };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_MS / 1000};
         const char *line = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
         char buf[65536];
         size_t len = 0;
@@ -301,14 +302,14 @@ static int request(const char *path, struct json_object *req, struct json_object
                 return fd < 0 ? -errno : -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 ||
-            send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+            send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
                 return -errno;
         while (!memchr(buf, '\n', len)) {
                 n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
                 if (n <= 0)
                         return n == 0 ? -EPIPE : -errno;
-                len += (size_t) n;
+                len += (size_t)n;
                 if (len >= sizeof buf - 1)
                         return -EMSGSIZE;
         }
@@ -335,18 +336,21 @@ static int queue_marker(const struct calib_options *o, long long *ret_id) {
         int r;
 
         if (!audio)
-                return fprintf(stderr, "nextupctl: calibrate: marker '%s': %s\n", o->marker, strerror(errno)), -ENOENT;
+                return fprintf(stderr, "nextupctl: calibrate: marker '%s': %s\n", o->marker,
+                               strerror(errno)),
+                       -ENOENT;
         len = strlen(audio);
         if (len < 4 || !(transcript = strdup(audio)))
                 return -EINVAL;
-        strcpy(transcript + len - 4, ".txt");     /* marker.mp3 -> marker.txt beside it */
+        strcpy(transcript + len - 4, ".txt"); /* marker.mp3 -> marker.txt beside it */
         json_object_object_add(req, "cmd", json_object_new_string("insert"));
         json_object_object_add(req, "audio", json_object_new_string(audio));
         json_object_object_add(req, "transcript", json_object_new_string(transcript));
         json_object_object_add(req, "position", json_object_new_int(0));
         r = request(o->socket, req, &reply);
         if (r < 0)
-                return fprintf(stderr, "nextupctl: cannot talk to '%s': %s\n", o->socket, strerror(-r)), -ECOMM;
+                return fprintf(stderr, "nextupctl: cannot talk to '%s': %s\n", o->socket, strerror(-r)),
+                       -ECOMM;
         if (!reply_ok(reply))
                 return -EINVAL;
         *ret_id = ctl_json_int(reply, "id", -1);
@@ -380,10 +384,11 @@ static int64_t record_marker(const struct calib_options *o, struct recorder *rec
         long long id = -1;
         int r;
 
-        while (rec->n < (size_t) (LEAD_IN_MS * o->rate / 1000))
+        while (rec->n < (size_t)(LEAD_IN_MS * o->rate / 1000))
                 if ((r = recorder_pump(rec, 20)) < 0 || now_ns() > deadline)
                         return fprintf(stderr, "nextupctl: calibrate: the recorder gave no audio%s\n",
-                                       r == -EPIPE ? " (it exited)" : ""), -EIO;
+                                       r == -EPIPE ? " (it exited)" : ""),
+                               -EIO;
         r = queue_marker(o, &id);
         if (r < 0)
                 return r;
@@ -395,37 +400,41 @@ static int64_t record_marker(const struct calib_options *o, struct recorder *rec
                 if (t_on_air && t > t_on_air + (MARKER_MS + TAIL_MS) * 1000000LL)
                         return t_on_air;
                 if (t > deadline)
-                        return fprintf(stderr, "nextupctl: calibrate: the marker did not go on air within %ld s\n",
-                                       o->timeout_s), -ETIMEDOUT;
+                        return fprintf(stderr,
+                                       "nextupctl: calibrate: the marker did not go on air within %ld s\n",
+                                       o->timeout_s),
+                               -ETIMEDOUT;
                 if (t_on_air || t < next_status)
                         continue;
                 next_status = t + STATUS_EVERY_MS * 1000000LL;
                 t_on_air = on_air_ns(o->socket, id);
                 if (t_on_air < 0)
                         return fprintf(stderr, "nextupctl: cannot talk to '%s': %s\n", o->socket,
-                                       strerror((int) -t_on_air)), -ECOMM;
+                                       strerror((int)-t_on_air)),
+                               -ECOMM;
         }
 }
 
 static void print_result(const struct calibrate_result *res, bool json) {
         if (json) {
-                printf("{\"ok\":true,\"latency_ms\":%.2f,\"spread_ms\":%.2f,\"peak\":%d,\"bursts_ms\":[", res->latency_ms,
-                       res->spread_ms, res->peak);
+                printf("{\"ok\":true,\"latency_ms\":%.2f,\"spread_ms\":%.2f,\"peak\":%d,\"bursts_ms\":[",
+                       res->latency_ms, res->spread_ms, res->peak);
                 for (int k = 0; k < CALIBRATE_COUNT; k++)
                         printf("%s%.2f", k ? "," : "", res->burst_ms[k]);
                 puts("]}");
                 return;
         }
-        printf("Output latency: %.1f ms (median of %d markers, spread %.1f ms)\n", res->latency_ms, CALIBRATE_COUNT,
-               res->spread_ms);
-        printf("Put latency_ms = %.0f; in the caption sinks of this output, then reload.\n", res->latency_ms);
+        printf("Output latency: %.1f ms (median of %d markers, spread %.1f ms)\n", res->latency_ms,
+               CALIBRATE_COUNT, res->spread_ms);
+        printf("Put latency_ms = %.0f; in the caption sinks of this output, then reload.\n",
+               res->latency_ms);
 }
 
 int calibrate_main(int argc, char **argv) {
         const char *env = getenv("NEXTUP_SOCKET");
-        struct calib_options o = { .rate = 44100, .channels = 2, .timeout_s = 600,
-                                   .marker = NEXTUP_DATADIR "/marker.mp3" };
-        struct recorder rec = { .fd = -1 };
+        struct calib_options o = {
+                .rate = 44100, .channels = 2, .timeout_s = 600, .marker = NEXTUP_DATADIR "/marker.mp3"};
+        struct recorder rec = {.fd = -1};
         struct calibrate_result res;
         int64_t t_on_air;
         int r;

@@ -17,7 +17,7 @@
 
 int ctl_connect(const char *path, int *ret_fd) {
         _cleanup_close_ int fd = -1;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
         if (strlen(path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
@@ -25,7 +25,7 @@ int ctl_connect(const char *path, int *ret_fd) {
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
                 return -errno;
         *ret_fd = TAKE_FD(fd);
         return 0;

@@ -42,8 +42,8 @@ struct reader {
 };
 
 static int usage_error(const char *msg, const char *arg) {
-        fprintf(stderr, "nextupctl: %s%s%s%s\nTry 'nextupctl --help'.\n", msg, arg ? " '" : "", arg ? arg : "",
-                arg ? "'" : "");
+        fprintf(stderr, "nextupctl: %s%s%s%s\nTry 'nextupctl --help'.\n", msg, arg ? " '" : "",
+                arg ? arg : "", arg ? "'" : "");
         return -EINVAL;
 }
 
@@ -72,7 +72,7 @@ static int64_t wall_now_ms(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- WHEN ------------------------------------------------------------ */
@@ -106,21 +106,22 @@ static int to_ms(struct tm *tm, const char *zone, int64_t *ret) {
         } else if (strcmp(zone, "Z") == 0 || strcmp(zone, "z") == 0)
                 t = timegm(tm);
         else if ((zone[0] == '+' || zone[0] == '-') &&
-                 (sscanf(zone + 1, "%2d:%2d%n", &oh, &om, &n) == 2 || sscanf(zone + 1, "%2d%2d%n", &oh, &om, &n) == 2) &&
+                 (sscanf(zone + 1, "%2d:%2d%n", &oh, &om, &n) == 2 ||
+                  sscanf(zone + 1, "%2d%2d%n", &oh, &om, &n) == 2) &&
                  zone[1 + n] == '\0' && oh <= 23 && om <= 59) {
                 t = timegm(tm);
                 t -= (zone[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
         } else
                 return -EINVAL;
-        if (t == (time_t) -1)
+        if (t == (time_t)-1)
                 return -EINVAL;
-        *ret = (int64_t) t * 1000;
+        *ret = (int64_t)t * 1000;
         return 0;
 }
 
 int events_parse_when(const char *s, int64_t now_ms, int64_t *ret) {
-        struct tm tm = { 0 };
-        time_t now = (time_t) (now_ms / 1000);
+        struct tm tm = {0};
+        time_t now = (time_t)(now_ms / 1000);
         long long v;
         char unit;
         int y, mo, d, n = 0;
@@ -133,21 +134,25 @@ int events_parse_when(const char *s, int64_t now_ms, int64_t *ret) {
                 return *ret = v, 0;
         }
         if (s[0] == '-' && sscanf(s + 1, "%lld%c%n", &v, &unit, &n) == 2 && s[1 + n] == '\0' && v >= 0 &&
-            all_digits((char[]) { s[1], 0 })) {
-                long long mult = unit == 's' ? 1000 : unit == 'm' ? 60000 : unit == 'h' ? 3600000 :
-                                 unit == 'd' ? 86400000 : 0;
+            all_digits((char[]){s[1], 0})) {
+                long long mult = unit == 's'   ? 1000
+                                 : unit == 'm' ? 60000
+                                 : unit == 'h' ? 3600000
+                                 : unit == 'd' ? 86400000
+                                               : 0;
                 if (!mult || v > 100LL * 365 * 86400000 / mult)
                         return -EINVAL;
                 return *ret = now_ms - v * mult, 0;
         }
-        if ((n = parse_hms(s, &tm)) > 0) {         /* a time today, local */
+        if ((n = parse_hms(s, &tm)) > 0) { /* a time today, local */
                 struct tm today;
 
                 localtime_r(&now, &today);
                 tm.tm_year = today.tm_year, tm.tm_mon = today.tm_mon, tm.tm_mday = today.tm_mday;
                 return s[n] == '\0' ? to_ms(&tm, "", ret) : -EINVAL;
         }
-        if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 || mo < 1 || mo > 12 || d < 1 || d > 31)
+        if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 || mo < 1 || mo > 12 || d < 1 ||
+            d > 31)
                 return -EINVAL;
         tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d;
         s += n;
@@ -177,7 +182,7 @@ static int send_request(int fd, struct json_object *req) {
                                 continue;
                         return -errno;
                 }
-                off += (size_t) n;
+                off += (size_t)n;
         }
         return 0;
 }
@@ -187,11 +192,11 @@ static int send_request(int fd, struct json_object *req) {
 static int reader_line(struct reader *r, int timeout_ms, char **ret) {
         for (;;) {
                 char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
-                struct pollfd p = { .fd = r->fd, .events = POLLIN };
+                struct pollfd p = {.fd = r->fd, .events = POLLIN};
                 ssize_t n;
 
                 if (nl) {
-                        size_t l = (size_t) (nl - r->buf);
+                        size_t l = (size_t)(nl - r->buf);
 
                         *ret = strndup(r->buf, l);
                         if (!*ret)
@@ -226,20 +231,22 @@ static int reader_line(struct reader *r, int timeout_ms, char **ret) {
                                 continue;
                         return -errno;
                 }
-                r->len += (size_t) n;
+                r->len += (size_t)n;
         }
 }
 
 static const char *errno_text(int r) {
-        return r == -ETIMEDOUT ? "no reply in time" : r == -EPIPE ? "the daemon closed the connection"
-                                                                  : strerror(-r);
+        return r == -ETIMEDOUT ? "no reply in time"
+               : r == -EPIPE   ? "the daemon closed the connection"
+                               : strerror(-r);
 }
 
 /* Checks an {"ok":...} reply: 0 ok, else prints the error and returns 1. */
 static int check_reply(struct json_object *reply, const char *line) {
         struct json_object *ok, *err;
 
-        if (!reply || !json_object_object_get_ex(reply, "ok", &ok) || !json_object_is_type(ok, json_type_boolean)) {
+        if (!reply || !json_object_object_get_ex(reply, "ok", &ok) ||
+            !json_object_is_type(ok, json_type_boolean)) {
                 fprintf(stderr, "nextupctl: invalid reply from the daemon: %s\n", line);
                 return EXIT_FAILURE;
         }
@@ -256,7 +263,7 @@ static int check_reply(struct json_object *reply, const char *line) {
 static int exchange(const char *path, struct json_object *req, struct json_object **ret) {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *line = NULL;
-        struct reader rd = { 0 };
+        struct reader rd = {0};
         struct json_object *reply;
         int r;
 
@@ -289,7 +296,7 @@ static int exchange(const char *path, struct json_object *req, struct json_objec
 /* ISO 8601 local time with offset, "2026-11-27T10:00:01.234+01:00"; not
  * ISO: "2026-11-27 10:00:01". "" for an unknown time. */
 static const char *fmt_wall(long long ms, bool iso, char buf[static 48]) {
-        time_t t = (time_t) (ms / 1000);
+        time_t t = (time_t)(ms / 1000);
         struct tm tm;
         char zone[8];
 
@@ -299,7 +306,7 @@ static const char *fmt_wall(long long ms, bool iso, char buf[static 48]) {
                 strftime(buf, 48, "%Y-%m-%d %H:%M:%S", &tm);
                 return buf;
         }
-        strftime(zone, sizeof zone, "%z", &tm);         /* +0100 */
+        strftime(zone, sizeof zone, "%z", &tm); /* +0100 */
         strftime(buf, 48, "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(buf + strlen(buf), 48 - strlen(buf), ".%03lld%.3s:%.2s", ms % 1000, zone, zone + 3);
         return buf;
@@ -340,8 +347,9 @@ static void csv_int(long long v, bool last) {
 }
 
 static const char *const csv_header[] = {
-        "id", "kind", "title", "start", "end", "start_ms", "end_ms", "scheduled_ms", "planned_ms",
-        "played_ms", "reason", "cues_emitted", "cues_dropped", "timing", "audio", "transcript",
+        "id",           "kind",         "title",      "start",      "end",    "start_ms",
+        "end_ms",       "scheduled_ms", "planned_ms", "played_ms",  "reason", "cues_emitted",
+        "cues_dropped", "timing",       "audio",      "transcript",
 };
 
 static void print_csv(struct json_object *records) {
@@ -378,8 +386,8 @@ static void print_table(struct json_object *records) {
                 puts("No as-run records in that time");
                 return;
         }
-        printf("%-19s  %-8s  %-5s  %-6s %-12s  %-5s  %-9s  %s\n", "START", "END", "PLAN", "PLAYED", "REASON", "ID",
-               "KIND", "TITLE");
+        printf("%-19s  %-8s  %-5s  %-6s %-12s  %-5s  %-9s  %s\n", "START", "END", "PLAN", "PLAYED", "REASON",
+               "ID", "KIND", "TITLE");
         for (size_t i = 0; i < n; i++) {
                 struct json_object *r = json_object_array_get_idx(records, i);
                 char start[48], end[48], plan[32], played[32];
@@ -389,8 +397,8 @@ static void print_table(struct json_object *records) {
                 fmt_dur(ctl_json_int(r, "planned_ms", -1), plan);
                 fmt_dur(ctl_json_int(r, "played_ms", -1), played);
                 printf("%-19s  %-8s  %-5s  %-6s %-12s  #%-4lld  %-9s  %s\n", start,
-                       strlen(end) > 11 ? end + 11 : end, plan, played,
-                       ctl_json_str(r, "reason", "?"), ctl_json_int(r, "id", -1), ctl_json_str(r, "kind", "?"),
+                       strlen(end) > 11 ? end + 11 : end, plan, played, ctl_json_str(r, "reason", "?"),
+                       ctl_json_int(r, "id", -1), ctl_json_str(r, "kind", "?"),
                        ctl_json_str(r, "title", ""));
         }
 }
@@ -409,7 +417,8 @@ static int cmd_asrun(const struct opts *o) {
                 return EXIT_USAGE;
         }
         do {
-                _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(), *reply = NULL;
+                _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(),
+                                                               *reply = NULL;
                 struct json_object *recs;
 
                 json_object_object_add(req, "cmd", json_object_new_string("asrun"));
@@ -422,9 +431,11 @@ static int cmd_asrun(const struct opts *o) {
                 r = exchange(o->socket, req, &reply);
                 if (r != 0)
                         return r;
-                if (json_object_object_get_ex(reply, "records", &recs) && json_object_is_type(recs, json_type_array))
+                if (json_object_object_get_ex(reply, "records", &recs) &&
+                    json_object_is_type(recs, json_type_array))
                         for (size_t i = 0; i < json_object_array_length(recs); i++)
-                                json_object_array_add(all, json_object_get(json_object_array_get_idx(recs, i)));
+                                json_object_array_add(all,
+                                                      json_object_get(json_object_array_get_idx(recs, i)));
                 offset = ctl_json_int(reply, "next_offset", -1);
         } while (offset > 0);
 
@@ -454,11 +465,13 @@ static void print_event(struct json_object *ev) {
         if (!name)
                 printf("%s %s\n", t, json_object_to_json_string_ext(ev, JSON_FLAGS));
         else if (strcmp(name, "next_up") == 0 && story)
-                printf("%s Next up: #%lld %s\n", t, ctl_json_int(story, "id", -1), ctl_json_str(story, "title", ""));
+                printf("%s Next up: #%lld %s\n", t, ctl_json_int(story, "id", -1),
+                       ctl_json_str(story, "title", ""));
         else if (strcmp(name, "next_up") == 0)
                 printf("%s Next up: nothing\n", t);
         else if (strcmp(name, "on_air") == 0)
-                printf("%s On air: #%lld %s\n", t, ctl_json_int(story, "id", -1), ctl_json_str(story, "title", ""));
+                printf("%s On air: #%lld %s\n", t, ctl_json_int(story, "id", -1),
+                       ctl_json_str(story, "title", ""));
         else if (strcmp(name, "off_air") == 0) {
                 fmt_dur(ctl_json_int(ev, "played_ms", -1), d);
                 printf("%s Off air: #%lld %s (%s, %s played)\n", t, ctl_json_int(story, "id", -1),
@@ -466,7 +479,8 @@ static void print_event(struct json_object *ev) {
         } else if (strcmp(name, "queue_changed") == 0)
                 printf("%s Queue changed: %lld stories\n", t, ctl_json_int(ev, "queue_length", -1));
         else if (strcmp(name, "alert") == 0)
-                printf("%s ALERT %s: %s\n", t, ctl_json_str(ev, "what", "?"), ctl_json_str(ev, "message", ""));
+                printf("%s ALERT %s: %s\n", t, ctl_json_str(ev, "what", "?"),
+                       ctl_json_str(ev, "message", ""));
         else
                 printf("%s %s: %s\n", t, name, json_object_to_json_string_ext(ev, JSON_FLAGS));
 }
@@ -474,7 +488,7 @@ static void print_event(struct json_object *ev) {
 static int cmd_subscribe(const struct opts *o) {
         _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(), *reply = NULL;
         _cleanup_close_ int fd = -1;
-        struct reader rd = { 0 };
+        struct reader rd = {0};
         int r, status = EXIT_FAILURE;
 
         r = ctl_connect(o->socket, &fd);
@@ -553,7 +567,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
 }
 
 int events_main(int argc, char **argv) {
-        struct opts o = { 0 };
+        struct opts o = {0};
         const char *env = getenv("NEXTUP_SOCKET");
 
         if (parse_opts(argc, argv, &o) < 0)

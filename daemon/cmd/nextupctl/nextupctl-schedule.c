@@ -32,8 +32,8 @@ struct opts {
 
 /* "nextupctl: MSG 'ARG'" (ARG may be NULL). */
 static int usage_error(const char *msg, const char *arg) {
-        fprintf(stderr, "nextupctl: %s%s%s%s\nTry 'nextupctl --help'.\n", msg, arg ? " '" : "", arg ? arg : "",
-                arg ? "'" : "");
+        fprintf(stderr, "nextupctl: %s%s%s%s\nTry 'nextupctl --help'.\n", msg, arg ? " '" : "",
+                arg ? arg : "", arg ? "'" : "");
         return -EINVAL;
 }
 
@@ -68,7 +68,7 @@ static int parse_opts(int argc, char **argv, struct opts *o) {
                 int r = 0;
 
                 if (a[0] != '-' || a[1] == '\0') {
-                        if (o->n_args >= (int) ELEMENTSOF(o->args))
+                        if (o->n_args >= (int)ELEMENTSOF(o->args))
                                 return usage_error("too many arguments", NULL);
                         o->args[o->n_args++] = a;
                 } else if (strcmp(a, "--json") == 0)
@@ -167,7 +167,7 @@ static int build_request(const struct opts *o, struct json_object *req) {
 /* ---- printing -------------------------------------------------------- */
 
 static const char *local_time(long long ms, char buf[static 32]) {
-        time_t t = (time_t) (ms / 1000);
+        time_t t = (time_t)(ms / 1000);
         struct tm tm;
 
         if (ms < 0 || !localtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
@@ -180,13 +180,15 @@ static void print_schedule(struct json_object *reply) {
         size_t n = 0;
         char t[32];
 
-        if (json_object_object_get_ex(reply, "events", &events) && json_object_is_type(events, json_type_array))
+        if (json_object_object_get_ex(reply, "events", &events) &&
+            json_object_is_type(events, json_type_array))
                 n = json_object_array_length(events);
         if (n == 0)
                 puts("Nothing scheduled");
         for (size_t i = 0; i < n; i++) {
                 struct json_object *e = json_object_array_get_idx(events, i);
-                bool recurring = json_object_object_get_ex(e, "recurring", &rec) && json_object_get_boolean(rec);
+                bool recurring =
+                        json_object_object_get_ex(e, "recurring", &rec) && json_object_get_boolean(rec);
                 char mode[32];
 
                 if (strcmp(ctl_json_str(e, "mode", ""), "wait") == 0)
@@ -205,7 +207,8 @@ static int handle_reply(const struct opts *o, const char *line) {
         struct json_object *ok;
         char t[32];
 
-        if (!reply || !json_object_object_get_ex(reply, "ok", &ok) || !json_object_is_type(ok, json_type_boolean)) {
+        if (!reply || !json_object_object_get_ex(reply, "ok", &ok) ||
+            !json_object_is_type(ok, json_type_boolean)) {
                 fprintf(stderr, "nextupctl: invalid reply from the daemon: %s\n", line);
                 return EXIT_FAILURE;
         }
@@ -229,7 +232,7 @@ static int handle_reply(const struct opts *o, const char *line) {
 int schedule_main(int argc, char **argv, schedule_exchange_fn exchange) {
         _cleanup_(json_object_putp) struct json_object *req = json_object_new_object();
         _cleanup_free_ char *line = NULL;
-        struct opts o = { 0 };
+        struct opts o = {0};
         const char *env = getenv("NEXTUP_SOCKET");
         int r;
 

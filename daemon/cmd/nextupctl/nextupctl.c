@@ -37,8 +37,8 @@ struct options {
         const char *socket;
         bool json;
         bool next;
-        const char *at;                 /* --at N, validated later */
-        char *args[8];                  /* command and its operands */
+        const char *at; /* --at N, validated later */
+        char *args[8];  /* command and its operands */
         int n_args;
 };
 
@@ -103,7 +103,7 @@ static int parse_argv(int argc, char **argv, struct options *o) {
                 /* "-1" is an operand, so that parse_index() can say why
                  * it is refused. */
                 if (dashdash || a[0] != '-' || a[1] == '\0' || (a[1] >= '0' && a[1] <= '9')) {
-                        if (o->n_args >= (int) ELEMENTSOF(o->args))
+                        if (o->n_args >= (int)ELEMENTSOF(o->args))
                                 return usage_error("too many arguments");
                         o->args[o->n_args++] = argv[i];
                 } else if (strcmp(a, "--") == 0)
@@ -188,7 +188,7 @@ static int build_insert(struct options *o, struct json_object *req) {
 
 /* Checks the operands of CMD and fills REQ. */
 static int build_request(struct options *o, struct json_object *req) {
-        static const char *const bare[] = { "list", "status", "skip", "pause", "resume", "clear" };
+        static const char *const bare[] = {"list", "status", "skip", "pause", "resume", "clear"};
         const char *cmd = o->args[0];
         int r;
 
@@ -219,19 +219,19 @@ static long long now_ms(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Waits for EVENTS on FD until DEADLINE: 0 ready, -ETIMEDOUT, -errno. */
 static int wait_fd(int fd, short events, long long deadline) {
         for (;;) {
-                struct pollfd p = { .fd = fd, .events = events };
+                struct pollfd p = {.fd = fd, .events = events};
                 long long left = deadline - now_ms();
                 int n;
 
                 if (left <= 0)
                         return -ETIMEDOUT;
-                n = poll(&p, 1, (int) left);
+                n = poll(&p, 1, (int)left);
                 if (n > 0)
                         return 0;
                 if (n < 0 && errno != EINTR)
@@ -253,7 +253,7 @@ static int send_all(int fd, const char *buf, size_t len, long long deadline) {
                         continue;
                 }
                 buf += n;
-                len -= (size_t) n;
+                len -= (size_t)n;
         }
         return 0;
 }
@@ -290,8 +290,8 @@ static int read_line(int fd, long long deadline, char **ret) {
                                 return r;
                         continue;
                 }
-                nl = memchr(buf + len, '\n', (size_t) n);
-                len += (size_t) n;
+                nl = memchr(buf + len, '\n', (size_t)n);
+                len += (size_t)n;
                 if (nl) {
                         *nl = '\0';
                         *ret = TAKE_PTR(buf);
@@ -313,15 +313,17 @@ static int exchange(const char *path, struct json_object *req, char **ret_reply)
                 fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", path, strerror(-r));
                 return r;
         }
-        if (asprintf(&line, "%s\n", json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+        if (asprintf(&line, "%s\n",
+                     json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
                 return -ENOMEM;
         deadline = now_ms() + REPLY_TIMEOUT_MS;
         r = send_all(fd, line, strlen(line), deadline);
         if (r >= 0)
                 r = read_line(fd, deadline, ret_reply);
         if (r == -ETIMEDOUT)
-                fprintf(stderr, "nextupctl: no reply from '%s' within %d s\n", path, REPLY_TIMEOUT_MS / 1000);
+                fprintf(stderr, "nextupctl: no reply from '%s' within %d s\n", path,
+                        REPLY_TIMEOUT_MS / 1000);
         else if (r == -EPIPE || r == -ECONNRESET)
                 fprintf(stderr, "nextupctl: '%s' closed the connection without a reply\n", path);
         else if (r < 0)
@@ -352,7 +354,8 @@ static void print_list(struct json_object *reply) {
 
         if (on_air)
                 printf("On air: #%-3lld  %s  %s\n", ctl_json_int(on_air, "id", -1),
-                       fmt_time(ctl_json_int(on_air, "duration_ms", -1), t), ctl_json_str(on_air, "title", ""));
+                       fmt_time(ctl_json_int(on_air, "duration_ms", -1), t),
+                       ctl_json_str(on_air, "title", ""));
         else
                 puts("On air: nothing");
         if (json_object_object_get_ex(reply, "queue", &queue) && json_object_is_type(queue, json_type_array))
@@ -415,7 +418,7 @@ static int handle_reply(const char *cmd, const char *reply_line, bool json) {
 int main(int argc, char **argv) {
         _cleanup_(json_object_putp) struct json_object *req = NULL;
         _cleanup_free_ char *reply_line = NULL;
-        struct options o = { 0 };
+        struct options o = {0};
         const char *env = getenv("NEXTUP_SOCKET");
         int r;
 
