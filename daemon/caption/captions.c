@@ -280,6 +280,21 @@ void captions_next_up(struct captions *c, const struct story *next) {
         }
 }
 
+void captions_alert(struct captions *c, const char *what, const char *message) {
+        uint64_t now = aclock_now_ns();
+
+        for (size_t i = 0; i < c->n_sinks; i++) {
+                struct sink *s = c->sinks[i];
+                int r;
+
+                if (!s->ops->alert)
+                        continue;
+                r = s->ops->alert(s, what, message, now);
+                if (r < 0)
+                        log_warning_errno(r, "%s: writing the alert failed: %m, ignoring", s->name);
+        }
+}
+
 size_t captions_emitted(const struct captions *c) {
         size_t n = SIZE_MAX;
 

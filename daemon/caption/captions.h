@@ -40,5 +40,8 @@ void captions_next_up(struct captions *c, const struct story *next);
  * sink that fared worst saw them (each sink runs its own timer); after
  * story end they add up to the story's cues. Cues more than 2 s past due
  * when reached (mid-way start, late timing) are dropped, not emitted. */
+/* An alert was raised: every sink with an alert op is told at once. */
+void captions_alert(struct captions *c, const char *what, const char *message);
+
 size_t captions_emitted(const struct captions *c);
 size_t captions_dropped(const struct captions *c);

@@ -30,7 +30,7 @@ int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_c
         return 0;
 }
 
-int sink_new(const struct sink_config *sc, struct sink **ret) {
+int sink_new(sd_event *event, const struct sink_config *sc, struct sink **ret) {
         switch (sc->type) {
         case SINK_TERMINAL:
                 return sink_terminal_new(sc, ret);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <systemd/sd-event.h>
 
 struct cue;
 struct story;
@@ -29,6 +30,9 @@ struct sink_ops {
         /* Optional (NULL: ignored): the story next up changed to NEXT
          * (NULL: nothing queued) at CLOCK_MONOTONIC MONO_NS. */
         int (*next_up)(struct sink *s, const struct story *next, uint64_t mono_ns);
+        /* Optional: an alert was raised (WHAT: a short kind such as
+         * "silence", MESSAGE: for people) at CLOCK_MONOTONIC MONO_NS. */
+        int (*alert)(struct sink *s, const char *what, const char *message, uint64_t mono_ns);
 };
 
 struct sink {
@@ -38,9 +42,11 @@ struct sink {
         void *data;
 };
 
-/* Creates a sink from its config entry. -EINVAL unknown type, -errno on
+/* Creates a sink from its config entry. EVENT is the loop's sd-event, for
+ * sinks that serve sockets or timers of their own (they add their sources
+ * to it and remove them in ops->free). -EINVAL unknown type, -errno on
  * open failure (message logged by caller with the path). */
-int sink_new(const struct sink_config *sc, struct sink **ret);
+int sink_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
 struct sink *sink_free(struct sink *s);
 
 /* For sink implementations: a sink with OPS, a copy of NAME, SC's latency

@@ -127,6 +127,8 @@ void manager_alert(struct manager *m, const char *what, const char *fmt, ...) {
         json_object_object_add(ev, "message", r >= 0 ? json_object_new_string(msg) : NULL);
         if (r < 0)
                 msg = NULL;
+        if (m->captions)
+                captions_alert(m->captions, what, msg ? msg : what);
         manager_event(m, ev);
 }
 

@@ -274,14 +274,14 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) 
 
 /* ---- signals and reload ---------------------------------------------- */
 
-static int make_sinks(const struct nextup_config *c, struct sink ***ret, size_t *ret_n) {
+static int make_sinks(struct manager *m, const struct nextup_config *c, struct sink ***ret, size_t *ret_n) {
         struct sink **sinks = calloc(c->n_sinks ? c->n_sinks : 1, sizeof *sinks);
         int r;
 
         if (!sinks)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_sinks; i++) {
-                r = sink_new(&c->sinks[i], &sinks[i]);
+                r = sink_new(m->event, &c->sinks[i], &sinks[i]);
                 if (r < 0) {
                         log_error_errno(r, "Cannot open caption sink %zu ('%s'): %m", i,
                                         c->sinks[i].path ? c->sinks[i].path : "terminal");
@@ -301,7 +301,7 @@ static int make_captions(struct manager *m, const struct nextup_config *c, struc
         size_t n;
         int r;
 
-        r = make_sinks(c, &sinks, &n);
+        r = make_sinks(m, c, &sinks, &n);
         if (r < 0)
                 return r;
         r = captions_new(m->event, m->clock, sinks, n, ret);

@@ -75,7 +75,13 @@ static int rec_story_end(struct sink *s, const struct story *st) {
 static void rec_free(struct sink *s) {
 }
 
-static const struct sink_ops rec_ops = {"rec", rec_story_start, rec_cue, rec_story_end, rec_free, NULL};
+static const struct sink_ops rec_ops = {
+        .type = "rec",
+        .story_start = rec_story_start,
+        .cue = rec_cue,
+        .story_end = rec_story_end,
+        .free = rec_free,
+};
 
 static struct sink *rec_sink(struct rec *r, int latency_ms) {
         struct sink_config sc = {.type = SINK_TERMINAL, .latency_ms = latency_ms};
@@ -253,7 +259,7 @@ static void test_on_time_and_latency(void **state) {
         snprintf(path, sizeof path, "%s/captions.jsonl", f->dir);
         jc.path = path;
         sinks[0] = rec_sink(&r, 0);
-        assert_int_equal(sink_new(&jc, &sinks[1]), 0);
+        assert_int_equal(sink_new(NULL, &jc, &sinks[1]), 0);
         setup_caps(f, sinks, 2);
         f->story = make_story(1, starts, 4);
 
@@ -477,7 +483,7 @@ static void test_webvtt(void **state) {
 
         snprintf(dir, sizeof dir, "%s/archive/deeper", f->dir);
         sc.path = dir;
-        assert_int_equal(sink_new(&sc, &sinks[0]), 0);
+        assert_int_equal(sink_new(NULL, &sc, &sinks[0]), 0);
         setup_caps(f, sinks, 1);
         f->story = make_story(7, starts, 2);
         free(f->story->cues->cues[1].text);
@@ -520,7 +526,7 @@ static char *terminal_run(struct fx *f, bool show_speaker) {
         int fd, saved;
 
         snprintf(path, sizeof path, "%s/stdout-%d", f->dir, show_speaker);
-        assert_int_equal(sink_new(&sc, &sinks[0]), 0);
+        assert_int_equal(sink_new(NULL, &sc, &sinks[0]), 0);
         assert_string_equal(sinks[0]->name, "terminal");
         setup_caps(f, sinks, 1);
         f->story = make_story(3, starts, 3);
@@ -594,8 +600,8 @@ static void test_next_up(void **state) {
         snprintf(jpath, sizeof jpath, "%s/next.jsonl", f->dir);
         snprintf(tpath, sizeof tpath, "%s/stdout-next", f->dir);
         jc.path = jpath;
-        assert_int_equal(sink_new(&jc, &sinks[0]), 0);
-        assert_int_equal(sink_new(&tc, &sinks[1]), 0);
+        assert_int_equal(sink_new(NULL, &jc, &sinks[0]), 0);
+        assert_int_equal(sink_new(NULL, &tc, &sinks[1]), 0);
         sinks[2] = rec_sink(&rec, 0);
         setup_caps(f, sinks, 3);
         f->story = make_story(42, starts, 1);
@@ -642,14 +648,14 @@ static void test_sink_new_errors(void **state) {
 
         snprintf(path, sizeof path, "%s/missing/captions.jsonl", f->dir);
         sc.path = path;
-        assert_int_equal(sink_new(&sc, &s), -ENOENT);
+        assert_int_equal(sink_new(NULL, &sc, &s), -ENOENT);
         assert_null(s);
         sc.type = (enum sink_type)99;
-        assert_int_equal(sink_new(&sc, &s), -EINVAL);
+        assert_int_equal(sink_new(NULL, &sc, &s), -EINVAL);
 
         snprintf(path, sizeof path, "%s/captions.jsonl", f->dir);
         sc.type = SINK_JSONL;
-        assert_int_equal(sink_new(&sc, &s), 0);
+        assert_int_equal(sink_new(NULL, &sc, &s), 0);
         snprintf(want, sizeof want, "jsonl:'%s'", path);
         assert_string_equal(s->name, want);
         assert_null(sink_free(s));
