@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "capfmt.h"
 #include "cleanup.h"
 #include "decoder.h"
@@ -21,6 +22,10 @@
 
 #define SCAN_RATE 44100
 
+/* Exit statuses the daemon tells apart (see help()). */
+#define EXIT_NOT_ALIGNED 3
+#define EXIT_CUES_MISMATCH 4
+
 enum format { FORMAT_VTT, FORMAT_SRT, FORMAT_JSON };
 
 struct args {
@@ -28,8 +33,9 @@ struct args {
         const char *transcript;
         enum format format;
         struct segment_opts seg;
-        bool estimate;        /* --estimate: skip the forced aligner */
-        bool require_aligned; /* --require-aligned: exit 3 when the aligner fell back */
+        bool estimate;           /* --estimate: skip the forced aligner */
+        bool require_aligned;    /* --require-aligned: exit 3 when the aligner fell back */
+        const char *cues_digest; /* --cues-digest: exit 4 unless our cues hash to it */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct transcript *, transcript_free);
@@ -41,9 +47,15 @@ static void help(void) {
                "  -f, --format=FORMAT   vtt (default), srt or json\n"
                "      --max-chars=N     characters per caption line (10..200, default 37)\n"
                "      --max-lines=N     lines per cue (1..5, default 2)\n"
+               "      --speaker-mark=S  prefix of a cue after a speaker change (default '>>',\n"
+               "                        '' for none)\n"
                "      --estimate        time cues by spoken length, without forced alignment\n"
                "      --require-aligned exit with status 3 (printing nothing) when forced alignment\n"
                "                        fails and only the estimate is left\n"
+               "      --cues-digest=HEX exit with status 4 (printing nothing) unless the cues cut\n"
+               "                        from TRANSCRIPT have this digest (the daemon passes the\n"
+               "                        digest of its own cue list, so times never land on\n"
+               "                        other cues)\n"
                "  -h, --help            show this help\n");
 }
 
@@ -73,10 +85,19 @@ static int parse_format(const char *s, enum format *ret) {
 
 /* 1: done (--help), 0: go on, -EINVAL: usage error (reported). */
 static int parse_argv(int argc, char *argv[], struct args *a) {
-        enum { ARG_MAX_CHARS = 0x100, ARG_MAX_LINES, ARG_ESTIMATE, ARG_REQUIRE_ALIGNED };
+        enum {
+                ARG_MAX_CHARS = 0x100,
+                ARG_MAX_LINES,
+                ARG_SPEAKER_MARK,
+                ARG_ESTIMATE,
+                ARG_REQUIRE_ALIGNED,
+                ARG_CUES_DIGEST,
+        };
         static const struct option options[] = {{"format", required_argument, NULL, 'f'},
                                                 {"max-chars", required_argument, NULL, ARG_MAX_CHARS},
                                                 {"max-lines", required_argument, NULL, ARG_MAX_LINES},
+                                                {"speaker-mark", required_argument, NULL, ARG_SPEAKER_MARK},
+                                                {"cues-digest", required_argument, NULL, ARG_CUES_DIGEST},
                                                 {"estimate", no_argument, NULL, ARG_ESTIMATE},
                                                 {"require-aligned", no_argument, NULL, ARG_REQUIRE_ALIGNED},
                                                 {"help", no_argument, NULL, 'h'},
@@ -105,6 +126,17 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                                         optarg);
                                 return -EINVAL;
                         }
+                        break;
+                case ARG_SPEAKER_MARK:
+                        a->seg.speaker_mark = optarg;
+                        break;
+                case ARG_CUES_DIGEST:
+                        if (strlen(optarg) != CACHE_KEY_LEN) {
+                                fprintf(stderr, "nextup-caption: --cues-digest: '%s' is not %d hex digits\n",
+                                        optarg, CACHE_KEY_LEN);
+                                return -EINVAL;
+                        }
+                        a->cues_digest = optarg;
                         break;
                 case ARG_ESTIMATE:
                         a->estimate = true;
@@ -164,6 +196,20 @@ static int run(const struct args *a) {
                         r == -EINVAL ? "no cues" : strerror(-r));
                 return r;
         }
+        if (a->cues_digest) {
+                char digest[CACHE_KEY_LEN + 1];
+
+                r = cache_cues_digest(cues, digest);
+                if (r < 0)
+                        return r;
+                if (strcmp(digest, a->cues_digest) != 0) {
+                        fprintf(stderr,
+                                "nextup-caption: '%s': its %zu cues differ from the caller's (digest %s, "
+                                "expected %s): not timing them\n",
+                                a->transcript, cues->n_cues, digest, a->cues_digest);
+                        return -EXDEV;
+                }
+        }
         r = decoder_scan(a->audio, SCAN_RATE, &scan);
         if (r < 0) {
                 fprintf(stderr, "nextup-caption: '%s': cannot decode: %s\n", a->audio,
@@ -200,6 +246,8 @@ int main(int argc, char *argv[]) {
         r = run(&a);
         mpg123_exit();
         if (r == -ENOMSG)
-                return 3;
+                return EXIT_NOT_ALIGNED;
+        if (r == -EXDEV)
+                return EXIT_CUES_MISMATCH;
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

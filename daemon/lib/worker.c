@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* worker.c: one thread for slow ingest work (see worker.h).
+/* worker.c: threads for slow ingest work (see worker.h).
  *
  * DESIGN: the loop thread appends jobs to `queue` under `lock` and signals
- * `wake`; the worker thread pops one, runs work() with the lock released,
+ * `wake`; a worker thread pops one, runs work() with the lock released,
  * appends it to `done` and writes the eventfd. The loop watches the
  * eventfd, takes the whole done list under the lock and calls done() with
- * the lock released, in submission order (one thread, FIFO both ways). So
- * done() may submit new jobs. worker_free() sets `stop`, joins the thread
- * after its current job and reports the never-run jobs through done() too:
- * callers tell them apart by a result field that work() fills and that
- * they initialise to "not run" (e.g. -ECANCELED). */
+ * the lock released, in submission order with one thread (FIFO both
+ * ways), in completion order with several. So done() may submit new jobs.
+ * worker_free() sets `stop`, writes `cancel_efd` (so a job blocked in a
+ * child process gives up), joins the threads after their current job and reports the never-run jobs through
+ * done() too: callers tell them apart by a result field that work() fills and that they initialise to "not
+ * run" (e.g. -ECANCELED). */
 #include "worker.h"
 
 #include <assert.h>
@@ -23,6 +24,8 @@
 
 #include "cleanup.h"
 #include "log.h"
+
+#define WORKER_MAX_THREADS 16
 
 struct worker_item {
         struct worker_item *next;
@@ -40,8 +43,9 @@ struct worker {
         void *userdata;
         int efd;
         sd_event_source *source;
-        pthread_t thread;
-        bool started;
+        int cancel_efd; /* written once by worker_free() */
+        pthread_t threads[WORKER_MAX_THREADS];
+        unsigned n_started;
 
         pthread_mutex_t lock; /* guards queue, done_list, stop */
         pthread_cond_t wake;
@@ -149,19 +153,30 @@ static int worker_start_thread(struct worker *w) {
 
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = -pthread_create(&w->thread, NULL, worker_thread, w);
+        r = -pthread_create(&w->threads[w->n_started], NULL, worker_thread, w);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0)
                 return r;
-        w->started = true;
+        w->n_started++;
         return 0;
 }
 
 int worker_new(sd_event *e, worker_done_t done, void *userdata, struct worker **ret) {
+        return worker_new_pool(e, 1, done, userdata, ret);
+}
+
+int worker_cancel_fd(const struct worker *w) {
+        return w->cancel_efd;
+}
+
+int worker_new_pool(sd_event *e, unsigned n_threads, worker_done_t done, void *userdata,
+                    struct worker **ret) {
         struct worker *w;
         int r;
 
         assert(e && done && ret);
+        if (n_threads < 1 || n_threads > WORKER_MAX_THREADS)
+                return -EINVAL;
         w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
@@ -169,12 +184,13 @@ int worker_new(sd_event *e, worker_done_t done, void *userdata, struct worker **
         w->userdata = userdata;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->wake, NULL);
+        w->cancel_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (w->efd < 0)
+        if (w->efd < 0 || w->cancel_efd < 0)
                 r = -errno;
         else
                 r = sd_event_add_io(e, &w->source, w->efd, EPOLLIN, worker_on_event, w);
-        if (r >= 0)
+        for (unsigned i = 0; r >= 0 && i < n_threads; i++)
                 r = worker_start_thread(w);
         if (r < 0) {
                 worker_free(w);
@@ -212,12 +228,16 @@ struct worker *worker_free(struct worker *w) {
 
         if (!w)
                 return NULL;
-        if (w->started) {
+        if (w->n_started > 0) {
+                const uint64_t one = 1;
+
                 pthread_mutex_lock(&w->lock);
                 w->stop = true;
-                pthread_cond_signal(&w->wake);
+                pthread_cond_broadcast(&w->wake);
                 pthread_mutex_unlock(&w->lock);
-                pthread_join(w->thread, NULL);
+                (void)!write(w->cancel_efd, &one, sizeof one);
+                for (unsigned i = 0; i < w->n_started; i++)
+                        pthread_join(w->threads[i], NULL);
         }
         /* The thread is gone: no lock needed. Finished jobs first, then the
          * never-run ones, which keeps submission order. */
@@ -227,6 +247,7 @@ struct worker *worker_free(struct worker *w) {
 
         sd_event_source_disable_unref(w->source);
         closep(&w->efd);
+        closep(&w->cancel_efd);
         pthread_cond_destroy(&w->wake);
         pthread_mutex_destroy(&w->lock);
         free(w);

@@ -21,6 +21,7 @@
 #include "align.h"
 #include "cache.h"
 #include "captions.h"
+#include "child.h"
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"
@@ -54,12 +55,16 @@ struct ingest_job {
         char *audio_path;
         char *transcript_path;
         char *cache_dir;
+        char *speaker_mark;
         int max_chars, max_lines; /* the segmentation the cues were made with */
+        int cancel_fd;            /* the align worker's: readable at shutdown */
         struct cue_list *cues;    /* private copy, timed by the job */
         struct audio_scan scan;
         char key[CACHE_KEY_LEN + 1];
         int r; /* timing source (>= 0) or -errno */
         bool cached;
+        bool align_failed; /* INGEST_ALIGN: the estimate stays, j->why says why */
+        char *why;
 };
 
 static struct ingest_job *ingest_job_free(struct ingest_job *j) {
@@ -67,6 +72,8 @@ static struct ingest_job *ingest_job_free(struct ingest_job *j) {
                 free(j->audio_path);
                 free(j->transcript_path);
                 free(j->cache_dir);
+                free(j->speaker_mark);
+                free(j->why);
                 cue_list_free(j->cues);
                 free(j);
         }
@@ -93,90 +100,172 @@ static void ingest_scan(struct ingest_job *j) {
                 j->r = timing_assign(j->cues, &j->scan);
 }
 
-/* Runs the aligner in a child process: `nextup-caption --require-aligned
- * -f json` beside our own binary. The aligner holds tens of MB while it
- * works and libespeak-ng keeps global state; in a child its memory goes
- * back to the system when it exits and a crash in it costs one story's
- * alignment, never the air. Returns TIMING_ALIGNED, -ENOMSG when it fell
- * back to the estimate, -ENOENT without the helper, other -errno. */
-static int align_in_child(struct ingest_job *j) {
-        char exe[PATH_MAX], helper[PATH_MAX + 32], chars[16], lines[16];
-        struct json_object *root = NULL, *arr;
-        int fds[2], status, r;
-        ssize_t n;
-        pid_t pid;
+/* The alignment helper's limits. Alignment runs at well over 100x real
+ * time; the wall clock gets a minute plus half the audio's length (ASan
+ * builds are ~10x slower), the CPU limit the same in seconds, and memory
+ * 1 GiB (a 60-minute story needs about 128 MB). */
+#define ALIGN_TIMEOUT_BASE_MS 60000
+#define ALIGN_AS_BYTES (1ULL << 30)
+#define ALIGN_MAX_OUTPUT (64U << 20)
+#define HELPER_EXIT_NOT_ALIGNED 3
+#define HELPER_EXIT_CUES_MISMATCH 4
 
-        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n < 0)
+/* The helper beside our own binary, or $NEXTUP_CAPTION_HELPER (tests, and
+ * installs that keep it elsewhere). */
+static int helper_path(char *buf, size_t n) {
+        const char *env = getenv("NEXTUP_CAPTION_HELPER");
+        char exe[PATH_MAX];
+        ssize_t k;
+
+        if (env && env[0] == '/')
+                return snprintf(buf, n, "%s", env) < (int)n ? 0 : -ENAMETOOLONG;
+        k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (k < 0)
                 return -errno;
-        exe[n] = 0;
-        snprintf(helper, sizeof helper, "%.*s/nextup-caption", (int)(strrchr(exe, '/') - exe), exe);
-        if (access(helper, X_OK) < 0)
-                return -ENOENT;
-        snprintf(chars, sizeof chars, "%d", j->max_chars);
-        snprintf(lines, sizeof lines, "%d", j->max_lines);
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(fds[0]);
-                close(fds[1]);
-                return r;
-        }
-        if (pid == 0) {
-                dup2(fds[1], STDOUT_FILENO);
-                execl(helper, helper, "--require-aligned", "-f", "json", "--max-chars", chars, "--max-lines",
-                      lines, j->audio_path, j->transcript_path, (char *)NULL);
-                _exit(127);
-        }
-        close(fds[1]);
-        root = json_object_from_fd(fds[0]);
-        close(fds[0]);
-        r = 0;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-                r = WIFEXITED(status) && WEXITSTATUS(status) == 3 ? -ENOMSG : -EIO;
-        if (r == 0 && (!root || !json_object_object_get_ex(root, "cues", &arr) ||
-                       json_object_array_length(arr) != j->cues->n_cues))
-                r = -EBADMSG; /* the transcript changed since it was queued */
-        for (size_t i = 0; r == 0 && i < j->cues->n_cues; i++) {
-                struct json_object *c = json_object_array_get_idx(arr, i), *v;
-                if (json_object_object_get_ex(c, "start_ms", &v))
-                        j->cues->cues[i].start_ms = json_object_get_int64(v);
-                if (json_object_object_get_ex(c, "end_ms", &v))
-                        j->cues->cues[i].end_ms = json_object_get_int64(v);
+        exe[k] = 0;
+        return snprintf(buf, n, "%.*s/nextup-caption", (int)(strrchr(exe, '/') - exe), exe) < (int)n
+                       ? 0
+                       : -ENAMETOOLONG;
+}
+
+/* Copies the times of the helper's JSON onto the job's cues, all or none. */
+static int take_helper_times(struct ingest_job *j, const char *out) {
+        struct json_object *root = json_tokener_parse(out), *arr;
+        size_t n = j->cues->n_cues;
+        _cleanup_free_ int64_t *t = calloc(2 * (n ? n : 1), sizeof *t);
+        int r = 0;
+
+        if (!t)
+                r = -ENOMEM;
+        else if (!root || !json_object_object_get_ex(root, "cues", &arr) ||
+                 !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) != n)
+                r = -EBADMSG;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                struct json_object *c = json_object_array_get_idx(arr, i), *a, *b;
+
+                if (!json_object_object_get_ex(c, "start_ms", &a) ||
+                    !json_object_object_get_ex(c, "end_ms", &b))
+                        r = -EBADMSG;
+                else {
+                        t[2 * i] = json_object_get_int64(a);
+                        t[2 * i + 1] = json_object_get_int64(b);
+                }
         }
         json_object_put(root);
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                j->cues->cues[i].start_ms = t[2 * i];
+                j->cues->cues[i].end_ms = t[2 * i + 1];
+        }
+        return r;
+}
+
+/* Runs the aligner in a child process: `nextup-caption --require-aligned
+ * -f json` with the daemon's segmentation options and the digest of its
+ * cue list, contained by child_run (own process group, empty signal mask,
+ * memory, CPU and wall-clock limits, killed with the daemon or at
+ * shutdown). The daemon never aligns in its own address space: libespeak-ng
+ * keeps global state and has crashed on input, and a crash here must cost
+ * one story's alignment, never the air. Returns TIMING_ALIGNED, or a
+ * negative errno with j->why saying what happened. */
+static int align_in_child(struct ingest_job *j) {
+        char helper[PATH_MAX], chars[16], lines[16], digest[CACHE_KEY_LEN + 1];
+        _cleanup_free_ char *out = NULL;
+        uint64_t audio_ms = j->scan.rate > 0 ? (uint64_t)j->scan.frames * 1000 / (uint64_t)j->scan.rate : 0;
+        struct child_limits lim = {
+                .timeout_ms = ALIGN_TIMEOUT_BASE_MS + audio_ms / 2,
+                .as_bytes = ALIGN_AS_BYTES,
+                .max_output = ALIGN_MAX_OUTPUT,
+        };
+        int status, r;
+
+        lim.cpu_s = lim.timeout_ms / 1000;
+        r = helper_path(helper, sizeof helper);
+        if (r >= 0)
+                r = cache_cues_digest(j->cues, digest);
+        if (r < 0)
+                return r;
+        snprintf(chars, sizeof chars, "%d", j->max_chars);
+        snprintf(lines, sizeof lines, "%d", j->max_lines);
+        {
+                char *argv[] = {helper,
+                                "--require-aligned",
+                                "-f",
+                                "json",
+                                "--max-chars",
+                                chars,
+                                "--max-lines",
+                                lines,
+                                "--speaker-mark",
+                                j->speaker_mark,
+                                "--cues-digest",
+                                digest,
+                                "--",
+                                j->audio_path,
+                                j->transcript_path,
+                                NULL};
+                r = child_run(argv, &lim, j->cancel_fd, &status, &out, NULL);
+        }
+        if (r == -ETIMEDOUT)
+                j->why = strdup("the aligner ran out of time");
+        else if (r == -EFBIG)
+                j->why = strdup("the aligner wrote too much");
+        if (r < 0)
+                return r;
+        if (WIFSIGNALED(status)) {
+                if (asprintf(&j->why, "the aligner was killed by %s", strsignal(WTERMSIG(status))) < 0)
+                        j->why = NULL;
+                return -ECHILD;
+        }
+        switch (WEXITSTATUS(status)) {
+        case 0:
+                break;
+        case HELPER_EXIT_NOT_ALIGNED:
+                j->why = strdup("the aligner found no match for the whole story");
+                return -ENOMSG;
+        case HELPER_EXIT_CUES_MISMATCH:
+                j->why = strdup("the transcript no longer gives the queued cues");
+                return -EXDEV;
+        case 127:
+                j->why = strdup("the aligner could not be started");
+                return -ENOENT;
+        default:
+                if (asprintf(&j->why, "the aligner failed with status %d", WEXITSTATUS(status)) < 0)
+                        j->why = NULL;
+                return -EIO;
+        }
+        r = take_helper_times(j, out);
+        if (r < 0)
+                j->why = strdup("the aligner's output did not fit the cues");
         return r < 0 ? r : TIMING_ALIGNED;
 }
 
+/* Failures that will happen again for the same content: remembered in the
+ * timing cache as "estimate", so a restart does not run the aligner on it
+ * again (a new aligner version has another key and tries afresh). */
+static bool align_failure_is_lasting(int r) {
+        return r == -ECHILD || r == -ETIMEDOUT || r == -ENOMSG || r == -EFBIG || r == -EBADMSG;
+}
+
 static void ingest_align(struct ingest_job *j) {
+        enum timing_source stored;
         int r;
 
+        /* On failure the job's cues keep the scan step's estimate. */
         r = align_in_child(j);
-        if (r == -ENOMSG) {
-                /* nextup-caption said why on stderr (the journal). */
-                j->r = TIMING_ESTIMATE;
+        if (r == -ECANCELED) {
+                j->r = -ECANCELED; /* shutting down */
                 return;
         }
-        if (r < 0) {
-                log_warning_errno(r, "Cannot align '%s' in a helper process (%m), aligning in the daemon",
-                                  j->audio_path);
-                /* The scan step left the estimate in the copy; the aligner
-                 * times only untimed cues (timed ones count as given). */
-                for (size_t i = 0; i < j->cues->n_cues; i++)
-                        j->cues->cues[i].start_ms = j->cues->cues[i].end_ms = -1;
-                r = timing_align(j->cues, j->audio_path, &j->scan);
-        }
-        j->r = r;
-        if (j->r >= 0 && j->key[0]) {
-                r = cache_store(j->cache_dir, j->key, j->cues, &j->scan, j->r);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot write the timing cache in '%s': %m, ignoring",
-                                          j->cache_dir);
-        }
+        j->r = r >= 0 ? r : TIMING_ESTIMATE;
+        j->align_failed = r < 0;
+        if (r < 0 && !j->why && asprintf(&j->why, "the aligner could not run: %s", strerror(-r)) < 0)
+                j->why = NULL;
+        if (!j->key[0] || (r < 0 && !align_failure_is_lasting(r)))
+                return;
+        stored = r >= 0 ? (enum timing_source)r : TIMING_ESTIMATE;
+        r = cache_store(j->cache_dir, j->key, j->cues, &j->scan, stored);
+        if (r < 0)
+                log_warning_errno(r, "Cannot write the timing cache in '%s': %m, ignoring", j->cache_dir);
 }
 
 static void ingest_work(void *p) {
@@ -222,9 +311,14 @@ void manager_ingest_done(void *p, void *userdata) {
                         log_warning_errno(j->r,
                                           "Story #%llu: cannot use '%s': %m; it will be skipped on air",
                                           (unsigned long long)s->id, s->audio_path);
-                } else
-                        log_warning_errno(j->r, "Story #%llu: alignment failed: %m, keeping the estimate",
-                                          (unsigned long long)s->id);
+                }
+                goto finish;
+        }
+        if (j->align_failed) {
+                log_warning("Story #%llu '%s': %s; its captions keep the estimate",
+                            (unsigned long long)s->id, s->title, j->why ? j->why : "alignment failed");
+                manager_alert(m, "alignment", "story #%llu: %s; captions use the estimate",
+                              (unsigned long long)s->id, j->why ? j->why : "alignment failed");
                 goto finish;
         }
         story_take_times(m, s, j);
@@ -236,7 +330,8 @@ void manager_ingest_done(void *p, void *userdata) {
                                    "estimate for now",
                                    (unsigned long long)s->id);
                 j->step = INGEST_ALIGN;
-                if (worker_submit(m->worker, ingest_work, j) >= 0)
+                j->cancel_fd = worker_cancel_fd(m->align_worker);
+                if (worker_submit(m->align_worker, ingest_work, j) >= 0)
                         return;
                 log_warning("Cannot schedule the alignment of story #%llu, keeping the estimate",
                             (unsigned long long)s->id);
@@ -258,10 +353,12 @@ static int ingest_submit(struct manager *m, struct story *s) {
         j->transcript_path = strdup(s->transcript_path);
         j->max_chars = m->config->max_chars;
         j->max_lines = m->config->max_lines;
+        j->speaker_mark = strdup(m->config->speaker_mark ? m->config->speaker_mark : "");
+        j->cancel_fd = -1;
         if (m->config->state_dir && asprintf(&j->cache_dir, "%s/timing-cache", m->config->state_dir) < 0)
                 j->cache_dir = NULL;
-        if (!j->audio_path || !j->transcript_path || cue_list_dup(s->cues, &j->cues) < 0 ||
-            worker_submit(m->worker, ingest_work, j) < 0) {
+        if (!j->audio_path || !j->transcript_path || !j->speaker_mark ||
+            cue_list_dup(s->cues, &j->cues) < 0 || worker_submit(m->worker, ingest_work, j) < 0) {
                 ingest_job_free(j);
                 return -ENOMEM;
         }

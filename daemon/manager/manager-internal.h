@@ -33,7 +33,8 @@ struct manager {
         struct captions *captions;      /* serves the story on air */
         struct captions *captions_next; /* after a reload: takes over at the next story */
         struct control *control;
-        struct worker *worker;
+        struct worker *worker;       /* scans (manager-ingest.c) */
+        struct worker *align_worker; /* alignment helpers (manager-ingest.c) */
         struct queue *queue;
         struct dropbox *dropbox; /* the watched folders (manager.c); NULL when none */
 

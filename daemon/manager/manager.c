@@ -544,6 +544,11 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = worker_new(m->event, manager_ingest_done, m, &m->worker);
         if (r < 0)
                 goto fail;
+        /* Alignments on their own threads: a slow or stuck one (bounded by
+         * its timeout) holds up neither scans nor the next alignment. */
+        r = worker_new_pool(m->event, 2, manager_ingest_done, m, &m->align_worker);
+        if (r < 0)
+                goto fail;
         (void)make_dropbox(m, config, &m->dropbox); /* the air does not depend on it */
         r = control_new(m->event, config->control_socket, config->control_mode, manager_handle_request, m,
                         &m->control);
@@ -594,7 +599,8 @@ struct manager *manager_free(struct manager *m) {
         m->status_source = sd_event_source_unref(m->status_source);
         m->dropbox = dropbox_free(m->dropbox); /* before the queue: no take() from here on */
         control_free(m->control);
-        worker_free(m->worker);
+        worker_free(m->worker);       /* its done() may still queue alignments... */
+        worker_free(m->align_worker); /* ...which are cancelled here, helpers killed */
         m->playout = playout_stop(m->playout);
         manager_filler_stop(m);
         if (m->on_air && m->captions)

@@ -56,6 +56,28 @@ int cache_key(const char *audio_path, const struct cue_list *cues, const char *s
         return 0;
 }
 
+int cache_cues_digest(const struct cue_list *cues, char *ret) {
+        _cleanup_(xxh_statep) XXH3_state_t *st = XXH3_createState();
+        XXH128_hash_t h;
+
+        if (!st)
+                return -ENOMEM;
+        XXH3_128bits_reset(st);
+        for (size_t i = 0; i < cues->n_cues; i++) {
+                const struct cue *c = &cues->cues[i];
+                uint64_t sentence = c->sentence;
+
+                XXH3_128bits_update(st, "\x1f", 1);
+                XXH3_128bits_update(st, c->text, strlen(c->text) + 1);
+                XXH3_128bits_update(st, c->spoken, strlen(c->spoken) + 1);
+                XXH3_128bits_update(st, &sentence, sizeof sentence);
+        }
+        h = XXH3_128bits_digest(st);
+        snprintf(ret, CACHE_KEY_LEN + 1, "%016llx%016llx", (unsigned long long)h.high64,
+                 (unsigned long long)h.low64);
+        return 0;
+}
+
 static int entry_path(const char *dir, const char *key, const char *suffix, char *buf, size_t n) {
         int k = snprintf(buf, n, "%s/%s.json%s", dir, key, suffix);
 

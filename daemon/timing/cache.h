@@ -17,6 +17,13 @@ struct cue_list;
  * RET (CACHE_KEY_LEN + 1 bytes). -errno when the audio cannot be read. */
 int cache_key(const char *audio_path, const struct cue_list *cues, const char *salt, char *ret);
 
+/* The cue list as segmented, into RET (CACHE_KEY_LEN + 1 bytes): every
+ * cue's display text (speaker marks and line breaks included), spoken text
+ * and sentence index. Two processes that cut the same transcript with the
+ * same options get the same digest; the alignment helper checks it.
+ * 0 or -ENOMEM. */
+int cache_cues_digest(const struct cue_list *cues, char *ret);
+
 /* Fills the cues' times and *ret_scan from DIR/KEY.json. Returns the
  * timing source stored (> 0), -ENOENT when there is no entry, -EBADMSG when
  * the entry does not fit (it is then ignored). Cues are untouched on error. */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdbool.h>
@@ -187,11 +188,55 @@ static void test_free_null_and_idle(void **state) {
         sd_event_unref(e);
 }
 
+/* A pool: a job stuck until cancelled does not hold up the next one, and
+ * worker_free() makes the cancel fd readable so the stuck job can end. */
+static struct worker *pool;
+
+static void stuck_work(void *p) {
+        struct job *j = p;
+        struct pollfd pfd = {.fd = worker_cancel_fd(pool), .events = POLLIN};
+
+        sem_post(j->started);
+        j->result = poll(&pfd, 1, 10000) == 1 ? -EINTR : -ETIMEDOUT;
+}
+
+static void test_pool_stuck_job(void **state) {
+        struct record rec = {.loop_thread = pthread_self()};
+        struct job jobs[3];
+        sd_event *e = NULL;
+        sem_t started;
+        struct timespec t0, t1;
+
+        init_jobs(jobs, 3);
+        sem_init(&started, 0, 0);
+        jobs[0].started = &started;
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(worker_new_pool(e, 2, job_done, &rec, &pool), 0);
+        assert_int_equal(worker_submit(pool, stuck_work, &jobs[0]), 0);
+        sem_wait(&started);
+        assert_int_equal(worker_submit(pool, job_work, &jobs[1]), 0);
+        assert_int_equal(worker_submit(pool, job_work, &jobs[2]), 0);
+        for (int spins = 0; rec.n_done < 2 && spins < 500; spins++)
+                assert_true(sd_event_run(e, 10000) >= 0);
+        assert_int_equal(rec.n_done, 2); /* 1 and 2, while 0 is stuck */
+        assert_int_equal(jobs[0].result, -ECANCELED);
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pool = worker_free(pool);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true(t1.tv_sec - t0.tv_sec < 2);
+        assert_int_equal(jobs[0].result, -EINTR);
+        assert_int_equal(rec.n_done, 3);
+        assert_int_equal(rec.order[2], 0);
+        sem_destroy(&started);
+        sd_event_unref(e);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_jobs_run_in_order),  cmocka_unit_test(test_done_may_submit),
                 cmocka_unit_test(test_free_with_pending),  cmocka_unit_test(test_free_reports_uncollected),
-                cmocka_unit_test(test_free_null_and_idle),
+                cmocka_unit_test(test_free_null_and_idle), cmocka_unit_test(test_pool_stuck_job),
         };
 
         return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
