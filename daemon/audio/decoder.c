@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 #include "log.h"
 
 /* Consecutive MPG123_ERR returns we ride out before calling a file broken. */
@@ -77,22 +78,10 @@ static int handle_new(long rate, int channels, mpg123_handle **ret) {
         return 0;
 }
 
+/* Never blocks on a FIFO; only a regular file will do (mpg123_scan and
+ * seeking want one), not one of /proc. */
 static int open_readable(const char *path, int *ret_fd) {
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL; /* mpg123_scan and seeking want a regular file */
-
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        return fileio_open_regular(path, 0, ret_fd, NULL);
 }
 
 /* mpg123 hunts for a frame sync anywhere in the first KiB and PCM is full

@@ -7,8 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -98,4 +102,94 @@ int fileio_write_atomic(const char *path, const char *tmp_path, const char *text
                 return fileio_fsync_dir(".");
         slash[slash == dir ? 1 : 0] = '\0';
         return fileio_fsync_dir(dir);
+}
+
+int fileio_open_regular(const char *path, int extra_flags, int *ret_fd, struct stat *ret_st) {
+        _cleanup_close_ int fd = -1;
+        struct statfs sfs;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | extra_flags);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if (fstatfs(fd, &sfs) < 0)
+                return -errno;
+        if (sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC)
+                return -EPERM;
+        if (ret_st)
+                *ret_st = st;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int fileio_read_regular(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap;
+        struct stat st;
+        int r;
+
+        r = fileio_open_regular(path, 0, &fd, &st);
+        if (r < 0)
+                return r;
+        if ((uint64_t)st.st_size > max)
+                return -EFBIG;
+        /* The size is a hint: the file may grow while we read. */
+        cap = (size_t)st.st_size + 1;
+        buf = malloc(cap + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf + len, cap - len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max)
+                        return -EFBIG;
+                if (len == cap) {
+                        char *p;
+
+                        cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+                        p = realloc(buf, cap + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                }
+        }
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
+
+const char *fileio_strerror(int r) {
+        switch (r) {
+        case -ENOENT:
+        case -ENOTDIR:
+                return "not found";
+        case -EACCES:
+        case -EPERM:
+        case -ELOOP:
+                return "not readable";
+        case -EISDIR:
+        case -EINVAL:
+                return "not a regular file";
+        case -EFBIG:
+                return "too large";
+        default:
+                return strerror(-r);
+        }
 }

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* mkdir -p PATH with MODE for every directory created. 0 also when PATH
@@ -19,6 +21,25 @@ int fileio_mkdir_p(const char *path, mode_t mode);
  * rename itself survives a power cut. On failure TMP_PATH is removed (a
  * full disk gets its space back) and PATH is untouched. */
 int fileio_write_atomic(const char *path, const char *tmp_path, const char *text, bool sync_dir);
+
+/* Opens PATH read-only without ever blocking on it: O_NONBLOCK (a FIFO
+ * opens at once instead of waiting for a writer), O_NOCTTY, O_CLOEXEC,
+ * plus EXTRA_FLAGS (e.g. O_NOFOLLOW). Only a regular file is kept:
+ * -EISDIR for a directory, -EINVAL for a FIFO, socket or device, -EPERM
+ * for a file of /proc or /sys (their size and contents are synthesised
+ * on read). The returned fd is a regular file, where O_NONBLOCK has no
+ * effect on reads. *RET_ST (may be NULL) gets its fstat. */
+int fileio_open_regular(const char *path, int extra_flags, int *ret_fd, struct stat *ret_st);
+
+/* Reads the regular file at PATH (fileio_open_regular) whole into
+ * *RET (NUL-terminated, *RET_LEN bytes, caller frees); -EFBIG past MAX
+ * bytes. */
+int fileio_read_regular(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* The message for an error of fileio_open_regular/fileio_read_regular,
+ * for replies and logs: "not found", "not readable", "not a regular
+ * file", "too large", else strerror. */
+const char *fileio_strerror(int r);
 
 /* fsync(2) of the directory holding PATH's entries (PATH is the dir). */
 int fileio_fsync_dir(const char *dir);

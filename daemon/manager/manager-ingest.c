@@ -26,6 +26,7 @@
 #include "config.h"
 #include "control.h"
 #include "decoder.h"
+#include "fileio.h"
 #include "log.h"
 #include "output.h"
 #include "playout.h"
@@ -372,19 +373,15 @@ static int story_build(struct manager *m, const char *audio, const char *transcr
         _cleanup_free_ char *error = NULL;
         struct transcript *t = NULL;
         struct story *s;
-        struct stat st;
         int fd, r;
 
         if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
                 return *ret_error = strdup("audio and transcript must be absolute paths"), -EINVAL;
 
-        fd = open(audio, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = fd < 0 ? -errno : -EINVAL;
-                if (fd >= 0)
-                        close(fd);
-                if (asprintf(ret_error, "audio '%s': %s", audio,
-                             r == -EINVAL ? "not a regular file" : strerror(-r)) < 0)
+        /* O_NONBLOCK: a FIFO must not stall the loop thread in open(). */
+        r = fileio_open_regular(audio, 0, &fd, NULL);
+        if (r < 0) {
+                if (asprintf(ret_error, "audio '%s': %s", audio, fileio_strerror(r)) < 0)
                         *ret_error = NULL;
                 return r;
         }

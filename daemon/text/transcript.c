@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 
 #define TRANSCRIPT_MAX_BYTES (16 * 1024 * 1024)
 #define LABEL_MAX_BYTES 80
@@ -756,47 +757,18 @@ int transcript_parse(const char *text, size_t len, const char *name, struct tran
 }
 
 int transcript_load(const char *path, struct transcript **ret, char **ret_error) {
-        _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *data = NULL;
-        size_t len = 0, alloc = 0;
+        size_t len = 0;
         int r;
 
         if (ret_error)
                 *ret_error = NULL;
-        f = fopen(path, "re");
-        if (!f) {
-                r = -errno;
-                goto fail;
-        }
-        for (;;) {
-                size_t n;
-
-                if (alloc - len < 65536) {
-                        char *d;
-
-                        if (alloc > TRANSCRIPT_MAX_BYTES) {
-                                r = -EFBIG;
-                                goto fail;
-                        }
-                        alloc = alloc ? alloc * 2 : 65536;
-                        d = realloc(data, alloc);
-                        if (!d)
-                                return -ENOMEM;
-                        data = d;
-                }
-                errno = 0;
-                n = fread(data + len, 1, alloc - len, f);
-                len += n;
-                if (n == 0)
-                        break;
-        }
-        if (ferror(f)) {
-                r = errno > 0 ? -errno : -EIO; /* e.g. EISDIR */
-                goto fail;
+        /* Never blocks on a FIFO, refuses devices, directories and /proc. */
+        r = fileio_read_regular(path, TRANSCRIPT_MAX_BYTES, &data, &len);
+        if (r < 0) {
+                if (ret_error && asprintf(ret_error, "%s: %s", path, fileio_strerror(r)) < 0)
+                        *ret_error = NULL;
+                return r;
         }
         return transcript_parse(data, len, path, ret, ret_error);
-fail:
-        if (ret_error && asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
-                *ret_error = NULL;
-        return r;
 }

@@ -32,12 +32,13 @@ int cache_key(const char *audio_path, const struct cue_list *cues, const char *s
         char buf[65536];
         XXH128_hash_t h;
         ssize_t n;
+        int r;
 
         if (!st)
                 return -ENOMEM;
-        fd = open(audio_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
+        r = fileio_open_regular(audio_path, 0, &fd, NULL);
+        if (r < 0)
+                return r;
         XXH3_128bits_reset(st);
         while ((n = read(fd, buf, sizeof buf)) > 0)
                 XXH3_128bits_update(st, buf, (size_t)n);

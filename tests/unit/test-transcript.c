@@ -13,6 +13,9 @@
 
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cleanup.h"
 #include "transcript.h"
 
@@ -283,10 +286,26 @@ static void test_load_missing(void **state) {
         assert_int_equal(transcript_load("/nonexistent/story.txt", &t, &error), -ENOENT);
         assert_null(t);
         assert_non_null(error);
-        assert_string_equal(error, "/nonexistent/story.txt: No such file or directory");
+        assert_string_equal(error, "/nonexistent/story.txt: not found");
         free(error);
         assert_int_equal(transcript_load("/", &t, &error), -EISDIR);
-        assert_string_equal(error, "/: Is a directory");
+        assert_string_equal(error, "/: not a regular file");
+        free(error);
+        /* A FIFO is refused at once, never waited on; /proc is refused. */
+        {
+                char fifo[] = "/tmp/test-transcript-fifo.XXXXXX";
+                int fd = mkstemp(fifo);
+
+                assert_true(fd >= 0);
+                close(fd);
+                unlink(fifo);
+                assert_int_equal(mkfifo(fifo, 0600), 0);
+                assert_int_equal(transcript_load(fifo, &t, &error), -EINVAL);
+                free(error);
+                unlink(fifo);
+        }
+        assert_int_equal(transcript_load("/proc/self/environ", &t, &error), -EPERM);
+        assert_null(t);
         free(error);
         assert_null(transcript_free(NULL));
 }
