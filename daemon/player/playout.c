@@ -11,12 +11,13 @@
  * Each turn: apply commands -> fill one ~20 ms buffer -> shape it (fades)
  * -> silence detector -> output_play -> publish the audio clock -> post the
  * events of that buffer. A cued item is opened (and its length scanned)
- * when it is cued, so when the current item runs dry mid-buffer the cued
- * one fills the rest of the very same buffer: no gap, no padding (unless
- * a gap is set: then that many frames of zeros, belonging to no item).
- * Event times follow the clock: an item's frame 0 was handed at (publish
- * time - its frames in the buffer / rate), which is what
- * aclock_media_to_mono(sample, 0, 0) says too.
+ * when it is cued, by the opener thread (a normal thread: an open or a
+ * scan may wait on the disk, which the SCHED_FIFO thread never does), and
+ * handed over with its command, in order with the other commands. So when the current item runs dry
+ * mid-buffer the cued one fills the rest of the very same buffer: no gap, no padding (unless a gap is set:
+ * then that many frames of zeros, belonging to no item). Event times follow the clock: an item's frame 0 was
+ * handed at (publish time - its frames in the buffer / rate), which is what aclock_media_to_mono(sample, 0,
+ * 0) says too.
  *
  * Cuts (hard starts, playout_end) are placed on a frame of a buffer: a
  * hard start converts its time to a frame offset in the coming buffer
@@ -47,6 +48,7 @@
 #include "decoder.h"
 #include "log.h"
 #include "output.h"
+#include "playout-item.h"
 
 #define NSEC_PER_SEC 1000000000LL
 #define IDLE_WAIT_NS (100 * 1000000LL)
@@ -71,26 +73,13 @@ struct command {
         int fade_ms;                          /* HARD, END */
         enum playout_end_reason reason;       /* END */
         int gap_ms, silence_dbfs, silence_ms; /* OPTIONS */
+        struct item *item;                    /* CUE, HARD: opened by the opener thread */
         struct command *next;
 };
 
 struct event_node {
         struct playout_event ev;
         struct event_node *next;
-};
-
-struct item {
-        uint64_t id;
-        char *path;
-        struct decoder *dec; /* NULL when opening failed */
-        int error;           /* -errno of the failed open */
-        int64_t length;      /* frames, -1 unknown */
-        int64_t start_frame; /* where it started (playout_cue_from) */
-        int64_t frames;      /* position: start_frame + frames handed */
-        bool started;        /* STARTED posted */
-        bool silence_posted; /* PLAYOUT_SILENCE posted */
-        int16_t *pre;        /* decoded ahead (hard starts) */
-        size_t pre_frames, pre_pos;
 };
 
 /* A cut in the coming buffer: at frame offset AT (NO_CUT: none), after a
@@ -108,9 +97,15 @@ struct playout {
         int event_fd;
         atomic_uint_fast64_t heartbeat;
 
+        pthread_t opener;
+        bool opener_started;
+
         pthread_mutex_t lock; /* guards the members below */
         pthread_cond_t cond;
         struct command *cmd_head, *cmd_tail;
+        pthread_cond_t open_cond;              /* opener thread: work queued */
+        struct command *open_head, *open_tail; /* waiting for the opener, in order */
+        bool opener_busy;                      /* it holds one command now */
         struct event_node *ev_head, *ev_tail;
         bool stop;
 
@@ -137,38 +132,6 @@ struct playout {
         double silence_sq;      /* mean square of a sample at the silence level */
         int64_t silent_run;     /* frames in a row below it */
 };
-
-const char *playout_end_reason_to_string(enum playout_end_reason r) {
-        switch (r) {
-        case PLAYOUT_END_COMPLETE:
-                return "complete";
-        case PLAYOUT_END_SKIPPED:
-                return "skipped";
-        case PLAYOUT_END_ERROR:
-                return "error";
-        case PLAYOUT_END_REMOVED:
-                return "removed";
-        case PLAYOUT_END_SHUTDOWN:
-                return "shutdown";
-        case PLAYOUT_END_CUT:
-                return "cut";
-        case PLAYOUT_END_SILENCE:
-                return "silence";
-        case PLAYOUT_END_FADED:
-                return "faded";
-        }
-        return "unknown";
-}
-
-static struct item *item_free(struct item *it) {
-        if (!it)
-                return NULL;
-        decoder_free(it->dec);
-        free(it->pre);
-        free(it->path);
-        free(it);
-        return NULL;
-}
 
 /* ---- event queue (playout thread posts, loop thread pops) ---- */
 
@@ -233,7 +196,18 @@ static void post_simple(struct playout *p, enum playout_event_type type, uint64_
 
 /* ---- command queue (loop thread pushes, playout thread drains) ---- */
 
-/* Queues a copy of TMPL (with a copy of PATH). */
+static void command_append(struct command **head, struct command **tail, struct command *c) {
+        c->next = NULL;
+        if (*tail)
+                (*tail)->next = c;
+        else
+                *head = c;
+        *tail = c;
+}
+
+/* Queues a copy of TMPL (with a copy of PATH). A command with a path goes
+ * to the opener thread first, which opens and scans the file (slow, and
+ * never on the SCHED_FIFO thread) and passes it on with its item. */
 static int command_push(struct playout *p, const struct command *tmpl, const char *path) {
         struct command *c = calloc(1, sizeof *c);
 
@@ -250,12 +224,16 @@ static int command_push(struct playout *p, const struct command *tmpl, const cha
                 }
         }
         pthread_mutex_lock(&p->lock);
-        if (p->cmd_tail)
-                p->cmd_tail->next = c;
-        else
-                p->cmd_head = c;
-        p->cmd_tail = c;
-        pthread_cond_signal(&p->cond);
+        /* Commands reach the playout thread in the order they were given:
+         * one that needs no file passes the opener only when nothing is
+         * waiting there. */
+        if (c->path || p->open_head || p->opener_busy) {
+                command_append(&p->open_head, &p->open_tail, c);
+                pthread_cond_signal(&p->open_cond);
+        } else {
+                command_append(&p->cmd_head, &p->cmd_tail, c);
+                pthread_cond_signal(&p->cond);
+        }
         pthread_mutex_unlock(&p->lock);
         return 0;
 }
@@ -331,21 +309,6 @@ static int64_t ns_to_frames(const struct playout *p, int64_t ns) {
         return (int64_t)((x >= 0 ? x + NSEC_PER_SEC / 2 : x - NSEC_PER_SEC / 2) / NSEC_PER_SEC);
 }
 
-static struct playout_event ended_event(const struct item *it, enum playout_end_reason reason, int error) {
-        struct playout_event ev = {
-                .type = PLAYOUT_ENDED,
-                .item_id = it->id,
-                .reason = reason,
-                .frames = it->frames - it->start_frame,
-                .error = reason == PLAYOUT_END_ERROR ? error : 0,
-        };
-
-        if (reason == PLAYOUT_END_ERROR)
-                snprintf(ev.message, sizeof ev.message, "'%s': %s", it->path,
-                         error == -EINVAL ? "no MPEG audio found, not an MP3 file" : strerror(-error));
-        return ev;
-}
-
 static void post_now(struct playout *p, struct playout_event ev) {
         ev.mono_ns = aclock_now_ns();
         event_post(p, &ev);
@@ -363,87 +326,6 @@ static void publish(struct playout *p, uint64_t mono_ns, bool playing) {
         aclock_publish(p->clock, &s);
 }
 
-/* Positions a new item at START_FRAME; a failure makes it an item that
- * ends with an error. */
-static void item_seek(struct item *it, int64_t start_frame) {
-        int r;
-
-        if (it->length >= 0)
-                start_frame = MIN(start_frame, it->length);
-        r = decoder_seek(it->dec, start_frame);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot seek '%s' to frame %" PRId64 ", it will end with an error: %m",
-                                  it->path, start_frame);
-                it->dec = decoder_free(it->dec);
-                it->error = r;
-                return;
-        }
-        it->start_frame = it->frames = start_frame;
-}
-
-/* Opens an item right away, in this thread (which owns all decoders), so
- * that starting it later costs nothing. Takes PATH. */
-static struct item *item_new(struct playout *p, uint64_t id, char *path, int64_t start_frame) {
-        struct item *it = calloc(1, sizeof *it);
-        int r;
-
-        if (!it) {
-                log_error("Out of memory, cannot cue '%s'", path);
-                free(path);
-                return NULL;
-        }
-        it->id = id;
-        it->path = path;
-        it->length = -1;
-        r = decoder_open(path, p->rate, p->channels, &it->dec);
-        if (r < 0) {
-                it->error = r;
-                if (r == -EINVAL)
-                        log_warning("'%s' holds no MPEG audio, it will end with an error", path);
-                else
-                        log_warning_errno(r, "Cannot open '%s', it will end with an error: %m", path);
-                return it;
-        }
-        it->length = decoder_length(it->dec);
-        if (it->length < 0)
-                it->length = -1;
-        if (start_frame > 0)
-                item_seek(it, start_frame);
-        return it;
-}
-
-/* A hard start's first buffer is decoded when it is set, so nothing but a
- * memcpy stands between its time and its first frame. Without memory it
- * is decoded when due instead. */
-static void item_predecode(struct playout *p, struct item *it) {
-        ssize_t r;
-
-        if (!it->dec)
-                return;
-        it->pre = malloc(p->buf_frames * (size_t)p->channels * sizeof(int16_t));
-        if (!it->pre)
-                return;
-        r = decoder_read(it->dec, it->pre, p->buf_frames);
-        if (r < 0) {
-                it->dec = decoder_free(it->dec);
-                it->error = (int)r;
-                return;
-        }
-        it->pre_frames = (size_t)r;
-}
-
-static ssize_t item_read(struct playout *p, struct item *it, int16_t *pcm, size_t max_frames) {
-        if (it->pre_pos < it->pre_frames) {
-                size_t k = MIN(max_frames, it->pre_frames - it->pre_pos);
-
-                memcpy(pcm, it->pre + it->pre_pos * (size_t)p->channels,
-                       k * (size_t)p->channels * sizeof *pcm);
-                it->pre_pos += k;
-                return (ssize_t)k;
-        }
-        return decoder_read(it->dec, pcm, max_frames);
-}
-
 /* Makes the cued item current. One that could not be opened ends here
  * and then: returns true with its ENDED event in *ret_failed. */
 static bool promote(struct playout *p, struct playout_event *ret_failed) {
@@ -452,7 +334,7 @@ static bool promote(struct playout *p, struct playout_event *ret_failed) {
         if (!it)
                 return false;
         if (!it->dec) {
-                *ret_failed = ended_event(it, PLAYOUT_END_ERROR, it->error);
+                *ret_failed = item_ended_event(it, PLAYOUT_END_ERROR, it->error);
                 item_free(it);
                 return true;
         }
@@ -486,7 +368,7 @@ static void advance_now(struct playout *p, bool gap) {
 
 /* Ends the current item now, between buffers. */
 static void end_now(struct playout *p, enum playout_end_reason reason) {
-        post_now(p, ended_event(p->current, reason, 0));
+        post_now(p, item_ended_event(p->current, reason, 0));
         p->current = item_free(p->current);
         p->end_id = 0;
         advance_now(p, true);
@@ -498,10 +380,9 @@ static void set_hard(struct playout *p, struct command *c) {
         p->hard = item_free(p->hard);
         if (c->id == 0)
                 return;
-        p->hard = item_new(p, c->id, TAKE_PTR(c->path), 0);
+        p->hard = TAKE_PTR(c->item);
         if (!p->hard)
                 return;
-        item_predecode(p, p->hard);
         p->hard_at_ns = c->at_ns;
         p->hard_fade = ms_to_frames(p, c->fade_ms);
         log_debug("Hard start of #%" PRIu64 " set for %" PRId64 " ms from now, fade %d ms", c->id,
@@ -547,7 +428,7 @@ static void apply_command(struct playout *p, struct command *c) {
         case CMD_CUE:
                 p->cued = item_free(p->cued);
                 if (c->id != 0)
-                        p->cued = item_new(p, c->id, TAKE_PTR(c->path), c->start_frame);
+                        p->cued = TAKE_PTR(c->item);
                 if (!p->current && p->gap_left == 0 && p->cued)
                         advance_now(p, false);
                 break;
@@ -617,12 +498,12 @@ static void take_hard(struct playout *p, struct pending *pend, size_t *n_pend, s
         struct item *it = TAKE_PTR(p->hard);
 
         if (!it->dec) {
-                pending_add(pend, n_pend, ended_event(it, PLAYOUT_END_ERROR, it->error), n);
+                pending_add(pend, n_pend, item_ended_event(it, PLAYOUT_END_ERROR, it->error), n);
                 item_free(it);
                 return;
         }
         if (p->current) {
-                pending_add(pend, n_pend, ended_event(p->current, PLAYOUT_END_CUT, 0), n);
+                pending_add(pend, n_pend, item_ended_event(p->current, PLAYOUT_END_CUT, 0), n);
                 p->current = item_free(p->current);
         }
         p->end_id = 0;
@@ -647,15 +528,15 @@ static void fill_item(struct playout *p, size_t *n, size_t limit, struct cut *en
                 cur->started = true;
                 p->silent_run = 0;
         }
-        r = item_read(p, cur, p->buf + *n * (size_t)p->channels, limit - *n);
+        r = item_read(cur, p->channels, p->buf + *n * (size_t)p->channels, limit - *n);
         if (r > 0) {
                 *n += (size_t)r;
                 cur->frames += r;
                 return;
         }
         /* r < 0: decoder_read logged why; the item ends with ERROR. */
-        pending_add(pend, n_pend, ended_event(cur, r < 0 ? PLAYOUT_END_ERROR : PLAYOUT_END_COMPLETE, (int)r),
-                    *n);
+        pending_add(pend, n_pend,
+                    item_ended_event(cur, r < 0 ? PLAYOUT_END_ERROR : PLAYOUT_END_COMPLETE, (int)r), *n);
         if (p->end_id == cur->id) {
                 p->end_id = 0; /* it ended by itself: its fade stops here */
                 end->stop = (int64_t)*n;
@@ -694,7 +575,7 @@ static size_t fill(struct playout *p, struct cut *hard, struct cut *end, struct 
                 else if ((int64_t)n >= end_at) {
                         struct playout_event failed;
 
-                        pending_add(pend, n_pend, ended_event(p->current, p->end_reason, 0), n);
+                        pending_add(pend, n_pend, item_ended_event(p->current, p->end_reason, 0), n);
                         p->current = item_free(p->current);
                         p->end_id = 0;
                         if (follow(p, &failed))
@@ -818,7 +699,7 @@ static void start_hard_now(struct playout *p) {
         struct item *it = TAKE_PTR(p->hard);
 
         if (!it->dec) {
-                post_now(p, ended_event(it, PLAYOUT_END_ERROR, it->error));
+                post_now(p, item_ended_event(it, PLAYOUT_END_ERROR, it->error));
                 item_free(it);
                 return;
         }
@@ -875,9 +756,49 @@ static void commands_free(struct command *c) {
                 struct command *next = c->next;
 
                 free(c->path);
+                item_free(c->item);
                 free(c);
                 c = next;
         }
+}
+
+/* ---- the opener thread: files are opened and scanned here ---- */
+
+/* Pops the next command to open; NULL when asked to stop. */
+static struct command *opener_take(struct playout *p) {
+        struct command *c;
+
+        pthread_mutex_lock(&p->lock);
+        p->opener_busy = false;
+        while (!p->open_head && !p->stop)
+                pthread_cond_wait(&p->open_cond, &p->lock);
+        c = p->stop ? NULL : p->open_head;
+        if (c) {
+                p->open_head = c->next;
+                if (!p->open_head)
+                        p->open_tail = NULL;
+                p->opener_busy = true;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return c;
+}
+
+static void *opener_thread(void *userdata) {
+        struct playout *p = userdata;
+        struct command *c;
+
+        (void)pthread_setname_np(pthread_self(), "nextupd-opener");
+        while ((c = opener_take(p))) {
+                if (c->path)
+                        c->item =
+                                item_open(c->id, TAKE_PTR(c->path), c->type == CMD_CUE ? c->start_frame : 0,
+                                          p->rate, p->channels, c->type == CMD_HARD ? p->buf_frames : 0);
+                pthread_mutex_lock(&p->lock);
+                command_append(&p->cmd_head, &p->cmd_tail, c);
+                pthread_cond_signal(&p->cond);
+                pthread_mutex_unlock(&p->lock);
+        }
+        return NULL;
 }
 
 /* A playout thread starved by a busy machine underruns the device (an
@@ -928,7 +849,7 @@ static void *playout_thread(void *userdata) {
         }
 
         if (p->current)
-                post_now(p, ended_event(p->current, PLAYOUT_END_SHUTDOWN, 0));
+                post_now(p, item_ended_event(p->current, PLAYOUT_END_SHUTDOWN, 0));
         p->current = item_free(p->current);
         p->cued = item_free(p->cued);
         p->hard = item_free(p->hard);
@@ -940,6 +861,7 @@ static void playout_free(struct playout *p) {
         struct event_node *e;
 
         commands_free(p->cmd_head);
+        commands_free(p->open_head);
         while ((e = p->ev_head)) {
                 p->ev_head = e->next;
                 free(e);
@@ -950,9 +872,20 @@ static void playout_free(struct playout *p) {
         output_free(p->out);
         closep(&p->event_fd);
         pthread_cond_destroy(&p->cond);
+        pthread_cond_destroy(&p->open_cond);
         pthread_mutex_destroy(&p->lock);
         free(p->buf);
         free(p);
+}
+
+static void playout_stop_opener(struct playout *p) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        pthread_cond_broadcast(&p->open_cond);
+        pthread_mutex_unlock(&p->lock);
+        if (p->opener_started)
+                pthread_join(p->opener, NULL);
+        p->opener_started = false;
 }
 
 static int playout_init(struct playout *p) {
@@ -964,6 +897,7 @@ static int playout_init(struct playout *p) {
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
         pthread_cond_init(&p->cond, &attr);
         pthread_condattr_destroy(&attr);
+        pthread_cond_init(&p->open_cond, NULL);
         p->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (p->event_fd < 0)
                 return -errno;
@@ -982,7 +916,10 @@ static int thread_spawn(struct playout *p) {
 
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = -pthread_create(&p->thread, NULL, playout_thread, p);
+        r = -pthread_create(&p->opener, NULL, opener_thread, p);
+        p->opener_started = r == 0;
+        if (r == 0)
+                r = -pthread_create(&p->thread, NULL, playout_thread, p);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return r;
 }
@@ -1008,6 +945,7 @@ int playout_start(struct output *out, struct aclock *clock, int rate, int channe
                 r = thread_spawn(p);
         if (r < 0) {
                 p->out = NULL; /* on failure OUT stays the caller's */
+                playout_stop_opener(p);
                 playout_free(p);
                 return r;
         }
@@ -1022,6 +960,7 @@ struct playout *playout_stop(struct playout *p) {
         p->stop = true;
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
+        playout_stop_opener(p); /* after its current open, if any */
         pthread_join(p->thread, NULL);
         playout_free(p);
         return NULL;
