@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-persist.c: the Manager's state on disk (persist.h), so that the
  * queue, the schedule's one-off events and the story on air survive
- * kill -9. Every change is saved synchronously on the loop thread before
- * the change is acknowledged: one small fsync'd file, about 0.4 ms here,
- * less than a caption timer's accuracy. The position of the story on air
- * is checkpointed every second from the audio clock.
+ * kill -9. A change a client waits on is saved synchronously on the loop
+ * thread before it is acknowledged: one small fsync'd file, about 0.4 ms
+ * here. Other changes (a story started or ended, a restore) are saved on
+ * persist's writer thread, and the position of the story on air is
+ * checkpointed every second from the audio clock as a small record
+ * written in place without fsync, also on the writer thread: a slow disk
+ * (a 300 ms fsync was seen) never holds the loop and its caption timers.
  *
  * When the state cannot be written (a full or failing disk), changes
  * someone asked for are refused (the caller undoes them and says why), the
@@ -132,14 +135,47 @@ int manager_persist_save(struct manager *m, char **ret_error) {
 }
 
 void manager_persist_changed(struct manager *m) {
-        (void)manager_persist_save(m, NULL); /* on failure the checkpoint timer retries */
+        struct persist_state st;
+        int r;
+
+        if (!m->persist)
+                return;
+        r = state_build(m, &st);
+        if (r >= 0)
+                r = persist_save_async(m->persist, &st);
+        state_release(&st);
+        if (r < 0)
+                log_warning_errno(r, "Cannot queue a save of the state: %m, retrying in a second");
+        /* on failure the checkpoint timer retries */
+}
+
+/* The outcome of the writes that finished since the last look. */
+static void check_writes(struct manager *m) {
+        int r = persist_async_error(m->persist);
+
+        if (r < 0 && !m->persist_failing)
+                log_error_errno(r,
+                                "Cannot save the state in '%s': %m; changes are refused until it can be "
+                                "saved, the audio goes on, retrying every second",
+                                persist_path(m->persist));
+        else if (r >= 0 && m->persist_failing)
+                log_notice("State saved in '%s' again", persist_path(m->persist));
+        m->persist_failing = r < 0;
 }
 
 static int on_checkpoint(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
+        struct persist_state st;
 
         /* Also while idle: a failed save is retried until the state catches up. */
-        manager_persist_changed(m);
+        check_writes(m);
+        if (m->persist_failing)
+                manager_persist_changed(m);
+        else if (state_build(m, &st) >= 0) {
+                if (st.has_on_air && persist_checkpoint(m->persist, &st.on_air) < 0)
+                        log_warning("Cannot queue the position checkpoint, retrying in a second");
+                state_release(&st);
+        }
         sd_event_source_set_time(s, usec + CHECKPOINT_USEC);
         return 0;
 }
@@ -255,8 +291,8 @@ void manager_persist_stop(struct manager *m) {
         if (!m->persist)
                 return;
         /* The last position, so that the story on air resumes after a
-         * planned restart just as after a crash. */
-        manager_persist_changed(m);
+         * planned restart just as after a crash; written before we exit. */
+        (void)manager_persist_save(m, NULL);
         m->checkpoint_source = sd_event_source_unref(m->checkpoint_source);
         m->persist = persist_free(m->persist);
         json_object_put(m->persist_schedule_restored);

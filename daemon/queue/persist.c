@@ -17,6 +17,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,13 +35,57 @@
 #define PERSIST_VERSION 1
 #define PERSIST_MAX_SIZE (16 * 1024 * 1024)
 
+#define POSITION_FILE "position"
+#define POSITION_MAGIC "NUPOS01"
+
+/* The position file's one record, in host byte order (the file never
+ * leaves this machine). CHECK is FNV-1a over the bytes before it. */
+struct pos_record {
+        char magic[8];
+        uint64_t story_id;
+        int64_t frames;
+        int64_t duration_ms;
+        int64_t started_wall_ms;
+        int64_t checkpoint_wall_ms;
+        uint64_t check;
+};
+
 struct persist {
         char *dir;
         char *path;
         char *tmp_path;
-        char *last_text; /* what the file holds, as far as we know */
+        char *pos_path;
+        char *last_text; /* what the file holds (or will, once queued writes land) */
         uint64_t last_write_us;
+        uint64_t gen; /* loop: numbers every state text, newest highest */
+
+        /* DESIGN: the writer thread takes the newest queued text and the
+         * newest position record under `lock`; every write of the state
+         * file (either thread) holds `write_lock` and skips a text older
+         * than the one last written, so an async write that lost the race
+         * with a synchronous one cannot put an older state back. */
+        pthread_t writer;
+        bool writer_started;
+        pthread_mutex_t lock; /* guards the members up to write_lock */
+        pthread_cond_t cond;
+        char *pending_text;
+        uint64_t pending_gen;
+        bool have_pos, stop;
+        struct pos_record pending_pos;
+        int async_error;
+        pthread_mutex_t write_lock; /* held across each state file write */
+        uint64_t written_gen;
+        int pos_fd; /* writer thread only */
 };
+
+static uint64_t pos_check(const struct pos_record *r) {
+        const unsigned char *b = (const unsigned char *)r;
+        uint64_t h = 1469598103934665603ULL;
+
+        for (size_t i = 0; i < offsetof(struct pos_record, check); i++)
+                h = (h ^ b[i]) * 1099511628211ULL;
+        return h;
+}
 
 static void json_object_putp(struct json_object **o) {
         json_object_put(*o);
@@ -334,9 +381,13 @@ int persist_new(const char *dir, struct persist **ret) {
         if (!p)
                 return -ENOMEM;
         p->dir = strdup(dir);
+        p->pos_fd = -1;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_mutex_init(&p->write_lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
         if (!p->dir || asprintf(&p->path, "%s/" PERSIST_FILE, dir) < 0 ||
-            asprintf(&p->tmp_path, "%s/" PERSIST_FILE ".tmp", dir) < 0) {
-                p->path = p->tmp_path = NULL;
+            asprintf(&p->tmp_path, "%s/" PERSIST_FILE ".tmp", dir) < 0 ||
+            asprintf(&p->pos_path, "%s/" POSITION_FILE, dir) < 0) {
                 persist_free(p);
                 return -ENOMEM;
         }
@@ -347,6 +398,20 @@ int persist_new(const char *dir, struct persist **ret) {
 
 struct persist *persist_free(struct persist *p) {
         if (p) {
+                if (p->writer_started) {
+                        /* It writes what is queued, then ends. */
+                        pthread_mutex_lock(&p->lock);
+                        p->stop = true;
+                        pthread_cond_signal(&p->cond);
+                        pthread_mutex_unlock(&p->lock);
+                        pthread_join(p->writer, NULL);
+                }
+                free(p->pending_text);
+                closep(&p->pos_fd);
+                pthread_cond_destroy(&p->cond);
+                pthread_mutex_destroy(&p->lock);
+                pthread_mutex_destroy(&p->write_lock);
+                free(p->pos_path);
                 free(p->dir);
                 free(p->path);
                 free(p->tmp_path);
@@ -413,6 +478,154 @@ static int move_aside(struct persist *p, const char *why, char **ret_error) {
         return -EBADMSG;
 }
 
+/* Takes the position file's record over the state file's position when
+ * it is about the same story and newer (it is written every second, the
+ * state file only at changes). */
+static void load_position(struct persist *p, struct persist_state *st) {
+        _cleanup_close_ int fd = -1;
+        struct pos_record rec;
+
+        if (!st->has_on_air)
+                return;
+        fd = open(p->pos_path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || pread(fd, &rec, sizeof rec, 0) != (ssize_t)sizeof rec)
+                return;
+        if (memcmp(rec.magic, POSITION_MAGIC, sizeof rec.magic) != 0 || rec.check != pos_check(&rec) ||
+            rec.story_id != st->on_air.story.id || rec.checkpoint_wall_ms <= st->on_air.checkpoint_wall_ms ||
+            rec.frames < 0)
+                return;
+        st->on_air.frames = rec.frames;
+        st->on_air.duration_ms = rec.duration_ms;
+        st->on_air.checkpoint_wall_ms = rec.checkpoint_wall_ms;
+}
+
+/* ---- the writer thread ---- */
+
+static void writer_position(struct persist *p, const struct pos_record *rec) {
+        if (p->pos_fd < 0)
+                p->pos_fd = open(p->pos_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        /* No fsync: after a power cut an older position (or the state
+         * file's) is good enough, and a torn record fails its check. */
+        if (p->pos_fd >= 0 && pwrite(p->pos_fd, rec, sizeof *rec, 0) != (ssize_t)sizeof *rec)
+                p->pos_fd = (closep(&p->pos_fd), -1); /* reopened next time */
+}
+
+static void *writer_thread(void *userdata) {
+        struct persist *p = userdata;
+
+        (void)pthread_setname_np(pthread_self(), "nextupd-persist");
+        for (;;) {
+                _cleanup_free_ char *text = NULL;
+                struct pos_record rec;
+                bool pos;
+                uint64_t gen;
+                int r = 0;
+
+                pthread_mutex_lock(&p->lock);
+                while (!p->pending_text && !p->have_pos && !p->stop)
+                        pthread_cond_wait(&p->cond, &p->lock);
+                text = TAKE_PTR(p->pending_text);
+                gen = p->pending_gen;
+                pos = p->have_pos;
+                rec = p->pending_pos;
+                p->have_pos = false;
+                if (!text && !pos) {
+                        pthread_mutex_unlock(&p->lock);
+                        return NULL; /* stop, nothing left */
+                }
+                pthread_mutex_unlock(&p->lock);
+
+                if (text) {
+                        pthread_mutex_lock(&p->write_lock);
+                        if (gen > p->written_gen) {
+                                r = fileio_write_atomic(p->path, p->tmp_path, text, true);
+                                p->written_gen = gen;
+                        }
+                        pthread_mutex_unlock(&p->write_lock);
+                        pthread_mutex_lock(&p->lock);
+                        p->async_error = r < 0 ? r : 0;
+                        pthread_mutex_unlock(&p->lock);
+                }
+                if (pos)
+                        writer_position(p, &rec);
+        }
+}
+
+static int writer_start(struct persist *p) {
+        sigset_t all, old;
+        int r;
+
+        if (p->writer_started)
+                return 0;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = -pthread_create(&p->writer, NULL, writer_thread, p);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        p->writer_started = r == 0;
+        return r;
+}
+
+int persist_save_async(struct persist *p, const struct persist_state *st) {
+        _cleanup_free_ char *text = NULL;
+        char *copy;
+        int r;
+
+        r = persist_state_to_json(st, &text);
+        if (r < 0)
+                return r;
+        if (p->last_text && strcmp(p->last_text, text) == 0)
+                return 0;
+        r = writer_start(p);
+        if (r < 0)
+                return r;
+        copy = strdup(text);
+        if (!copy)
+                return -ENOMEM;
+        pthread_mutex_lock(&p->lock);
+        free(p->pending_text); /* an older one not written yet: merged */
+        p->pending_text = copy;
+        p->pending_gen = ++p->gen;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        free(p->last_text);
+        p->last_text = TAKE_PTR(text);
+        return 1;
+}
+
+int persist_checkpoint(struct persist *p, const struct persist_on_air *a) {
+        struct pos_record rec = {
+                .magic = POSITION_MAGIC,
+                .story_id = a->story.id,
+                .frames = a->frames,
+                .duration_ms = a->duration_ms,
+                .started_wall_ms = a->started_wall_ms,
+                .checkpoint_wall_ms = a->checkpoint_wall_ms,
+        };
+        int r;
+
+        rec.check = pos_check(&rec);
+        r = writer_start(p);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&p->lock);
+        p->pending_pos = rec;
+        p->have_pos = true;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+}
+
+int persist_async_error(struct persist *p) {
+        int r;
+
+        pthread_mutex_lock(&p->lock);
+        r = p->async_error;
+        pthread_mutex_unlock(&p->lock);
+        if (r < 0)
+                persist_invalidate(p);
+        return r;
+}
+
 int persist_load(struct persist *p, struct persist_state *ret, char **ret_error) {
         _cleanup_free_ char *text = NULL, *why = NULL;
         struct persist_state st;
@@ -437,6 +650,7 @@ int persist_load(struct persist *p, struct persist_state *ret, char **ret_error)
                 return r;
         free(p->last_text);
         p->last_text = TAKE_PTR(text);
+        load_position(p, &st);
         *ret = st;
         return 1;
 }
@@ -444,6 +658,7 @@ int persist_load(struct persist *p, struct persist_state *ret, char **ret_error)
 int persist_save(struct persist *p, const struct persist_state *st) {
         _cleanup_free_ char *text = NULL;
         struct timespec a, b;
+        uint64_t gen;
         int r;
 
         r = persist_state_to_json(st, &text);
@@ -451,8 +666,19 @@ int persist_save(struct persist *p, const struct persist_state *st) {
                 return r;
         if (p->last_text && strcmp(p->last_text, text) == 0)
                 return 0;
+        gen = ++p->gen;
+        pthread_mutex_lock(&p->lock);
+        if (p->pending_text && p->pending_gen < gen)
+                p->pending_text = (free(p->pending_text), NULL); /* superseded */
+        pthread_mutex_unlock(&p->lock);
         clock_gettime(CLOCK_MONOTONIC, &a);
+        pthread_mutex_lock(&p->write_lock);
         r = fileio_write_atomic(p->path, p->tmp_path, text, true);
+        p->written_gen = gen;
+        pthread_mutex_unlock(&p->write_lock);
+        pthread_mutex_lock(&p->lock);
+        p->async_error = r < 0 ? r : 0;
+        pthread_mutex_unlock(&p->lock);
         clock_gettime(CLOCK_MONOTONIC, &b);
         p->last_write_us = (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
         if (r < 0) {

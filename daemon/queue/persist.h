@@ -4,7 +4,14 @@
  * STATE_DIR/state.json, replaced whole by an fsync'd atomic write (temp
  * file, fsync, rename, fsync of the directory) at every change.
  * The state <-> JSON conversion is pure; persist_load/persist_save do the
- * I/O. Loop thread only. */
+ * I/O. Loop thread only (the module has a writer thread of its own for
+ * persist_save_async and persist_checkpoint, so a slow disk never holds
+ * the loop for changes nobody waits on).
+ *
+ * The position of the story on air is kept apart, in STATE_DIR/position:
+ * a fixed-size record rewritten in place (one pwrite, no fsync) every
+ * second; persist_load takes it over the state file's when it is for the
+ * same story and newer. A torn record fails its checksum and is ignored. */
 #pragma once
 
 #include <stdbool.h>
@@ -72,6 +79,18 @@ int persist_load(struct persist *p, struct persist_state *ret, char **ret_error)
  * it could not be written: the previous state file stays intact and the
  * temp file is removed, so a retry needs no space beyond the new file. */
 int persist_save(struct persist *p, const struct persist_state *st);
+/* Like persist_save, but on the writer thread: returns at once (0, or
+ * -ENOMEM). Saves queued faster than the disk takes them are merged (the
+ * newest wins); a later persist_save supersedes a pending one. */
+int persist_save_async(struct persist *p, const struct persist_state *st);
+/* Writes A's story id and position to the position file on the writer
+ * thread, without fsync. 0 or -ENOMEM. */
+int persist_checkpoint(struct persist *p, const struct persist_on_air *a);
+/* The outcome of the last write of the state file that finished, by
+ * either thread: 0 fine (or none yet), -errno it failed (the next save
+ * then writes everything again). */
+int persist_async_error(struct persist *p);
+
 /* The same text must be written again at the next save (after a failure
  * elsewhere made the disk copy doubtful). */
 void persist_invalidate(struct persist *p);

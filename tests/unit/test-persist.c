@@ -381,6 +381,71 @@ static void test_queue_keeps_ids(void **state) {
         queue_free(q);
 }
 
+/* The per-second position goes to its own small record, not the state
+ * file; load takes it when it is for the story on air and newer, and
+ * ignores a torn one. Async saves land by persist_free at the latest, and
+ * an older async save never replaces a newer synchronous one. */
+static void test_position_record(void **state) {
+        struct fixture *f = *state;
+        struct persist *p, *p2;
+        struct persist_state st, back;
+        struct persist_on_air pos;
+        char *error = NULL, posfile[160];
+        struct stat before, after;
+
+        make_state(&st);
+        assert_int_equal(persist_new(f->dir, &p), 0);
+        assert_int_equal(persist_save_async(p, &st), 1);
+        pos = st.on_air;
+        pos.frames = 200000000;
+        pos.checkpoint_wall_ms += 5000;
+        persist_free(p); /* drains the writer */
+
+        assert_int_equal(stat(f->path, &before), 0);
+        assert_int_equal(persist_new(f->dir, &p), 0);
+        assert_int_equal(persist_checkpoint(p, &pos), 0);
+        persist_free(p);
+        assert_int_equal(stat(f->path, &after), 0);
+        assert_int_equal(before.st_ino, after.st_ino); /* the state file was not rewritten */
+
+        assert_int_equal(persist_new(f->dir, &p2), 0);
+        assert_int_equal(persist_load(p2, &back, &error), 1);
+        assert_int_equal(back.on_air.frames, 200000000);
+        assert_int_equal(back.on_air.checkpoint_wall_ms, st.on_air.checkpoint_wall_ms + 5000);
+        persist_state_done(&back);
+        persist_free(p2);
+
+        /* A torn record (one byte changed) is ignored. */
+        snprintf(posfile, sizeof posfile, "%s/position", f->dir);
+        {
+                int fd = open(posfile, O_WRONLY);
+
+                assert_true(fd >= 0);
+                assert_int_equal(pwrite(fd, "X", 1, 20), 1);
+                close(fd);
+        }
+        assert_int_equal(persist_new(f->dir, &p2), 0);
+        assert_int_equal(persist_load(p2, &back, &error), 1);
+        assert_int_equal(back.on_air.frames, st.on_air.frames);
+        persist_state_done(&back);
+        persist_free(p2);
+
+        /* Another story on air: the record is not its position. */
+        assert_int_equal(persist_new(f->dir, &p), 0);
+        assert_int_equal(persist_checkpoint(p, &pos), 0);
+        st.on_air.story.id = 6;
+        assert_int_equal(persist_save(p, &st), 1);
+        assert_int_equal(persist_async_error(p), 0);
+        persist_free(p);
+        assert_int_equal(persist_new(f->dir, &p2), 0);
+        assert_int_equal(persist_load(p2, &back, &error), 1);
+        assert_int_equal(back.on_air.story.id, 6);
+        assert_int_equal(back.on_air.frames, st.on_air.frames);
+        persist_state_done(&back);
+        persist_free(p2);
+        persist_state_done(&st);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_round_trip),
@@ -391,6 +456,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_field_moved_aside, setup, teardown),
                 cmocka_unit_test(test_queue_keeps_ids),
+                cmocka_unit_test_setup_teardown(test_position_record, setup, teardown),
         };
 
         return cmocka_run_group_tests_name("persist", tests, NULL, NULL);
