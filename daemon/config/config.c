@@ -527,11 +527,83 @@ static void parse_dropboxes(struct errs *e, const config_setting_t *root, const 
         check_unique(e, list, "path", "the path of dropbox", paths, n);
 }
 
+static void add_root(struct errs *e, struct nextup_config *c, const char *path, bool dir_of) {
+        char *r, **n;
+
+        if (!path)
+                return;
+        if (dir_of) {
+                const char *slash = strrchr(path, '/');
+
+                r = strndup(path, slash && slash != path ? (size_t)(slash - path) : 1);
+        } else
+                r = strdup(path);
+        n = r ? realloc(c->media_roots, (c->n_media_roots + 1) * sizeof *n) : NULL;
+        if (!n) {
+                free(r);
+                e->oom = true;
+                return;
+        }
+        c->media_roots = n;
+        c->media_roots[c->n_media_roots++] = r;
+}
+
+/* media_roots = ( "/srv/audio", ... ); relative entries join the config's
+ * directory. Absent: the folders the config itself names. */
+static void parse_media_roots(struct errs *e, const config_setting_t *root, const char *dir,
+                              struct nextup_config *c) {
+        const config_setting_t *list = config_setting_get_member(root, "media_roots");
+
+        if (!list) {
+                add_root(e, c, c->state_dir, false);
+                for (size_t i = 0; i < c->n_dropboxes; i++)
+                        add_root(e, c, c->dropboxes[i].path, false);
+                add_root(e, c, c->filler_path, false);
+                for (size_t i = 0; i < c->n_startup; i++) {
+                        add_root(e, c, c->startup[i].audio, true);
+                        add_root(e, c, c->startup[i].transcript, true);
+                }
+                for (size_t i = 0; i < c->n_schedule; i++) {
+                        add_root(e, c, c->schedule[i].audio, true);
+                        add_root(e, c, c->schedule[i].transcript, true);
+                }
+                return;
+        }
+        if (config_setting_type(list) != CONFIG_TYPE_LIST &&
+            config_setting_type(list) != CONFIG_TYPE_ARRAY) {
+                err_at(e, list, NULL, "expected a list of folders ( \"/srv/audio\", ... )");
+                return;
+        }
+        if (config_setting_length(list) == 0) {
+                err_at(e, list, NULL, "at least one folder is needed (nothing could be queued)");
+                return;
+        }
+        for (int i = 0; i < config_setting_length(list); i++) {
+                const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
+                const char *v = config_setting_get_string(s);
+                _cleanup_free_ char *abs = NULL;
+
+                if (!v || !v[0]) {
+                        err_at(e, s, NULL, "expected a folder (a non-empty string)");
+                        continue;
+                }
+                if (v[0] == '/')
+                        abs = strdup(v);
+                else if (asprintf(&abs, "%s/%s", dir, v) < 0)
+                        abs = NULL;
+                if (!abs) {
+                        e->oom = true;
+                        return;
+                }
+                add_root(e, c, abs, false);
+        }
+}
+
 static void parse_root(struct errs *e, const config_setting_t *root, const char *dir,
                        struct nextup_config *c) {
         static const char *const keys[] = {
-                "output",  "control", "state_dir", "log_level", "captions", "startup",
-                "playout", "filler",  "silence",   "asrun",     "schedule", "dropbox",
+                "output", "control", "state_dir", "log_level", "captions", "startup",     "playout",
+                "filler", "silence", "asrun",     "schedule",  "dropbox",  "media_roots",
         };
         int level;
 
@@ -549,6 +621,7 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
         parse_asrun(e, root, dir, c); /* after state_dir: its default lives there */
         parse_schedule(e, root, dir, c);
         parse_dropboxes(e, root, dir, c);
+        parse_media_roots(e, root, dir, c); /* last: its default names the folders above */
 }
 
 /* The documented defaults (docs/interfaces.md); the file overrides them. */
@@ -751,6 +824,9 @@ struct nextup_config *config_free(struct nextup_config *c) {
                 free(c->dropboxes[i].quarantine);
         }
         free(c->dropboxes);
+        for (size_t i = 0; i < c->n_media_roots; i++)
+                free(c->media_roots[i]);
+        free(c->media_roots);
         free(c);
         return NULL;
 }

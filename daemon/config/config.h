@@ -122,6 +122,13 @@ struct nextup_config {
         /* queue: stories put in Next Up at start-up */
         struct startup_item *startup;
         size_t n_startup;
+
+        /* media_roots = ( "/srv/audio", ... ): audio and transcripts must
+         * resolve (after symlinks) to files under one of these. Default:
+         * state_dir, the dropbox folders, the filler path and the folders
+         * of the startup and schedule items. Absolute, never empty. */
+        char **media_roots;
+        size_t n_media_roots;
 };
 
 /* Loads and validates PATH. On errors writes every one to ERRS as

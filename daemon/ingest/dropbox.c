@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -467,12 +468,57 @@ static int check_audio(const char *path, long rate, char **ret_error) {
         return r;
 }
 
+/* Who may drop a file: root, the daemon's own user, or a file of the
+ * `nextup` group (the group that may write into the dropbox folders). */
+static bool owner_allowed(const struct stat *st) {
+        struct group grp, *g = NULL;
+        char buf[4096];
+
+        if (st->st_uid == 0 || st->st_uid == geteuid())
+                return true;
+        /* _r: the loop thread may look groups up at the same time. */
+        return getgrnam_r("nextup", &grp, buf, sizeof buf, &g) == 0 && g && st->st_gid == g->gr_gid;
+}
+
+/* The file itself, before its content: a regular file (never a symlink,
+ * which could point at /etc/shadow, nor a hard link to a file elsewhere)
+ * owned by an allowed user. Opened O_NONBLOCK, so a FIFO cannot block. */
+static int check_file(const char *path, char **ret_error) {
+        _cleanup_close_ int fd = -1;
+        const char *why = NULL;
+        struct stat st;
+        int r;
+
+        r = fileio_open_regular(path, O_NOFOLLOW, &fd, &st);
+        if (r == -ELOOP)
+                why = "a symbolic link, refused";
+        else if (r < 0)
+                why = fileio_strerror(r);
+        else if (st.st_nlink > 1)
+                why = "has other hard links, refused";
+        else if (!owner_allowed(&st))
+                why = "not owned by root, the daemon's user or the nextup group, refused";
+        if (!why)
+                return 0;
+        *ret_error = strjoin3(base_name(path), ": ", why);
+        return r < 0 ? r : -EPERM;
+}
+
 /* Both checks run, so the .error file names every problem at once. */
 static void check_work(void *p) {
         struct check_job *j = p;
         _cleanup_free_ char *te = NULL, *ae = NULL;
         int rt, ra;
 
+        rt = check_file(j->transcript, &te);
+        ra = check_file(j->audio, &ae);
+        if (rt < 0 || ra < 0) {
+                /* Nothing of a refused file is read. */
+                j->r = rt < 0 ? rt : ra;
+                j->error = te && ae ? strjoin3(te, "\n", ae) : te ? TAKE_PTR(te) : TAKE_PTR(ae);
+                j->ran = true;
+                return;
+        }
         rt = check_transcript(j->transcript, &te);
         ra = check_audio(j->audio, j->rate, &ae);
         j->r = rt < 0 ? rt : ra;

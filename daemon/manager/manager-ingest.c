@@ -28,6 +28,7 @@
 #include "decoder.h"
 #include "fileio.h"
 #include "log.h"
+#include "mediaroot.h"
 #include "output.h"
 #include "playout.h"
 #include "queue.h"
@@ -366,30 +367,73 @@ static int ingest_submit(struct manager *m, struct story *s) {
         return 0;
 }
 
-/* Builds a story from its files; on failure *ret_error says why, naming
- * the file. */
-static int story_build(struct manager *m, const char *audio, const char *transcript, struct story **ret,
-                       char **ret_error) {
-        _cleanup_free_ char *error = NULL;
-        struct transcript *t = NULL;
-        struct story *s;
+/* What a client is told when a file cannot be used: missing, unreadable
+ * and outside media_roots read the same, so a client learns nothing about
+ * files it may not read. */
+static const char *file_error(int r) {
+        switch (r) {
+        case -EISDIR:
+        case -EINVAL:
+                return "not a regular file";
+        case -EFBIG:
+                return "too large";
+        default:
+                return "not found or not readable";
+        }
+}
+
+static bool is_open_error(int r) {
+        return r == -ENOENT || r == -EACCES || r == -EPERM || r == -ELOOP || r == -ENOTDIR || r == -EISDIR ||
+               r == -EINVAL || r == -EFBIG;
+}
+
+/* Resolves the story's files under media_roots (realpath, so symlinks
+ * pointing out are refused) and opens the audio once, non-blocking (a
+ * FIFO must not stall the loop thread in open()). */
+static int story_files(struct manager *m, const char *audio, const char *transcript, char **ret_audio,
+                       char **ret_transcript, char **ret_error) {
+        _cleanup_free_ char *ra = NULL, *rt = NULL;
+        const struct nextup_config *c = m->config;
         int fd, r;
 
         if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
                 return *ret_error = strdup("audio and transcript must be absolute paths"), -EINVAL;
-
-        /* O_NONBLOCK: a FIFO must not stall the loop thread in open(). */
-        r = fileio_open_regular(audio, 0, &fd, NULL);
+        r = mediaroot_resolve(c->media_roots, c->n_media_roots, audio, &ra);
+        if (r >= 0)
+                r = fileio_open_regular(ra, 0, &fd, NULL);
         if (r < 0) {
-                if (asprintf(ret_error, "audio '%s': %s", audio, fileio_strerror(r)) < 0)
+                if (asprintf(ret_error, "audio '%s': %s", audio, file_error(r)) < 0)
                         *ret_error = NULL;
                 return r;
         }
         close(fd);
+        r = mediaroot_resolve(c->media_roots, c->n_media_roots, transcript, &rt);
+        if (r < 0) {
+                if (asprintf(ret_error, "transcript '%s': %s", transcript, file_error(r)) < 0)
+                        *ret_error = NULL;
+                return r;
+        }
+        *ret_audio = TAKE_PTR(ra);
+        *ret_transcript = TAKE_PTR(rt);
+        return 0;
+}
 
+/* Builds a story from its files; on failure *ret_error says why, naming
+ * the file. */
+static int story_build(struct manager *m, const char *audio_arg, const char *transcript_arg,
+                       struct story **ret, char **ret_error) {
+        _cleanup_free_ char *error = NULL, *audio = NULL, *transcript = NULL;
+        struct transcript *t = NULL;
+        struct story *s;
+        int r;
+
+        r = story_files(m, audio_arg, transcript_arg, &audio, &transcript, ret_error);
+        if (r < 0)
+                return r;
         r = transcript_load(transcript, &t, &error);
         if (r < 0) {
-                if (asprintf(ret_error, "transcript '%s': %s", transcript, error ? error : strerror(-r)) < 0)
+                if (asprintf(ret_error, "transcript '%s': %s", transcript_arg,
+                             is_open_error(r) || !error ? file_error(r) : error) < 0)
                         *ret_error = NULL;
                 return r;
         }
@@ -420,7 +464,7 @@ static int story_build(struct manager *m, const char *audio, const char *transcr
         transcript_free(t);
         if (r < 0 || !s->audio_path || !s->transcript_path || !s->title) {
                 story_free(s);
-                if (asprintf(ret_error, "transcript '%s': %s", transcript,
+                if (asprintf(ret_error, "transcript '%s': %s", transcript_arg,
                              r == -EINVAL ? "no spoken text" : strerror(r < 0 ? -r : ENOMEM)) < 0)
                         *ret_error = NULL;
                 return r < 0 ? r : -ENOMEM;

@@ -527,15 +527,15 @@ static int parse_timing_line(struct parser *p, size_t l, bool srt, int64_t *star
         const char *s = skip_space(p->lines[l]);
 
         if (parse_timestamp(&s, srt, start) < 0)
-                return parser_fail(p, l + 1, "malformed cue start time in '%s'", p->lines[l]);
+                return parser_fail(p, l + 1, "malformed cue start time");
         s = skip_space(s);
         if (strncmp(s, "-->", 3) != 0)
-                return parser_fail(p, l + 1, "expected '-->' in '%s'", p->lines[l]);
+                return parser_fail(p, l + 1, "expected '-->'");
         s = skip_space(s + 3);
         if (parse_timestamp(&s, srt, end) < 0)
-                return parser_fail(p, l + 1, "malformed cue end time in '%s'", p->lines[l]);
+                return parser_fail(p, l + 1, "malformed cue end time");
         if (*s != '\0' && *s != ' ')
-                return parser_fail(p, l + 1, "malformed cue end time in '%s'", p->lines[l]);
+                return parser_fail(p, l + 1, "malformed cue end time");
         if (*end < *start)
                 return parser_fail(p, l + 1, "cue ends before it starts");
         return 0;
@@ -671,7 +671,7 @@ static int parse_timed_blocks(struct parser *p, size_t l, bool srt) {
                 if (!strstr(p->lines[l], "-->")) {
                         if (l + 1 >= p->n_lines || !strstr(p->lines[l + 1], "-->"))
                                 return parser_fail(p, l + 2 > p->n_lines ? l + 1 : l + 2,
-                                                   "expected cue timings after '%s'", p->lines[l]);
+                                                   "expected cue timings");
                         l++;
                 }
                 r = parse_timing_line(p, l, srt, &start, &end);

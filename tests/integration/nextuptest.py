@@ -269,7 +269,7 @@ class Daemon:
 
     def __init__(self, tmp, output="null", rate=44100, channels=2, terminal=False,
                  webvtt=True, startup=(), log_level="debug", latency_ms=0, extra_sinks=(),
-                 max_chars=37, max_lines=2, dropboxes=()):
+                 max_chars=37, max_lines=2, dropboxes=(), media_roots=None):
         self.tmp = tmp
         self.conf = os.path.join(tmp, "nextupd.conf")
         self.socket = os.path.join(tmp, "control.sock")
@@ -284,14 +284,15 @@ class Daemon:
         self.opts = dict(output=output, rate=rate, channels=channels, terminal=terminal,
                          webvtt=webvtt, startup=list(startup), log_level=log_level,
                          latency_ms=latency_ms, extra_sinks=list(extra_sinks),
-                         max_chars=max_chars, max_lines=max_lines, dropboxes=list(dropboxes))
+                         max_chars=max_chars, max_lines=max_lines, dropboxes=list(dropboxes),
+                         media_roots=media_roots)
         self.write_config()
         self.proc = None
         self.notify = None
         self.started_at = None
 
     def config_text(self, output, rate, channels, terminal, webvtt, startup, log_level,
-                    latency_ms, extra_sinks, max_chars, max_lines, dropboxes=()):
+                    latency_ms, extra_sinks, max_chars, max_lines, dropboxes=(), media_roots=None):
         sinks = []
         if terminal:
             sinks.append('{ type = "terminal"; latency_ms = %d; show_speaker = true; }' % latency_ms)
@@ -313,6 +314,15 @@ class Daemon:
             items = ['{ audio = %s; transcript = %s; }' % (conf_str(f["audio"]), conf_str(f["transcript"]))
                      for f in startup]
             out.append('startup = ( ' + ',\n  '.join(items) + ' );')
+        # The daemon reads only files under media_roots: the test's own
+        # temp dir, the generated fixtures and the shared stories, unless a
+        # test says otherwise ("default": the key left out).
+        if media_roots is None:
+            media_roots = [os.path.dirname(self.tmp), CACHE_DIR,
+                           os.path.join(tempfile.gettempdir(), "nextup-fixtures"),
+                           os.path.abspath(SHARED_STORIES), SOURCE_DIR]
+        if media_roots != "default":
+            out.append('media_roots = ( %s );' % ", ".join(conf_str(r) for r in media_roots))
         if dropboxes:
             # dicts of path (required), position, settle_ms, quarantine
             items = ['{ ' + ' '.join('%s = %s;' % (k, conf_str(v) if isinstance(v, str) else v)

@@ -73,7 +73,7 @@ class Control(nt.NextupTestCase):
         lst = self.ctl_ok(d, "list")
         for s in lst["queue"]:
             self.assertEqual(set(s), STORY_KEYS)
-            self.assertIn(s["timing"], ("none", "given", "estimate"))
+            self.assertIn(s["timing"], ("none", "given", "estimate", "aligned"))
         human = d.ctl("list")
         self.assertEqual(human.returncode, 0)
         for fx in (a, c, p, b):

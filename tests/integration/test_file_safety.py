@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Nothing a file does can stall the air (issue 8, items 2 and 6): a FIFO
-given as audio or transcript is refused at once (it used to block the loop
-thread in open() until someone wrote to it: a dead control socket and
-dropped cues); devices, directories and /proc files are refused too; a
-story playing meanwhile keeps its cues."""
+"""Nothing a file does can stall the air or read what it should not
+(issue 8, items 2 and 6): a FIFO given as audio or transcript is refused at
+once (it used to block the loop thread in open() until someone wrote to it:
+a dead control socket and dropped cues); devices, directories and /proc
+files are refused too; a story playing meanwhile keeps its cues. Files
+must resolve (after symlinks) under media_roots: `add story.mp3
+/etc/shadow` used to put shadow's lines into the caption feed; a missing
+file, an unreadable one and one outside the roots get the same reply. A
+dropbox refuses symlinks, hard links and files of other users."""
 import os
+import shutil
 import time
 
 import nextuptest as nt
@@ -41,6 +46,75 @@ class FileSafety(nt.NextupTestCase):
         self.assertEqual(d.request({"cmd": "list"})["queue"], [])
         nt.wait_for(lambda: d.status()["state"] == "idle", 60, "story played", d.describe)
         self.assertTrue(d.cues_of(sid))
+        self.assertStops(d)
+
+    def test_media_roots(self):
+        fx = nt.fixture("pier")
+        d = self.daemon()
+        inside = os.path.join(d.tmp, "media")
+        os.makedirs(inside)
+        link = os.path.join(inside, "story.txt")
+        os.symlink("/etc/passwd", link)            # readable: refused for where it points
+        audio = os.path.join(inside, "story.mp3")
+        shutil.copy(fx["audio"], audio)
+        replies = {}
+        for transcript in ("/etc/shadow", "/etc/passwd", "/etc/no-such-file", "/proc/self/environ", link,
+                           os.path.join(inside, "missing.txt")):
+            r = d.request({"cmd": "add", "audio": audio, "transcript": transcript})
+            self.assertFalse(r["ok"], (transcript, r))
+            replies[transcript] = r["error"].replace(transcript, "PATH")
+        self.assertEqual(set(replies.values()), {"transcript 'PATH': not found or not readable"}, replies)
+        self.assertNotIn("root:", d.stderr())
+        # A story under the roots is taken; captions.jsonl is not world-readable.
+        shutil.copy(fx["transcript"], os.path.join(inside, "ok.txt"))
+        sid = d.add({"audio": audio, "transcript": os.path.join(inside, "ok.txt")})["id"]
+        nt.wait_for(lambda: d.cues_of(sid), 30, "a cue", d.describe)
+        self.assertEqual(os.stat(d.jsonl).st_mode & 0o777, 0o640)
+        self.assertStops(d)
+
+    def test_default_roots_are_the_configs_folders(self):
+        fx, other = nt.fixture("pier"), nt.fixture("library")
+        d = self.daemon(start=False, media_roots="default", startup=[fx])
+        d.start()
+        r = d.request({"cmd": "add", "audio": other["audio"], "transcript": fx["transcript"]})
+        if os.path.dirname(other["audio"]) != os.path.dirname(fx["audio"]):
+            self.assertFalse(r["ok"], r)
+        # The startup item's folder is a root: its story was queued.
+        lst = d.request({"cmd": "list"})
+        self.assertTrue(any(s["audio"] == os.path.realpath(fx["audio"])
+                            for s in ([lst["on_air"]] if lst.get("on_air") else []) + lst["queue"]),
+                        "%r\n%s" % (lst, d.describe()))
+        self.assertStops(d)
+
+    def test_dropbox_refuses_links(self):
+        fx = nt.fixture("pier")
+        box = os.path.join(self.tmp, "box")
+        os.makedirs(box)
+        d = self.daemon(dropboxes=[{"path": box, "settle_ms": 300}])
+        nt.wait_for(lambda: "Dropbox '%s': watching" % box in d.stderr(), 5, "the watch", d.describe)
+        staging = os.path.join(self.tmp, "staging")
+        os.makedirs(staging)
+        # A symlink to a secret, moved in (IN_MOVED_TO), with real audio.
+        shutil.copy(fx["audio"], os.path.join(staging, "sym.mp3"))
+        os.symlink("/etc/passwd", os.path.join(staging, "sym.txt"))
+        os.rename(os.path.join(staging, "sym.txt"), os.path.join(box, "sym.txt"))
+        os.rename(os.path.join(staging, "sym.mp3"), os.path.join(box, "sym.mp3"))
+        # A hard link to a file elsewhere.
+        shutil.copy(fx["transcript"], os.path.join(staging, "hard.txt"))
+        shutil.copy(fx["audio"], os.path.join(staging, "hard.mp3"))
+        os.link(os.path.join(staging, "hard.txt"), os.path.join(staging, "hard2.txt"))
+        os.rename(os.path.join(staging, "hard2.txt"), os.path.join(box, "hard.txt"))
+        os.rename(os.path.join(staging, "hard.mp3"), os.path.join(box, "hard.mp3"))
+        q = os.path.join(box, "quarantine")
+        nt.wait_for(lambda: os.path.exists(os.path.join(q, "sym.error")) and
+                    os.path.exists(os.path.join(q, "hard.error")), 10, "both quarantined", d.describe)
+        with open(os.path.join(q, "sym.error")) as f:
+            self.assertIn("sym.txt: a symbolic link, refused", f.read())
+        with open(os.path.join(q, "hard.error")) as f:
+            self.assertIn("hard.txt: has other hard links, refused", f.read())
+        self.assertEqual(d.request({"cmd": "list"})["queue"], [])
+        self.assertIsNone(d.status().get("on_air"))
+        self.assertNotIn("root:", open(d.jsonl).read() if os.path.exists(d.jsonl) else "")
         self.assertStops(d)
 
 

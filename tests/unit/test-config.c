@@ -351,6 +351,41 @@ static int load_text(const char *text, struct nextup_config **ret, char **ret_er
         return r;
 }
 
+/* media_roots: the config's own folders by default; a list replaces them;
+ * an empty list or a non-string is an error at its line. */
+static void test_media_roots(void **state) {
+        struct nextup_config *c = NULL;
+        char *errs;
+
+        (void)state;
+        assert_int_equal(load_text("state_dir = \"/st\";\n"
+                                   "startup = ( { audio = \"/a/x.mp3\"; transcript = \"/t/x.txt\"; } );\n"
+                                   "dropbox = ( { path = \"/box\"; } );\n",
+                                   &c, &errs),
+                         0);
+        assert_string_equal(errs, "");
+        assert_int_equal(c->n_media_roots, 4);
+        assert_string_equal(c->media_roots[0], "/st");
+        assert_string_equal(c->media_roots[1], "/box");
+        assert_string_equal(c->media_roots[2], "/a");
+        assert_string_equal(c->media_roots[3], "/t");
+        config_free(c);
+        free(errs);
+
+        assert_int_equal(load_text("media_roots = ( \"/srv/audio\" );\n", &c, &errs), 0);
+        assert_int_equal(c->n_media_roots, 1);
+        assert_string_equal(c->media_roots[0], "/srv/audio");
+        config_free(c);
+        free(errs);
+
+        assert_true(load_text("media_roots = ( );\n", &c, &errs) < 0);
+        assert_non_null(strstr(errs, "t.conf:1: media_roots: at least one folder"));
+        free(errs);
+        assert_true(load_text("media_roots = ( 3 );\n", &c, &errs) < 0);
+        assert_non_null(strstr(errs, "t.conf:1:"));
+        free(errs);
+}
+
 /* The other resume policies, with the keys that go with them. */
 static void test_resume_policies(void **state) {
         static const struct {
@@ -516,6 +551,7 @@ int main(void) {
                 cmocka_unit_test(test_days),
                 cmocka_unit_test(test_empty_lists),
                 cmocka_unit_test(test_unreadable),
+                cmocka_unit_test(test_media_roots),
                 BAD("bad-syntax"),
                 BAD("bad-duplicate"),
                 BAD("bad-unknown-top"),

@@ -259,15 +259,13 @@ static void test_srt(void **state) {
 
 static void test_timed_errors(void **state) {
         parse_fails("WEBVTT\n\n00:00.000 --> 00:01.000\nok\n\n00:01.000 --> 00:0x.000\nbad\n", "bad.vtt",
-                    "bad.vtt:6: malformed cue end time in '00:01.000 --> 00:0x.000'");
+                    "bad.vtt:6: malformed cue end time");
         parse_fails("WEBVTT\n\n00:61.000 --> 00:62.000\nbad\n", "s.vtt",
-                    "s.vtt:3: malformed cue start time in '00:61.000 --> 00:62.000'");
+                    "s.vtt:3: malformed cue start time");
         parse_fails("WEBVTT\n\n00:05.000 --> 00:01.000\nbackwards\n", "b.vtt",
                     "b.vtt:3: cue ends before it starts");
-        parse_fails("WEBVTT\n\nan id\nno timings here\n", "n.vtt",
-                    "n.vtt:4: expected cue timings after 'an id'");
-        parse_fails("1\n00:00:01,000 --> 00:00:02\nx\n", "a.srt",
-                    "a.srt:2: malformed cue end time in '00:00:01,000 --> 00:00:02'");
+        parse_fails("WEBVTT\n\nan id\nno timings here\n", "n.vtt", "n.vtt:4: expected cue timings");
+        parse_fails("1\n00:00:01,000 --> 00:00:02\nx\n", "a.srt", "a.srt:2: malformed cue end time");
         parse_fails("WEBVTTX\n\n", "h.vtt", "h.vtt:1: malformed WEBVTT header");
 }
 
@@ -277,6 +275,22 @@ static void test_nothing_speakable(void **state) {
         parse_fails("Play Live Radio\n\nTitle\n\n(SOUNDBITE OF MUSIC)\n\n[inaudible]\n", "n.txt",
                     "n.txt: no spoken text");
         parse_fails("WEBVTT\n\n00:00.000 --> 00:01.000\n(LAUGHTER)\n", "v.vtt", "v.vtt: no spoken text");
+}
+
+/* A parse error names the file and line, never the content: a secret
+ * file given as a transcript must not come back in the reply. */
+static void test_error_quotes_no_content(void **state) {
+        static const char secret[] = "WEBVTT\n\n00:00.000 --> root:$6$secret-hash:19000:0:99999:7:::\n"
+                                     "x\n";
+        struct transcript *t = NULL;
+        char *error = NULL;
+
+        (void)state;
+        assert_true(transcript_parse(secret, strlen(secret), "s.vtt", &t, &error) < 0);
+        assert_non_null(error);
+        assert_null(strstr(error, "secret"));
+        assert_null(strstr(error, "root"));
+        free(error);
 }
 
 static void test_load_missing(void **state) {
@@ -323,6 +337,7 @@ int main(void) {
                 cmocka_unit_test(test_timed_errors),
                 cmocka_unit_test(test_nothing_speakable),
                 cmocka_unit_test(test_load_missing),
+                cmocka_unit_test(test_error_quotes_no_content),
         };
 
         return cmocka_run_group_tests_name("transcript", tests, NULL, NULL);

@@ -121,7 +121,9 @@ int sink_jsonl_new(const struct sink_config *sc, struct sink **ret) {
 
         if (!sc->path)
                 return -EINVAL;
-        fd = open(sc->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        /* 0640: captions may hold what a story's transcript should not show
+         * the world before air. */
+        fd = open(sc->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "a");

@@ -6,10 +6,12 @@
 #include "sink.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -57,9 +59,20 @@ static int webvtt_story_start(struct sink *s, const struct story *st) {
                 path = NULL; /* undefined after a failure */
                 return -ENOMEM;
         }
-        w->f = fopen(path, "we");
-        if (!w->f)
-                return -errno;
+        {
+                /* 0640, like the jsonl feed: not for every local user. */
+                int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0640);
+
+                if (fd < 0)
+                        return -errno;
+                w->f = fdopen(fd, "w");
+                if (!w->f) {
+                        int r = -errno;
+
+                        close(fd);
+                        return r;
+                }
+        }
         fputs("WEBVTT\n\n", w->f);
         write_note(w->f, st->title ? st->title : "(untitled)");
         return fflush(w->f) == EOF ? -errno : 0;
