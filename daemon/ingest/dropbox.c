@@ -12,8 +12,11 @@
  * ingest), and the result is acted on back on the loop: moved to
  * accepted/ and handed to take(), or moved to quarantine with NAME.error.
  *
- * DESIGN: the worker only reads the files; every move happens on the loop
- * thread, in done(), after draining pending inotify events. So a story
+ * DESIGN: the worker reads the files (and, for a refused story whose
+ * quarantine is on another file system, copies them there with fsync,
+ * the slow part of such a move); every decision and every rename or
+ * unlink in the watched folder happens on the loop thread, in done(),
+ * after draining pending inotify events. So a story
  * whose files changed during the validation (pair->dirty) is not moved but
  * settles again, and a story whose validation was cancelled at shutdown
  * stays in the folder, where the next start finds it. Moving out of the
@@ -101,6 +104,14 @@ struct check_job {
         bool ran;
         int r;
         char *error; /* every problem found, one per line */
+        /* A refused story whose quarantine is on another file system is
+         * copied there by the worker (the slow part: read, write, fsync);
+         * the loop then only unlinks the originals, or the copies when the
+         * files changed meanwhile. */
+        char *folder_path, *quarantine, *stem;
+        char *names[_DROPBOX_KIND_MAX];
+        char *staged[_DROPBOX_KIND_MAX + 1]; /* copies made, and the .error file */
+        char *staged_stem;
 };
 
 static inline void closedirp(DIR **d) {
@@ -176,16 +187,26 @@ int dropbox_unique_stem(const char *dir, const char *stem, const char *const *ex
 /* ---- files ----------------------------------------------------------- */
 
 /* rename(2) cannot cross file systems, and a quarantine folder may be
- * elsewhere: then copy (synced) and unlink. */
+ * elsewhere: then copy (synced) and unlink. A symlink is copied as a
+ * symlink, never what it points to (it may point at /etc/shadow), and a
+ * FIFO or device is not opened for reading (O_NONBLOCK, regular only). */
 static int copy_file(const char *from, const char *to) {
         _cleanup_close_ int in = -1, out = -1;
         char buf[65536];
         ssize_t n;
+        int r;
 
-        in = open(from, O_RDONLY | O_CLOEXEC);
-        if (in < 0)
-                return -errno;
-        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        r = fileio_open_regular(from, O_NOFOLLOW, &in, NULL);
+        if (r == -ELOOP) {
+                n = readlink(from, buf, sizeof buf - 1);
+                if (n < 0)
+                        return -errno;
+                buf[n] = 0;
+                return symlink(buf, to) < 0 ? -errno : 0;
+        }
+        if (r < 0)
+                return r;
+        out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
         if (out < 0)
                 return -errno;
         while ((n = read(in, buf, sizeof buf)) > 0)
@@ -417,6 +438,14 @@ static struct check_job *check_job_free(struct check_job *j) {
                 free(j->audio);
                 free(j->transcript);
                 free(j->error);
+                free(j->folder_path);
+                free(j->quarantine);
+                free(j->stem);
+                free(j->staged_stem);
+                for (int k = 0; k < _DROPBOX_KIND_MAX; k++)
+                        free(j->names[k]);
+                for (int k = 0; k <= _DROPBOX_KIND_MAX; k++)
+                        free(j->staged[k]);
                 free(j);
         }
         return NULL;
@@ -504,6 +533,65 @@ static int check_file(const char *path, char **ret_error) {
         return r < 0 ? r : -EPERM;
 }
 
+static bool same_fs(const char *a, const char *b) {
+        struct stat sa, sb;
+
+        return stat(a, &sa) >= 0 && stat(b, &sb) >= 0 && sa.st_dev == sb.st_dev;
+}
+
+static void unlink_all(char **paths, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (paths[i])
+                        (void)unlink(paths[i]);
+}
+
+/* Worker: copies the refused story into a quarantine on another file
+ * system, with its .error file, under a free stem. On failure nothing is
+ * left there and the loop falls back to moving it itself. */
+static void stage_quarantine(struct check_job *j) {
+        const char *exts[_DROPBOX_KIND_MAX + 2];
+        size_t n = 0, stem_len = strlen(j->stem);
+        _cleanup_fclose_ FILE *e = NULL;
+        int r;
+
+        if (fileio_mkdir_p(j->quarantine, 0755) < 0 || same_fs(j->folder_path, j->quarantine))
+                return; /* a rename will do, on the loop */
+        for (int k = 0; k < _DROPBOX_KIND_MAX; k++)
+                if (j->names[k])
+                        exts[n++] = j->names[k] + stem_len;
+        exts[n++] = ".error";
+        exts[n] = NULL;
+        if (dropbox_unique_stem(j->quarantine, j->stem, exts, &j->staged_stem) < 0)
+                return;
+        r = 0;
+        for (int k = 0; r >= 0 && k < _DROPBOX_KIND_MAX; k++) {
+                _cleanup_free_ char *from = NULL, *name = NULL;
+
+                if (!j->names[k])
+                        continue;
+                from = strjoin3(j->folder_path, "/", j->names[k]);
+                name = strjoin3(j->staged_stem, "", j->names[k] + stem_len);
+                j->staged[k] = name ? strjoin3(j->quarantine, "/", name) : NULL;
+                r = from && j->staged[k] ? copy_file(from, j->staged[k]) : -ENOMEM;
+                if (r < 0)
+                        j->staged[k] = (free(j->staged[k]), NULL);
+        }
+        if (r >= 0) {
+                _cleanup_free_ char *name = strjoin3(j->staged_stem, "", ".error");
+
+                j->staged[_DROPBOX_KIND_MAX] = name ? strjoin3(j->quarantine, "/", name) : NULL;
+                e = j->staged[_DROPBOX_KIND_MAX] ? fopen(j->staged[_DROPBOX_KIND_MAX], "wxe") : NULL;
+                if (!e || fprintf(e, "%s\n", j->error ? j->error : strerror(-j->r)) < 0 || fflush(e) != 0 ||
+                    fsync(fileno(e)) < 0)
+                        r = -EIO;
+        }
+        if (r < 0) {
+                unlink_all(j->staged, _DROPBOX_KIND_MAX + 1);
+                for (int k = 0; k <= _DROPBOX_KIND_MAX; k++)
+                        j->staged[k] = (free(j->staged[k]), NULL);
+        }
+}
+
 /* Both checks run, so the .error file names every problem at once. */
 static void check_work(void *p) {
         struct check_job *j = p;
@@ -516,6 +604,7 @@ static void check_work(void *p) {
                 /* Nothing of a refused file is read. */
                 j->r = rt < 0 ? rt : ra;
                 j->error = te && ae ? strjoin3(te, "\n", ae) : te ? TAKE_PTR(te) : TAKE_PTR(ae);
+                stage_quarantine(j);
                 j->ran = true;
                 return;
         }
@@ -528,6 +617,8 @@ static void check_work(void *p) {
                 j->error = TAKE_PTR(te);
         else
                 j->error = TAKE_PTR(ae);
+        if (j->r < 0)
+                stage_quarantine(j);
         j->ran = true;
 }
 
@@ -612,8 +703,15 @@ static void pair_submit(struct folder *f, struct pair *p, enum dropbox_kind t) {
                 j->rate = f->box->rate;
                 j->audio = strjoin3(f->path, "/", p->names[DROPBOX_AUDIO]);
                 j->transcript = strjoin3(f->path, "/", p->names[t]);
+                j->folder_path = strdup(f->path);
+                j->quarantine = strdup(f->quarantine);
+                j->stem = strdup(p->stem);
+                for (int k = 0; k < _DROPBOX_KIND_MAX; k++)
+                        if (p->names[k] && !(j->names[k] = strdup(p->names[k])))
+                                j->stem = (free(j->stem), NULL);
         }
-        if (!j || !j->audio || !j->transcript || worker_submit(f->box->worker, check_work, j) < 0) {
+        if (!j || !j->audio || !j->transcript || !j->folder_path || !j->quarantine || !j->stem ||
+            worker_submit(f->box->worker, check_work, j) < 0) {
                 check_job_free(j);
                 log_error("Dropbox '%s': cannot check '%s' (out of memory), it waits for its next change",
                           f->path, p->stem);
@@ -661,6 +759,28 @@ static void dropbox_run(struct dropbox *b) {
         sd_event_source_set_enabled(b->timer_source, SD_EVENT_ONESHOT);
 }
 
+/* Loop: the worker copied the story into the quarantine already: only
+ * the originals go (quick unlinks). */
+static void quarantine_staged(struct folder *f, struct pair *p, struct check_job *j) {
+        _cleanup_free_ char *oneline = strdup(j->error ? j->error : strerror(-j->r));
+
+        for (int k = 0; k < _DROPBOX_KIND_MAX; k++) {
+                _cleanup_free_ char *from = NULL;
+
+                if (!p->names[k])
+                        continue;
+                from = strjoin3(f->path, "/", p->names[k]);
+                if (from && unlink(from) < 0 && errno != ENOENT)
+                        log_warning_errno(errno, "Dropbox '%s': cannot remove '%s' after copying it: %m",
+                                          f->path, from);
+        }
+        for (char *c = oneline; c && *c; c++)
+                if (*c == '\n')
+                        *c = ' ';
+        log_warning("Dropbox '%s': quarantined '%s' in '%s' as '%s': %s", f->path, p->stem, f->quarantine,
+                    j->staged_stem, oneline ? oneline : "refused");
+}
+
 static void check_done(void *p, void *userdata) {
         struct check_job *j = p;
         struct dropbox *b = userdata;
@@ -678,11 +798,14 @@ static void check_done(void *p, void *userdata) {
         if (pr->dirty) {
                 log_debug("Dropbox '%s': '%s' changed while being checked, it settles again", f->path,
                           pr->stem);
+                unlink_all(j->staged, _DROPBOX_KIND_MAX + 1); /* copies of what changed */
                 pr->dirty = false;
                 if (pair_empty(pr))
                         pair_remove(f, pr);
         } else {
-                if (j->r < 0)
+                if (j->r < 0 && j->staged[_DROPBOX_KIND_MAX])
+                        quarantine_staged(f, pr, j);
+                else if (j->r < 0)
                         folder_quarantine(f, pr, f->path, j->error ? j->error : strerror(-j->r));
                 else
                         folder_accept(f, pr, j->transcript_kind);

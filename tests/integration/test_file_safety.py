@@ -11,6 +11,7 @@ file, an unreadable one and one outside the roots get the same reply. A
 dropbox refuses symlinks, hard links and files of other users."""
 import os
 import shutil
+import tempfile
 import time
 
 import nextuptest as nt
@@ -115,6 +116,48 @@ class FileSafety(nt.NextupTestCase):
         self.assertEqual(d.request({"cmd": "list"})["queue"], [])
         self.assertIsNone(d.status().get("on_air"))
         self.assertNotIn("root:", open(d.jsonl).read() if os.path.exists(d.jsonl) else "")
+        self.assertStops(d)
+
+    def test_dropbox_cross_fs_quarantine_off_the_loop(self):
+        """A quarantine on another file system is a copy + fsync: done on the
+        worker, the loop keeps answering (fsync made 300 ms slow there)."""
+        shm = "/dev/shm"
+        if not os.path.isdir(shm) or os.stat(shm).st_dev == os.stat(self.tmp).st_dev:
+            self.skipTest("no second file system for the quarantine")
+        fx = nt.fixture("pier")
+        box = os.path.join(self.tmp, "box")
+        os.makedirs(box)
+        q = tempfile.mkdtemp(prefix="nextup-q.", dir=shm)
+        self.addCleanup(shutil.rmtree, q, True)
+        d = self.daemon(start=False, dropboxes=[{"path": box, "settle_ms": 200, "quarantine": q}])
+        env = {"LD_PRELOAD": os.path.join(nt.BUILD_DIR, "slowfsync.so"), "SLOWFSYNC_DIR": q,
+               "SLOWFSYNC_MS": "300",
+               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            d.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        nt.wait_for(lambda: "Dropbox '%s': watching" % box in d.stderr(), 5, "the watch", d.describe)
+        with open(os.path.join(box, "bad.mp3"), "wb") as f:
+            f.write(b"not an mp3 " * 100000)
+        shutil.copy(fx["transcript"], os.path.join(box, "bad.txt"))
+        worst, t_end = 0.0, time.monotonic() + 15
+        while time.monotonic() < t_end and not os.path.exists(os.path.join(q, "bad.error")):
+            t0 = time.monotonic()
+            self.assertTrue(d.status())
+            worst = max(worst, time.monotonic() - t0)
+            time.sleep(0.01)
+        nt.wait_for(lambda: not os.path.exists(os.path.join(box, "bad.mp3")), 5, "originals removed",
+                    d.describe)
+        self.assertIn("slowfsync: delaying", d.stderr())
+        self.assertEqual(sorted(os.listdir(q)), ["bad.error", "bad.mp3", "bad.txt"])
+        self.assertLess(worst, 0.15, "a status request waited %.0f ms during the quarantine" % (worst * 1000))
         self.assertStops(d)
 
 
