@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager.c: the Manager owns the sd-event loop and wires the modules.
  *
- * DESIGN: three threads. This one (the loop) owns the configuration, the
- * Next Up queue, the story on air, the caption timers, the control socket
- * and sd_notify. The playout thread owns the decoders and the device; we
- * talk to it with playout_cue/skip/pause/resume and read its events from
- * an eventfd. The ingest worker scans audio (and later aligns) off the
- * loop; its results come back as done() callbacks on this thread. The only
- * state shared between threads is the audio clock (aclock) and the
- * heartbeat counter.
+ * DESIGN (docs/architecture.md): this thread, the loop, owns the
+ * configuration, the Next Up queue, the schedule, the story on air, the
+ * caption timers, the control socket and sd_notify, and never blocks. The
+ * playout thread owns the decoders and the device; we give it commands
+ * (playout_cue_from/hard_start/end/skip/pause/resume) and read its events
+ * from an eventfd. The ingest worker thread scans audio and aligns (in a
+ * nextup-caption child) off the loop; its results come back as done()
+ * callbacks on this thread. Shared between threads: the audio clock
+ * (aclock), the playout thread's command and event lists (its lock), the
+ * heartbeat counter and the log level.
  *
- * The front of the queue is always "cued" in the playout thread, so when
- * the story on air ends the next one starts in the same buffer (gapless).
- * A story leaves the queue when the playout thread reports it STARTED. */
+ * What plays next (the front of the queue, else filler) is always "cued"
+ * in the playout thread, so when the story on air ends the next one starts
+ * in the same buffer (gapless). A story leaves the queue when the playout
+ * thread reports it STARTED. */
 #include "manager.h"
 #include "manager-internal.h"
 

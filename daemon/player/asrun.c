@@ -53,8 +53,6 @@ const char *asrun_reason_to_string(enum playout_end_reason r) {
                 return "skipped";
         case PLAYOUT_END_ERROR:
                 return "decode_error";
-        case PLAYOUT_END_REMOVED:
-                return "removed";
         case PLAYOUT_END_SHUTDOWN:
                 return "shutdown";
         case PLAYOUT_END_CUT:
