@@ -8,14 +8,12 @@
  * frames to nanoseconds in 128-bit integers from the sample's own origin,
  * so positions never accumulate rounding drift however long an item is. */
 #include "aclock.h"
+#include "timeutil.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
-
-#define NSEC_PER_SEC 1000000000LL
-#define NSEC_PER_MSEC 1000000LL
 
 struct aclock {
         pthread_mutex_t lock;

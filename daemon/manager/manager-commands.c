@@ -2,6 +2,7 @@
 /* manager-commands.c: the control protocol's commands (docs/interfaces.md),
  * each a function from a request to a reply. */
 #include "manager.h"
+#include "json-util.h"
 #include "manager-internal.h"
 
 #include <errno.h>
@@ -53,28 +54,21 @@ struct json_object *story_to_json(const struct story *s) {
 
 /* ---- control commands ------------------------------------------------ */
 
+/* A queue index: -EINVAL absent or not an integer, -ERANGE negative. */
 static int json_get_index(struct json_object *req, const char *key, int64_t *ret) {
-        struct json_object *v;
+        int64_t v;
 
-        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_int))
+        if (json_get_int(req, key, &v) <= 0)
                 return -EINVAL;
-        if (json_object_get_int64(v) < 0)
+        if (v < 0)
                 return -ERANGE;
-        *ret = json_object_get_int64(v);
+        *ret = v;
         return 0;
-}
-
-static const char *json_get_string(struct json_object *req, const char *key) {
-        struct json_object *v;
-
-        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
 }
 
 static struct json_object *cmd_add(struct manager *m, struct json_object *req, bool insert) {
         _cleanup_free_ char *error = NULL;
-        const char *audio = json_get_string(req, "audio"), *transcript = json_get_string(req, "transcript");
+        const char *audio = json_get_str(req, "audio"), *transcript = json_get_str(req, "transcript");
         struct json_object *reply;
         struct story *s;
         int64_t pos = (int64_t)queue_size(m->queue);
@@ -252,7 +246,7 @@ static struct json_object *simple_cmd(struct manager *m, const char *cmd) {
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
                                            void *userdata) {
         struct manager *m = userdata;
-        const char *cmd = json_get_string(req, "cmd");
+        const char *cmd = json_get_str(req, "cmd");
         struct json_object *reply;
 
         if (!cmd)

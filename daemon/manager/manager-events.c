@@ -11,6 +11,7 @@
  * device), not from when the loop got round to reading them. Loop thread
  * only. */
 #include "manager.h"
+#include "json-util.h"
 #include "manager-internal.h"
 
 #include <errno.h>
@@ -29,15 +30,9 @@
 #include "control.h"
 #include "log.h"
 #include "queue.h"
+#include "timeutil.h"
 
 #define ASRUN_REPLY_MAX_BYTES (512u * 1024u) /* a page of records; the reply limit is 1 MiB */
-
-static int64_t wall_now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The wall-clock time (ms) of a CLOCK_MONOTONIC moment in the recent past. */
 static int64_t mono_to_wall_ms(uint64_t mono_ns) {
@@ -220,25 +215,13 @@ void manager_events_queue(struct manager *m) {
 
 /* ---- {"cmd":"asrun","since":MS,"until":MS,"offset":BYTES} ----------- */
 
-/* An optional integer field: 0 absent (DEF kept), 1 set, -EINVAL wrong type. */
-static int get_opt_int(struct json_object *req, const char *key, int64_t *v) {
-        struct json_object *o;
-
-        if (!json_object_object_get_ex(req, key, &o) || !o)
-                return 0;
-        if (!json_object_is_type(o, json_type_int))
-                return -EINVAL;
-        *v = json_object_get_int64(o);
-        return 1;
-}
-
 struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req) {
         int64_t since = INT64_MIN, until = INT64_MAX, offset = 0, next;
         struct json_object *records, *reply;
         int r;
 
-        if (get_opt_int(req, "since", &since) < 0 || get_opt_int(req, "until", &until) < 0 ||
-            get_opt_int(req, "offset", &offset) < 0 || offset < 0)
+        if (json_get_int(req, "since", &since) < 0 || json_get_int(req, "until", &until) < 0 ||
+            json_get_int(req, "offset", &offset) < 0 || offset < 0)
                 return control_error(
                         "'asrun' takes optional integers \"since\" and \"until\" (wall clock ms) "
                         "and \"offset\" (>= 0)");

@@ -28,16 +28,10 @@
 #include "log.h"
 #include "persist.h"
 #include "queue.h"
+#include "timeutil.h"
 
 #define CHECKPOINT_USEC 1000000
 #define SLOW_WRITE_US 100000
-
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct persist_story story_ref(const struct story *s) {
         return (struct persist_story){
@@ -56,7 +50,7 @@ static void on_air_ref(struct manager *m, struct persist_on_air *ret) {
         aclock_read(m->clock, &c);
         if (m->persist_started_id != s->id) {
                 m->persist_started_id = s->id;
-                m->persist_started_wall_ms = wall_ms();
+                m->persist_started_wall_ms = wall_now_ms();
         }
         *ret = (struct persist_on_air){
                 .story = story_ref(s),
@@ -64,7 +58,7 @@ static void on_air_ref(struct manager *m, struct persist_on_air *ret) {
                 .frames = c.item_id == s->id ? c.frames : s->start_frame,
                 .duration_ms = s->duration_ms,
                 .started_wall_ms = m->persist_started_wall_ms,
-                .checkpoint_wall_ms = wall_ms(),
+                .checkpoint_wall_ms = wall_now_ms(),
         };
 }
 
@@ -150,7 +144,7 @@ static int on_checkpoint(sd_event_source *s, uint64_t usec, void *userdata) {
 static int64_t resume_frame(struct manager *m, const struct persist_state *st) {
         const struct persist_on_air *a = &st->on_air;
         const struct nextup_config *c = m->config;
-        int64_t age_ms = wall_ms() - a->checkpoint_wall_ms;
+        int64_t age_ms = wall_now_ms() - a->checkpoint_wall_ms;
         int64_t frames = a->frames * c->rate / st->rate; /* the output rate may have changed */
         int64_t pos_ms = a->frames * 1000 / st->rate;
         int64_t length_ms = a->duration_ms >= 0 ? a->duration_ms : pos_ms;

@@ -47,8 +47,8 @@
 #include "decoder.h"
 #include "log.h"
 #include "output.h"
+#include "timeutil.h"
 
-#define NSEC_PER_SEC 1000000000LL
 #define IDLE_WAIT_NS (100 * 1000000LL)
 /* Idle before a hard start: the condition wait ends this early, the rest
  * is one clock_nanosleep to the exact time (commands still get through

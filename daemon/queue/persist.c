@@ -28,6 +28,8 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "json-util.h"
+#include "timeutil.h"
 
 #define PERSIST_VERSION 1
 #define PERSIST_MAX_SIZE (16 * 1024 * 1024)
@@ -39,10 +41,6 @@ struct persist {
         char *last_text; /* what the file holds, as far as we know */
         uint64_t last_write_us;
 };
-
-static void json_object_putp(struct json_object **o) {
-        json_object_put(*o);
-}
 
 static void persist_story_done(struct persist_story *s) {
         free(s->audio);
@@ -87,7 +85,7 @@ static struct json_object *on_air_to_json(const struct persist_on_air *a) {
 }
 
 int persist_state_to_json(const struct persist_state *st, char **ret) {
-        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        _cleanup_json_ struct json_object *o = json_object_new_object();
         struct json_object *q = json_object_new_array();
         char *text;
 
@@ -300,7 +298,7 @@ static struct json_object *parse_text(const char *text, size_t len, char **ret_e
 }
 
 int persist_state_from_json(const char *text, size_t len, struct persist_state *ret, char **ret_error) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        _cleanup_json_ struct json_object *o = NULL;
         struct persist_state st = {};
         struct reader rd = {};
         int r;
@@ -396,12 +394,9 @@ static int read_all(const char *path, char **ret, size_t *ret_len) {
 /* Renames the corrupt file aside (kept for a post-mortem) and says where. */
 static int move_aside(struct persist *p, const char *why, char **ret_error) {
         _cleanup_free_ char *aside = NULL;
-        struct timespec ts;
         int r = 0;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if (asprintf(&aside, "%s.corrupt-%lld", p->path,
-                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) < 0)
+        if (asprintf(&aside, "%s.corrupt-%lld", p->path, (long long)wall_now_ms()) < 0)
                 return -ENOMEM;
         if (rename(p->path, aside) < 0)
                 r = -errno;
