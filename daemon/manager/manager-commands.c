@@ -98,14 +98,10 @@ static struct json_object *not_saved(const char *error) {
  * right after the reply cannot bring it back. */
 static struct json_object *end_on_air(struct manager *m) {
         _cleanup_free_ char *error = NULL;
-        uint64_t was = m->persist_leaving_id;
         int r;
 
-        m->persist_leaving_id = m->on_air->id;
-        if (manager_persist_save(m, &error) < 0) {
-                m->persist_leaving_id = was;
+        if (manager_persist_save_leaving(m, m->on_air->id, &error) < 0)
                 return not_saved(error);
-        }
         r = playout_skip(m->playout);
         return r < 0 ? control_error("'skip' failed: %s", strerror(-r)) : control_ok();
 }

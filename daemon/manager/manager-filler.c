@@ -151,23 +151,14 @@ static void filler_load(struct manager *m) {
 static struct story *filler_story_new(struct manager *m) {
         struct manager_filler *f = m->filler;
         struct story *s;
-        const char *file, *base;
+        const char *file;
 
         if (f->pos >= f->n_files)
                 order_make(f, m->config->filler_mode);
         f->last = f->order[f->pos++];
         file = f->files[f->last];
-        base = strrchr(file, '/');
-        s = calloc(1, sizeof *s);
-        if (!s)
+        if (story_new_filler(file, &s) < 0)
                 return NULL;
-        s->filler = true;
-        s->timing = TIMING_NONE;
-        s->duration_ms = -1;
-        s->audio_path = strdup(file);
-        s->title = strdup(base ? base + 1 : file);
-        if (!s->audio_path || !s->title)
-                return story_free(s);
         s->id = queue_next_id(m->queue);
         queue_set_next_id(m->queue, s->id + 1);
         return s;

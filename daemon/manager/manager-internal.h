@@ -49,25 +49,9 @@ struct manager {
         uint64_t last_heartbeat;
         char *last_status;
 
-        /* manager-events.c: as-run log, next-up and queue events */
-        struct asrun *asrun;
-        uint64_t next_up_id;      /* the story last announced as next up, 0 nothing */
-        uint64_t queue_signature; /* hash of the queue's ids when last announced */
+        struct manager_events *events; /* manager-events.c: as-run log, event stream */
 
-        /* manager-persist.c: the state on disk */
-        struct persist *persist;
-        sd_event_source *checkpoint_source;
-        bool persist_failing;        /* the last save failed: logged once per episode */
-        uint64_t persist_leaving_id; /* on air but skipped/removed: not resumed after a crash */
-        uint64_t persist_started_id; /* the story whose air start time is below */
-        int64_t persist_started_wall_ms;
-        /* The schedule's one-off events: GET returns a new JSON value to
-         * save (called at every save); RESTORED is what the last run saved
-         * (owned by the manager, NULL when nothing), set before
-         * manager_persist_start returns. */
-        struct json_object *(*persist_schedule_get)(void *userdata);
-        void *persist_schedule_userdata;
-        struct json_object *persist_schedule_restored;
+        struct manager_persist *persist; /* manager-persist.c: the state on disk */
 
         struct manager_schedule *sched; /* manager-schedule.c: clock events */
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
@@ -94,10 +78,19 @@ void manager_ingest_done(void *job, void *userdata);
  * is lost. Changes no client waits for (a story starts, ends, fails; the
  * dropbox; startup items) call manager_persist_changed, which saves now
  * or, when the disk refuses, every second until it works. */
-int manager_persist_start(struct manager *m); /* 1 restored, 0 no saved state; -ENOMEM */
+/* SCHEDULE_GET(USERDATA) returns, at every save, a new JSON value of the
+ * schedule's one-off events to save with the queue. */
+typedef struct json_object *(*manager_persist_schedule_fn)(void *userdata);
+/* 1 restored, 0 no saved state; -ENOMEM */
+int manager_persist_start(struct manager *m, manager_persist_schedule_fn schedule_get, void *userdata);
 int manager_persist_save(struct manager *m, char **ret_error);
+/* manager_persist_save with the story on air (ID) saved as gone (skipped,
+ * removed: not resumed after a crash); on failure it stays as it was. */
+int manager_persist_save_leaving(struct manager *m, uint64_t id, char **ret_error);
 void manager_persist_changed(struct manager *m);
 void manager_persist_stop(struct manager *m); /* final checkpoint, frees */
+/* What the last run saved of the schedule (borrowed), NULL when nothing. */
+struct json_object *manager_persist_schedule_restored(struct manager *m);
 
 /* manager-ingest.c: manager_enqueue, but saved before it returns, and
  * refused (-errno, *ret_error) when the state cannot be saved: for
@@ -120,6 +113,7 @@ struct json_object *story_to_json(const struct story *s);
  * {"event":"alert","what":WHAT,"message":...} (the caller logs). */
 int manager_events_start(struct manager *m);   /* opens the as-run log; -ENOMEM */
 void manager_events_stop(struct manager *m);   /* the story on air ends with "shutdown" */
+void manager_events_free(struct manager *m);   /* after playout_stop: closes the as-run log */
 void manager_events_reload(struct manager *m); /* the as-run path may have changed */
 void manager_event(struct manager *m, struct json_object *ev);
 void manager_alert(struct manager *m, const char *what, const char *fmt, ...)
@@ -153,6 +147,7 @@ void manager_schedule_reload(struct manager *m);
 void manager_schedule_stop(struct manager *m);
 void manager_schedule_playout_event(struct manager *m, const struct playout_event *ev);
 struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
+struct json_object *manager_schedule_state(void *userdata); /* a manager_persist_schedule_fn */
 struct json_object *manager_cmd_at(struct manager *m, struct json_object *req);
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req);
 struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object *req);

@@ -42,7 +42,8 @@
 #include "queue.h"
 #include "schedule.h"
 #include "timeutil.h"
-#include "transcript.h"
+#include "segment.h"
+#include "story.h"
 
 #define NS INT64_C(1000000000)
 /* A pending hard start is not replaced this close to its time: the
@@ -440,13 +441,13 @@ static struct json_object *event_to_json(const struct schedule_event *ev, bool f
         return o;
 }
 
-static struct json_object *schedule_state_get(void *userdata) {
+struct json_object *manager_schedule_state(void *userdata) {
         struct manager *m = userdata;
         struct json_object *o, *arr;
 
         /* Before the restore, what the last run saved stays saved. */
         if (!m->sched || !m->sched->restored)
-                return m->persist_schedule_restored ? json_object_get(m->persist_schedule_restored) : NULL;
+                return json_object_get(manager_persist_schedule_restored(m));
         o = json_object_new_object();
         arr = json_object_new_array();
         json_object_object_add(o, "next_event",
@@ -482,7 +483,7 @@ static int restore_one(struct manager *m, struct json_object *o) {
 }
 
 void manager_schedule_restore(struct manager *m) {
-        struct json_object *saved = m->persist_schedule_restored, *arr;
+        struct json_object *saved = manager_persist_schedule_restored(m), *arr;
         int64_t next = 0;
         size_t n = 0;
 
@@ -582,8 +583,6 @@ int manager_schedule_start(struct manager *m) {
         r = schedule_timer_new(m->event, on_timer, m, &s->timer);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the schedule timer: %m");
-        m->persist_schedule_get = schedule_state_get;
-        m->persist_schedule_userdata = m;
         load_config(m);
         if (m->config->n_schedule > 0)
                 log_info("Schedule: %zu recurring event%s", m->config->n_schedule,
@@ -603,7 +602,6 @@ void manager_schedule_stop(struct manager *m) {
 
         if (!s)
                 return;
-        m->persist_schedule_get = NULL;
         for (size_t i = 0; i < s->n_prep; i++)
                 story_free(s->prep[i].story);
         free(s->prep);
@@ -618,34 +616,19 @@ void manager_schedule_stop(struct manager *m) {
 
 /* ---- control commands ------------------------------------------------ */
 
-/* Cheap checks now, so that a bad `at` is refused rather than failing at
- * its time: an absolute, readable regular audio file, a transcript that
- * parses. */
-static int check_files(const char *audio, const char *transcript, char **ret_error) {
-        _cleanup_free_ char *error = NULL;
-        struct transcript *t = NULL;
-        struct stat st;
-        int r;
+/* The checks every story passes (story_validate) now, so that a bad `at`
+ * is refused rather than failing at its time. */
+static int check_files(struct manager *m, const char *audio, const char *transcript, char **ret_error) {
+        struct segment_opts o = {
+                .max_chars = m->config->max_chars,
+                .max_lines = m->config->max_lines,
+                .speaker_mark = m->config->speaker_mark,
+        };
 
         if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
                 return *ret_error = strdup("'at' needs \"audio\" and \"transcript\": absolute paths"),
                        -EINVAL;
-        r = stat(audio, &st) < 0      ? -errno
-            : !S_ISREG(st.st_mode)    ? -EISDIR
-            : access(audio, R_OK) < 0 ? -errno
-                                      : 0;
-        if (r < 0) {
-                if (asprintf(ret_error, "audio '%s': %s", audio,
-                             r == -EISDIR ? "not a regular file" : strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-        r = transcript_load(transcript, &t, &error);
-        transcript_free(t);
-        if (r < 0 &&
-            asprintf(ret_error, "transcript '%s': %s", transcript, error ? error : strerror(-r)) < 0)
-                *ret_error = NULL;
-        return r < 0 ? r : 0;
+        return story_validate(audio, transcript, &o, ret_error);
 }
 
 /* The request's mode and wait_s into T; an error reply or NULL. */
@@ -692,7 +675,7 @@ struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
                 return bad;
         t.audio = (char *)json_get_str(req, "audio");
         t.transcript = (char *)json_get_str(req, "transcript");
-        if (check_files(t.audio, t.transcript, &error) < 0)
+        if (check_files(m, t.audio, t.transcript, &error) < 0)
                 return control_error("%s", error ? error : "out of memory");
         id = schedule_next_id(m->sched->list);
         if (json_get_str(req, "name"))

@@ -561,7 +561,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = manager_schedule_start(m); /* before the state's restore: it saves the schedule */
         if (r < 0)
                 goto fail;
-        r = manager_persist_start(m);
+        r = manager_persist_start(m, manager_schedule_state, m);
         if (r < 0)
                 goto fail;
         manager_schedule_restore(m);
@@ -606,7 +606,7 @@ struct manager *manager_free(struct manager *m) {
         captions_free(m->captions);
         captions_free(m->captions_next);
         queue_free(m->queue);
-        m->asrun = asrun_free(m->asrun);
+        manager_events_free(m);
         aclock_free(m->clock);
         sd_event_unref(m->event);
         config_free(m->config);
