@@ -57,9 +57,16 @@ struct manager {
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
 };
 
+/* manager-cue.c: keeps what plays next (the queue's front, else filler)
+ * cued in the playout thread; call after any change of the queue. */
+void manager_update_cue(struct manager *m);
+/* The story EV (STARTED, or ENDED with an error) names, taken from its
+ * owner (the queue, a clock event's prepared story, the filler's next
+ * item): the caller owns it. NULL when none holds it (removed meanwhile). */
+struct story *manager_cue_take(struct manager *m, const struct playout_event *ev);
+
 /* manager.c */
 void manager_update_status(struct manager *m);
-void manager_update_cue(struct manager *m);
 int64_t manager_position_ms(struct manager *m);
 void manager_format_mmss(int64_t ms, char *buf, size_t n);
 struct story *manager_find_story(struct manager *m, uint64_t id);
@@ -136,17 +143,20 @@ int manager_story_new(struct manager *m, const char *audio, const char *transcri
                       char **ret_error);
 
 /* manager-schedule.c: clock events (the config's schedule section and
- * `at`). start: before manager_persist_start (it provides the
- * persist_schedule_get hook); restore: after it (the saved one-off
- * events); stop: after manager_persist_stop. playout_event: called for
- * every playout event before the manager handles it (a scheduled story
- * enters the queue just before its STARTED). find: a prepared story. */
+ * `at`). start: before manager_persist_start (manager_schedule_state is
+ * its getter); restore: after it (the saved one-off events); stop: after
+ * manager_persist_stop. playout_event: called for every playout event
+ * before the manager handles it (wait mode's watches). find: a prepared
+ * story. */
 int manager_schedule_start(struct manager *m);
 void manager_schedule_restore(struct manager *m);
 void manager_schedule_reload(struct manager *m);
 void manager_schedule_stop(struct manager *m);
 void manager_schedule_playout_event(struct manager *m, const struct playout_event *ev);
 struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
+/* The prepared story STORY_ID (it started, or failed), the caller's now;
+ * the next hard event goes to the playout thread. NULL when not ours. */
+struct story *manager_schedule_take(struct manager *m, uint64_t story_id);
 struct json_object *manager_schedule_state(void *userdata); /* a manager_persist_schedule_fn */
 struct json_object *manager_cmd_at(struct manager *m, struct json_object *req);
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req);
@@ -158,10 +168,12 @@ struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object
  * front: returns what to cue (FRONT, or with no FRONT a filler story held
  * by the filler, NULL for nothing) and makes filler on air give way (a
  * fade) when FRONT is a story; playout_event: called for every playout
- * event before the manager handles it (the filler story enters the queue
- * just before its STARTED or failed ENDED). */
+ * event before the manager handles it (failures in a row, giving way). */
 int manager_filler_start(struct manager *m);
 void manager_filler_reload(struct manager *m);
 void manager_filler_stop(struct manager *m);
 struct story *manager_filler_cue(struct manager *m, struct story *front);
 void manager_filler_playout_event(struct manager *m, const struct playout_event *ev);
+/* The cued filler item EV names (it started, or failed), the caller's
+ * now, its length taken from a STARTED; NULL when not ours. */
+struct story *manager_filler_take(struct manager *m, const struct playout_event *ev);

@@ -19,9 +19,9 @@
  *    then (the prediction was wrong: a pause, an unknown length).
  * Same second: the first in schedule order (config order, then one-off
  * events as added) plays; the others follow it as Next Up, in that order.
- * A prepared story enters the queue just before the manager handles its
- * STARTED (or its ENDED with an error), so manager.c treats it like any
- * other story from there on. */
+ * A prepared story is handed over when the manager handles its STARTED
+ * (or its ENDED with an error): manager_cue_take takes it from here as it
+ * takes a queued one from the queue, and from there on it is like any. */
 #include "manager-internal.h"
 
 #include <errno.h>
@@ -402,7 +402,6 @@ static void on_timer(bool clock_changed, void *userdata) {
 
 void manager_schedule_playout_event(struct manager *m, const struct playout_event *ev) {
         struct manager_schedule *s = m->sched;
-        struct prepared *p;
 
         if (!s ||
             (ev->type != PLAYOUT_STARTED && !(ev->type == PLAYOUT_ENDED && ev->reason == PLAYOUT_END_ERROR)))
@@ -410,20 +409,21 @@ void manager_schedule_playout_event(struct manager *m, const struct playout_even
         for (size_t i = 0; ev->type == PLAYOUT_STARTED && i < s->n_watches; i++)
                 if (s->watches[i].story_id == ev->item_id)
                         s->watches[i].deadline_ns = 0; /* on air in time: dropped at the next check */
-        p = prep_by_story(s, ev->item_id);
+}
+
+struct story *manager_schedule_take(struct manager *m, uint64_t story_id) {
+        struct manager_schedule *s = m->sched;
+        struct prepared *p = s ? prep_by_story(s, story_id) : NULL;
+        struct story *story;
+
         if (!p)
-                return;
-        /* Into the queue, where on_started/on_ended take it as any story. */
-        if (s->hard_id == ev->item_id)
+                return NULL;
+        if (s->hard_id == story_id)
                 s->hard_id = 0;
-        if (queue_insert_with_id(m->queue, 0, p->story) < 0) {
-                log_error("Cannot take over scheduled story #%llu", (unsigned long long)ev->item_id);
-                prep_drop(m, p);
-                return;
-        }
-        (void)prep_take(s, p);
+        story = prep_take(s, p);
         sync_hard(m); /* the next hard event, if any */
         rearm(m);
+        return story;
 }
 
 /* ---- persistence: the one-off events --------------------------------- */

@@ -71,23 +71,6 @@ void manager_format_mmss(int64_t ms, char *buf, size_t n) {
 
 /* ---- playout --------------------------------------------------------- */
 
-/* Keeps the front of the queue (or with an empty queue, filler) cued in
- * the playout thread; a resumed story starts at its start frame. */
-void manager_update_cue(struct manager *m) {
-        struct story *front = manager_filler_cue(m, queue_get(m->queue, 0));
-        uint64_t id = front ? front->id : 0;
-
-        manager_events_queue(m); /* next_up, queue_changed */
-        if (id == m->cued_id)
-                return;
-        if (playout_cue_from(m->playout, id, front ? front->audio_path : NULL,
-                             front ? front->start_frame : 0) < 0) {
-                log_error("Cannot cue the next story (out of memory)");
-                return;
-        }
-        m->cued_id = id;
-}
-
 static void maybe_exit_idle(struct manager *m) {
         if (m->exit_idle && !m->on_air && queue_size(m->queue) == 0) {
                 log_info("Nothing on air or queued, exiting");
@@ -96,7 +79,7 @@ static void maybe_exit_idle(struct manager *m) {
 }
 
 static void on_started(struct manager *m, const struct playout_event *ev) {
-        struct story *s = queue_take(m->queue, ev->item_id);
+        struct story *s = manager_cue_take(m, ev);
 
         if (m->cued_id == ev->item_id)
                 m->cued_id = 0;
@@ -136,7 +119,7 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
                 manager_events_off_air(m, m->on_air, ev->reason, ev->frames * 1000 / m->config->rate,
                                        ev->mono_ns);
                 m->on_air = story_free(m->on_air);
-        } else if (ev->reason == PLAYOUT_END_ERROR && (s = queue_take(m->queue, ev->item_id))) {
+        } else if (ev->reason == PLAYOUT_END_ERROR && (s = manager_cue_take(m, ev))) {
                 /* Failed before its first frame: it leaves the queue. */
                 if (m->cued_id == ev->item_id)
                         m->cued_id = 0;
@@ -179,8 +162,8 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
         struct playout_event ev;
 
         while (playout_next_event(m->playout, &ev) > 0) {
-                manager_schedule_playout_event(m, &ev); /* a clock event's story joins the queue */
-                manager_filler_playout_event(m, &ev);   /* so does a filler item */
+                manager_schedule_playout_event(m, &ev); /* wait-mode watches */
+                manager_filler_playout_event(m, &ev);   /* failures, giving way */
                 switch (ev.type) {
                 case PLAYOUT_STARTED:
                         on_started(m, &ev);
