@@ -35,23 +35,6 @@
 #include "transcript.h"
 #include "worker.h"
 
-struct json_object *story_to_json(const struct story *s) {
-        struct json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "id", json_object_new_int64((int64_t)s->id));
-        json_object_object_add(o, "title", json_object_new_string(s->title));
-        json_object_object_add(o, "audio", json_object_new_string(s->audio_path));
-        /* Filler has no transcript: null. */
-        json_object_object_add(o, "transcript",
-                               s->transcript_path ? json_object_new_string(s->transcript_path) : NULL);
-        json_object_object_add(o, "duration_ms", json_object_new_int64(s->duration_ms));
-        json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(s->timing)));
-        json_object_object_add(o, "cues", json_object_new_int64(s->cues ? (int64_t)s->cues->n_cues : 0));
-        if (s->filler)
-                json_object_object_add(o, "filler", json_object_new_boolean(true));
-        return o;
-}
-
 /* ---- control commands ------------------------------------------------ */
 
 /* A queue index: -EINVAL absent or not an integer, -ERANGE negative. */

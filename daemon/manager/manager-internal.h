@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* manager-internal.h: the Manager's state, shared by the files that make
- * it up (manager.c: set-up, playout events, sd_notify, reload;
- * manager-ingest.c: stories from files, worker jobs; manager-commands.c:
- * the control protocol). Loop thread only. */
+/* manager-internal.h: what the files of the loop share. struct manager
+ * holds the loop's own state (config, the modules it wires, the story on
+ * air, the air state); each part keeps its own in a struct of its own
+ * that only its file sees (manager_events, manager_persist,
+ * manager_schedule, manager_filler). The parts:
+ *   manager.c           set-up, playout events, sd_notify, reload, signals
+ *   manager-cue.c       what is cued next, and taking a story that started
+ *   manager-ingest.c    stories from files into the queue; worker jobs
+ *   manager-commands.c  the control protocol
+ *   manager-events.c    the as-run log and the event stream
+ *   manager-persist.c   the state on disk
+ *   manager-schedule.c  clock events
+ *   manager-filler.c    filler when the queue is empty
+ * Loop thread only. */
 #pragma once
 
 #include <stdbool.h>
@@ -37,8 +47,8 @@ struct manager {
         struct queue *queue;
         struct dropbox *dropbox; /* the watched folders (manager.c); NULL when none */
 
-        struct story *on_air; /* owned; left the queue on STARTED */
-        uint64_t cued_id;     /* what the playout thread has cued */
+        struct story *on_air; /* owned; taken from its owner on STARTED (manager_cue_take) */
+        uint64_t cued_id;     /* what the playout thread has cued (manager-cue.c) */
         enum air_state state;
         const char *output_driver;
 
@@ -112,7 +122,6 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
 /* manager-commands.c */
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
                                            void *userdata);
-struct json_object *story_to_json(const struct story *s);
 
 /* manager-events.c: the as-run log and the control socket's event stream.
  * manager_event takes EV ({"event": NAME, ...}), adds "time_ms" (wall

@@ -60,7 +60,7 @@ void persist_state_done(struct persist_state *st) {
 
 /* ---- state -> JSON --------------------------------------------------- */
 
-static struct json_object *story_to_json(const struct persist_story *s) {
+static struct json_object *persist_story_json(const struct persist_story *s) {
         struct json_object *o = json_object_new_object();
 
         if (!o)
@@ -73,7 +73,7 @@ static struct json_object *story_to_json(const struct persist_story *s) {
 }
 
 static struct json_object *on_air_to_json(const struct persist_on_air *a) {
-        struct json_object *o = story_to_json(&a->story);
+        struct json_object *o = persist_story_json(&a->story);
 
         if (!o)
                 return NULL;
@@ -97,7 +97,7 @@ int persist_state_to_json(const struct persist_state *st, char **ret) {
         json_object_object_add(o, "next_id", json_object_new_uint64(st->next_id));
         json_object_object_add(o, "rate", json_object_new_int(st->rate));
         for (size_t i = 0; i < st->n_queue; i++)
-                json_object_array_add(q, story_to_json(&st->queue[i]));
+                json_object_array_add(q, persist_story_json(&st->queue[i]));
         json_object_object_add(o, "queue", q);
         json_object_object_add(o, "on_air", st->has_on_air ? on_air_to_json(&st->on_air) : NULL);
         json_object_object_add(o, "schedule", json_object_get(st->schedule));

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +140,21 @@ int story_new_filler(const char *audio, struct story **ret) {
                 return story_free(s), -ENOMEM;
         *ret = s;
         return 0;
+}
+
+struct json_object *story_to_json(const struct story *s) {
+        struct json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "id", json_object_new_int64((int64_t)s->id));
+        json_object_object_add(o, "title", json_object_new_string(s->title));
+        json_object_object_add(o, "audio", json_object_new_string(s->audio_path));
+        /* Filler has no transcript: null. */
+        json_object_object_add(o, "transcript",
+                               s->transcript_path ? json_object_new_string(s->transcript_path) : NULL);
+        json_object_object_add(o, "duration_ms", json_object_new_int64(s->duration_ms));
+        json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(s->timing)));
+        json_object_object_add(o, "cues", json_object_new_int64(s->cues ? (int64_t)s->cues->n_cues : 0));
+        if (s->filler)
+                json_object_object_add(o, "filler", json_object_new_boolean(true));
+        return o;
 }

@@ -12,6 +12,7 @@
 #include "timing.h"
 
 struct cue_list;
+struct json_object;
 struct segment_opts;
 
 struct story {
@@ -52,3 +53,7 @@ int story_validate(const char *audio, const char *transcript, const struct segme
 /* A filler story: AUDIO only (no transcript, no cues), titled by its file
  * name. -ENOMEM. */
 int story_new_filler(const char *audio, struct story **ret);
+/* The story as the control protocol and the event stream show it: id,
+ * title, audio, transcript (null for filler), duration_ms, timing, cues
+ * (and "filler": true). A new object. */
+struct json_object *story_to_json(const struct story *s);
