@@ -8,12 +8,13 @@
  * frames to nanoseconds in 128-bit integers from the sample's own origin,
  * so positions never accumulate rounding drift however long an item is. */
 #include "aclock.h"
-#include "timeutil.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "timeutil.h"
 
 struct aclock {
         pthread_mutex_t lock;

@@ -2,7 +2,6 @@
 /* manager-commands.c: the control protocol's commands (docs/interfaces.md),
  * each a function from a request to a reply. */
 #include "manager.h"
-#include "json-util.h"
 #include "manager-internal.h"
 
 #include <errno.h>
@@ -25,6 +24,7 @@
 #include "config.h"
 #include "control.h"
 #include "decoder.h"
+#include "json-util.h"
 #include "log.h"
 #include "output.h"
 #include "playout.h"

@@ -11,7 +11,6 @@
  * device), not from when the loop got round to reading them. Loop thread
  * only. */
 #include "manager.h"
-#include "json-util.h"
 #include "manager-internal.h"
 
 #include <errno.h>
@@ -28,6 +27,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"
+#include "json-util.h"
 #include "log.h"
 #include "queue.h"
 #include "timeutil.h"

@@ -41,9 +41,9 @@
 #include "playout.h"
 #include "queue.h"
 #include "schedule.h"
-#include "timeutil.h"
 #include "segment.h"
 #include "story.h"
+#include "timeutil.h"
 
 #define NS INT64_C(1000000000)
 /* A pending hard start is not replaced this close to its time: the
