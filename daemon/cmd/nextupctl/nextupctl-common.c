@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json-util.h"
 
 int ctl_connect(const char *path, int *ret_fd) {
         _cleanup_close_ int fd = -1;
@@ -34,19 +35,15 @@ int ctl_connect(const char *path, int *ret_fd) {
 }
 
 const char *ctl_json_str(struct json_object *o, const char *key, const char *fallback) {
-        struct json_object *v;
+        const char *s = o ? json_get_str(o, key) : NULL;
 
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-                return json_object_get_string(v);
-        return fallback;
+        return s ? s : fallback;
 }
 
 long long ctl_json_int(struct json_object *o, const char *key, long long fallback) {
-        struct json_object *v;
+        int64_t v;
 
-        if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
-                return json_object_get_int64(v);
-        return fallback;
+        return o && json_get_int(o, key, &v) > 0 ? v : fallback;
 }
 
 char *ctl_abs_path(const char *path) {
