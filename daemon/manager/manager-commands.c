@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-commands.c: the control protocol's commands (docs/interfaces.md),
  * each a function from a request to a reply. */
-#include "manager.h"
 #include "manager-internal.h"
+#include "manager-events.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,6 +10,7 @@
  * story from whichever owner holds it: no story passes through the queue
  * only to be taken out again. Loop thread only. */
 #include "manager-internal.h"
+#include "manager-events.h"
 
 #include "log.h"
 #include "playout.h"

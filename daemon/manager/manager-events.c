@@ -10,8 +10,8 @@
  * thread's CLOCK_MONOTONIC stamps (the moment frames were handed to the
  * device), not from when the loop got round to reading them. Loop thread
  * only. */
-#include "manager.h"
 #include "manager-internal.h"
+#include "manager-events.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-ingest.c: stories from their files into the queue, and the
  * ingest jobs (timing cache, scan, estimate, alignment) on the worker. */
-#include "manager.h"
 #include "manager-internal.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -88,27 +88,6 @@ int manager_enqueue(struct manager *m, const char *audio, const char *transcript
                     struct story **ret, char **ret_error);
 void manager_ingest_done(void *job, void *userdata);
 
-/* manager-persist.c. Every change a client asks for (control commands,
- * also the schedule's `at`) calls manager_persist_save after changing the
- * state in memory and before answering; when that fails it undoes the
- * change and answers with *ret_error (caller frees): nothing acknowledged
- * is lost. Changes no client waits for (a story starts, ends, fails; the
- * dropbox; startup items) call manager_persist_changed, which saves now
- * or, when the disk refuses, every second until it works. */
-/* SCHEDULE_GET(USERDATA) returns, at every save, a new JSON value of the
- * schedule's one-off events to save with the queue. */
-typedef struct json_object *(*manager_persist_schedule_fn)(void *userdata);
-/* 1 restored, 0 no saved state; -ENOMEM */
-int manager_persist_start(struct manager *m, manager_persist_schedule_fn schedule_get, void *userdata);
-int manager_persist_save(struct manager *m, char **ret_error);
-/* manager_persist_save with the story on air (ID) saved as gone (skipped,
- * removed: not resumed after a crash); on failure it stays as it was. */
-int manager_persist_save_leaving(struct manager *m, uint64_t id, char **ret_error);
-void manager_persist_changed(struct manager *m);
-void manager_persist_stop(struct manager *m); /* final checkpoint, frees */
-/* What the last run saved of the schedule (borrowed), NULL when nothing. */
-struct json_object *manager_persist_schedule_restored(struct manager *m);
-
 /* manager-ingest.c: manager_enqueue, but saved before it returns, and
  * refused (-errno, *ret_error) when the state cannot be saved: for
  * control commands, whose reply acknowledges the change. */
@@ -122,28 +101,6 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
 /* manager-commands.c */
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
                                            void *userdata);
-
-/* manager-events.c: the as-run log and the control socket's event stream.
- * manager_event takes EV ({"event": NAME, ...}), adds "time_ms" (wall
- * clock) and sends it to every subscriber. manager_alert sends
- * {"event":"alert","what":WHAT,"message":...} (the caller logs). */
-int manager_events_start(struct manager *m);   /* opens the as-run log; -ENOMEM */
-void manager_events_stop(struct manager *m);   /* the story on air ends with "shutdown" */
-void manager_events_free(struct manager *m);   /* after playout_stop: closes the as-run log */
-void manager_events_reload(struct manager *m); /* the as-run path may have changed */
-void manager_event(struct manager *m, struct json_object *ev);
-void manager_alert(struct manager *m, const char *what, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-/* STORY went on air (its frame 0 handed at EV->mono_ns). */
-void manager_events_on_air(struct manager *m, struct story *story, const struct playout_event *ev);
-/* STORY left the air (or failed before it): the as-run record and the
- * off_air event; PLAYED_MS of it played, ended at END_MONO_NS (0: now). */
-void manager_events_off_air(struct manager *m, const struct story *story, enum playout_end_reason reason,
-                            int64_t played_ms, uint64_t end_mono_ns);
-/* After any change of the queue: next_up and queue_changed events, sinks
- * told of the new next up. Cheap when nothing changed. */
-void manager_events_queue(struct manager *m);
-struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req);
 
 /* manager-ingest.c: builds a story from its files, with the next story id
  * and its ingest started, but not queued (a clock event's story, held

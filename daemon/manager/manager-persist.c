@@ -15,6 +15,7 @@
  * that was on air goes back to the front of the queue by the resume
  * policy (playout.resume): at its position, from the top, or not at all. */
 #include "manager-internal.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -23,6 +23,8 @@
  * (or its ENDED with an error): manager_cue_take takes it from here as it
  * takes a queued one from the queue, and from there on it is like any. */
 #include "manager-internal.h"
+#include "manager-events.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -18,6 +18,8 @@
  * thread reports it STARTED. */
 #include "manager.h"
 #include "manager-internal.h"
+#include "manager-events.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
