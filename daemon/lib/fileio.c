@@ -179,11 +179,12 @@ const char *fileio_strerror(int r) {
         switch (r) {
         case -ENOENT:
         case -ENOTDIR:
-                return "not found";
         case -EACCES:
         case -EPERM:
         case -ELOOP:
-                return "not readable";
+                /* One answer: a client must not learn whether a file it
+                 * may not read exists. */
+                return "not found or not readable";
         case -EISDIR:
         case -EINVAL:
                 return "not a regular file";

@@ -37,8 +37,8 @@ int fileio_open_regular(const char *path, int extra_flags, int *ret_fd, struct s
 int fileio_read_regular(const char *path, size_t max, char **ret, size_t *ret_len);
 
 /* The message for an error of fileio_open_regular/fileio_read_regular,
- * for replies and logs: "not found", "not readable", "not a regular
- * file", "too large", else strerror. */
+ * for replies and logs: "not found or not readable" (one answer for
+ * both), "not a regular file", "too large", else strerror. */
 const char *fileio_strerror(int r);
 
 /* fsync(2) of the directory holding PATH's entries (PATH is the dir). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-ingest.c: stories from their files into the queue, and the
  * ingest jobs (timing cache, scan, estimate, alignment) on the worker. */
-#include "manager.h"
 #include "manager-internal.h"
+#include "manager-events.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@
 #include "queue.h"
 #include "segment.h"
 #include "sink.h"
+#include "story.h"
 #include "timing.h"
 #include "transcript.h"
 #include "worker.h"
@@ -382,11 +384,6 @@ static const char *file_error(int r) {
         }
 }
 
-static bool is_open_error(int r) {
-        return r == -ENOENT || r == -EACCES || r == -EPERM || r == -ELOOP || r == -ENOTDIR || r == -EISDIR ||
-               r == -EINVAL || r == -EFBIG;
-}
-
 /* Resolves the story's files under media_roots (realpath, so symlinks
  * pointing out are refused) and opens the audio once, non-blocking (a
  * FIFO must not stall the loop thread in open()). */
@@ -418,59 +415,22 @@ static int story_files(struct manager *m, const char *audio, const char *transcr
         return 0;
 }
 
-/* Builds a story from its files; on failure *ret_error says why, naming
- * the file. */
-static int story_build(struct manager *m, const char *audio_arg, const char *transcript_arg,
-                       struct story **ret, char **ret_error) {
-        _cleanup_free_ char *error = NULL, *audio = NULL, *transcript = NULL;
-        struct transcript *t = NULL;
-        struct story *s;
+/* story_build with the configured segmentation, on the files' resolved
+ * paths under media_roots. */
+static int build(struct manager *m, const char *audio_arg, const char *transcript_arg, struct story **ret,
+                 char **ret_error) {
+        _cleanup_free_ char *audio = NULL, *transcript = NULL;
+        struct segment_opts o = {
+                .max_chars = m->config->max_chars,
+                .max_lines = m->config->max_lines,
+                .speaker_mark = m->config->speaker_mark,
+        };
         int r;
 
         r = story_files(m, audio_arg, transcript_arg, &audio, &transcript, ret_error);
         if (r < 0)
                 return r;
-        r = transcript_load(transcript, &t, &error);
-        if (r < 0) {
-                if (asprintf(ret_error, "transcript '%s': %s", transcript_arg,
-                             is_open_error(r) || !error ? file_error(r) : error) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-
-        s = calloc(1, sizeof *s);
-        if (!s) {
-                transcript_free(t);
-                return -ENOMEM;
-        }
-        s->duration_ms = -1;
-        s->timing = TIMING_NONE;
-        s->audio_path = strdup(audio);
-        s->transcript_path = strdup(transcript);
-        if (t->title)
-                s->title = strdup(t->title);
-        else {
-                const char *b = strrchr(audio, '/');
-                s->title = strdup(b ? b + 1 : audio);
-        }
-        {
-                struct segment_opts o = {
-                        .max_chars = m->config->max_chars,
-                        .max_lines = m->config->max_lines,
-                        .speaker_mark = m->config->speaker_mark,
-                };
-                r = segment_transcript(t, &o, &s->cues);
-        }
-        transcript_free(t);
-        if (r < 0 || !s->audio_path || !s->transcript_path || !s->title) {
-                story_free(s);
-                if (asprintf(ret_error, "transcript '%s': %s", transcript_arg,
-                             r == -EINVAL ? "no spoken text" : strerror(r < 0 ? -r : ENOMEM)) < 0)
-                        *ret_error = NULL;
-                return r < 0 ? r : -ENOMEM;
-        }
-        *ret = s;
-        return 0;
+        return story_build(audio, transcript, &o, ret, ret_error);
 }
 
 /* Queues a story at INDEX and starts its audio scan. DURABLE: refused
@@ -481,7 +441,7 @@ static int enqueue(struct manager *m, const char *audio, const char *transcript,
         struct story *s = NULL;
         int r;
 
-        r = story_build(m, audio, transcript, &s, ret_error);
+        r = build(m, audio, transcript, &s, ret_error);
         if (r < 0)
                 return r;
         if (index > queue_size(m->queue))
@@ -524,7 +484,7 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
         struct story *s = NULL;
         int r;
 
-        r = story_build(m, audio, transcript, &s, ret_error);
+        r = build(m, audio, transcript, &s, ret_error);
         if (r < 0)
                 return r;
         s->id = id;
@@ -544,7 +504,7 @@ int manager_story_new(struct manager *m, const char *audio, const char *transcri
         struct story *s = NULL;
         int r;
 
-        r = story_build(m, audio, transcript, &s, ret_error);
+        r = build(m, audio, transcript, &s, ret_error);
         if (r < 0)
                 return r;
         s->id = queue_next_id(m->queue);

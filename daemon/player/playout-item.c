@@ -20,8 +20,6 @@ const char *playout_end_reason_to_string(enum playout_end_reason r) {
                 return "skipped";
         case PLAYOUT_END_ERROR:
                 return "error";
-        case PLAYOUT_END_REMOVED:
-                return "removed";
         case PLAYOUT_END_SHUTDOWN:
                 return "shutdown";
         case PLAYOUT_END_CUT:

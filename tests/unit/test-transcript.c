@@ -300,7 +300,7 @@ static void test_load_missing(void **state) {
         assert_int_equal(transcript_load("/nonexistent/story.txt", &t, &error), -ENOENT);
         assert_null(t);
         assert_non_null(error);
-        assert_string_equal(error, "/nonexistent/story.txt: not found");
+        assert_string_equal(error, "/nonexistent/story.txt: not found or not readable");
         free(error);
         assert_int_equal(transcript_load("/", &t, &error), -EISDIR);
         assert_string_equal(error, "/: not a regular file");
