@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "playout.h"
+#include "playout-event.h"
 
 struct decoder;
 
