@@ -40,7 +40,11 @@ struct manager_events {
         struct asrun *asrun;
         uint64_t next_up_id;      /* the story last announced as next up, 0 nothing */
         uint64_t queue_signature; /* hash of the queue's ids when last announced */
+        char *last_alert;         /* shown in STATUS= for ALERT_STATUS_NS */
+        uint64_t last_alert_ns;   /* CLOCK_MONOTONIC */
 };
+
+#define ALERT_STATUS_NS (300ULL * 1000000000ULL)
 
 static int64_t mono_to_wall_ms(uint64_t mono_ns) {
         int64_t ago_ns = (int64_t)(aclock_now_ns() - mono_ns);
@@ -134,6 +138,19 @@ void manager_alert(struct manager *m, const char *what, const char *fmt, ...) {
         if (m->captions)
                 captions_alert(m->captions, what, msg ? msg : what);
         manager_event(m, ev);
+        if (m->events) {
+                free(m->events->last_alert);
+                m->events->last_alert = strdup(msg ? msg : what);
+                m->events->last_alert_ns = aclock_now_ns();
+                manager_update_status(m);
+        }
+}
+
+const char *manager_events_recent_alert(struct manager *m) {
+        if (!m->events || !m->events->last_alert ||
+            aclock_now_ns() - m->events->last_alert_ns > ALERT_STATUS_NS)
+                return NULL;
+        return m->events->last_alert;
 }
 
 void manager_events_on_air(struct manager *m, struct story *story, const struct playout_event *ev) {
@@ -250,6 +267,7 @@ void manager_events_free(struct manager *m) {
         if (!m->events)
                 return;
         asrun_free(m->events->asrun);
+        free(m->events->last_alert);
         free(m->events);
         m->events = NULL;
 }

@@ -21,6 +21,9 @@ void manager_events_stop(struct manager *m);   /* the story on air ends with "sh
 void manager_events_free(struct manager *m);   /* after playout_stop: closes the as-run log */
 void manager_events_reload(struct manager *m); /* the as-run path may have changed */
 void manager_event(struct manager *m, struct json_object *ev);
+/* The message of the last alert while it is recent (5 minutes), for
+ * STATUS=; NULL otherwise. */
+const char *manager_events_recent_alert(struct manager *m);
 void manager_alert(struct manager *m, const char *what, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* STORY went on air (its frame 0 handed at EV->mono_ns). */

@@ -229,6 +229,13 @@ void manager_update_status(struct manager *m) {
                 free(status);
                 status = s;
         }
+        if (manager_events_recent_alert(m)) {
+                char *s;
+                if (asprintf(&s, "%s · Alert: %s", status, manager_events_recent_alert(m)) < 0)
+                        return;
+                free(status);
+                status = s;
+        }
         if (m->last_status && strcmp(m->last_status, status) == 0)
                 return;
         sd_notifyf(false, "STATUS=%s", status);

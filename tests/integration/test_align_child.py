@@ -103,6 +103,9 @@ class AlignChild(nt.NextupTestCase):
         self.assertEqual(alert["what"], "alignment")
         self.assertIn("#%d" % sid, alert["message"])
         self.assertIn("killed", alert["message"])
+        # ...and in STATUS= (issue 7 item 2: not just a log line).
+        nt.wait_for(lambda: any("Alert: story #%d" % sid in m for _, m in d.notify.all("STATUS=")), 5,
+                    "the alert in STATUS=", d.describe)
         nt.wait_for(lambda: d.status()["state"] == "idle" and d.cues_of(sid), 60, "story played", d.describe)
         self.assertTrue(all(c["timing"] == "estimate" for c in d.cues_of(sid)))
         self.assertEqual(len(self.helper_runs()), 1)
