@@ -295,6 +295,24 @@ void captions_alert(struct captions *c, const char *what, const char *message) {
         }
 }
 
+size_t captions_reopen(struct captions *c) {
+        size_t failed = 0;
+
+        for (size_t i = 0; c && i < c->n_sinks; i++) {
+                struct sink *s = c->sinks[i];
+                int r;
+
+                if (!s->ops->reopen)
+                        continue;
+                r = s->ops->reopen(s);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot reopen: %m, writing on to the old file", s->name);
+                        failed++;
+                }
+        }
+        return failed;
+}
+
 size_t captions_emitted(const struct captions *c) {
         size_t n = SIZE_MAX;
 

@@ -425,11 +425,21 @@ done:
         manager_update_status(m);
 }
 
+size_t manager_reopen(struct manager *m) {
+        size_t failed = captions_reopen(m->captions) + captions_reopen(m->captions_next);
+
+        log_info("Caption files reopened%s", failed ? " (some failed, see above)" : "");
+        return failed;
+}
+
+/* SIGHUP is also logrotate's postrotate: the sinks serving the story on
+ * air keep their files until the story ends, so they reopen them now. */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct manager *m = userdata;
 
         if (si->ssi_signo == SIGHUP) {
                 reload(m);
+                (void)manager_reopen(m);
                 return 0;
         }
         log_info("Received %s, stopping", strsignal((int)si->ssi_signo));

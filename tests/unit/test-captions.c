@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aclock.h"
@@ -218,8 +219,9 @@ static char *slurp(const char *path) {
 
 static void check_jsonl_line(json_object *o, const struct aclock_sample *s, size_t i, int64_t start_ms) {
         static const char *const keys[] = {
-                "story_id", "title",  "cue_index",      "start_ms",    "end_ms",          "speaker",
-                "text",     "timing", "on_air_mono_us", "due_mono_us", "emitted_mono_us", "lateness_us"};
+                "story_id",        "title",       "cue_index",   "start_ms",       "end_ms",
+                "speaker",         "text",        "timing",      "on_air_mono_us", "due_mono_us",
+                "emitted_mono_us", "lateness_us", "due_wall_us", "heard_at"};
         json_object *v;
         int64_t due, emitted;
 
@@ -241,6 +243,19 @@ static void check_jsonl_line(json_object *o, const struct aclock_sample *s, size
         emitted = json_object_get_int64(json_object_object_get(o, "emitted_mono_us"));
         assert_int_equal(json_object_get_int64(json_object_object_get(o, "lateness_us")), emitted - due);
         assert_true(emitted - due >= -500 && emitted - due <= (int64_t)(MAX_LATE_NS / 1000));
+        /* the wall clock of the due time: the same instant as the mono one */
+        {
+                struct timespec mono, real;
+                int64_t wall = json_object_get_int64(json_object_object_get(o, "due_wall_us")), off;
+                char buf[40];
+
+                clock_gettime(CLOCK_MONOTONIC, &mono);
+                clock_gettime(CLOCK_REALTIME, &real);
+                off = (real.tv_sec - mono.tv_sec) * 1000000 + (real.tv_nsec - mono.tv_nsec) / 1000;
+                assert_true(llabs(wall - (due + off)) < 2000);
+                assert_string_equal(json_object_get_string(json_object_object_get(o, "heard_at")),
+                                    sink_format_wall(wall, buf, sizeof buf));
+        }
 }
 
 /* Cues go out in order at their due times; a 40 ms sink runs exactly 40 ms
@@ -280,18 +295,29 @@ static void test_on_time_and_latency(void **state) {
         assert_int_equal(captions_dropped(f->caps), 0);
         assert_int_equal(r.ends, 1);
 
+        /* on_air, the 4 cues, off_air */
         text = slurp(path);
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 json_object *o = json_tokener_parse(line);
+                const char *ev;
 
                 assert_non_null(o);
-                assert_true(lines < 4);
-                check_jsonl_line(o, &s, lines, starts[lines]);
+                assert_true(lines < 6);
+                ev = json_object_get_string(json_object_object_get(o, "event"));
+                if (lines == 0 || lines == 5) {
+                        assert_string_equal(ev, lines == 0 ? "on_air" : "off_air");
+                        assert_int_equal(json_object_get_int64(json_object_object_get(o, "story_id")), 1);
+                        assert_true(json_object_object_get_ex(o, "wall_us", NULL));
+                        assert_true(json_object_object_get_ex(o, "time", NULL));
+                } else {
+                        assert_null(ev);
+                        check_jsonl_line(o, &s, lines - 1, starts[lines - 1]);
+                }
                 lines++;
                 json_object_put(o);
         }
         free(text);
-        assert_int_equal(lines, 4);
+        assert_int_equal(lines, 6);
 }
 
 /* When the device stalls the deadline moves: the timer armed for the old
