@@ -47,6 +47,7 @@ struct rec_cue {
         size_t index;
         uint64_t due_ns, seen_ns;
         int64_t lateness_us;
+        int64_t start_ms, end_ms; /* as the sink was given them */
 };
 
 struct rec {
@@ -64,7 +65,8 @@ static int rec_cue(struct sink *s, const struct story *st, const struct cue *c, 
         struct rec *r = s->data;
 
         assert_true(r->n < 16);
-        r->cues[r->n++] = (struct rec_cue){e->index, e->due_ns, aclock_now_ns(), e->lateness_us};
+        r->cues[r->n++] = (struct rec_cue){e->index,       e->due_ns,   aclock_now_ns(),
+                                           e->lateness_us, c->start_ms, c->end_ms};
         return 0;
 }
 
@@ -123,7 +125,11 @@ static struct story *make_story(uint64_t id, const int64_t *starts, size_t n) {
                 c->spoken = strdup(buf);
                 c->sentence = i;
                 c->start_ms = starts[i];
+                /* 50 ms long, but never past the next cue's start: real cue
+                 * lists never overlap (and the fan-out would hold it back) */
                 c->end_ms = starts[i] < 0 ? -1 : starts[i] + 50;
+                if (i + 1 < n && starts[i + 1] >= starts[i])
+                        c->end_ms = MIN(c->end_ms, starts[i + 1]);
         }
         return st;
 }
@@ -542,6 +548,72 @@ static void test_webvtt(void **state) {
         assert_non_null(strstr(got, "00:00:00.020 --> 00:00:00.070"));
 }
 
+/* A story on air with estimated times switches to aligned ones whose next
+ * cue starts (and one even ends) before the end of the cue already shown:
+ * every sink gets cues that never overlap or run backwards, each emitted
+ * at the due time of the start it is given, and the archive holds the
+ * same times. */
+static void test_monotone(void **state) {
+        struct fx *f = *state;
+        static const int64_t starts[] = {0, 100, 200, 300};
+        struct sink_config sc = {.type = SINK_WEBVTT};
+        struct sink *sinks[2];
+        struct cue *c;
+        struct aclock_sample s;
+        struct rec r;
+        char dir[128], file[600] = "";
+        _cleanup_free_ char *got = NULL;
+        struct dirent *de;
+        DIR *d;
+
+        snprintf(dir, sizeof dir, "%s/archive", f->dir);
+        sc.path = dir;
+        sinks[0] = rec_sink(&r, 0);
+        assert_int_equal(sink_new(NULL, &sc, &sinks[1]), 0);
+        setup_caps(f, sinks, 2);
+        f->story = make_story(9, starts, 4);
+        c = f->story->cues->cues;
+        c[0].end_ms = 90; /* the estimate: cue 0 shown 0..90 */
+        s = publish(f, 9, 0, aclock_now_ns(), true);
+        captions_story_started(f->caps, f->story);
+        run_until(f, &r.n, 1, 1000);
+        assert_int_equal(r.n, 1);
+        /* alignment arrives: cue 1 said at 40..120, cue 2 at 60..80 (inside
+         * cue 0's estimate), cue 3 at 130..180 */
+        c[1].start_ms = 40, c[1].end_ms = 120;
+        c[2].start_ms = 60, c[2].end_ms = 80;
+        c[3].start_ms = 130, c[3].end_ms = 180;
+        captions_replan(f->caps);
+        run_until(f, &r.n, 4, 1000);
+        assert_int_equal(r.n, 4);
+        captions_story_ended(f->caps, f->story);
+        for (size_t i = 1; i < 4; i++) {
+                assert_true(r.cues[i].start_ms >= r.cues[i - 1].end_ms);
+                assert_true(r.cues[i].end_ms >= r.cues[i].start_ms);
+                assert_on_time(&r.cues[i], aclock_media_to_mono(&s, r.cues[i].start_ms, 0));
+        }
+        assert_int_equal(r.cues[1].start_ms, 90);
+        assert_int_equal(r.cues[1].end_ms, 120);
+        assert_int_equal(r.cues[2].start_ms, 120); /* ended before: shown for no time */
+        assert_int_equal(r.cues[2].end_ms, 120);
+        assert_int_equal(r.cues[3].start_ms, 130);
+        assert_int_equal(r.cues[3].end_ms, 180);
+        /* the story's own times are not touched */
+        assert_int_equal(c[1].start_ms, 40);
+
+        d = opendir(dir);
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        snprintf(file, sizeof file, "%s/%s", dir, de->d_name);
+        closedir(d);
+        got = slurp(file);
+        assert_non_null(strstr(got, "00:00:00.000 --> 00:00:00.090\n"));
+        assert_non_null(strstr(got, "00:00:00.090 --> 00:00:00.120\n"));
+        assert_non_null(strstr(got, "00:00:00.120 --> 00:00:00.120\n"));
+        assert_non_null(strstr(got, "00:00:00.130 --> 00:00:00.180\n"));
+}
+
 /* Runs a three-cue story through a terminal sink; returns what it printed. */
 static char *terminal_run(struct fx *f, bool show_speaker) {
         static const int64_t starts[] = {61200, 61210, 61220};
@@ -698,6 +770,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_waits_for_clock, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_untimed_held, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_webvtt, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_monotone, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_terminal, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_next_up, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_sink_new_errors, fx_setup, fx_teardown),
