@@ -40,6 +40,12 @@ int sink_new(sd_event *event, const struct sink_config *sc, struct sink **ret) {
                 return sink_jsonl_new(sc, ret);
         case SINK_WEBVTT:
                 return sink_webvtt_new(sc, ret);
+        case SINK_RDS:
+                return sink_rds_new(event, sc, ret);
+        case SINK_DLS:
+                return sink_dls_new(sc, ret);
+        case SINK_ICECAST:
+                return sink_icecast_new(event, sc, ret);
         }
         return -EINVAL;
 }

@@ -68,3 +68,6 @@ char *sink_format_wall(int64_t wall_us, char *buf, size_t size);
 int sink_terminal_new(const struct sink_config *sc, struct sink **ret);
 int sink_jsonl_new(const struct sink_config *sc, struct sink **ret);
 int sink_webvtt_new(const struct sink_config *sc, struct sink **ret);
+int sink_rds_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
+int sink_dls_new(const struct sink_config *sc, struct sink **ret);
+int sink_icecast_new(sd_event *event, const struct sink_config *sc, struct sink **ret);

@@ -283,8 +283,15 @@ static int make_sinks(struct manager *m, const struct nextup_config *c, struct s
         for (size_t i = 0; i < c->n_sinks; i++) {
                 r = sink_new(m->event, &c->sinks[i], &sinks[i]);
                 if (r < 0) {
+                        const struct sink_config *sc = &c->sinks[i];
+
                         log_error_errno(r, "Cannot open caption sink %zu ('%s'): %m", i,
-                                        c->sinks[i].path ? c->sinks[i].path : "terminal");
+                                        sc->path          ? sc->path
+                                        : sc->credentials ? sc->credentials
+                                        : sc->connect     ? sc->connect
+                                        : sc->udp         ? sc->udp
+                                        : sc->device      ? sc->device
+                                                          : "terminal");
                         for (size_t k = 0; k < i; k++)
                                 sink_free(sinks[k]);
                         free(sinks);
