@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* rds.c: RadioText for FM receivers, through the encoder's own protocol.
  * What goes out is chosen by the policy: "now_next" shows the story's
- * title (with its first speaker as RT+ artist when both fit) and, when
+ * title (with the speaker who opens it as RT+ artist when both fit) and, when
  * something is queued, "Next: TITLE" in turn; "captions" shows the title,
  * then the captions cut into 64-character chunks on word boundaries.
  *
@@ -284,15 +284,16 @@ static void queue_push(struct rds *r, const struct rds_text *t) {
         r->q_len++;
 }
 
-/* "TITLE - SPEAKER" with RT+ title and artist when it fits, else TITLE. */
+/* "TITLE - SPEAKER" with RT+ title and artist when the first cue names
+ * its speaker and it all fits, else TITLE tagged as the title. */
 static int set_now(struct rds *r, const struct story *st) {
         const char *speaker = NULL;
         _cleanup_free_ char *both = NULL;
         struct rds_text title;
         int k;
 
-        for (size_t i = 0; st->cues && i < st->cues->n_cues && !speaker; i++)
-                speaker = st->cues->cues[i].speaker;
+        if (st->cues && st->cues->n_cues > 0) /* who opens the story, if the transcript says */
+                speaker = st->cues->cues[0].speaker;
         k = text_set(r, &title, st->title && *st->title ? st->title : "(untitled)");
         if (k < 0)
                 return k;
