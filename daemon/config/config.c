@@ -233,8 +233,7 @@ static void check_template(struct errs *e, const config_setting_t *s, const char
                 err_at(e, config_setting_get_member(s, "template"), NULL, "must contain {text}");
 }
 
-static void parse_rds(struct errs *e, const config_setting_t *s, const char *dir, struct sink_config *sink,
-                      bool has_path) {
+static void parse_rds(struct errs *e, const config_setting_t *s, const char *dir, struct sink_config *sink) {
         static const char *const targets[] = {"path", "connect", "udp", "device"};
         int dialect = -1, policy = 0, charset = 0, n_targets = 0, baud = 9600;
         const char *t;
@@ -373,7 +372,7 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
                         err_at(e, m, NULL, "not used by %s sinks", sink_types[type]);
         }
         if (type == SINK_RDS)
-                parse_rds(e, s, dir, sink, r_path > 0);
+                parse_rds(e, s, dir, sink);
         else if (type == SINK_ICECAST)
                 parse_icecast(e, s, dir, sink);
 }

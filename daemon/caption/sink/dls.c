@@ -193,9 +193,12 @@ int sink_dls_new(const struct sink_config *sc, struct sink **ret) {
                 return -ENOMEM;
         d->dl_plus = sc->dl_plus;
         d->path = strdup(sc->path);
-        if (!d->path || asprintf(&d->tmp, "%s.tmp", sc->path) < 0 ||
-            asprintf(&name, "dls:'%s'", sc->path) < 0) {
-                d->tmp = NULL;
+        if (!d->path || asprintf(&d->tmp, "%s.tmp", sc->path) < 0) {
+                d->tmp = NULL; /* undefined after a failure */
+                dls_free(&(struct sink){.data = d});
+                return -ENOMEM;
+        }
+        if (asprintf(&name, "dls:'%s'", sc->path) < 0) {
                 name = NULL;
                 dls_free(&(struct sink){.data = d});
                 return -ENOMEM;

@@ -140,7 +140,10 @@ static int open_append(const char *path, FILE **ret) {
         _cleanup_close_ int fd = -1;
         FILE *f;
 
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        /* O_NONBLOCK: nothing for a file; a FIFO without a reader fails to
+         * open and one whose reader stalls fails the write, instead of
+         * stopping the loop */
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0644);
         if (fd < 0)
                 return -errno;
         f = fdopen(fd, "a");

@@ -68,7 +68,7 @@ struct rds {
 
         /* now_next */
         struct rds_text now, next;
-        bool have_now, have_next, showing_next;
+        bool have_now, have_next;
         /* captions */
         struct rds_text queue[RDS_QUEUE];
         size_t q_head, q_len;
@@ -210,10 +210,8 @@ static const struct rds_text *rds_pick(struct rds *r) {
         }
         if (r->policy == RDS_POLICY_CAPTIONS && r->running)
                 return NULL; /* between chunks the last one stays */
-        if (r->have_now && r->have_next) {
-                r->showing_next = !r->showing_next;
-                return r->showing_next ? &r->next : &r->now;
-        }
+        if (r->have_now && r->have_next) /* in turn: whichever is not up */
+                return text_eq(&r->current, &r->now) ? &r->next : &r->now;
         if (r->have_now && !text_eq(&r->now, &r->current))
                 return &r->now;
         if (r->have_next && !text_eq(&r->next, &r->current))
@@ -327,7 +325,6 @@ static int rds_story_start(struct sink *s, const struct story *st) {
         k = set_now(r, st);
         if (k < 0)
                 return k;
-        r->showing_next = true; /* the title first */
         if (r->policy == RDS_POLICY_CAPTIONS)
                 queue_push(r, &r->now);
         rds_pump(r); /* after the last text's dwell, like any other */
