@@ -5,8 +5,10 @@ with DL Plus tags (ITEM.TITLE on the title, PROGRAMME.NEXT on what is next,
 the item toggle flipping per story, running while on air) and a label of at
 most 128 characters whose tags point at the right characters. The file is
 replaced, never rewritten in place: a reader polling it (as ODR-PadEnc
-does) sees the old label or the new one, always a whole one."""
+does) sees the old label or the new one, always a whole one. A reload
+(SIGHUP) leaves the label of the story on air alone."""
 import os
+import signal
 import threading
 import time
 
@@ -60,7 +62,13 @@ class Dls(nt.NextupTestCase):
             ia = d.add(a)["id"]
             d.wait_on_air(ia, 10)
             ib = d.add(b)["id"]
-            nt.wait_for(lambda: any("Next: " in s for s in seen), 5, "next up in the label", d.describe)
+            nt.wait_for(lambda: any(" - Next: " in s for s in seen), 5, "next up in the label", d.describe)
+            # a reload makes new sinks; the label on air stays as it is
+            n_seen = len(seen)
+            d.signal(signal.SIGHUP)
+            nt.wait_for(lambda: "Configuration reloaded" in d.stderr(), 5, "reload", d.describe)
+            time.sleep(0.1)
+            self.assertEqual(len(seen), n_seen, seen[n_seen:])
             d.wait_on_air(ib, 30)
             nt.wait_for(lambda: d.status()["state"] == "idle", 30, "idle", d.describe)
             time.sleep(0.2)

@@ -6,7 +6,8 @@
  * file starts with ODR-PadEnc's parameter block carrying DL Plus tags
  * (ETSI TS 102 980): ITEM.TITLE on the title, PROGRAMME.NEXT on what is
  * next, the item toggle flipped per story and the running bit set while
- * one is on air.
+ * one is on air. The toggle is read back from the file when the sink is
+ * made, so that it still flips across a reload or a restart.
  *
  * A label is at most 128 bytes on air, in the same EBU Latin set as RDS:
  * the text is mapped to that set first (so one character is one byte on
@@ -114,6 +115,28 @@ static int dls_write(struct dls *d) {
         return r;
 }
 
+/* The item toggle the file carries now, so that the next story flips it
+ * even when this sink is new (a reload, a restart). */
+static bool read_toggle(const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[128];
+
+        while (f && fgets(line, sizeof line, f))
+                if (strncmp(line, "DL_PLUS_ITEM_TOGGLE=", 20) == 0)
+                        return line[20] == '1';
+        return false;
+}
+
+static int check_writable(struct dls *d) {
+        int fd = open(d->tmp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        (void)unlink(d->tmp);
+        return 0;
+}
+
 static int set_text(struct dls *d, char **dst, const char *utf8) {
         char *t = NULL;
 
@@ -203,8 +226,11 @@ int sink_dls_new(const struct sink_config *sc, struct sink **ret) {
                 dls_free(&(struct sink){.data = d});
                 return -ENOMEM;
         }
-        /* an empty label now, so that a wrong folder shows at start-up */
-        r = dls_write(d);
+        /* a wrong folder shows now, not at the first story; the label
+         * itself is left alone (after a reload the old sink still owns
+         * it until the story on air ends) */
+        d->toggle = read_toggle(d->path);
+        r = check_writable(d);
         if (r >= 0)
                 r = sink_alloc(&dls_ops, name, sc, d, ret);
         if (r < 0)
