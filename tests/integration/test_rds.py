@@ -231,6 +231,37 @@ class Rds(nt.NextupTestCase):
             self.assertIn(dg[-4:-2], (b"|A", b"|B"))
             self.assertTrue(all(0x20 <= c < 0x7F for c in dg[:-2]), dg)
 
+    def test_serial(self):
+        """The line dialect on a serial line (a pty here): raw bytes, the
+        template's CR LF untouched by any tty translation."""
+        a = nt.fixture("weather")
+        master, slave = os.openpty()
+        os.set_blocking(master, False)
+        d = self.daemon(start=False)
+        d.write_config(extra_sinks=[
+            '{ type = "rds"; dialect = "line"; device = %s; baud = 19200; dwell_ms = %d; }'
+            % (nt.conf_str(os.ttyname(slave)), DWELL_MS)])
+        d.start()
+        got, tty = b"", os.ttyname(slave)
+        try:
+            ia = d.add(a)["id"]
+            d.wait_on_air(ia, 10)
+
+            def read():
+                nonlocal got
+                try:
+                    got += os.read(master, 4096)
+                except BlockingIOError:
+                    pass
+                return b"RT=" + rds(nt.SPECS["weather"]["title"]) + b"\r\n" in got
+            nt.wait_for(read, 10, "RadioText on the serial line", d.describe)
+        finally:
+            os.close(master)
+            os.close(slave)
+        self.assertIn(b"RT=" + rds(nt.SPECS["weather"]["title"]) + b"\r\n", got)
+        self.assertIn(b"RT=Next: " + rds(nt.SPECS["weather"]["title"]) + b"\r\n", got)   # before air
+        self.assertIn("rds:'%s': connected" % tty, d.stderr())
+
     def test_unreachable(self):
         """No reader, connection refused: logged, the air goes on, and
         they recover once someone listens."""
