@@ -209,7 +209,7 @@ static const struct rds_text *rds_pick(struct rds *r) {
                 return t;
         }
         if (r->policy == RDS_POLICY_CAPTIONS && r->running)
-                return NULL; /* between chunks the last one stays */
+                return NULL;             /* between chunks the last one stays */
         if (r->have_now && r->have_next) /* in turn: whichever is not up */
                 return text_eq(&r->current, &r->now) ? &r->next : &r->now;
         if (r->have_now && !text_eq(&r->now, &r->current))
