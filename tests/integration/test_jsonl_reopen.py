@@ -6,10 +6,14 @@ time), a story gives an on_air and an off_air record around its cues, and
 after the file is moved away `nextupctl reopen` (and SIGHUP) make the
 daemon write to a new file at the old path, mid-story, with nothing lost
 or written twice. A reopen that cannot create the file is an error reply
-naming the sink, and the old file goes on."""
+naming the sink, and the old file goes on. The shipped logrotate snippet,
+run by the real logrotate, rotates the file mid-story."""
 import os
+import shutil
 import signal
+import subprocess
 import time
+import unittest
 
 import nextuptest as nt
 
@@ -18,6 +22,9 @@ def records(path):
     import json
     with open(path, encoding="utf-8") as f:
         return [json.loads(l) for l in f.read().split("\n")[:-1] if l.strip()]
+
+
+LOGROTATE = shutil.which("logrotate") or ("/usr/sbin/logrotate" if os.path.exists("/usr/sbin/logrotate") else None)
 
 
 class JsonlReopen(nt.NextupTestCase):
@@ -85,6 +92,36 @@ class JsonlReopen(nt.NextupTestCase):
         nt.wait_for(lambda: any(x.get("story_id") == ib for x in records(d.jsonl + ".3")), 20,
                     "records in the old file", d.describe)
         os.rmdir(d.jsonl)
+
+
+    @unittest.skipUnless(LOGROTATE, "logrotate is not installed (scripts/install-deps installs it)")
+    def test_logrotate_snippet(self):
+        """The shipped config/logrotate.d/nextup, pointed at this daemon's
+        file and socket, rotates it mid-story: the daemon goes on in a new
+        file, the rotated one is complete, nothing is lost."""
+        a = nt.fixture("market")
+        d = self.daemon()
+        with open(os.path.join(nt.SOURCE_DIR, "config", "logrotate.d", "nextup")) as f:
+            snippet = f.read()
+        self.assertIn("/var/lib/nextup/captions.jsonl {", snippet)
+        snippet = (snippet.replace("/var/lib/nextup/captions.jsonl", d.jsonl)
+                   .replace("/usr/bin/nextupctl", nt.binary("nextupctl"))
+                   .replace("/run/nextup/control.sock", d.socket))
+        conf = os.path.join(d.tmp, "logrotate.conf")
+        with open(conf, "w") as f:
+            f.write(snippet)
+        ia = d.add(a)["id"]
+        d.wait_on_air(ia, 10)
+        nt.wait_for(lambda: len(d.cues()) >= 2, 10, "two cues", d.describe)
+        r = subprocess.run([LOGROTATE, "-f", "-s", os.path.join(d.tmp, "logrotate.state"), conf],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(d.jsonl + ".1"), os.listdir(d.tmp))   # delaycompress: .1 plain
+        nt.wait_for(lambda: any(e["event"] == "off_air" for e in d.jsonl_events()), 40, "off_air", d.describe)
+        idx = [x["cue_index"] for x in records(d.jsonl + ".1") + records(d.jsonl)
+               if "cue_index" in x and x["story_id"] == ia]
+        self.assertEqual(idx, list(range(len(idx))))
+        self.assertGreater(len(records(d.jsonl)), 0, "the daemon writes the new file")
 
 
 if __name__ == "__main__":
