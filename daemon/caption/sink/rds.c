@@ -268,7 +268,7 @@ static int on_dwell(sd_event_source *s, uint64_t usec, void *userdata) {
 static void on_connect(void *userdata) {
         struct rds *r = userdata;
 
-        if (r->last_sent_usec > 0)
+        if (r->link && r->last_sent_usec > 0) /* r->link: not from inside outlink_new */
                 rds_emit(r, &r->current);
 }
 
