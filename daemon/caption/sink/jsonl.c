@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "aclock.h"
 #include "config.h"
+#include "json-util.h"
 #include "queue.h"
 #include "segment.h"
 
@@ -29,8 +30,6 @@ struct jsonl {
         char *path;
         FILE *f;
 };
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* "wall_us" and "time" of CLOCK_MONOTONIC MONO_NS. */
 static void add_wall(json_object *o, const char *key_us, const char *key_time, uint64_t mono_ns) {
@@ -81,14 +80,14 @@ static int jsonl_write(struct jsonl *j, json_object *o) {
 }
 
 static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c, const struct cue_emit *e) {
-        _cleanup_(json_object_putp) json_object *o = cue_to_json(st, c, e, s->latency_ms);
+        _cleanup_json_ json_object *o = cue_to_json(st, c, e, s->latency_ms);
 
         return jsonl_write(s->data, o);
 }
 
 /* Not a cue: readers tell the two apart by "event" (cues have "cue_index"). */
 static int jsonl_next_up(struct sink *s, const struct story *next, uint64_t mono_ns) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *o = json_object_new_object();
 
         if (!o)
                 return -ENOMEM;
