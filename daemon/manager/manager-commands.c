@@ -216,7 +216,15 @@ static struct json_object *simple_cmd(struct manager *m, const char *cmd) {
                 r = playout_resume(m->playout);
         else if (strcmp(cmd, "clear") == 0)
                 return cmd_clear(m);
-        else
+        else if (strcmp(cmd, "reopen") == 0) {
+                size_t failed = manager_reopen(m);
+
+                if (failed > 0)
+                        return control_error("%zu caption sink(s) could not reopen their files, see the "
+                                             "daemon's log",
+                                             failed);
+                return control_ok();
+        } else
                 return NULL;
         if (r < 0)
                 return control_error("'%s' failed: %s", cmd, strerror(-r));
@@ -259,6 +267,6 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         if (reply)
                 return reply;
         return control_error("unknown command '%.64s' (add, insert, remove, move, list, status, skip, "
-                             "pause, resume, clear, asrun, subscribe, at, schedule, unschedule)",
+                             "pause, resume, clear, reopen, asrun, subscribe, at, schedule, unschedule)",
                              cmd);
 }
