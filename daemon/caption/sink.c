@@ -38,6 +38,8 @@ int sink_new(sd_event *event, const struct sink_config *sc, struct sink **ret) {
                 return sink_jsonl_new(sc, ret);
         case SINK_WEBVTT:
                 return sink_webvtt_new(sc, ret);
+        case SINK_TCP:
+                return sink_tcp_new(event, sc, ret);
         }
         return -EINVAL;
 }

@@ -58,3 +58,7 @@ int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_c
 int sink_terminal_new(const struct sink_config *sc, struct sink **ret);
 int sink_jsonl_new(const struct sink_config *sc, struct sink **ret);
 int sink_webvtt_new(const struct sink_config *sc, struct sink **ret);
+/* tcp: JSON lines (feed.h) to every client of sc->listen; sources on EVENT. */
+int sink_tcp_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
+/* Clients connected to S when it is a tcp sink, else 0 (for metrics). */
+size_t sink_tcp_clients(const struct sink *s);

@@ -26,6 +26,7 @@
 
 #include "cleanup.h"
 #include "config-internal.h"
+#include "netaddr.h"
 
 static const char *const file_drivers[] = {"wav", "raw", "au"};
 static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug"};
@@ -33,6 +34,7 @@ static const char *const sink_types[] = {
         [SINK_TERMINAL] = "terminal",
         [SINK_JSONL] = "jsonl",
         [SINK_WEBVTT] = "webvtt",
+        [SINK_TCP] = "tcp",
 };
 static const char *const resume_policies[] = {
         [RESUME_AUTO] = "auto",
@@ -142,12 +144,45 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
         (void)get_mode(e, g, "mode", &c->control_mode);
 }
 
+/* A listen address "HOST:PORT": 1 set, 0 absent, -EINVAL reported. */
+static int get_listen(struct errs *e, const config_setting_t *g, const char *name, char **ret) {
+        struct netaddr a;
+        const char *v;
+        int r;
+
+        r = get_string(e, g, name, false, &v);
+        if (r <= 0)
+                return r;
+        if (netaddr_parse(v, &a) < 0) {
+                err_at(e, config_setting_get_member(g, name), NULL,
+                       "\"%s\" is not a listen address (\"127.0.0.1:8080\", \"[::1]:8080\" or "
+                       "\"*:8080\")",
+                       v);
+                return -EINVAL;
+        }
+        set_str(e, ret, v);
+        return 1;
+}
+
+static void parse_http(struct errs *e, const config_setting_t *root, struct nextup_config *c) {
+        static const char *const keys[] = {"listen", "latency_ms", "max_clients"};
+        const config_setting_t *g = get_aggregate(e, root, "http", false);
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        if (get_listen(e, g, "listen", &c->http_listen) == 0)
+                err_at(e, g, "listen", "required (\"127.0.0.1:8080\")");
+        (void)get_int(e, g, "latency_ms", 0, 10000, &c->http_latency_ms);
+        (void)get_int(e, g, "max_clients", 1, 100000, &c->http_max_clients);
+}
+
 /* One element of captions.sinks. Checks that keys fit the sink's type,
  * since a "path" on a terminal sink would otherwise be silently dropped. */
 static void parse_sink(struct errs *e, const config_setting_t *s, const char *dir,
                        struct sink_config *sink) {
-        static const char *const keys[] = {"type", "path", "latency_ms", "show_speaker"};
-        int type = -1, r_type, r_path;
+        static const char *const keys[] = {"type", "path", "latency_ms", "show_speaker", "listen"};
+        int type = -1, r_type, r_path, r_listen;
 
         if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
                 err_at(e, s, NULL, "expected a group { ... }");
@@ -156,9 +191,10 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
         check_keys(e, s, keys, ELEMENTSOF(keys));
         r_type = get_enum(e, s, "type", sink_types, ELEMENTSOF(sink_types), &type);
         if (r_type == 0)
-                err_at(e, s, "type", "required (terminal, jsonl or webvtt)");
+                err_at(e, s, "type", "required (terminal, jsonl, webvtt or tcp)");
         (void)get_int(e, s, "latency_ms", 0, 10000, &sink->latency_ms);
         r_path = get_path(e, s, "path", dir, &sink->path);
+        r_listen = get_listen(e, s, "listen", &sink->listen);
         (void)get_bool(e, s, "show_speaker", &sink->show_speaker);
         if (r_type <= 0)
                 return;
@@ -166,8 +202,14 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
         sink->type = (enum sink_type)type;
         if (type == SINK_TERMINAL && r_path > 0)
                 err_at(e, config_setting_get_member(s, "path"), NULL, "not used by terminal sinks");
-        if (type != SINK_TERMINAL && r_path == 0)
+        if (type == SINK_TCP && r_path > 0)
+                err_at(e, config_setting_get_member(s, "path"), NULL, "not used by tcp sinks");
+        if (type != SINK_TERMINAL && type != SINK_TCP && r_path == 0)
                 err_at(e, s, "path", "required for %s sinks", sink_types[type]);
+        if (type == SINK_TCP && r_listen == 0)
+                err_at(e, s, "listen", "required for tcp sinks (\"127.0.0.1:8081\")");
+        if (type != SINK_TCP && r_listen > 0)
+                err_at(e, config_setting_get_member(s, "listen"), NULL, "only used by tcp sinks");
         if (type != SINK_TERMINAL && config_setting_get_member(s, "show_speaker"))
                 err_at(e, config_setting_get_member(s, "show_speaker"), NULL, "only used by terminal sinks");
 }
@@ -185,8 +227,10 @@ static void parse_sinks(struct errs *e, const config_setting_t *list, const char
                         return;
                 }
         }
-        for (size_t i = 0; i < c->n_sinks; i++)
+        for (size_t i = 0; i < c->n_sinks; i++) {
                 free(c->sinks[i].path);
+                free(c->sinks[i].listen);
+        }
         free(c->sinks);
         c->sinks = sinks;
         c->n_sinks = n;
@@ -530,8 +574,8 @@ static void parse_dropboxes(struct errs *e, const config_setting_t *root, const 
 static void parse_root(struct errs *e, const config_setting_t *root, const char *dir,
                        struct nextup_config *c) {
         static const char *const keys[] = {
-                "output",  "control", "state_dir", "log_level", "captions", "startup",
-                "playout", "filler",  "silence",   "asrun",     "schedule", "dropbox",
+                "output", "control", "state_dir", "log_level", "captions", "startup", "playout",
+                "filler", "silence", "asrun",     "schedule",  "dropbox",  "http",
         };
         int level;
 
@@ -549,6 +593,7 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
         parse_asrun(e, root, dir, c); /* after state_dir: its default lives there */
         parse_schedule(e, root, dir, c);
         parse_dropboxes(e, root, dir, c);
+        parse_http(e, root, c);
 }
 
 /* The documented defaults (docs/interfaces.md); the file overrides them. */
@@ -578,6 +623,7 @@ static int config_new_default(struct nextup_config **ret) {
                 .silence_enabled = true,
                 .silence_dbfs = -50,
                 .silence_ms = 10000,
+                .http_max_clients = 2000,
                 /* asrun_path follows state_dir, so it is set once the file is read */
         };
         if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark || !c->sinks) {
@@ -730,9 +776,12 @@ struct nextup_config *config_free(struct nextup_config *c) {
         free(c->control_socket);
         free(c->state_dir);
         free(c->speaker_mark);
-        for (size_t i = 0; i < c->n_sinks; i++)
+        for (size_t i = 0; i < c->n_sinks; i++) {
                 free(c->sinks[i].path);
+                free(c->sinks[i].listen);
+        }
         free(c->sinks);
+        free(c->http_listen);
         for (size_t i = 0; i < c->n_startup; i++) {
                 free(c->startup[i].audio);
                 free(c->startup[i].transcript);

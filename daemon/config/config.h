@@ -16,6 +16,7 @@ enum sink_type {
         SINK_TERMINAL,
         SINK_JSONL,
         SINK_WEBVTT,
+        SINK_TCP,
 };
 
 struct sink_config {
@@ -23,6 +24,7 @@ struct sink_config {
         char *path;        /* jsonl: file; webvtt: archive directory; terminal: NULL */
         int latency_ms;    /* 0..10000, added to the audio clock for this sink */
         bool show_speaker; /* terminal: print the speaker name */
+        char *listen;      /* tcp: "HOST:PORT" (netaddr_parse), else NULL */
 };
 
 /* After a restart, what happens to the story that was on air. */
@@ -87,6 +89,11 @@ struct nextup_config {
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */
+
+        /* http { } : NULL listen = no HTTP server */
+        char *http_listen;    /* "HOST:PORT" (netaddr_parse) */
+        int http_latency_ms;  /* 0..10000, default 0: the SSE feed's sink latency */
+        int http_max_clients; /* 1..100000, default 2000: connections at once */
 
         /* captions { } */
         int max_chars;      /* 10..200, default 37 */

@@ -191,7 +191,7 @@ static int64_t on_air_mono_us(struct manager *m) {
         return (int64_t)(aclock_media_to_mono(&s, 0, 0) / 1000);
 }
 
-static struct json_object *cmd_status(struct manager *m) {
+struct json_object *manager_status_json(struct manager *m) {
         struct json_object *reply = control_ok();
         struct story *next = queue_get(m->queue, 0);
 
@@ -268,7 +268,7 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         if (strcmp(cmd, "list") == 0)
                 return cmd_list(m);
         if (strcmp(cmd, "status") == 0)
-                return cmd_status(m);
+                return manager_status_json(m);
         if (strcmp(cmd, "asrun") == 0)
                 return manager_cmd_asrun(m, req);
         if (strcmp(cmd, "at") == 0)

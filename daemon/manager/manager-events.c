@@ -129,6 +129,7 @@ void manager_alert(struct manager *m, const char *what, const char *fmt, ...) {
                 msg = NULL;
         if (m->captions)
                 captions_alert(m->captions, what, msg ? msg : what);
+        manager_http_count(m, "alert");
         manager_event(m, ev);
 }
 
@@ -171,6 +172,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         };
         struct json_object *e;
 
+        manager_http_off_air(m, story, reason, played_ms);
         if (m->asrun && asrun_append(m->asrun, &rec) == -ENOMEM)
                 log_error("As-run record of #%llu lost (out of memory)", (unsigned long long)story->id);
         e = event_new("off_air");

@@ -153,6 +153,7 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
 static void on_silence(struct manager *m, const struct playout_event *ev) {
         const char *title = m->on_air && m->on_air->id == ev->item_id ? m->on_air->title : "?";
 
+        manager_http_count(m, "silence");
         log_warning("Silence on air for %d ms in #%llu '%s', skipping to the next item",
                     m->config->silence_ms, (unsigned long long)ev->item_id, title);
         manager_alert(m, "silence", "#%llu '%s': below %d dBFS for %d ms, skipped",
@@ -199,6 +200,8 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         on_silence(m, &ev);
                         break;
                 case PLAYOUT_IDLE:
+                        if (m->state == AIR_PLAYING)
+                                manager_http_count(m, "dead_air"); /* was playing, now nothing */
                         if (m->state != AIR_PAUSED)
                                 m->state = AIR_IDLE;
                         manager_update_status(m);
@@ -274,8 +277,10 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) 
 
 /* ---- signals and reload ---------------------------------------------- */
 
+/* The config's sinks, and the HTTP server's SSE sink last when it runs. */
 static int make_sinks(struct manager *m, const struct nextup_config *c, struct sink ***ret, size_t *ret_n) {
-        struct sink **sinks = calloc(c->n_sinks ? c->n_sinks : 1, sizeof *sinks);
+        struct sink **sinks = calloc(c->n_sinks + 1, sizeof *sinks);
+        struct sink *sse = NULL;
         int r;
 
         if (!sinks)
@@ -291,8 +296,18 @@ static int make_sinks(struct manager *m, const struct nextup_config *c, struct s
                         return r;
                 }
         }
+        r = manager_http_sink(m, &sse);
+        if (r < 0) {
+                for (size_t k = 0; k < c->n_sinks; k++)
+                        sink_free(sinks[k]);
+                free(sinks);
+                log_error_errno(r, "Cannot create the SSE caption feed: %m");
+                return r;
+        }
+        if (sse)
+                sinks[c->n_sinks] = sse;
         *ret = sinks;
-        *ret_n = c->n_sinks;
+        *ret_n = c->n_sinks + (sse ? 1 : 0);
         return 0;
 }
 
@@ -309,7 +324,9 @@ static int make_captions(struct manager *m, const struct nextup_config *c, struc
                 for (size_t i = 0; i < n; i++)
                         sink_free(sinks[i]);
                 free(sinks);
+                return r;
         }
+        manager_http_watch(m, *ret);
         return r;
 }
 
@@ -529,6 +546,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = aclock_new(&m->clock);
         if (r < 0)
                 goto fail;
+        r = manager_http_start(m); /* before the captions: the SSE sink feeds it */
+        if (r < 0)
+                goto fail;
         r = make_captions(m, config, &m->captions);
         if (r < 0)
                 goto fail;
@@ -602,6 +622,7 @@ struct manager *manager_free(struct manager *m) {
         story_free(m->on_air);
         captions_free(m->captions);
         captions_free(m->captions_next);
+        manager_http_stop(m); /* after the captions: their SSE sink points at it */
         queue_free(m->queue);
         m->asrun = asrun_free(m->asrun);
         aclock_free(m->clock);
