@@ -50,6 +50,8 @@
 #define HTTP_POOL_BYTES (16 * 1024)
 #define HTTP_SNDBUF (64 * 1024)
 #define SSE_BLOCK 4096
+#define HTTP_HEADERS_NS (10 * UINT64_C(1000000000)) /* a request's headers must be in by then */
+#define HTTP_SWEEP_USEC UINT64_C(1000000)
 
 extern const unsigned char http_page[];
 extern const size_t http_page_len;
@@ -69,10 +71,22 @@ struct sse_client {
         bool suspended, ping, dropped, closed;
 };
 
+/* Every connection, for the slowloris deadline: MHD's timeout restarts
+ * at every byte, so a client sending one byte a second would hold a
+ * connection forever without this. */
+struct conn {
+        struct conn *prev, *next;
+        int fd;
+        uint64_t deadline_ns; /* 0: headers are in (a request is being served) */
+};
+
 struct http_server {
         sd_event *event;
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer, *ping;
+        sd_event_source *kick;  /* runs MHD once after connections were resumed */
+        sd_event_source *sweep; /* closes connections past their header deadline */
+        struct conn *conns;
         struct http_handlers h;
         char *listen;
 
@@ -91,6 +105,13 @@ static uint64_t now_ns(void) {
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+static struct conn *conn_of(struct MHD_Connection *conn) {
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        return ci ? ci->socket_context : NULL;
 }
 
 /* ---- driving MHD from sd-event -------------------------------------- */
@@ -119,6 +140,11 @@ static int on_mhd_io(sd_event_source *src, int fd, uint32_t revents, void *userd
         return 0;
 }
 
+static int on_kick(sd_event_source *src, void *userdata) {
+        mhd_run(userdata);
+        return 0;
+}
+
 static int on_mhd_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         mhd_run(userdata);
         return 0;
@@ -142,11 +168,15 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap) {
 
 /* ---- SSE clients ----------------------------------------------------- */
 
+/* MHD processes resumed connections in its next MHD_run; the epoll fd
+ * does not always become readable for it, so the kick source runs it once
+ * the loop is done with more urgent sources. */
 static void client_resume(struct sse_client *c) {
         if (!c->suspended)
                 return;
         c->suspended = false;
         MHD_resume_connection(c->conn);
+        (void)sd_event_source_set_enabled(c->srv->kick, SD_EVENT_ONESHOT);
 }
 
 static void client_log_drop(struct http_server *s, const char *why) {
@@ -387,8 +417,6 @@ static int write_metrics(void *userdata, FILE *f) {
         if (r < 0)
                 return r;
         fprintf(f,
-                "# HELP nextup_feed_clients Clients connected to a caption feed.\n"
-                "# TYPE nextup_feed_clients gauge\n"
                 "nextup_feed_clients{feed=\"sse\"} %zu\n"
                 "# HELP nextup_feed_clients_dropped_total Feed clients dropped for not reading.\n"
                 "# TYPE nextup_feed_clients_dropped_total counter\n"
@@ -434,6 +462,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
                 return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only\n");
         if (!*con_cls) { /* headers are in; a GET has no body to wait for */
+                struct conn *k = conn_of(conn);
+
+                if (k)
+                        k->deadline_ns = 0;
                 *con_cls = &first;
                 return MHD_YES;
         }
@@ -457,24 +489,71 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           "not found (/, /events, /status, /metrics, /stories/ID.vtt)\n");
 }
 
-/* Small send buffers: what a stalled client can hold is bounded. */
+/* Small send buffers: what a stalled client can hold is bounded. Every
+ * connection gets a header deadline (struct conn). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
+        struct http_server *s = cls;
         const union MHD_ConnectionInfo *ci;
+        struct conn *k = *socket_context;
         int size = HTTP_SNDBUF;
 
-        if (code != MHD_CONNECTION_NOTIFY_STARTED)
+        if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+                if (!k)
+                        return;
+                if (k->prev)
+                        k->prev->next = k->next;
+                else
+                        s->conns = k->next;
+                if (k->next)
+                        k->next->prev = k->prev;
+                free(k);
+                *socket_context = NULL;
                 return;
+        }
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (ci)
-                (void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        if (!ci)
+                return;
+        (void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        k = calloc(1, sizeof *k);
+        if (!k)
+                return; /* no deadline for this one; MHD's timeout still applies */
+        k->fd = ci->connect_fd;
+        k->deadline_ns = now_ns() + HTTP_HEADERS_NS;
+        k->next = s->conns;
+        if (s->conns)
+                s->conns->prev = k;
+        s->conns = k;
+        *socket_context = k;
+}
+
+static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata) {
+        struct http_server *s = userdata;
+        uint64_t now = now_ns();
+        unsigned suppressed;
+
+        for (struct conn *k = s->conns; k; k = k->next) {
+                if (k->deadline_ns == 0 || now < k->deadline_ns)
+                        continue;
+                k->deadline_ns = 0;
+                if (ratelimit_ok(&s->rl, now, &suppressed))
+                        log_warning("http: request headers not complete after %u s (slowloris?), "
+                                    "connection closed (%u similar messages suppressed)",
+                                    (unsigned)(HTTP_HEADERS_NS / 1000000000), suppressed);
+                (void)shutdown(k->fd, SHUT_RDWR);
+        }
+        (void)sd_event_source_set_time(src, usec + HTTP_SWEEP_USEC);
+        return 0;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode code) {
         struct http_server *s = cls;
+        struct conn *k = conn_of(conn);
         unsigned suppressed;
 
+        if (k) /* a kept-alive connection: the next request's headers have a deadline too */
+                k->deadline_ns = now_ns() + HTTP_HEADERS_NS;
         if (s->closing || code == MHD_REQUEST_TERMINATED_COMPLETED_OK ||
             code == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN || code == MHD_REQUEST_TERMINATED_CLIENT_ABORT)
                 return;
@@ -583,12 +662,23 @@ int http_server_new(sd_event *event, const char *listen, int max_clients, const 
         if (r >= 0) /* after the caption timers: they fire on time, then clients are written */
                 r = sd_event_source_set_priority(s->io, SD_EVENT_PRIORITY_NORMAL + 10);
         if (r >= 0)
+                r = sd_event_add_defer(event, &s->kick, on_kick, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->kick, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_source_set_priority(s->kick, SD_EVENT_PRIORITY_NORMAL + 10);
+        if (r >= 0)
                 r = sd_event_add_time(event, &s->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, on_mhd_timer, s);
         if (r >= 0)
                 r = sd_event_add_time_relative(event, &s->ping, CLOCK_MONOTONIC, SSE_PING_USEC, 1000000,
                                                on_ping, s);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->ping, SD_EVENT_ON);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, &s->sweep, CLOCK_MONOTONIC, HTTP_SWEEP_USEC, 100000,
+                                               on_sweep, s);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->sweep, SD_EVENT_ON);
         if (r < 0) {
                 http_server_free(s);
                 return r;
@@ -605,7 +695,9 @@ struct http_server *http_server_free(struct http_server *s) {
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->ping);
+        sd_event_source_disable_unref(s->sweep);
         if (s->mhd) {
+                s->kick = sd_event_source_disable_unref(s->kick);
                 /* suspended connections must be resumed before the daemon stops */
                 s->closing = true;
                 for (struct sse_client *c = s->clients; c; c = c->next)

@@ -19,7 +19,9 @@ struct http_handlers {
         struct json_object *(*status)(void *userdata);
         /* Writes the WebVTT of story ID; -ENOENT when no such story is known. */
         int (*story_vtt)(void *userdata, uint64_t id, FILE *f);
-        /* Writes the owner's metrics in Prometheus text format. */
+        /* Writes the owner's metrics in Prometheus text format, ending with the
+         * HELP/TYPE of nextup_feed_clients and its samples: the server adds
+         * its feed="sse" sample right after. */
         int (*metrics)(void *userdata, FILE *f);
         void *userdata;
 };

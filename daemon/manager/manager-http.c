@@ -112,7 +112,8 @@ static int metrics(void *userdata, FILE *f) {
         if (m->captions)
                 for (size_t i = 0; i < captions_n_sinks(m->captions); i++)
                         tcp += sink_tcp_clients(captions_sink(m->captions, i));
-        /* the http server adds the header and its sse line */
+        /* last: the http server appends its feed="sse" line to this family */
+        metric_head(f, "feed_clients", "gauge", "Clients connected to a caption feed.");
         fprintf(f, "nextup_feed_clients{feed=\"tcp\"} %zu\n", tcp);
         return 0;
 }
