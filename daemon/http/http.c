@@ -47,9 +47,9 @@
 #define SSE_MAX_LAG 256u
 #define SSE_PING_USEC (15 * UINT64_C(1000000))
 #define HTTP_TIMEOUT_S 10u
-#define HTTP_POOL_BYTES (16 * 1024)
+#define HTTP_POOL_BYTES (4 * 1024) /* per connection, zeroed by MHD: RSS per client; headers must fit */
 #define HTTP_SNDBUF (64 * 1024)
-#define SSE_BLOCK 4096
+#define SSE_BLOCK 1024
 #define HTTP_HEADERS_NS (10 * UINT64_C(1000000000)) /* a request's headers must be in by then */
 #define HTTP_SWEEP_USEC UINT64_C(1000000)
 
