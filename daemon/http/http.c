@@ -640,7 +640,7 @@ int http_server_new(sd_event *event, const char *listen, int max_clients, const 
                 http_server_free(s);
                 return -ENOMEM;
         }
-        fd = netaddr_listen(&a, 1024);
+        fd = netaddr_listen(&a, 1024, false);
         if (fd < 0) {
                 http_server_free(s);
                 return fd;

@@ -78,7 +78,7 @@ int netaddr_parse(const char *s, struct netaddr *ret) {
         return 0;
 }
 
-int netaddr_listen(const struct netaddr *a, int backlog) {
+int netaddr_listen(const struct netaddr *a, int backlog, bool reuseport) {
         _cleanup_close_ int fd = -1;
         int one = 1, zero = 0;
 
@@ -86,6 +86,8 @@ int netaddr_listen(const struct netaddr *a, int backlog) {
         if (fd < 0)
                 return -errno;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+                return -errno;
+        if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
                 return -errno;
         if (a->sa.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
                 return -errno;

@@ -3,6 +3,7 @@
  * any thread. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 struct netaddr {
@@ -16,5 +17,6 @@ struct netaddr {
 int netaddr_parse(const char *s, struct netaddr *ret);
 
 /* Opens a non-blocking, close-on-exec TCP socket listening on A with
- * SO_REUSEADDR. Returns the fd or -errno. */
-int netaddr_listen(const struct netaddr *a, int backlog);
+ * SO_REUSEADDR, and SO_REUSEPORT when REUSEPORT (a sink re-created by a
+ * reload binds while the old one still listens). Returns the fd or -errno. */
+int netaddr_listen(const struct netaddr *a, int backlog, bool reuseport);

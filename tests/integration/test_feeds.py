@@ -137,6 +137,28 @@ class Feeds(nt.NextupTestCase):
             again.close()
         self.assertStops(d)
 
+    def test_reload_with_tcp_sink(self):
+        """SIGHUP re-creates the sinks: the tcp sink binds its port again
+        while the old one still listens; clients connected after the
+        reload get the next story."""
+        import signal
+        d, hp, tp = feed_daemon(self)
+        d.signal(signal.SIGHUP)
+        nt.wait_for(lambda: "Configuration reloaded" in d.stderr() or "Reload failed" in d.stderr(), 10,
+                    "reload", d.describe)
+        self.assertNotIn("Reload failed", d.stderr())
+        tcp, sse = fc.TCPClient(tp), fc.SSEClient(hp)
+        try:
+            sid = d.add(nt.fixture("weather"))["id"]
+            nt.wait_for(lambda: [e for e in tcp.of("off_air") if e["story_id"] == sid], 30, "story on tcp",
+                        d.describe)
+            self.assertEqual(len(tcp.of("cue")), len(d.cues_of(sid)))
+            self.assertEqual(len(sse.of("cue")), len(d.cues_of(sid)))
+        finally:
+            tcp.close()
+            sse.close()
+        self.assertStops(d)
+
     def test_bad_clients_do_not_touch_the_air(self):
         d, hp, tp = feed_daemon(self)
         fx = nt.fixture("market")

@@ -8,7 +8,11 @@
  * yet, flushed when the socket is writable; a client whose buffer would
  * overflow (it stopped reading) or that vanishes is dropped and logged,
  * rate-limited. The fan-out is a send() per client on the loop thread,
- * which never waits. */
+ * which never waits.
+ *
+ * A reload re-creates the sink while the old one serves the story on
+ * air: the listen socket has SO_REUSEPORT so that both can be bound; the
+ * old one's clients are closed when it is freed (they reconnect). */
 #include "sink.h"
 
 #include <arpa/inet.h>
@@ -294,7 +298,7 @@ int sink_tcp_new(sd_event *event, const struct sink_config *sc, struct sink **re
                 tcp_feed_free(f);
                 return -ENOMEM;
         }
-        r = f->fd = netaddr_listen(&a, 128);
+        r = f->fd = netaddr_listen(&a, 128, true);
         if (r >= 0)
                 r = sd_event_add_io(event, &f->accept_io, f->fd, EPOLLIN, on_accept, f);
         if (r >= 0)
