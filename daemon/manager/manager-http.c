@@ -151,8 +151,9 @@ void manager_http_stop(struct manager *m) {
         m->http = NULL;
 }
 
-int manager_http_sink(struct manager *m, struct sink **ret) {
-        struct sink_config sc = {.latency_ms = m->config->http_latency_ms};
+/* LATENCY_MS from the config being built (a reload's, not yet m->config). */
+int manager_http_sink(struct manager *m, int latency_ms, struct sink **ret) {
+        struct sink_config sc = {.latency_ms = latency_ms};
 
         *ret = NULL;
         if (!m->http || !m->http->server)

@@ -184,7 +184,7 @@ struct sink;
 struct captions;
 int manager_http_start(struct manager *m);
 void manager_http_stop(struct manager *m);
-int manager_http_sink(struct manager *m, struct sink **ret);
+int manager_http_sink(struct manager *m, int latency_ms, struct sink **ret);
 void manager_http_watch(struct manager *m, struct captions *c);
 void manager_http_off_air(struct manager *m, const struct story *s, enum playout_end_reason reason,
                           int64_t played_ms);

@@ -296,7 +296,7 @@ static int make_sinks(struct manager *m, const struct nextup_config *c, struct s
                         return r;
                 }
         }
-        r = manager_http_sink(m, &sse);
+        r = manager_http_sink(m, c->http_latency_ms, &sse);
         if (r < 0) {
                 for (size_t k = 0; k < c->n_sinks; k++)
                         sink_free(sinks[k]);
@@ -417,8 +417,10 @@ static void reload(struct manager *m) {
         }
         if (!str_eq(c->output_driver, m->config->output_driver) ||
             !str_eq(c->output_file, m->config->output_file) || c->rate != m->config->rate ||
-            c->channels != m->config->channels || !str_eq(c->control_socket, m->config->control_socket))
-                log_notice("Output and control socket changes take effect at the next restart");
+            c->channels != m->config->channels || !str_eq(c->control_socket, m->config->control_socket) ||
+            !str_eq(c->http_listen, m->config->http_listen) ||
+            c->http_max_clients != m->config->http_max_clients)
+                log_notice("Output, control socket and http changes take effect at the next restart");
         log_set_max_level(c->log_level);
         /* The story on air keeps its sinks; the new ones take over at the next story. */
         captions_free(m->captions_next);
