@@ -13,6 +13,7 @@ results.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -308,7 +309,10 @@ class Daemon:
         if webvtt:
             sinks.append('{ type = "webvtt"; path = %s; latency_ms = %d; }' % (conf_str(self.archive), latency_ms))
         for path in extra_sinks:
-            sinks.append('{ type = "jsonl"; path = %s; latency_ms = %d; }' % (conf_str(path), latency_ms))
+            if path.lstrip().startswith("{"):      # a sink entry as written in the config
+                sinks.append(path)
+            else:
+                sinks.append('{ type = "jsonl"; path = %s; latency_ms = %d; }' % (conf_str(path), latency_ms))
         sinks += list(sink_text)    # raw libconfig groups, e.g. a tcp sink
         out = ['output = {', '  driver = %s;' % conf_str(output)]
         if output in ("wav", "raw", "au"):
@@ -472,6 +476,11 @@ class Daemon:
         return [c for c in self.cues() if c["story_id"] == story_id]
 
 
+# What ASan, UBSan and TSan print on a finding: a test whose daemon printed
+# one fails, even if the daemon went on (the sanitizer builds of scripts/test).
+SANITIZER_REPORT = re.compile(r"WARNING: ThreadSanitizer|ERROR: (Address|Leak|Thread)Sanitizer|runtime error: ")
+
+
 class NextupTestCase(unittest.TestCase):
     """Temp dir per test; daemons started through self.daemon() are killed
     (and checked for a clean exit by stop()) at the end."""
@@ -484,8 +493,14 @@ class NextupTestCase(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
+        reports = []
         for d in self.daemons:
             d.cleanup()
+            err = d.stderr() if os.path.exists(d.stderr_path) else ""
+            if SANITIZER_REPORT.search(err):
+                reports.append(d.describe())
+        if reports:
+            self.fail("sanitizer report in nextupd's stderr\n" + "\n".join(reports))
         if KEEP:
             print("kept", self.tmp, file=sys.stderr)
         else:
