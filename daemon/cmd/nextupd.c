@@ -14,7 +14,10 @@
 #include "log.h"
 #include "manager.h"
 
-#define DEFAULT_CONFIG "/etc/nextup/nextupd.conf"
+#ifndef NEXTUP_DEFAULT_CONFIG
+#define NEXTUP_DEFAULT_CONFIG "/etc/nextup/nextupd.conf"
+#endif
+#define DEFAULT_CONFIG NEXTUP_DEFAULT_CONFIG
 
 static void help(void) {
         printf("Usage: nextupd [-c FILE] [-n] [--exit-idle]\n"
@@ -23,7 +26,7 @@ static void help(void) {
                "  -n, --check        check the configuration and exit\n"
                "      --exit-idle    exit once nothing is on air or queued\n"
                "  -h, --help         this help\n"
-               "      --version      print the version\n");
+               "  -V, --version      print the version\n");
 }
 
 int main(int argc, char **argv) {
@@ -38,7 +41,7 @@ int main(int argc, char **argv) {
         sigset_t mask;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:nhV", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         path = optarg;
