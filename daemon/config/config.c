@@ -128,7 +128,7 @@ static void parse_output(struct errs *e, const config_setting_t *root, const cha
 
 static void parse_control(struct errs *e, const config_setting_t *root, const char *dir,
                           struct nextup_config *c) {
-        static const char *const keys[] = {"socket", "mode"};
+        static const char *const keys[] = {"socket", "mode", "group"};
         const config_setting_t *g = get_aggregate(e, root, "control", false);
 
         if (!g)
@@ -140,6 +140,7 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
                        "\"%s\" is too long for a socket path (max %zu bytes)", c->control_socket,
                        SUN_PATH_MAX - 1);
         (void)get_mode(e, g, "mode", &c->control_mode);
+        (void)get_group(e, g, "group", &c->control_gid);
 }
 
 /* One element of captions.sinks. Checks that keys fit the sink's type,
@@ -563,6 +564,7 @@ static int config_new_default(struct nextup_config **ret) {
                 .channels = 2,
                 .control_socket = strdup("/run/nextup/control.sock"),
                 .control_mode = 0660,
+                .control_gid = (gid_t)-1,
                 .state_dir = strdup("/var/lib/nextup"),
                 .log_level = LOG_INFO,
                 .max_chars = 37,

@@ -84,6 +84,7 @@ struct nextup_config {
         /* control { } */
         char *control_socket; /* default /run/nextup/control.sock */
         mode_t control_mode;  /* default 0660 */
+        gid_t control_gid;    /* control.group resolved; (gid_t)-1: the daemon's group */
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */

@@ -529,6 +529,17 @@ static int control_listen(struct control *c, const char *path, mode_t mode) {
         return 0;
 }
 
+int control_set_group(struct control *c, gid_t gid) {
+        if (c->adopted || gid == (gid_t)-1 || !c->path)
+                return 0;
+        /* The mode was set before listen(); until this chown the group is
+         * our own, so the window only ever refuses. */
+        if (chown(c->path, (uid_t)-1, gid) < 0)
+                return log_error_errno(errno, "Failed to give control socket '%s' to group %u: %m", c->path,
+                                       (unsigned)gid);
+        return 0;
+}
+
 /* The first socket systemd passed, if it is a listening Unix stream. */
 static int control_adopt(struct control *c) {
         int fd = SD_LISTEN_FDS_START, flags;

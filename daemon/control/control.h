@@ -23,6 +23,10 @@ typedef struct json_object *(*control_handler_t)(struct control_conn *conn, stru
 int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler, void *userdata,
                 struct control **ret);
 struct control *control_free(struct control *c);
+/* Gives the socket control_new() made to group GID (control.group), so
+ * that the group's members may connect; a no-op for a socket systemd
+ * passed (its SocketGroup= applies) or GID (gid_t)-1. */
+int control_set_group(struct control *c, gid_t gid);
 
 /* Helper for handlers: {"ok": false, "error": MESSAGE}. */
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -549,6 +549,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                         &m->control);
         if (r < 0)
                 goto fail; /* control_new said why */
+        r = control_set_group(m->control, config->control_gid);
+        if (r < 0)
+                goto fail;
         r = manager_events_start(m);
         if (r < 0)
                 goto fail;
