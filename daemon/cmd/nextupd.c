@@ -13,6 +13,7 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "output.h"
 
 #ifndef NEXTUP_DEFAULT_CONFIG
 #define NEXTUP_DEFAULT_CONFIG "/etc/nextup/nextupd.conf"
@@ -66,12 +67,19 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
+        /* libao first, so that the configuration check knows its drivers;
+         * libasound's messages go to our log before libao loads it. */
+        output_log_alsa();
+        ao_initialize();
         r = config_load(path, stderr, &config);
-        if (r < 0)
+        if (r < 0) {
+                ao_shutdown();
                 return EXIT_FAILURE;
+        }
         if (check) {
                 printf("configuration OK\n");
                 config_free(config);
+                ao_shutdown();
                 return EXIT_SUCCESS;
         }
         log_set_max_level(config->log_level);
@@ -89,9 +97,9 @@ int main(int argc, char **argv) {
         if (r != MPG123_OK) {
                 log_error("Failed to initialise libmpg123: %s", mpg123_plain_strerror(r));
                 config_free(config);
+                ao_shutdown();
                 return EXIT_FAILURE;
         }
-        ao_initialize();
 
         r = manager_new(config, exit_idle, &m);
         if (r >= 0)

@@ -89,11 +89,12 @@ static void parse_options(struct errs *e, const config_setting_t *g, struct next
 
 static void parse_output(struct errs *e, const config_setting_t *root, const char *dir,
                          struct nextup_config *c) {
-        static const char *const keys[] = {"driver", "file", "options", "rate", "channels"};
+        static const char *const keys[] = {"driver", "file", "options", "rate", "channels", "fallback"};
+        static const char *const fallbacks[] = {"none", "null"};
         const config_setting_t *g = get_aggregate(e, root, "output", false), *opts;
         const char *driver;
         bool file_driver;
-        int r;
+        int r, fallback;
 
         if (!g)
                 return;
@@ -103,8 +104,16 @@ static void parse_output(struct errs *e, const config_setting_t *root, const cha
                 err_at(e, config_setting_get_member(g, "driver"), NULL,
                        "\"%s\" is not a libao driver name (a word such as \"pulse\")", driver);
                 r = -EINVAL;
+        } else if (r > 0 && output_driver_known(driver) == 0) {
+                err_at(e, config_setting_get_member(g, "driver"), NULL,
+                       "\"%s\" is not an output driver libao knows (\"default\", \"pulse\", \"alsa\", "
+                       "\"null\", \"wav\", \"raw\", \"au\", ...)",
+                       driver);
+                r = -EINVAL;
         } else if (r > 0)
                 set_str(e, &c->output_driver, driver);
+        if (get_enum(e, g, "fallback", fallbacks, ELEMENTSOF(fallbacks), &fallback) > 0)
+                c->output_fallback_null = fallback == 1;
 
         file_driver = strv_contains(file_drivers, ELEMENTSOF(file_drivers), c->output_driver);
         switch (get_path(e, g, "file", dir, &c->output_file)) {

@@ -41,6 +41,11 @@ struct manager {
         uint64_t cued_id;     /* what the playout thread has cued */
         enum air_state state;
         const char *output_driver;
+        bool output_down;      /* PLAYOUT_OUTPUT_DOWN until PLAYOUT_OUTPUT_UP */
+        int64_t ended_down_ms; /* the ENDED being handled: its time dropped while the output was
+                                  down; taken by manager_events_off_air */
+        char *last_alert;      /* "what: message" of the last alert, for status */
+        int64_t last_alert_ms; /* its wall-clock time */
 
         sd_event_source *playout_source;
         sd_event_source *watchdog_source;

@@ -123,6 +123,7 @@ static void on_started(struct manager *m, const struct playout_event *ev) {
 static void on_ended(struct manager *m, const struct playout_event *ev) {
         struct story *s;
 
+        m->ended_down_ms = ev->down_frames * 1000 / m->config->rate;
         if (m->on_air && m->on_air->id == ev->item_id) {
                 captions_story_ended(m->captions, m->on_air);
                 log_info("Off air: #%llu '%s' (%s, %lld ms played, %zu cues emitted, %zu dropped)",
@@ -162,6 +163,19 @@ static void on_silence(struct manager *m, const struct playout_event *ev) {
                 log_error("Cannot skip the silent item (out of memory)");
 }
 
+/* The output failed or came back: dead air must be seen, not believed
+ * away. An alert, the STATUS= line, and as-run records (output_down_ms). */
+static void on_output(struct manager *m, const struct playout_event *ev) {
+        m->output_down = ev->type == PLAYOUT_OUTPUT_DOWN;
+        if (m->output_down) {
+                log_error("Output down: %s; reopening it every second, what plays meanwhile is not heard",
+                          ev->message);
+                manager_alert(m, "output_down", "%s; reopening it every second", ev->message);
+        } else
+                manager_alert(m, "output_up", "output '%s' is back", m->output_driver);
+        manager_update_status(m);
+}
+
 /* gap and silence detector options from the configuration. */
 static void set_playout_options(struct manager *m) {
         const struct nextup_config *c = m->config;
@@ -197,6 +211,10 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         break;
                 case PLAYOUT_SILENCE:
                         on_silence(m, &ev);
+                        break;
+                case PLAYOUT_OUTPUT_DOWN:
+                case PLAYOUT_OUTPUT_UP:
+                        on_output(m, &ev);
                         break;
                 case PLAYOUT_IDLE:
                         if (m->state != AIR_PAUSED)
@@ -234,6 +252,13 @@ void manager_update_status(struct manager *m) {
                 n = asprintf(&status, "Idle");
         if (n < 0)
                 return;
+        if (m->output_down) {
+                char *s;
+                if (asprintf(&s, "OUTPUT DOWN (%s) · %s", m->output_driver, status) < 0)
+                        return;
+                free(status);
+                status = s;
+        }
         if (next) {
                 char *s;
                 if (asprintf(&s, "%s · Next up: %s", status, next->title) < 0)
@@ -447,6 +472,7 @@ static int open_output(struct manager *m, struct output **ret) {
                 .n_options = m->config->n_output_options,
                 .rate = m->config->rate,
                 .channels = m->config->channels,
+                .fallback_null = m->config->output_fallback_null,
         };
         int r = output_open(&spec, ret);
 
@@ -611,6 +637,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->last_status);
+        free(m->last_alert);
         free(m);
         return NULL;
 }
