@@ -348,7 +348,8 @@ static struct playout_event ended_event(const struct item *it, enum playout_end_
 
         if (reason == PLAYOUT_END_ERROR)
                 snprintf(ev.message, sizeof ev.message, "'%s': %s", it->path,
-                         error == -EINVAL ? "no MPEG audio found, not an MP3 file" : strerror(-error));
+                         error == -EINVAL ? "not audio nextup can decode (MP3, WAV, FLAC, Ogg, AIFF)"
+                                          : strerror(-error));
         return ev;
 }
 
@@ -405,7 +406,7 @@ static struct item *item_new(struct playout *p, uint64_t id, char *path, int64_t
         if (r < 0) {
                 it->error = r;
                 if (r == -EINVAL)
-                        log_warning("'%s' holds no MPEG audio, it will end with an error", path);
+                        log_warning("'%s' is not audio nextup can decode, it will end with an error", path);
                 else
                         log_warning_errno(r, "Cannot open '%s', it will end with an error: %m", path);
                 return it;
