@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aclock.h"
@@ -191,6 +192,53 @@ static int64_t on_air_mono_us(struct manager *m) {
         return (int64_t)(aclock_media_to_mono(&s, 0, 0) / 1000);
 }
 
+#ifndef NEXTUP_VERSION
+#define NEXTUP_VERSION "unknown"
+#endif
+
+/* Wall-clock ms when what is on air and queued would have played out, or
+ * -1 when a length is not known yet. Paused: as if resumed now. */
+static int64_t queue_end_ms(struct manager *m) {
+        struct timespec ts;
+        int64_t left = 0;
+
+        if (m->on_air) {
+                if (m->on_air->duration_ms < 0)
+                        return -1;
+                left = MAX(m->on_air->duration_ms - manager_position_ms(m), 0);
+        }
+        for (size_t i = 0; i < queue_size(m->queue); i++) {
+                const struct story *s = queue_get(m->queue, i);
+
+                if (s->duration_ms < 0)
+                        return -1;
+                left += s->duration_ms + m->config->gap_ms;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + left;
+}
+
+/* The daemon's own state for `nextupctl status`: version, uptime, the
+ * output and the last alert. */
+static void status_add_daemon(struct manager *m, struct json_object *reply) {
+        struct json_object *alert = NULL;
+        int64_t end = queue_end_ms(m);
+
+        json_object_object_add(reply, "version", json_object_new_string(NEXTUP_VERSION));
+        json_object_object_add(
+                reply, "uptime_ms",
+                json_object_new_int64((int64_t)((aclock_now_ns() - m->started_ns) / 1000000)));
+        json_object_object_add(reply, "queue_end_ms", end >= 0 ? json_object_new_int64(end) : NULL);
+        json_object_object_add(reply, "output_state",
+                               json_object_new_string(m->output_down ? "down" : "up"));
+        if (m->last_alert) {
+                alert = json_object_new_object();
+                json_object_object_add(alert, "message", json_object_new_string(m->last_alert));
+                json_object_object_add(alert, "time_ms", json_object_new_int64(m->last_alert_ms));
+        }
+        json_object_object_add(reply, "last_alert", alert);
+}
+
 static struct json_object *cmd_status(struct manager *m) {
         struct json_object *reply = control_ok();
         struct story *next = queue_get(m->queue, 0);
@@ -202,6 +250,7 @@ static struct json_object *cmd_status(struct manager *m) {
         json_object_object_add(reply, "queue_length", json_object_new_int64((int64_t)queue_size(m->queue)));
         json_object_object_add(reply, "output", json_object_new_string(m->output_driver));
         json_object_object_add(reply, "on_air_mono_us", json_object_new_int64(on_air_mono_us(m)));
+        status_add_daemon(m, reply);
         return reply;
 }
 

@@ -44,6 +44,7 @@ struct manager {
         bool output_down;      /* PLAYOUT_OUTPUT_DOWN until PLAYOUT_OUTPUT_UP */
         int64_t ended_down_ms; /* the ENDED being handled: its time dropped while the output was
                                   down; taken by manager_events_off_air */
+        uint64_t started_ns;   /* CLOCK_MONOTONIC at manager_new, for the uptime in status */
         char *last_alert;      /* "what: message" of the last alert, for status */
         int64_t last_alert_ms; /* its wall-clock time */
 

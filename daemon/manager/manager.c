@@ -539,6 +539,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         }
         m->config = config;
         m->exit_idle = exit_idle;
+        m->started_ns = aclock_now_ns();
         r = fileio_mkdir_p(config->state_dir, 0755);
         if (r < 0)
                 log_warning_errno(r,

@@ -435,25 +435,6 @@ static void print_result(const struct calibrate_result *res, bool json) {
                res->latency_ms);
 }
 
-static void calibrate_help(const char *marker) {
-        printf("Usage: nextupctl [-s SOCKET] calibrate [--source PULSE_SOURCE [--server ADDR] | --record "
-               "CMD]\n"
-               "                 [--marker FILE] [--rate HZ] [--channels N] [--timeout S] [--json]\n"
-               "Measures the output latency: records the output, puts a marker story on air\n"
-               "as next up and times its bursts in the recording.\n\n"
-               "  --source NAME     record this PulseAudio source (default: the default source)\n"
-               "  --server ADDR     the PulseAudio server to record from\n"
-               "  --record CMD      record with this command, which writes raw s16le PCM\n"
-               "  --marker FILE     the marker MP3, its transcript beside it (default '%s')\n"
-               "  --rate HZ         recording rate (default 44100)\n"
-               "  --channels N      recording channels, 1 or 2 (default 2)\n"
-               "  --timeout S       how long to wait for the marker to go on air (default 600)\n"
-               "  --json            print the result as JSON\n\n"
-               "Exit status: 0 measured, 1 the measurement failed, 2 usage error or daemon\n"
-               "unreachable.\n",
-               marker);
-}
-
 /* The marker installed with this nextupctl: the data folder relative to
  * the folder of our own binary, so that a tree installed or moved under
  * another prefix finds its own copy; else the configured data folder. */
@@ -472,6 +453,27 @@ static const char *calibrate_default_marker(void) {
         return NEXTUP_DATADIR "/marker.mp3";
 }
 
+void calibrate_help(void) {
+        const char *marker = calibrate_default_marker();
+
+        printf("Usage: nextupctl [-s SOCKET] calibrate [--source PULSE_SOURCE [--server ADDR] | --record "
+               "CMD]\n"
+               "                 [--marker FILE] [--rate HZ] [--channels N] [--timeout S] [--json]\n"
+               "Measures the output latency: records the output, puts a marker story on air\n"
+               "as next up and times its bursts in the recording.\n\n"
+               "  --source NAME     record this PulseAudio source (default: the default source)\n"
+               "  --server ADDR     the PulseAudio server to record from\n"
+               "  --record CMD      record with this command, which writes raw s16le PCM\n"
+               "  --marker FILE     the marker MP3, its transcript beside it (default '%s')\n"
+               "  --rate HZ         recording rate (default 44100)\n"
+               "  --channels N      recording channels, 1 or 2 (default 2)\n"
+               "  --timeout S       how long to wait for the marker to go on air (default 600)\n"
+               "  --json            print the result as JSON\n\n"
+               "Exit status: 0 measured, 1 the measurement failed, 2 usage error or daemon\n"
+               "unreachable.\n",
+               marker);
+}
+
 int calibrate_main(int argc, char **argv) {
         const char *env = getenv("NEXTUP_SOCKET");
         struct calib_options o = {
@@ -485,7 +487,7 @@ int calibrate_main(int argc, char **argv) {
         if (r < 0)
                 return EXIT_USAGE;
         if (r > 0)
-                return calibrate_help(o.marker), EXIT_SUCCESS;
+                return calibrate_help(), EXIT_SUCCESS;
         if (!o.socket)
                 o.socket = env && env[0] ? env : CTL_DEFAULT_SOCKET;
         rec.channels = o.channels;
