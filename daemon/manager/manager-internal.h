@@ -77,6 +77,11 @@ struct manager {
 
         struct manager_schedule *sched; /* manager-schedule.c: clock events */
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
+
+        /* manager-commands.c: pause, resume and skip are answered once the
+         * playout thread has acted (its PAUSED/RESUMED/ENDED event) */
+        struct manager_ack *acks;
+        bool paused_target; /* paused once the commands sent so far are applied */
 };
 
 /* manager.c */
@@ -176,3 +181,10 @@ void manager_filler_reload(struct manager *m);
 void manager_filler_stop(struct manager *m);
 struct story *manager_filler_cue(struct manager *m, struct story *front);
 void manager_filler_playout_event(struct manager *m, const struct playout_event *ev);
+
+/* manager-commands.c: the replies owed for pause, resume and skip. EVENT
+ * answers those it completes; expire answers those older than 2 s with an
+ * error (the playout thread did not act); free drops them unanswered. */
+void manager_acks_playout_event(struct manager *m, const struct playout_event *ev);
+void manager_acks_expire(struct manager *m);
+void manager_acks_free(struct manager *m);

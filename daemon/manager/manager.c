@@ -223,6 +223,7 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         maybe_exit_idle(m);
                         break;
                 }
+                manager_acks_playout_event(m, &ev);
         }
         manager_persist_changed(m); /* a story started, ended or failed */
         return 0;
@@ -277,6 +278,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         manager_update_status(m);
+        manager_acks_expire(m);
         sd_event_source_set_time(s, usec + 1000000);
         return 0;
 }
@@ -623,6 +625,7 @@ struct manager *manager_free(struct manager *m) {
         m->watchdog_source = sd_event_source_unref(m->watchdog_source);
         m->status_source = sd_event_source_unref(m->status_source);
         m->dropbox = dropbox_free(m->dropbox); /* before the queue: no take() from here on */
+        manager_acks_free(m);                  /* unanswered: the clients see the socket close */
         control_free(m->control);
         worker_free(m->worker);
         m->playout = playout_stop(m->playout);
