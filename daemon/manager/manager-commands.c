@@ -361,6 +361,15 @@ static struct json_object *simple_cmd(struct manager *m, struct control_conn *co
         }
         if (strcmp(cmd, "clear") == 0)
                 return cmd_clear(m);
+        if (strcmp(cmd, "reopen") == 0) {
+                size_t failed = manager_reopen(m);
+
+                if (failed > 0)
+                        return control_error("%zu caption sink(s) could not reopen their files, see the "
+                                             "daemon's log",
+                                             failed);
+                return control_ok();
+        }
         if (!pause && strcmp(cmd, "resume") != 0)
                 return NULL;
         r = pause ? playout_pause(m->playout) : playout_resume(m->playout);
@@ -408,6 +417,6 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         if (reply)
                 return reply;
         return control_error("unknown command '%.64s' (add, insert, remove, move, list, status, skip, "
-                             "pause, resume, clear, asrun, subscribe, at, schedule, unschedule)",
+                             "pause, resume, clear, reopen, asrun, subscribe, at, schedule, unschedule)",
                              cmd);
 }

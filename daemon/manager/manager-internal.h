@@ -89,6 +89,9 @@ struct story *manager_cue_take(struct manager *m, const struct playout_event *ev
 /* manager.c */
 void manager_update_status(struct manager *m);
 int64_t manager_position_ms(struct manager *m);
+/* Reopens the caption sinks' files (logrotate): SIGHUP, `reopen`. Returns
+ * how many sinks failed (each logged, each keeps its old file). */
+size_t manager_reopen(struct manager *m);
 void manager_format_mmss(int64_t ms, char *buf, size_t n);
 struct story *manager_find_story(struct manager *m, uint64_t id);
 const char *manager_state_name(enum air_state s);

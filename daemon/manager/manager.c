@@ -298,8 +298,15 @@ static int make_sinks(struct manager *m, const struct nextup_config *c, struct s
         for (size_t i = 0; i < c->n_sinks; i++) {
                 r = sink_new(m->event, &c->sinks[i], &sinks[i]);
                 if (r < 0) {
+                        const struct sink_config *sc = &c->sinks[i];
+
                         log_error_errno(r, "Cannot open caption sink %zu ('%s'): %m", i,
-                                        c->sinks[i].path ? c->sinks[i].path : "terminal");
+                                        sc->path          ? sc->path
+                                        : sc->credentials ? sc->credentials
+                                        : sc->connect     ? sc->connect
+                                        : sc->udp         ? sc->udp
+                                        : sc->device      ? sc->device
+                                                          : "terminal");
                         for (size_t k = 0; k < i; k++)
                                 sink_free(sinks[k]);
                         free(sinks);
@@ -440,11 +447,21 @@ done:
         manager_update_status(m);
 }
 
+size_t manager_reopen(struct manager *m) {
+        size_t failed = captions_reopen(m->captions) + captions_reopen(m->captions_next);
+
+        log_info("Caption files reopened%s", failed ? " (some failed, see above)" : "");
+        return failed;
+}
+
+/* SIGHUP is also logrotate's postrotate: the sinks serving the story on
+ * air keep their files until the story ends, so they reopen them now. */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct manager *m = userdata;
 
         if (si->ssi_signo == SIGHUP) {
                 reload(m);
+                (void)manager_reopen(m);
                 return 0;
         }
         log_info("Received %s, stopping", strsignal((int)si->ssi_signo));

@@ -14,7 +14,7 @@ import wave
 
 import nextuptest as nt
 
-COMMANDS = ("add", "insert", "remove", "move", "list", "status", "skip", "pause", "resume", "clear",
+COMMANDS = ("add", "insert", "remove", "move", "list", "status", "skip", "pause", "resume", "clear", "reopen",
             "asrun", "subscribe", "events", "at", "schedule", "unschedule", "calibrate", "help")
 
 

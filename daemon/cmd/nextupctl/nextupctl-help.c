@@ -35,6 +35,9 @@ static const struct command_help commands[] = {
         {"pause", "pause", "Pauses the air: the output plays silence, captions hold."},
         {"resume", "resume", "Resumes after pause."},
         {"clear", "clear", "Empties the queue (what is on air plays on)."},
+        {"reopen", "reopen",
+         "Makes the caption sinks reopen their files (logrotate's postrotate runs it); SIGHUP does\n"
+         "it too."},
         {"asrun", "asrun [--since WHEN] [--until WHEN] [--csv]",
          "What aired, from the as-run log, as a table (or RFC 4180 CSV with --csv, raw JSON with\n"
          "--json). WHEN: 2026-11-27T10:00, '2026-11-27 10:00:00', a Z or +01:00 suffix, 10:00\n"

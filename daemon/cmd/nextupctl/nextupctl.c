@@ -53,6 +53,7 @@ static void usage(FILE *f) {
               "  list                                      show what is on air and queued\n"
               "  status                                    show the player state\n"
               "  skip | pause | resume | clear             control the player and queue\n"
+              "  reopen                                    reopen the caption files (after logrotate)\n"
               "  asrun [--since WHEN] [--until WHEN] [--csv]\n"
               "                                            what aired (WHEN: 2026-11-27T10:00, 10:00,\n"
               "                                            -1h, -30m, -2d, epoch ms)\n"
@@ -187,7 +188,7 @@ static int build_insert(struct options *o, struct json_object *req) {
 
 /* Checks the operands of CMD and fills REQ. */
 static int build_request(struct options *o, struct json_object *req) {
-        static const char *const bare[] = {"list", "status", "skip", "pause", "resume", "clear"};
+        static const char *const bare[] = {"list", "status", "skip", "pause", "resume", "clear", "reopen"};
         const char *cmd = o->args[0];
         int r;
 
