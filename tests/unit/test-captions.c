@@ -293,8 +293,11 @@ static void test_on_time_and_latency(void **state) {
                 assert_int_equal(r.cues[i].index, i);
                 assert_on_time(&r.cues[i], aclock_media_to_mono(&s, starts[i], 0));
         }
-        /* the jsonl sink's last cue is due 40 ms after the recorder's */
-        assert_int_equal(captions_emitted(f->caps), 3); /* worst sink: jsonl */
+        /* the jsonl sink's last cue is due 40 ms after the recorder's: until
+         * then the worst sink (jsonl) has emitted 3 (a loaded machine may be
+         * past that moment already, when 4 is right) */
+        if (aclock_now_ns() < aclock_media_to_mono(&s, starts[3], 40))
+                assert_int_equal(captions_emitted(f->caps), 3);
         run_for(f, 60);
         assert_int_equal(captions_emitted(f->caps), 4);
         captions_story_ended(f->caps, f->story);
