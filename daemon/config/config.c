@@ -130,11 +130,12 @@ static void parse_options(struct errs *e, const config_setting_t *g, struct next
 
 static void parse_output(struct errs *e, const config_setting_t *root, const char *dir,
                          struct nextup_config *c) {
-        static const char *const keys[] = {"driver", "file", "options", "rate", "channels"};
+        static const char *const keys[] = {"driver", "file", "options", "rate", "channels", "fallback"};
+        static const char *const fallbacks[] = {"none", "null"};
         const config_setting_t *g = get_aggregate(e, root, "output", false), *opts;
         const char *driver;
         bool file_driver;
-        int r;
+        int r, fallback;
 
         if (!g)
                 return;
@@ -144,8 +145,16 @@ static void parse_output(struct errs *e, const config_setting_t *root, const cha
                 err_at(e, config_setting_get_member(g, "driver"), NULL,
                        "\"%s\" is not a libao driver name (a word such as \"pulse\")", driver);
                 r = -EINVAL;
+        } else if (r > 0 && output_driver_known(driver) == 0) {
+                err_at(e, config_setting_get_member(g, "driver"), NULL,
+                       "\"%s\" is not an output driver libao knows (\"default\", \"pulse\", \"alsa\", "
+                       "\"null\", \"wav\", \"raw\", \"au\", ...)",
+                       driver);
+                r = -EINVAL;
         } else if (r > 0)
                 set_str(e, &c->output_driver, driver);
+        if (get_enum(e, g, "fallback", fallbacks, ELEMENTSOF(fallbacks), &fallback) > 0)
+                c->output_fallback_null = fallback == 1;
 
         file_driver = strv_contains(file_drivers, ELEMENTSOF(file_drivers), c->output_driver);
         switch (get_path(e, g, "file", dir, &c->output_file)) {
@@ -169,7 +178,7 @@ static void parse_output(struct errs *e, const config_setting_t *root, const cha
 
 static void parse_control(struct errs *e, const config_setting_t *root, const char *dir,
                           struct nextup_config *c) {
-        static const char *const keys[] = {"socket", "mode"};
+        static const char *const keys[] = {"socket", "mode", "group"};
         const config_setting_t *g = get_aggregate(e, root, "control", false);
 
         if (!g)
@@ -181,6 +190,7 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
                        "\"%s\" is too long for a socket path (max %zu bytes)", c->control_socket,
                        SUN_PATH_MAX - 1);
         (void)get_mode(e, g, "mode", &c->control_mode);
+        (void)get_group(e, g, "group", &c->control_gid);
 }
 
 /* A listen address "HOST:PORT": 1 set, 0 absent, -EINVAL reported. */
@@ -843,6 +853,7 @@ static int config_new_default(struct nextup_config **ret) {
                 .channels = 2,
                 .control_socket = strdup("/run/nextup/control.sock"),
                 .control_mode = 0660,
+                .control_gid = (gid_t)-1,
                 .state_dir = strdup("/var/lib/nextup"),
                 .log_level = LOG_INFO,
                 .max_chars = 37,

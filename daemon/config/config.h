@@ -120,9 +120,10 @@ struct nextup_config {
         char *path; /* the file this came from */
 
         /* output { } */
-        char *output_driver; /* default "default": libao's default driver, else "null" when there is no
-                                device */
-        char *output_file;   /* file drivers (wav, raw, au) */
+        char *output_driver;       /* default "default": libao's default driver */
+        bool output_fallback_null; /* output.fallback = "null": a paced null output when the
+                                      device cannot be opened at start; default "none": an error */
+        char *output_file;         /* file drivers (wav, raw, au) */
         struct output_option *output_options;
         size_t n_output_options;
         int rate;     /* 8000..192000, default 44100 */
@@ -131,6 +132,7 @@ struct nextup_config {
         /* control { } */
         char *control_socket; /* default /run/nextup/control.sock */
         mode_t control_mode;  /* default 0660 */
+        gid_t control_gid;    /* control.group resolved; (gid_t)-1: the daemon's group */
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */
