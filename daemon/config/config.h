@@ -19,6 +19,7 @@ enum sink_type {
         SINK_RDS,
         SINK_DLS,
         SINK_ICECAST,
+        SINK_TCP,
 };
 
 enum rds_dialect {
@@ -60,6 +61,8 @@ struct sink_config {
         /* icecast: connect = server; mount; credentials = file of "user:password" */
         char *mount;
         char *credentials;
+
+        char *listen; /* tcp: "HOST:PORT" (netaddr_parse), else NULL */
 };
 
 /* After a restart, what happens to the story that was on air. */
@@ -117,9 +120,10 @@ struct nextup_config {
         char *path; /* the file this came from */
 
         /* output { } */
-        char *output_driver; /* default "default": libao's default driver, else "null" when there is no
-                                device */
-        char *output_file;   /* file drivers (wav, raw, au) */
+        char *output_driver;       /* default "default": libao's default driver */
+        bool output_fallback_null; /* output.fallback = "null": a paced null output when the
+                                      device cannot be opened at start; default "none": an error */
+        char *output_file;         /* file drivers (wav, raw, au) */
         struct output_option *output_options;
         size_t n_output_options;
         int rate;     /* 8000..192000, default 44100 */
@@ -128,9 +132,15 @@ struct nextup_config {
         /* control { } */
         char *control_socket; /* default /run/nextup/control.sock */
         mode_t control_mode;  /* default 0660 */
+        gid_t control_gid;    /* control.group resolved; (gid_t)-1: the daemon's group */
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */
+
+        /* http { } : NULL listen = no HTTP server */
+        char *http_listen;    /* "HOST:PORT" (netaddr_parse) */
+        int http_latency_ms;  /* 0..10000, default 0: the SSE feed's sink latency */
+        int http_max_clients; /* 1..100000, default 2000: connections at once */
 
         /* captions { } */
         int max_chars;      /* 10..200, default 37 */

@@ -12,6 +12,7 @@
  *   manager-persist.c   the state on disk
  *   manager-schedule.c  clock events
  *   manager-filler.c    filler when the queue is empty
+ *   manager-http.c      the HTTP server: status, WebVTT and metrics
  * Loop thread only. */
 #pragma once
 
@@ -52,6 +53,12 @@ struct manager {
         uint64_t cued_id;     /* what the playout thread has cued (manager-cue.c) */
         enum air_state state;
         const char *output_driver;
+        bool output_down;      /* PLAYOUT_OUTPUT_DOWN until PLAYOUT_OUTPUT_UP */
+        int64_t ended_down_ms; /* the ENDED being handled: its time dropped while the output was
+                                  down; taken by manager_events_off_air */
+        uint64_t started_ns;   /* CLOCK_MONOTONIC at manager_new, for the uptime in status */
+        char *last_alert;      /* "what: message" of the last alert, for status */
+        int64_t last_alert_ms; /* its wall-clock time */
 
         sd_event_source *playout_source;
         sd_event_source *watchdog_source;
@@ -66,6 +73,12 @@ struct manager {
 
         struct manager_schedule *sched; /* manager-schedule.c: clock events */
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
+        struct manager_http *http;      /* manager-http.c: page, feeds, metrics */
+
+        /* manager-commands.c: pause, resume and skip are answered once the
+         * playout thread has acted (its PAUSED/RESUMED/ENDED event) */
+        struct manager_ack *acks;
+        bool paused_target; /* paused once the commands sent so far are applied */
 };
 
 /* manager-cue.c: keeps what plays next (the queue's front, else filler)
@@ -105,6 +118,8 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
 /* manager-commands.c */
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
                                            void *userdata);
+/* The reply of the status command (a new reference; NULL on ENOMEM). */
+struct json_object *manager_status_json(struct manager *m);
 
 /* manager-ingest.c: builds a story from its files, with the next story id
  * and its ingest started, but not queued (a clock event's story, held
@@ -144,6 +159,29 @@ void manager_filler_reload(struct manager *m);
 void manager_filler_stop(struct manager *m);
 struct story *manager_filler_cue(struct manager *m, struct story *front);
 void manager_filler_playout_event(struct manager *m, const struct playout_event *ev);
+
+/* manager-http.c: the HTTP server (config http { }) and its metrics.
+ * start: before the captions (their sinks feed it); it always allocates
+ * the counters (-ENOMEM), a server that cannot listen is logged and left
+ * out. stop: after the captions are freed. sink: the SSE sink to add to
+ * a new captions (*ret NULL when no server). watch: C records its cue
+ * lateness into the metrics. off_air/count: counters. */
+struct sink;
+struct captions;
+int manager_http_start(struct manager *m);
+void manager_http_stop(struct manager *m);
+int manager_http_sink(struct manager *m, int latency_ms, struct sink **ret);
+void manager_http_watch(struct manager *m, struct captions *c);
+void manager_http_off_air(struct manager *m, const struct story *s, enum playout_end_reason reason,
+                          int64_t played_ms);
+void manager_http_count(struct manager *m, const char *what); /* "silence", "dead_air", "alert" */
 /* The cued filler item EV names (it started, or failed), the caller's
  * now, its length taken from a STARTED; NULL when not ours. */
 struct story *manager_filler_take(struct manager *m, const struct playout_event *ev);
+
+/* manager-commands.c: the replies owed for pause, resume and skip. EVENT
+ * answers those it completes; expire answers those older than 2 s with an
+ * error (the playout thread did not act); free drops them unanswered. */
+void manager_acks_playout_event(struct manager *m, const struct playout_event *ev);
+void manager_acks_expire(struct manager *m);
+void manager_acks_free(struct manager *m);

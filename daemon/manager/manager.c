@@ -111,6 +111,7 @@ static void on_started(struct manager *m, const struct playout_event *ev) {
 static void on_ended(struct manager *m, const struct playout_event *ev) {
         struct story *s;
 
+        m->ended_down_ms = ev->down_frames * 1000 / m->config->rate;
         if (m->on_air && m->on_air->id == ev->item_id) {
                 captions_story_ended(m->captions, m->on_air);
                 log_info("Off air: #%llu '%s' (%s, %lld ms played, %zu cues emitted, %zu dropped)",
@@ -141,6 +142,7 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
 static void on_silence(struct manager *m, const struct playout_event *ev) {
         const char *title = m->on_air && m->on_air->id == ev->item_id ? m->on_air->title : "?";
 
+        manager_http_count(m, "silence");
         log_warning("Silence on air for %d ms in #%llu '%s', skipping to the next item",
                     m->config->silence_ms, (unsigned long long)ev->item_id, title);
         manager_alert(m, "silence", "#%llu '%s': below %d dBFS for %d ms, skipped",
@@ -148,6 +150,19 @@ static void on_silence(struct manager *m, const struct playout_event *ev) {
                       m->config->silence_ms);
         if (m->on_air && m->on_air->id == ev->item_id && playout_end(m->playout, PLAYOUT_END_SILENCE, 0) < 0)
                 log_error("Cannot skip the silent item (out of memory)");
+}
+
+/* The output failed or came back: dead air must be seen, not believed
+ * away. An alert, the STATUS= line, and as-run records (output_down_ms). */
+static void on_output(struct manager *m, const struct playout_event *ev) {
+        m->output_down = ev->type == PLAYOUT_OUTPUT_DOWN;
+        if (m->output_down) {
+                log_error("Output down: %s; reopening it every second, what plays meanwhile is not heard",
+                          ev->message);
+                manager_alert(m, "output_down", "%s; reopening it every second", ev->message);
+        } else
+                manager_alert(m, "output_up", "output '%s' is back", m->output_driver);
+        manager_update_status(m);
 }
 
 /* gap and silence detector options from the configuration. */
@@ -186,13 +201,20 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                 case PLAYOUT_SILENCE:
                         on_silence(m, &ev);
                         break;
+                case PLAYOUT_OUTPUT_DOWN:
+                case PLAYOUT_OUTPUT_UP:
+                        on_output(m, &ev);
+                        break;
                 case PLAYOUT_IDLE:
+                        if (m->state == AIR_PLAYING)
+                                manager_http_count(m, "dead_air"); /* was playing, now nothing */
                         if (m->state != AIR_PAUSED)
                                 m->state = AIR_IDLE;
                         manager_update_status(m);
                         maybe_exit_idle(m);
                         break;
                 }
+                manager_acks_playout_event(m, &ev);
         }
         manager_persist_changed(m); /* a story started, ended or failed */
         return 0;
@@ -222,6 +244,13 @@ void manager_update_status(struct manager *m) {
                 n = asprintf(&status, "Idle");
         if (n < 0)
                 return;
+        if (m->output_down) {
+                char *s;
+                if (asprintf(&s, "OUTPUT DOWN (%s) · %s", m->output_driver, status) < 0)
+                        return;
+                free(status);
+                status = s;
+        }
         if (next) {
                 char *s;
                 if (asprintf(&s, "%s · Next up: %s", status, next->title) < 0)
@@ -247,6 +276,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         manager_update_status(m);
+        manager_acks_expire(m);
         sd_event_source_set_time(s, usec + 1000000);
         return 0;
 }
@@ -269,8 +299,10 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) 
 
 /* ---- signals and reload ---------------------------------------------- */
 
+/* The config's sinks, and the HTTP server's SSE sink last when it runs. */
 static int make_sinks(struct manager *m, const struct nextup_config *c, struct sink ***ret, size_t *ret_n) {
-        struct sink **sinks = calloc(c->n_sinks ? c->n_sinks : 1, sizeof *sinks);
+        struct sink **sinks = calloc(c->n_sinks + 1, sizeof *sinks);
+        struct sink *sse = NULL;
         int r;
 
         if (!sinks)
@@ -293,8 +325,18 @@ static int make_sinks(struct manager *m, const struct nextup_config *c, struct s
                         return r;
                 }
         }
+        r = manager_http_sink(m, c->http_latency_ms, &sse);
+        if (r < 0) {
+                for (size_t k = 0; k < c->n_sinks; k++)
+                        sink_free(sinks[k]);
+                free(sinks);
+                log_error_errno(r, "Cannot create the SSE caption feed: %m");
+                return r;
+        }
+        if (sse)
+                sinks[c->n_sinks] = sse;
         *ret = sinks;
-        *ret_n = c->n_sinks;
+        *ret_n = c->n_sinks + (sse ? 1 : 0);
         return 0;
 }
 
@@ -311,7 +353,9 @@ static int make_captions(struct manager *m, const struct nextup_config *c, struc
                 for (size_t i = 0; i < n; i++)
                         sink_free(sinks[i]);
                 free(sinks);
+                return r;
         }
+        manager_http_watch(m, *ret);
         return r;
 }
 
@@ -402,8 +446,10 @@ static void reload(struct manager *m) {
         }
         if (!str_eq(c->output_driver, m->config->output_driver) ||
             !str_eq(c->output_file, m->config->output_file) || c->rate != m->config->rate ||
-            c->channels != m->config->channels || !str_eq(c->control_socket, m->config->control_socket))
-                log_notice("Output and control socket changes take effect at the next restart");
+            c->channels != m->config->channels || !str_eq(c->control_socket, m->config->control_socket) ||
+            !str_eq(c->http_listen, m->config->http_listen) ||
+            c->http_max_clients != m->config->http_max_clients)
+                log_notice("Output, control socket and http changes take effect at the next restart");
         log_set_max_level(c->log_level);
         /* The story on air keeps its sinks; the new ones take over at the next story. */
         captions_free(m->captions_next);
@@ -459,6 +505,7 @@ static int open_output(struct manager *m, struct output **ret) {
                 .n_options = m->config->n_output_options,
                 .rate = m->config->rate,
                 .channels = m->config->channels,
+                .fallback_null = m->config->output_fallback_null,
         };
         int r = output_open(&spec, ret);
 
@@ -525,6 +572,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         }
         m->config = config;
         m->exit_idle = exit_idle;
+        m->started_ns = aclock_now_ns();
         r = fileio_mkdir_p(config->state_dir, 0755);
         if (r < 0)
                 log_warning_errno(r,
@@ -539,6 +587,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         if (r < 0)
                 goto fail;
         r = aclock_new(&m->clock);
+        if (r < 0)
+                goto fail;
+        r = manager_http_start(m); /* before the captions: the SSE sink feeds it */
         if (r < 0)
                 goto fail;
         r = make_captions(m, config, &m->captions);
@@ -566,6 +617,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                         &m->control);
         if (r < 0)
                 goto fail; /* control_new said why */
+        r = control_set_group(m->control, config->control_gid);
+        if (r < 0)
+                goto fail;
         r = manager_events_start(m);
         if (r < 0)
                 goto fail;
@@ -610,6 +664,7 @@ struct manager *manager_free(struct manager *m) {
         m->watchdog_source = sd_event_source_unref(m->watchdog_source);
         m->status_source = sd_event_source_unref(m->status_source);
         m->dropbox = dropbox_free(m->dropbox); /* before the queue: no take() from here on */
+        manager_acks_free(m);                  /* unanswered: the clients see the socket close */
         control_free(m->control);
         worker_free(m->worker);       /* its done() may still queue alignments... */
         worker_free(m->align_worker); /* ...which are cancelled here, helpers killed */
@@ -620,12 +675,14 @@ struct manager *manager_free(struct manager *m) {
         story_free(m->on_air);
         captions_free(m->captions);
         captions_free(m->captions_next);
+        manager_http_stop(m); /* after the captions: their SSE sink points at it */
         queue_free(m->queue);
         manager_events_free(m);
         aclock_free(m->clock);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->last_status);
+        free(m->last_alert);
         free(m);
         return NULL;
 }

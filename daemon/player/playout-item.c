@@ -48,12 +48,13 @@ struct playout_event item_ended_event(const struct item *it, enum playout_end_re
                 .item_id = it->id,
                 .reason = reason,
                 .frames = it->frames - it->start_frame,
+                .down_frames = it->down_frames,
                 .error = reason == PLAYOUT_END_ERROR ? error : 0,
         };
 
         if (reason == PLAYOUT_END_ERROR)
                 snprintf(ev.message, sizeof ev.message, "'%s': %s", it->path,
-                         error == -EINVAL ? "no MPEG audio found, not an MP3 file" : strerror(-error));
+                         error == -EINVAL ? "not audio nextup can decode (MP3, WAV, FLAC, Ogg, AIFF)" : strerror(-error));
         return ev;
 }
 
@@ -112,7 +113,7 @@ struct item *item_open(uint64_t id, char *path, int64_t start_frame, long rate, 
         if (r < 0) {
                 it->error = r;
                 if (r == -EINVAL)
-                        log_warning("'%s' holds no MPEG audio, it will end with an error", path);
+                        log_warning("'%s' is not audio nextup can decode, it will end with an error", path);
                 else
                         log_warning_errno(r, "Cannot open '%s', it will end with an error: %m", path);
                 return it;

@@ -26,6 +26,7 @@ struct item {
         int64_t frames;      /* position: start_frame + frames handed */
         bool started;        /* STARTED posted */
         bool silence_posted; /* PLAYOUT_SILENCE posted */
+        int64_t down_frames; /* handed while the output was down: nobody heard them */
         int16_t *pre;        /* decoded ahead (hard starts) */
         size_t pre_frames, pre_pos;
 };
