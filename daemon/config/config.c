@@ -892,7 +892,7 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
                        struct nextup_config *c) {
         static const char *const keys[] = {
                 "output", "control", "state_dir", "log_level", "captions", "startup", "playout",
-                "filler", "silence", "asrun",     "schedule",  "dropbox",  "http", "media_roots",
+                "filler", "silence", "asrun",     "schedule",  "dropbox",  "http",    "media_roots",
         };
         int level;
 

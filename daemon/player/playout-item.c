@@ -54,7 +54,8 @@ struct playout_event item_ended_event(const struct item *it, enum playout_end_re
 
         if (reason == PLAYOUT_END_ERROR)
                 snprintf(ev.message, sizeof ev.message, "'%s': %s", it->path,
-                         error == -EINVAL ? "not audio nextup can decode (MP3, WAV, FLAC, Ogg, AIFF)" : strerror(-error));
+                         error == -EINVAL ? "not audio nextup can decode (MP3, WAV, FLAC, Ogg, AIFF)"
+                                          : strerror(-error));
         return ev;
 }
 
