@@ -3,11 +3,40 @@
  * request is one JSON object per line ({"cmd": "add", ...}); a reply is one
  * JSON object per line ({"ok": true, ...} or {"ok": false, "error": "..."}).
  * Lines over 64 KiB, binary or invalid JSON get an error reply, and the
- * connection is closed after a line too long. Loop thread only. */
+ * connection is closed after a line too long. Only peers on the allow-list
+ * (SO_PEERCRED) are served; idle clients are closed after a timeout, and a
+ * full house closes its oldest idle client to let a new one in. Loop
+ * thread only. */
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
+
+#define CONTROL_LINE_MAX 65536u         /* bytes of one request, without '\n' */
+#define CONTROL_OUT_MAX (1024u * 1024u) /* unsent replies before a client is dropped */
+
+struct control_options {
+        const char *path; /* socket file, unless systemd passes one */
+        mode_t mode;
+        uint64_t idle_timeout_usec; /* a client silent this long is closed; 0: never (subscribers never) */
+        unsigned max_connections;   /* >= 1 */
+        /* Besides root and the daemon's own user, peers with one of these
+         * uids, or one of these gids as primary or supplementary group. */
+        const uid_t *allow_uids;
+        size_t n_allow_uids;
+        const gid_t *allow_gids;
+        size_t n_allow_gids;
+};
+
+/* Who is on the other end of a connection (SO_PEERCRED at accept). */
+struct control_peer {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        char user[64]; /* user name, or the uid in decimal when it has none */
+};
 
 struct json_object;
 struct control;
@@ -18,11 +47,20 @@ struct control_conn;
 typedef struct json_object *(*control_handler_t)(struct control_conn *conn, struct json_object *request,
                                                  void *userdata);
 
-/* Listens on PATH (mode MODE, parent directory created), or adopts a
- * socket passed by systemd (sd_listen_fds) when there is one. */
-int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler, void *userdata,
+/* Listens on O->path (mode O->mode, parent directory created), or adopts
+ * a socket passed by systemd (sd_listen_fds) when there is one. O is
+ * copied. */
+int control_new(sd_event *e, const struct control_options *o, control_handler_t handler, void *userdata,
                 struct control **ret);
 struct control *control_free(struct control *c);
+/* Reload: takes the limits and allow-lists of O (path and mode stay);
+ * they apply to connections accepted from now on. -ENOMEM. */
+int control_set_options(struct control *c, const struct control_options *o);
+
+/* The peer of CONN, valid while CONN is (inside the handler). */
+const struct control_peer *control_conn_peer(const struct control_conn *conn);
+/* Connections open now, for tests and status. */
+unsigned control_connections(const struct control *c);
 
 /* Helper for handlers: {"ok": false, "error": MESSAGE}. */
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -249,14 +249,10 @@ static struct json_object *simple_cmd(struct manager *m, const char *cmd) {
         return control_ok();
 }
 
-struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
-                                           void *userdata) {
-        struct manager *m = userdata;
-        const char *cmd = json_get_string(req, "cmd");
+static struct json_object *dispatch(struct manager *m, struct control_conn *conn, struct json_object *req,
+                                    const char *cmd) {
         struct json_object *reply;
 
-        if (!cmd)
-                return control_error("request needs a string \"cmd\"");
         if (strcmp(cmd, "add") == 0)
                 return cmd_add(m, req, false);
         if (strcmp(cmd, "insert") == 0)
@@ -287,4 +283,42 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         return control_error("unknown command '%.64s' (add, insert, remove, move, list, status, skip, "
                              "pause, resume, clear, asrun, subscribe, at, schedule, unschedule)",
                              cmd);
+}
+
+/* Who changed the air: every accepted request that changes the queue, the
+ * schedule or the playout is logged with the peer's user (SO_PEERCRED). */
+static bool changes_air(const char *cmd) {
+        static const char *const v[] = {"add",   "insert", "remove", "move", "skip",
+                                        "pause", "resume", "clear",  "at",   "unschedule"};
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                if (strcmp(cmd, v[i]) == 0)
+                        return true;
+        return false;
+}
+
+struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
+                                           void *userdata) {
+        struct manager *m = userdata;
+        const struct control_peer *peer = control_conn_peer(conn);
+        const char *cmd = json_get_string(req, "cmd");
+        struct json_object *reply, *ok, *id = NULL;
+
+        if (!cmd)
+                return control_error("request needs a string \"cmd\"");
+        m->peer = peer;
+        reply = dispatch(m, conn, req, cmd);
+        m->peer = NULL;
+        if (changes_air(cmd) && json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
+                /* only integers: a string from the client could forge a log line */
+                if (!json_object_object_get_ex(reply, "id", &id) &&
+                    !json_object_object_get_ex(req, "id", &id))
+                        (void)json_object_object_get_ex(reply, "event", &id);
+                if (id && !json_object_is_type(id, json_type_int))
+                        id = NULL;
+                log_info("Control: '%s'%s%s by user %s (uid %u, pid %d)", cmd, id ? " #" : "",
+                         id ? json_object_get_string(id) : "", peer->user, (unsigned)peer->uid,
+                         (int)peer->pid);
+        }
+        return reply;
 }

@@ -51,7 +51,9 @@ struct manager {
 
         /* manager-events.c: as-run log, next-up and queue events */
         struct asrun *asrun;
-        uint64_t next_up_id;      /* the story last announced as next up, 0 nothing */
+        uint64_t next_up_id; /* the story last announced as next up, 0 nothing */
+        /* the client whose request is being handled (queue_changed says who), else NULL */
+        const struct control_peer *peer;
         uint64_t queue_signature; /* hash of the queue's ids when last announced */
 
         /* manager-persist.c: the state on disk */

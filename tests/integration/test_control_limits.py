@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Control socket limits against the real daemon (issue 8): a thousand
+idle connections cannot lock out a fresh `nextupctl status`, and their
+churn costs a few log lines, not one per client; an over-long request
+line is refused and closed; a peer not on the allow-list (another user,
+via setpriv, when the test runs as root) is refused with a clear error and
+logged, and an allowed one is served and named in the log and in the
+queue_changed event."""
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+
+import nextuptest as nt
+
+
+class ControlLimits(nt.NextupTestCase):
+    def test_idle_crowd_and_long_line(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 1200:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+        d = self.daemon()
+        crowd = []
+        try:
+            for _ in range(1000):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(d.socket)
+                crowd.append(s)
+            r = d.ctl("--json", "status", timeout=10)
+            self.assertEqual(r.returncode, 0, "status with 1,000 idle clients: %r\n%s" % (r.stderr, d.describe()))
+            self.assertIs(json.loads(r.stdout)["ok"], True)
+            # The idle ones were closed to make room, oldest first, and told why.
+            s = crowd[0]
+            s.settimeout(5)
+            data = s.recv(4096)
+            self.assertIn(b"too many control connections", data)
+        finally:
+            for s in crowd:
+                s.close()
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(d.socket)
+            try:
+                s.sendall(b'{"cmd":"status","pad":"' + b"x" * 70000 + b'"}\n')
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            buf = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            reply = json.loads(buf.decode().splitlines()[0])
+            self.assertEqual(reply, {"ok": False, "error": "request line too long (limit 65536 bytes)"})
+
+        self.assertEqual(d.ctl("status").returncode, 0)
+        log = d.stderr()
+        evictions = log.count("Control connection limit")
+        self.assertGreaterEqual(evictions, 1, log[-2000:])
+        self.assertLessEqual(evictions + log.count("Control socket, in the last"), 4,
+                             "refusals are rate-limited")
+        self.assertStops(d)
+
+    def test_peer_allow_list(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to connect as another user (setpriv)")
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv not installed")
+        fx = nt.fixture("market")
+        d = self.daemon(start=False)
+        d.write_config(d.config_text(**d.opts).replace('mode = "0600";', 'mode = "0666";'))
+        for p in (self.tmp, d.tmp):
+            os.chmod(p, 0o755)
+        d.start()
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", nt.binary("nextupctl"),
+                     "-s", d.socket]
+        r = subprocess.run(as_nobody + ["status"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("permission denied: user nobody (uid 65534) is not in control.allow_users", r.stderr)
+        nt.wait_for(lambda: "Control connection from uid 65534 (nobody" in d.stderr(), 5, "refusal logged")
+
+        # Allowed by uid after a reload: served, and named where the queue changed.
+        d.write_config(d.config_text(**d.opts).replace(
+            'mode = "0600";', 'mode = "0666"; allow_users = [ "nobody" ];'))
+        d.signal(1)
+        nt.wait_for(lambda: "Configuration reloaded" in d.stderr(), 10, "reload")
+        sub = nt.Subscriber(d.socket)
+        try:
+            r = subprocess.run(as_nobody + ["--json", "add", fx["audio"], fx["transcript"]],
+                               capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 0, r)
+            sid = json.loads(r.stdout)["id"]
+            nt.wait_for(lambda: sub.events("queue_changed"), 10, "queue_changed")
+            self.assertEqual(sub.events("queue_changed")[0].get("by"), {"uid": 65534, "user": "nobody"})
+        finally:
+            sub.close()
+        nt.wait_for(lambda: "Control: 'add' #%d by user nobody (uid 65534" % sid in d.stderr(), 5,
+                    "queue change logged with its peer")
+        self.assertStops(d)
+
+
+if __name__ == "__main__":
+    nt.main()
