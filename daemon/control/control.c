@@ -119,6 +119,31 @@ struct json_object *control_ok(void) {
         return o;
 }
 
+int control_get_uint(struct json_object *req, const char *key, uint64_t max, uint64_t *ret,
+                     const char **ret_why) {
+        struct json_object *v;
+
+        assert(max <= CONTROL_UINT_MAX);
+        if (!json_object_object_get_ex(req, key, &v) || !v) {
+                *ret_why = "is missing: a non-negative integer is needed";
+                return -ENOENT;
+        }
+        if (!json_object_is_type(v, json_type_int)) {
+                *ret_why = "must be an exact integer (not a string, a fraction or an exponent)";
+                return -EINVAL;
+        }
+        if (json_object_get_int64(v) < 0) {
+                *ret_why = "must not be negative";
+                return -ERANGE;
+        }
+        if (json_object_get_uint64(v) > max) {
+                *ret_why = "is out of range";
+                return -ERANGE;
+        }
+        *ret = json_object_get_uint64(v);
+        return 0;
+}
+
 /* Strict UTF-8: no NUL, no overlong forms, no surrogates, nothing past
  * U+10FFFF. json-c would otherwise pass such bytes on to the handler. */
 static bool utf8_is_valid(const unsigned char *s, size_t n) {

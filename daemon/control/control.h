@@ -67,6 +67,16 @@ struct json_object *control_error(const char *fmt, ...) __attribute__((format(pr
 /* {"ok": true} */
 struct json_object *control_ok(void);
 
+/* The largest id or position a request may carry: 2^53 - 1, exact in
+ * every JSON reader (a JavaScript client's too). */
+#define CONTROL_UINT_MAX ((uint64_t)9007199254740991)
+/* Field KEY of REQ as an exact integer in [0, MAX] (MAX <= CONTROL_UINT_MAX).
+ * 0 and *RET set; -ENOENT missing; -EINVAL not an integer ("7", 7.5, 1e99);
+ * -ERANGE negative or over MAX (2^64 included: json-c saturates it). On
+ * failure *RET_WHY (static) says why, for "'remove': \"id\" %s". */
+int control_get_uint(struct json_object *req, const char *key, uint64_t max, uint64_t *ret,
+                     const char **ret_why);
+
 /* Event stream: from a handler, marks CONN subscribed; it then gets every
  * control_broadcast() after the reply (and may still send requests: their
  * replies have "ok", events have "event"). */

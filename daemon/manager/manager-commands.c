@@ -5,6 +5,7 @@
 #include "manager-internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -53,15 +54,17 @@ struct json_object *story_to_json(const struct story *s) {
 
 /* ---- control commands ------------------------------------------------ */
 
-static int json_get_index(struct json_object *req, const char *key, int64_t *ret) {
-        struct json_object *v;
+/* An id or position of a request: an exact integer in range, or an error
+ * reply saying which field and why (issue 8: "7x", 1e99, -1, 2^64). */
+static struct json_object *get_index(struct json_object *req, const char *cmd, const char *key,
+                                     int64_t *ret) {
+        const char *why;
+        uint64_t v;
 
-        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_int))
-                return -EINVAL;
-        if (json_object_get_int64(v) < 0)
-                return -ERANGE;
-        *ret = json_object_get_int64(v);
-        return 0;
+        if (control_get_uint(req, key, CONTROL_UINT_MAX, &v, &why) < 0)
+                return control_error("'%s': \"%s\" %s (0..%" PRIu64 ")", cmd, key, why, CONTROL_UINT_MAX);
+        *ret = (int64_t)v;
+        return NULL;
 }
 
 static const char *json_get_string(struct json_object *req, const char *key) {
@@ -75,7 +78,7 @@ static const char *json_get_string(struct json_object *req, const char *key) {
 static struct json_object *cmd_add(struct manager *m, struct json_object *req, bool insert) {
         _cleanup_free_ char *error = NULL;
         const char *audio = json_get_string(req, "audio"), *transcript = json_get_string(req, "transcript");
-        struct json_object *reply;
+        struct json_object *reply, *bad;
         struct story *s;
         int64_t pos = (int64_t)queue_size(m->queue);
         int r;
@@ -83,8 +86,8 @@ static struct json_object *cmd_add(struct manager *m, struct json_object *req, b
         if (!audio || !transcript)
                 return control_error("'%s' needs string fields \"audio\" and \"transcript\"",
                                      insert ? "insert" : "add");
-        if (insert && json_get_index(req, "position", &pos) < 0)
-                return control_error("'insert' needs \"position\": a non-negative integer (0 = next up)");
+        if (insert && (bad = get_index(req, "insert", "position", &pos)))
+                return bad;
         r = manager_enqueue_durable(m, audio, transcript, (size_t)pos, &s, &error);
         if (r < 0)
                 return control_error("%s", error ? error : strerror(-r));
@@ -118,12 +121,13 @@ static struct json_object *end_on_air(struct manager *m) {
 
 static struct json_object *cmd_remove(struct manager *m, struct json_object *req) {
         _cleanup_free_ char *error = NULL;
-        int64_t id;
+        struct json_object *bad;
+        int64_t id = 0;
         size_t index;
         struct story *s;
 
-        if (json_get_index(req, "id", &id) < 0)
-                return control_error("'remove' needs \"id\": a story id");
+        if ((bad = get_index(req, "remove", "id", &id)))
+                return bad;
         if (m->on_air && m->on_air->id == (uint64_t)id)
                 return end_on_air(m);
         if (!queue_find(m->queue, (uint64_t)id, &index))
@@ -142,12 +146,13 @@ static struct json_object *cmd_remove(struct manager *m, struct json_object *req
 
 static struct json_object *cmd_move(struct manager *m, struct json_object *req) {
         _cleanup_free_ char *error = NULL;
-        int64_t id, pos;
+        struct json_object *bad;
+        int64_t id = 0, pos = 0;
         size_t from = 0;
         int r;
 
-        if (json_get_index(req, "id", &id) < 0 || json_get_index(req, "position", &pos) < 0)
-                return control_error("'move' needs \"id\" and \"position\": non-negative integers");
+        if ((bad = get_index(req, "move", "id", &id)) || (bad = get_index(req, "move", "position", &pos)))
+                return bad;
         (void)queue_find(m->queue, (uint64_t)id, &from);
         r = queue_move(m->queue, (uint64_t)id, (size_t)pos);
         if (r == -ENOENT)

@@ -65,6 +65,38 @@ class ControlLimits(nt.NextupTestCase):
                              "refusals are rate-limited")
         self.assertStops(d)
 
+    def test_numbers_and_times_at_the_edge(self):
+        """Issue 8: `at 9999-12-31T23:59:59` overflowed (UBSan abort) or
+        was acknowledged and then dropped as missed; ids that are not exact
+        integers in range slipped through or got a vague error."""
+        fx = nt.fixture("market")
+        d = self.daemon()
+        for when in ("9999-12-31T23:59:59", "2100-01-01T00:00", "1969-07-20T20:17"):
+            r = d.ctl("at", when, fx["audio"], fx["transcript"])
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("1970..2099", r.stderr)
+        self.assertEqual(d.request({"cmd": "schedule"})["events"], [])
+
+        raw = {b"7x": "exact integer", b'"7"': "exact integer", b"1e99": "exact integer",
+               b"7.5": "exact integer", b"-1": "must not be negative",
+               b"18446744073709551616": "out of range", b"9007199254740992": "out of range"}
+        for value, why in raw.items():
+            for req in (b'{"cmd":"remove","id":%s}\n', b'{"cmd":"move","id":1,"position":%s}\n',
+                        b'{"cmd":"unschedule","event":%s}\n'):
+                reply = d.request(req % value)
+                self.assertIs(reply["ok"], False, (req, value))
+                if value != b"7x":  # not JSON at all
+                    self.assertIn(why, reply["error"], (req % value, reply))
+        reply = d.request({"cmd": "at", "time": "2099-01-01T00:00", "mode": "wait", "wait_s": 1e99,
+                           "audio": fx["audio"], "transcript": fx["transcript"]})
+        self.assertIs(reply["ok"], False)
+        self.assertIn("wait_s", reply["error"])
+        for bad in ("7x", "-1", "1e99", "18446744073709551616", " 7"):
+            r = d.ctl("remove", bad)
+            self.assertEqual(r.returncode, 2, (bad, r))
+        self.assertTrue(d.running(), d.describe())
+        self.assertStops(d)
+
     def test_peer_allow_list(self):
         if os.geteuid() != 0:
             self.skipTest("needs root to connect as another user (setpriv)")
