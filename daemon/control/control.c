@@ -295,10 +295,50 @@ static void connection_free(struct control_conn *conn) {
         free(conn);
 }
 
+/* json-c escapes control characters but passes any other byte through,
+ * so a file name or title that is not UTF-8 would make a reply that is not
+ * JSON text (issue 8). Every line that leaves is checked here, at the
+ * edge, and a byte that is not UTF-8 becomes U+FFFD. NULL when TEXT is
+ * valid already (the common case costs one scan), else a new string. */
+static char *utf8_repair(const char *text, size_t len) {
+        const unsigned char *s = (const unsigned char *)text;
+        char *out, *o;
+        size_t i = 0;
+
+        if (utf8_is_valid(s, len))
+                return NULL;
+        out = malloc(len * 3 + 1);
+        if (!out)
+                return NULL;
+        o = out;
+        while (i < len) {
+                size_t n = 1;
+
+                while (n <= 4 && i + n <= len && !utf8_is_valid(s + i, n))
+                        n++;
+                if (n <= 4 && i + n <= len) {
+                        memcpy(o, s + i, n);
+                        o += n;
+                        i += n;
+                } else {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                }
+        }
+        *o = '\0';
+        return out;
+}
+
 /* Appends TEXT and a newline to the output buffer. -ENOBUFS when the
  * client has left more than CONTROL_OUT_MAX unread. */
 static int connection_queue(struct control_conn *conn, const char *text) {
-        size_t len = strlen(text), pending = conn->out_len - conn->out_start;
+        _cleanup_free_ char *repaired = utf8_repair(text, strlen(text));
+        size_t len, pending = conn->out_len - conn->out_start;
+
+        if (repaired)
+                text = repaired;
+        len = strlen(text);
 
         if (pending + len + 1 > CONTROL_OUT_MAX)
                 return -ENOBUFS;

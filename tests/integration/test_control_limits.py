@@ -97,6 +97,47 @@ class ControlLimits(nt.NextupTestCase):
         self.assertTrue(d.running(), d.describe())
         self.assertStops(d)
 
+    def test_text_leaving_is_valid(self):
+        """Issue 8: a Latin-1 transcript put raw bytes in replies; a file
+        named "x\\n<0>nextupd: FORGED.mp3" forged an emergency log line."""
+        fx = nt.fixture("market")
+        d = self.daemon()
+        latin1 = os.path.join(self.tmp, "latin1.txt")
+        with open(latin1, "wb") as f:
+            f.write(b"Caf\xe9 News\n\nThe caf\xe9 opened on Saturday near the river.\n")
+        r = d.ctl("add", fx["audio"], latin1)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("latin1.txt:1: not UTF-8 text (byte 0xE9 at column 4)", r.stderr)
+
+        # Through a dropbox, where file names come from whoever can write there.
+        box = os.path.join(self.tmp, "box")
+        os.makedirs(box)
+        d2 = self.daemon(dropboxes=[{"path": box, "settle_ms": 300}])
+        self.assertStops(d)
+        d = d2
+        forged = os.path.join(box, "x\n<0>nextupd: FORGED")
+        odd = os.path.join(os.fsencode(box), b"caf\xe9")
+        for base in (os.fsencode(forged), odd):
+            shutil.copy(fx["transcript"], base + b".txt")
+            shutil.copy(fx["audio"], base + b".mp3")
+        nt.wait_for(lambda: d.stderr().count("FORGED") >= 1 and len(d.request({"cmd": "list"})["queue"]) +
+                    (1 if d.request({"cmd": "list"})["on_air"] else 0) >= 2, 20, "both dropbox stories queued",
+                    d.describe)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(d.socket)
+            s.sendall(b'{"cmd":"list"}\n')
+            buf = b""
+            while not buf.endswith(b"\n"):
+                buf += s.recv(65536)
+        buf.decode("utf-8")  # strict: raises on anything that is not UTF-8
+        json.loads(buf)
+        log = d.stderr()
+        self.assertIn("FORGED", log)
+        for line in log.splitlines():
+            self.assertFalse(line.startswith("<0>") or line.startswith("nextupd: FORGED"), line)
+        self.assertStops(d)
+
     def test_peer_allow_list(self):
         if os.geteuid() != 0:
             self.skipTest("needs root to connect as another user (setpriv)")

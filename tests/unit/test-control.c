@@ -56,6 +56,8 @@ static struct json_object *echo_handler(struct control_conn *conn, struct json_o
         f->n_requests++;
         if (strcmp(name, "fail") == 0)
                 return control_error("failed as asked (%d)", 42);
+        if (strcmp(name, "latin1") == 0) /* a file name as a Latin-1 system spells it */
+                return control_error("cannot open '/srv/caf\xe9.mp3'");
         if (strcmp(name, "subscribe") == 0)
                 control_conn_subscribe(conn);
         if (strcmp(name, "emit") == 0) { /* an event caused by a command */
@@ -606,6 +608,21 @@ static void test_peer_allow_list(void **state) {
         assert_int_equal(f->n_requests, 2);
 }
 
+/* Issue 8: a Latin-1 file name went out as a raw 0xE9 byte, a reply that
+ * is not JSON text. Every line leaving the socket is valid UTF-8. */
+static void test_replies_are_utf8(void **state) {
+        struct fixture *f = *state;
+        struct client *cl = client_new(f->path);
+        char *line;
+
+        client_send_str(f, cl, "{\"cmd\":\"latin1\"}\n");
+        line = client_read_line(f, cl);
+        assert_non_null(line);
+        assert_string_equal(line, "{\"ok\":false,\"error\":\"cannot open '/srv/caf\xef\xbf\xbd.mp3'\"}");
+        free(line);
+        client_free(cl);
+}
+
 static struct json_object *event(const char *name, size_t pad) {
         struct json_object *ev = json_object_new_object();
 
@@ -790,6 +807,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_crowd_does_not_lock_out, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_replies_are_utf8, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_allow_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_subscribe_broadcast, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_slow_subscriber_dropped, setup, teardown),
