@@ -485,7 +485,10 @@ static void test_hostile_sentences(void **state) {
         free(sentences[0]);
         free(sentences);
         for (n = 0; n < size; n += 7)
-                memcpy(text + n, "\xe2\x80\x9c" "Go. ", 7);
+                memcpy(text + n,
+                       "\xe2\x80\x9c"
+                       "Go. ",
+                       7);
         text[n] = '\0';
         assert_true(segment_sentences(text, &sentences) > 1000);
         for (size_t i = 0; sentences[i]; i++)
