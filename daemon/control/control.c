@@ -401,9 +401,34 @@ static struct json_object *parse_request(const char *line, size_t len, const cha
         return o;
 }
 
-static struct json_object *connection_answer(struct control_conn *conn, char *line, size_t len) {
-        struct json_object *req, *cmd, *reply;
+int control_parse_request(const char *line, size_t len, struct json_object **ret,
+                          struct json_object **ret_error) {
+        struct json_object *req, *cmd;
         const char *error = NULL;
+
+        if (!utf8_is_valid((const unsigned char *)line, len)) {
+                *ret_error = control_error("request is not valid UTF-8 text");
+                return -EINVAL;
+        }
+        req = parse_request(line, len, &error);
+        if (!req) {
+                *ret_error = control_error("invalid JSON: %s", error);
+                return -EINVAL;
+        }
+        if (!json_object_is_type(req, json_type_object))
+                *ret_error = control_error("request is not a JSON object");
+        else if (!json_object_object_get_ex(req, "cmd", &cmd) || !json_object_is_type(cmd, json_type_string))
+                *ret_error = control_error("request has no \"cmd\" string");
+        else {
+                *ret = req;
+                return 0;
+        }
+        json_object_put(req);
+        return -EINVAL;
+}
+
+static struct json_object *connection_answer(struct control_conn *conn, char *line, size_t len) {
+        struct json_object *req = NULL, *reply = NULL;
 
         if (conn->denied) {
                 conn->closing = true;
@@ -411,17 +436,9 @@ static struct json_object *connection_answer(struct control_conn *conn, char *li
                                      "control.allow_groups",
                                      conn->peer.user, (unsigned)conn->peer.uid);
         }
-        if (!utf8_is_valid((const unsigned char *)line, len))
-                return control_error("request is not valid UTF-8 text");
-        req = parse_request(line, len, &error);
-        if (!req)
-                return control_error("invalid JSON: %s", error);
-        if (!json_object_is_type(req, json_type_object))
-                reply = control_error("request is not a JSON object");
-        else if (!json_object_object_get_ex(req, "cmd", &cmd) || !json_object_is_type(cmd, json_type_string))
-                reply = control_error("request has no \"cmd\" string");
-        else
-                reply = conn->control->handler(conn, req, conn->control->userdata);
+        if (control_parse_request(line, len, &req, &reply) < 0)
+                return reply;
+        reply = conn->control->handler(conn, req, conn->control->userdata);
         json_object_put(req);
         return reply;
 }

@@ -62,6 +62,13 @@ const struct control_peer *control_conn_peer(const struct control_conn *conn);
 /* Connections open now, for tests and status. */
 unsigned control_connections(const struct control *c);
 
+/* One request line (LEN bytes, NUL at LINE[LEN], no newline) -> a JSON
+ * object with a "cmd" string in *RET (caller puts it): 0; or -EINVAL and
+ * the error reply in *RET_ERROR (not UTF-8, not JSON, text after the
+ * value, not an object, no "cmd"). Pure; the fuzzers' way in. */
+int control_parse_request(const char *line, size_t len, struct json_object **ret,
+                          struct json_object **ret_error);
+
 /* Helper for handlers: {"ok": false, "error": MESSAGE}. */
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* {"ok": true} */
