@@ -276,15 +276,7 @@ static void connection_free(struct control_conn *conn) {
 
         if (conn->closing)
                 drain_input(conn->fd);
-
-        if (conn->prev)
-                conn->prev->next = conn->next;
-        else
-                c->connections = conn->next;
-        if (conn->next)
-                conn->next->prev = conn->prev;
-        else
-                c->last = conn->prev;
+        list_unlink(c, conn);
         c->n_connections--;
 
         sd_event_source_disable_unref(conn->source);
