@@ -332,6 +332,7 @@ static int choose_chunks(const struct word *w, size_t n, const struct segment_op
          * real_words(w, 0, n) once here made 150 KB take 9 s). */
         for (size_t j = 1; j <= n; j++) {
                 int lines = 1, cur = 0, width_ij = 0;
+                double pen = break_penalty(w, n, j) * cap2; /* the same for every i */
 
                 best[j] = COST_INF;
                 for (size_t i = j; i-- > 0;) {
@@ -353,7 +354,7 @@ static int choose_chunks(const struct word *w, size_t n, const struct segment_op
                         if (j - i <= 2 && real_words(w, i, j) == 0)
                                 continue; /* only the mark, which is one word at most */
                         width = width_ij;
-                        cost = best[i] + cap2 + width * width + break_penalty(w, n, j) * cap2;
+                        cost = best[i] + cap2 + width * width + pen;
                         cost += orphan_penalty(w, i, j, n_real, true) * cap2;
                         if (cost < best[j]) {
                                 best[j] = cost;
@@ -394,6 +395,8 @@ static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars,
                 F(0, j) = j == 0 ? 0 : COST_INF;
         for (int l = 1; l <= lines; l++)
                 for (size_t j = 0; j <= n; j++) {
+                        double pen = j > 0 ? break_penalty(w + a, n, j) * m2 : 0;
+
                         F(l, j) = COST_INF;
                         for (size_t i = j; i-- > 0;) {
                                 double width = span_width(w, a + i, a + j), cost;
@@ -402,7 +405,7 @@ static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars,
                                         break;
                                 if (F(l - 1, i) >= COST_INF)
                                         continue;
-                                cost = F(l - 1, i) + width * width + break_penalty(w + a, n, j) * m2 +
+                                cost = F(l - 1, i) + width * width + pen +
                                        (n > (size_t)lines ? orphan_penalty(w, a + i, a + j,
                                                                            real_words(w, a, b), l == lines) *
                                                                     m2
