@@ -34,10 +34,6 @@ void log_set_max_level(int level) {
         atomic_store(&max_level, level);
 }
 
-int log_get_max_level(void) {
-        return atomic_load(&max_level);
-}
-
 /* Length of the valid UTF-8 sequence at s, or 0. */
 static size_t utf8_len(const unsigned char *s) {
         size_t len;

@@ -9,9 +9,8 @@
 #include <syslog.h>
 
 /* Messages above this priority (LOG_DEBUG > LOG_INFO ...) are dropped.
- * Set once in main before threads start. */
+ * Set in main and again on reload; atomic, so any thread may log meanwhile. */
 void log_set_max_level(int level);
-int log_get_max_level(void);
 
 /* Copies SRC into DST (SIZE bytes, NUL-terminated, cut short to fit)
  * with control characters but tab written as \n, \r or \xNN and bytes that
