@@ -44,7 +44,8 @@ static void help(void) {
                "      --estimate        time cues by spoken length, without forced alignment\n"
                "      --require-aligned exit with status 3 (printing nothing) when forced alignment\n"
                "                        fails and only the estimate is left\n"
-               "  -h, --help            show this help\n");
+               "  -h, --help            show this help\n"
+               "  -V, --version         show the version\n");
 }
 
 static int parse_int(const char *s, int min, int max, int *ret) {
@@ -80,10 +81,11 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                                                 {"estimate", no_argument, NULL, ARG_ESTIMATE},
                                                 {"require-aligned", no_argument, NULL, ARG_REQUIRE_ALIGNED},
                                                 {"help", no_argument, NULL, 'h'},
+                                                {"version", no_argument, NULL, 'V'},
                                                 {}};
         int c;
 
-        while ((c = getopt_long(argc, argv, "f:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "f:hV", options, NULL)) >= 0) {
                 switch (c) {
                 case 'f':
                         if (parse_format(optarg, &a->format) < 0) {
@@ -114,6 +116,9 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                         break;
                 case 'h':
                         help();
+                        return 1;
+                case 'V':
+                        puts("nextup-caption " NEXTUP_VERSION);
                         return 1;
                 default:
                         return -EINVAL;

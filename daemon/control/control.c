@@ -57,6 +57,9 @@ struct control_conn {
         bool subscribed; /* gets control_broadcast() events */
         bool dropped;    /* too slow a subscriber: freed at its next wakeup */
         bool denied;     /* peer not allowed: its first request is answered with why, then closed */
+        bool held;       /* a request answered later (CONTROL_REPLY_LATER): read nothing more */
+        bool gone;       /* closed and unlinked, kept only for its references */
+        unsigned n_refs; /* control_conn_ref() by whoever owes a reply */
 };
 
 enum refusal {
@@ -73,6 +76,10 @@ static const char *const refusal_what[_REFUSAL_MAX] = {
         [REFUSAL_TOO_LONG] = "requests too long",
         [REFUSAL_SLOW] = "clients dropped for not reading",
 };
+
+/* Only its address is used: never a JSON value. */
+static char reply_later_marker;
+struct json_object *const CONTROL_REPLY_LATER = (struct json_object *)&reply_later_marker;
 
 struct control {
         sd_event *event;
@@ -271,17 +278,26 @@ static void drain_input(int fd) {
                         break;
 }
 
+/* Closes CONN and unlinks it, whatever closes it (the client, an idle
+ * timeout, eviction, a refusal); its memory waits for the last
+ * control_conn_unref() when a reply is still owed (CONTROL_REPLY_LATER),
+ * so the holder's pointer stays valid and its reply becomes a no-op. */
 static void connection_free(struct control_conn *conn) {
         struct control *c = conn->control;
 
-        if (conn->closing)
-                drain_input(conn->fd);
-        list_unlink(c, conn);
-        c->n_connections--;
-
-        sd_event_source_disable_unref(conn->source);
-        sd_event_source_disable_unref(conn->idle_source);
-        closep(&conn->fd);
+        if (!conn->gone) {
+                if (conn->closing)
+                        drain_input(conn->fd);
+                list_unlink(c, conn);
+                c->n_connections--;
+                conn->source = sd_event_source_disable_unref(conn->source);
+                conn->idle_source = sd_event_source_disable_unref(conn->idle_source);
+                closep(&conn->fd);
+                conn->gone = true;
+                conn->control = NULL;
+        }
+        if (conn->n_refs > 0)
+                return;
         free(conn->in);
         free(conn->out);
         free(conn);
@@ -441,7 +457,9 @@ static int connection_process(struct control_conn *conn, bool eof) {
         size_t start = 0;
         int r = 0;
 
-        while (r >= 0 && !conn->dropped && !(conn->denied && conn->closing) && start < conn->in_len) {
+        while (r >= 0 && !conn->dropped && !conn->held && !(conn->denied && conn->closing) &&
+               start < conn->in_len) {
+                struct json_object *reply;
                 char *line = conn->in + start, *nl;
                 size_t len;
 
@@ -453,8 +471,17 @@ static int connection_process(struct control_conn *conn, bool eof) {
                 line[len] = '\0';
                 if (len > 0 && line[len - 1] == '\r') /* telnet, socat crlf */
                         line[--len] = '\0';
-                if (len > 0)
-                        r = connection_reply(conn, connection_answer(conn, line, len));
+                if (len == 0)
+                        continue;
+                reply = connection_answer(conn, line, len);
+                if (reply == CONTROL_REPLY_LATER) {
+                        /* The daemon owes this client an answer: it is not
+                         * idle, and the timer waits until the reply. */
+                        conn->held = true;
+                        if (conn->idle_source)
+                                (void)sd_event_source_set_enabled(conn->idle_source, SD_EVENT_OFF);
+                } else
+                        r = connection_reply(conn, reply);
         }
         memmove(conn->in, conn->in + start, conn->in_len - start);
         conn->in_len -= start;
@@ -482,10 +509,10 @@ static int connection_flush(struct control_conn *conn) {
         }
         if (conn->out_start == conn->out_len) {
                 conn->out_start = conn->out_len = 0;
-                if (conn->closing)
+                if (conn->closing && !conn->held) /* a held request still gets its reply */
                         return 1;
         }
-        events = (conn->closing ? 0 : EPOLLIN) | (conn->out_len > 0 ? EPOLLOUT : 0);
+        events = (conn->closing || conn->held ? 0 : EPOLLIN) | (conn->out_len > 0 ? EPOLLOUT : 0);
         r = sd_event_source_set_io_events(conn->source, events);
         return r < 0 ? r : 0;
 }
@@ -557,7 +584,9 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
                 connection_free(conn);
                 return 0;
         }
-        if (!conn->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        if (conn->held && (revents & (EPOLLHUP | EPOLLERR)))
+                r = -EPIPE; /* gone while its reply is owed */
+        else if (!conn->closing && !conn->held && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 r = connection_read(conn);
         if (r >= 0)
                 r = connection_flush(conn);
@@ -576,6 +605,7 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
 static int connection_idle(sd_event_source *s, uint64_t usec, void *userdata) {
         struct control_conn *conn = userdata;
 
+        assert(!conn->held); /* the timer is off while a reply is owed */
         log_debug("Control client uid %u (%s) idle for %" PRIu64 " s, closing", (unsigned)conn->peer.uid,
                   conn->peer.user, conn->control->idle_timeout_usec / 1000000u);
         connection_free(conn);
@@ -609,6 +639,39 @@ static int connection_new(struct control *c, int fd, const struct control_peer *
         list_push_front(c, conn);
         c->n_connections++;
         return 0;
+}
+
+struct control_conn *control_conn_ref(struct control_conn *conn) {
+        conn->n_refs++;
+        return conn;
+}
+
+void control_conn_unref(struct control_conn *conn) {
+        if (!conn)
+                return;
+        assert(conn->n_refs > 0);
+        if (--conn->n_refs == 0 && conn->gone)
+                connection_free(conn);
+}
+
+void control_conn_reply(struct control_conn *conn, struct json_object *reply) {
+        int r;
+
+        if (conn->gone || !conn->held) {
+                json_object_put(reply);
+                return;
+        }
+        conn->held = false;
+        connection_touch(conn); /* its idle time starts now */
+        if (conn->idle_source)
+                (void)sd_event_source_set_enabled(conn->idle_source, SD_EVENT_ONESHOT);
+        r = connection_reply(conn, reply);
+        if (r >= 0) /* the requests that came after the held one */
+                r = connection_process(conn, false);
+        if (r >= 0)
+                r = connection_flush(conn);
+        if (r != 0)
+                connection_free(conn); /* our caller still holds a reference */
 }
 
 void control_conn_subscribe(struct control_conn *conn) {
@@ -762,15 +825,20 @@ static int peer_check(struct control *c, int fd, struct control_peer *ret) {
 }
 
 /* Full house: the least recently active client goes, a non-subscriber
- * first, so that a fresh client is never locked out by idle ones. */
+ * first, so that a fresh client is never locked out by idle ones; one
+ * waiting for a held reply is busy, not idle, and goes last of all. Its
+ * holder keeps a reference: connection_free() only closes it then. */
 static void evict_one(struct control *c) {
-        struct control_conn *victim = c->last;
+        struct control_conn *victim = NULL;
 
-        for (struct control_conn *p = c->last; p; p = p->prev)
-                if (!p->subscribed) {
+        for (struct control_conn *p = c->last; p && !victim; p = p->prev)
+                if (!p->subscribed && !p->held)
                         victim = p;
-                        break;
-                }
+        for (struct control_conn *p = c->last; p && !victim; p = p->prev)
+                if (!p->subscribed)
+                        victim = p;
+        if (!victim)
+                victim = c->last;
         if (!victim)
                 return;
         note_refusal(c, REFUSAL_EVICTED,
@@ -894,6 +962,17 @@ static int control_listen(struct control *c, const char *path, mode_t mode) {
         if (listen(fd, SOMAXCONN) < 0)
                 return log_error_errno(errno, "Failed to listen on '%s': %m", path);
         c->fd = TAKE_FD(fd);
+        return 0;
+}
+
+int control_set_group(struct control *c, gid_t gid) {
+        if (c->adopted || gid == (gid_t)-1 || !c->path)
+                return 0;
+        /* The mode was set before listen(); until this chown the group is
+         * our own, so the window only ever refuses. */
+        if (chown(c->path, (uid_t)-1, gid) < 0)
+                return log_error_errno(errno, "Failed to give control socket '%s' to group %u: %m", c->path,
+                                       (unsigned)gid);
         return 0;
 }
 

@@ -68,6 +68,20 @@ unsigned control_connections(const struct control *c);
  * value, not an object, no "cmd"). Pure; the fuzzers' way in. */
 int control_parse_request(const char *line, size_t len, struct json_object **ret,
                           struct json_object **ret_error);
+/* Gives the socket control_new() made to group GID (control.group), so
+ * that the group's members may connect; a no-op for a socket systemd
+ * passed (its SocketGroup= applies) or GID (gid_t)-1. */
+int control_set_group(struct control *c, gid_t gid);
+
+/* A handler's answer meaning "later": the request is answered by
+ * control_conn_reply() once what it asked for has happened; the connection
+ * reads no further request until then. Take a reference to CONN first. */
+extern struct json_object *const CONTROL_REPLY_LATER;
+struct control_conn *control_conn_ref(struct control_conn *conn);
+void control_conn_unref(struct control_conn *conn);
+/* Answers the request held by CONTROL_REPLY_LATER (takes REPLY; a no-op
+ * when the client has gone or the control socket was freed). */
+void control_conn_reply(struct control_conn *conn, struct json_object *reply);
 
 /* Helper for handlers: {"ok": false, "error": MESSAGE}. */
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
