@@ -267,7 +267,25 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
         (void)get_int(e, g, "max_connections", 1, 10000, &c->control_max_connections);
         get_ids(e, g, "allow_users", false, (unsigned **)&c->control_allow_uids, &c->n_control_allow_uids);
         get_ids(e, g, "allow_groups", true, (unsigned **)&c->control_allow_gids, &c->n_control_allow_gids);
-        (void)get_group(e, g, "group", &c->control_gid);
+        if (get_group(e, g, "group", &c->control_gid) > 0 && c->control_gid != (gid_t)-1) {
+                /* The socket's group is there for its members to drive the
+                 * station: they pass the peer check too. */
+                bool listed = false;
+
+                for (size_t i = 0; i < c->n_control_allow_gids; i++)
+                        listed |= c->control_allow_gids[i] == c->control_gid;
+                if (!listed) {
+                        gid_t *gids =
+                                realloc(c->control_allow_gids, (c->n_control_allow_gids + 1) * sizeof *gids);
+
+                        if (!gids) {
+                                e->oom = true;
+                                return;
+                        }
+                        gids[c->n_control_allow_gids++] = c->control_gid;
+                        c->control_allow_gids = gids;
+                }
+        }
 }
 
 static void sink_config_clear(struct sink_config *sc) {

@@ -34,6 +34,7 @@ struct fixture {
         sd_event *e;
         struct control *c;
         int n_requests;
+        struct control_conn *held; /* a "later" request, referenced */
 };
 
 struct client {
@@ -60,6 +61,11 @@ static struct json_object *echo_handler(struct control_conn *conn, struct json_o
                 return control_error("cannot open '/srv/caf\xe9.mp3'");
         if (strcmp(name, "subscribe") == 0)
                 control_conn_subscribe(conn);
+        if (strcmp(name, "later") == 0) { /* answered by the test, through f->held */
+                assert_null(f->held);
+                f->held = control_conn_ref(conn);
+                return CONTROL_REPLY_LATER;
+        }
         if (strcmp(name, "emit") == 0) { /* an event caused by a command */
                 struct json_object *ev = json_object_new_object();
 
@@ -533,6 +539,88 @@ static void test_idle_timeout(void **state) {
         client_free(cl);
 }
 
+/* Answers the held request with {"ok":true,"cmd":CMD} and drops the
+ * reference, as a handler that deferred its reply does. */
+static void reply_held(struct fixture *f, const char *cmd) {
+        struct json_object *reply = control_ok();
+
+        assert_non_null(f->held);
+        json_object_object_add(reply, "cmd", json_object_new_string(cmd));
+        control_conn_reply(f->held, reply);
+        control_conn_unref(f->held);
+        f->held = NULL;
+}
+
+/* A client waiting for a held reply is not idle: the daemon owes it an
+ * answer. Its idle time starts at the reply. */
+static void test_held_reply_not_idle(void **state) {
+        struct fixture *f = *state;
+        struct control_options o = *opts(f->path, 0600);
+        struct client *cl;
+        unsigned long long start;
+
+        o.idle_timeout_usec = 200000;
+        assert_int_equal(control_set_options(f->c, &o), 0);
+        cl = client_new(f->path);
+        client_send_str(f, cl, "{\"cmd\":\"later\"}\n{\"cmd\":\"after\"}\n");
+        start = now_usec();
+        while (now_usec() - start < 1500000) /* past the timeout and its 1 s accuracy */
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        assert_non_null(f->held);
+        assert_int_equal(control_connections(f->c), 1);
+        client_expect_silence(f, cl);
+        reply_held(f, "later");
+        expect_reply(f, cl, true, "later");
+        expect_reply(f, cl, true, "after"); /* read once the held one was answered */
+        start = now_usec();
+        expect_eof(f, cl); /* idle again now */
+        assert_true(now_usec() - start >= 150000);
+        client_free(cl);
+}
+
+/* Evicting a client whose reply is held closes it but leaves the holder's
+ * reference valid (ASan checks); the late reply is dropped. */
+static void test_held_reply_evicted(void **state) {
+        struct fixture *f = *state;
+        struct control_options o = *opts(f->path, 0600);
+        struct client *a, *b;
+        char *line;
+
+        o.max_connections = 1;
+        assert_int_equal(control_set_options(f->c, &o), 0);
+        a = client_new(f->path);
+        client_send_str(f, a, "{\"cmd\":\"later\"}\n");
+        while (!f->held)
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        b = client_new(f->path);
+        client_send_str(f, b, "{\"cmd\":\"hi\"}\n");
+        expect_reply(f, b, true, "hi");
+        assert_int_equal(control_connections(f->c), 1);
+        line = client_read_line(f, a);
+        assert_non_null(line);
+        assert_non_null(strstr(line, "too many control connections"));
+        free(line);
+        expect_eof(f, a);
+        reply_held(f, "later"); /* a no-op; the last unref frees it */
+        client_free(a);
+        client_free(b);
+}
+
+/* A client that hangs up while its reply is held. */
+static void test_held_reply_client_gone(void **state) {
+        struct fixture *f = *state;
+        struct client *a = client_new(f->path);
+
+        client_send_str(f, a, "{\"cmd\":\"later\"}\n");
+        while (!f->held)
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        client_free(a);
+        for (int i = 0; i < 50 && control_connections(f->c) > 0; i++)
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        assert_int_equal(control_connections(f->c), 0);
+        reply_held(f, "later");
+}
+
 /* Runs the loop until child PID exits; its exit status. */
 static int run_until_exit(struct fixture *f, pid_t pid) {
         unsigned long long deadline = now_usec() + TIMEOUT_USEC;
@@ -807,6 +895,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_crowd_does_not_lock_out, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_reply_not_idle, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_reply_evicted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_reply_client_gone, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_replies_are_utf8, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_allow_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_subscribe_broadcast, setup, teardown),
