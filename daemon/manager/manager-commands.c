@@ -439,16 +439,23 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         const struct control_peer *peer = control_conn_peer(conn);
         const char *cmd = json_get_str(req, "cmd");
         struct json_object *reply, *ok, *id = NULL;
+        bool later;
 
         if (!cmd)
                 return control_error("request needs a string \"cmd\"");
         m->peer = peer;
         reply = dispatch(m, conn, req, cmd);
         m->peer = NULL;
-        if (changes_air(cmd) && json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
+        /* CONTROL_REPLY_LATER is no JSON value: the command was accepted
+         * (pause, resume, skip handed to the playout) and is logged as such. */
+        later = reply == CONTROL_REPLY_LATER;
+        if (changes_air(cmd) &&
+            (later || (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)))) {
                 /* only integers: a string from the client could forge a log line */
-                if (!json_object_object_get_ex(reply, "id", &id) &&
-                    !json_object_object_get_ex(req, "id", &id))
+                if (later)
+                        (void)json_object_object_get_ex(req, "id", &id);
+                else if (!json_object_object_get_ex(reply, "id", &id) &&
+                         !json_object_object_get_ex(req, "id", &id))
                         (void)json_object_object_get_ex(reply, "event", &id);
                 if (id && !json_object_is_type(id, json_type_int))
                         id = NULL;
