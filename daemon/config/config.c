@@ -30,12 +30,14 @@
 
 #include "cleanup.h"
 #include "config-internal.h"
+#include "netaddr.h"
 
 static const char *const file_drivers[] = {"wav", "raw", "au"};
 static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug"};
 static const char *const sink_types[] = {
         [SINK_TERMINAL] = "terminal", [SINK_JSONL] = "jsonl", [SINK_WEBVTT] = "webvtt",
         [SINK_RDS] = "rds",           [SINK_DLS] = "dls",     [SINK_ICECAST] = "icecast",
+        [SINK_TCP] = "tcp",
 };
 static const char *const rds_dialects[] = {
         [RDS_DIALECT_FIFO] = "fifo",
@@ -288,6 +290,39 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
         }
 }
 
+/* A listen address "HOST:PORT": 1 set, 0 absent, -EINVAL reported. */
+static int get_listen(struct errs *e, const config_setting_t *g, const char *name, char **ret) {
+        struct netaddr a;
+        const char *v;
+        int r;
+
+        r = get_string(e, g, name, false, &v);
+        if (r <= 0)
+                return r;
+        if (netaddr_parse(v, &a) < 0) {
+                err_at(e, config_setting_get_member(g, name), NULL,
+                       "\"%s\" is not a listen address (\"127.0.0.1:8080\", \"[::1]:8080\" or "
+                       "\"*:8080\")",
+                       v);
+                return -EINVAL;
+        }
+        set_str(e, ret, v);
+        return 1;
+}
+
+static void parse_http(struct errs *e, const config_setting_t *root, struct nextup_config *c) {
+        static const char *const keys[] = {"listen", "latency_ms", "max_clients"};
+        const config_setting_t *g = get_aggregate(e, root, "http", false);
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        if (get_listen(e, g, "listen", &c->http_listen) == 0)
+                err_at(e, g, "listen", "required (\"127.0.0.1:8080\")");
+        (void)get_int(e, g, "latency_ms", 0, 10000, &c->http_latency_ms);
+        (void)get_int(e, g, "max_clients", 1, 100000, &c->http_max_clients);
+}
+
 static void sink_config_clear(struct sink_config *sc) {
         free(sc->path);
         free(sc->connect);
@@ -296,6 +331,7 @@ static void sink_config_clear(struct sink_config *sc) {
         free(sc->template);
         free(sc->mount);
         free(sc->credentials);
+        free(sc->listen);
 }
 
 /* Keys each sink type takes besides type and latency_ms. */
@@ -308,6 +344,7 @@ static const char *const sink_keys[][16] = {
                       "programme_service"},
         [SINK_DLS] = {"path", "dl_plus"},
         [SINK_ICECAST] = {"connect", "mount", "credentials"},
+        [SINK_TCP] = {"listen"},
 };
 
 static bool sink_takes(int type, const char *key) {
@@ -472,8 +509,9 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
                                            "data_set",
                                            "programme_service",
                                            "mount",
-                                           "credentials"};
-        int type = -1, r_type, r_path;
+                                           "credentials",
+                                           "listen"};
+        int type = -1, r_type, r_path, r_listen;
 
         if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
                 err_at(e, s, NULL, "expected a group { ... }");
@@ -482,9 +520,10 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
         check_keys(e, s, keys, ELEMENTSOF(keys));
         r_type = get_enum(e, s, "type", sink_types, ELEMENTSOF(sink_types), &type);
         if (r_type == 0)
-                err_at(e, s, "type", "required (terminal, jsonl, webvtt, rds, dls or icecast)");
+                err_at(e, s, "type", "required (terminal, jsonl, webvtt, rds, dls, icecast or tcp)");
         (void)get_int(e, s, "latency_ms", 0, 10000, &sink->latency_ms);
         r_path = get_path(e, s, "path", dir, &sink->path);
+        r_listen = get_listen(e, s, "listen", &sink->listen);
         (void)get_bool(e, s, "show_speaker", &sink->show_speaker);
         (void)get_bool(e, s, "dl_plus", &sink->dl_plus);
         if (r_type <= 0)
@@ -495,6 +534,8 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
                 err_at(e, config_setting_get_member(s, "path"), NULL, "not used by terminal sinks");
         if ((type == SINK_JSONL || type == SINK_WEBVTT || type == SINK_DLS) && r_path == 0)
                 err_at(e, s, "path", "required for %s sinks", sink_types[type]);
+        if (type == SINK_TCP && r_listen == 0)
+                err_at(e, s, "listen", "required for tcp sinks (\"127.0.0.1:8081\")");
         if (type != SINK_TERMINAL && config_setting_get_member(s, "show_speaker"))
                 err_at(e, config_setting_get_member(s, "show_speaker"), NULL, "only used by terminal sinks");
         for (int i = 0; i < config_setting_length(s); i++) {
@@ -875,8 +916,8 @@ static void parse_dropboxes(struct errs *e, const config_setting_t *root, const 
 static void parse_root(struct errs *e, const config_setting_t *root, const char *dir,
                        struct nextup_config *c) {
         static const char *const keys[] = {
-                "output",  "control", "state_dir", "log_level", "captions", "startup",
-                "playout", "filler",  "silence",   "asrun",     "schedule", "dropbox",
+                "output", "control", "state_dir", "log_level", "captions", "startup", "playout",
+                "filler", "silence", "asrun",     "schedule",  "dropbox",  "http",
         };
         int level;
 
@@ -894,6 +935,7 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
         parse_asrun(e, root, dir, c); /* after state_dir: its default lives there */
         parse_schedule(e, root, dir, c);
         parse_dropboxes(e, root, dir, c);
+        parse_http(e, root, c);
 }
 
 /* The documented defaults (docs/interfaces.md); the file overrides them. */
@@ -927,6 +969,7 @@ static int config_new_default(struct nextup_config **ret) {
                 .silence_enabled = true,
                 .silence_dbfs = -50,
                 .silence_ms = 10000,
+                .http_max_clients = 2000,
                 /* asrun_path follows state_dir, so it is set once the file is read */
         };
         if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark || !c->sinks) {
@@ -1094,6 +1137,7 @@ struct nextup_config *config_free(struct nextup_config *c) {
         for (size_t i = 0; i < c->n_sinks; i++)
                 sink_config_clear(&c->sinks[i]);
         free(c->sinks);
+        free(c->http_listen);
         for (size_t i = 0; i < c->n_startup; i++) {
                 free(c->startup[i].audio);
                 free(c->startup[i].transcript);

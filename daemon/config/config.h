@@ -19,6 +19,7 @@ enum sink_type {
         SINK_RDS,
         SINK_DLS,
         SINK_ICECAST,
+        SINK_TCP,
 };
 
 enum rds_dialect {
@@ -60,6 +61,8 @@ struct sink_config {
         /* icecast: connect = server; mount; credentials = file of "user:password" */
         char *mount;
         char *credentials;
+
+        char *listen; /* tcp: "HOST:PORT" (netaddr_parse), else NULL */
 };
 
 /* After a restart, what happens to the story that was on air. */
@@ -141,6 +144,11 @@ struct nextup_config {
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */
+
+        /* http { } : NULL listen = no HTTP server */
+        char *http_listen;    /* "HOST:PORT" (netaddr_parse) */
+        int http_latency_ms;  /* 0..10000, default 0: the SSE feed's sink latency */
+        int http_max_clients; /* 1..100000, default 2000: connections at once */
 
         /* captions { } */
         int max_chars;      /* 10..200, default 37 */

@@ -315,7 +315,7 @@ static void status_add_daemon(struct manager *m, struct json_object *reply) {
         json_object_object_add(reply, "last_alert", alert);
 }
 
-static struct json_object *cmd_status(struct manager *m) {
+struct json_object *manager_status_json(struct manager *m) {
         struct json_object *reply = control_ok();
         struct story *next = queue_get(m->queue, 0);
 
@@ -400,7 +400,7 @@ static struct json_object *dispatch(struct manager *m, struct control_conn *conn
         if (strcmp(cmd, "list") == 0)
                 return cmd_list(m);
         if (strcmp(cmd, "status") == 0)
-                return cmd_status(m);
+                return manager_status_json(m);
         if (strcmp(cmd, "asrun") == 0)
                 return manager_cmd_asrun(m, req);
         if (strcmp(cmd, "at") == 0)

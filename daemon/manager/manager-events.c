@@ -133,6 +133,7 @@ void manager_alert(struct manager *m, const char *what, const char *fmt, ...) {
                 msg = NULL;
         if (m->captions)
                 captions_alert(m->captions, what, msg ? msg : what);
+        manager_http_count(m, "alert");
         free(m->last_alert);
         if (asprintf(&m->last_alert, "%s: %s", what, msg ? msg : what) < 0)
                 m->last_alert = NULL;
@@ -180,6 +181,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         };
         struct json_object *e;
 
+        manager_http_off_air(m, story, reason, played_ms);
         m->ended_down_ms = 0;
         if (m->events && m->events->asrun && asrun_append(m->events->asrun, &rec) == -ENOMEM)
                 log_error("As-run record of #%llu lost (out of memory)", (unsigned long long)story->id);

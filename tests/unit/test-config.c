@@ -135,6 +135,9 @@ static void test_example(void **state) {
         assert_int_equal(c->max_lines, 2);
         assert_string_equal(c->speaker_mark, ">>");
         assert_int_equal(c->n_sinks, 3);
+        assert_string_equal(c->http_listen, "127.0.0.1:8080");
+        assert_int_equal(c->http_latency_ms, 0);
+        assert_int_equal(c->http_max_clients, 2000);
         assert_int_equal(c->sinks[0].type, SINK_TERMINAL);
         assert_null(c->sinks[0].path);
         assert_true(c->sinks[0].show_speaker);
@@ -508,6 +511,7 @@ static void test_empty_lists(void **state) {
         assert_string_equal(errs, "");
         assert_int_equal(c->n_schedule, 0);
         assert_int_equal(c->n_dropboxes, 0);
+        assert_null(c->http_listen); /* no http group: no server */
         assert_null(c->filler_path);
         config_free(c);
         free(errs);
@@ -619,6 +623,7 @@ int main(void) {
                 BAD("bad-schedule"),
                 BAD("bad-dropbox"),
                 BAD("bad-rds"),
+                BAD("bad-feeds"),
         };
 
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);
