@@ -15,6 +15,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -176,9 +179,81 @@ static void parse_output(struct errs *e, const config_setting_t *root, const cha
         (void)get_int(e, g, "channels", 1, 2, &c->channels);
 }
 
+/* A user or group given by name or number, resolved now so that a typo is
+ * a config error rather than a client locked out at 3 am. */
+static int resolve_id(const char *v, bool group, unsigned *ret) {
+        char *end;
+        unsigned long n;
+
+        if (*v >= '0' && *v <= '9') {
+                errno = 0;
+                n = strtoul(v, &end, 10);
+                if (errno || *end || n >= (unsigned long)UINT32_MAX)
+                        return -EINVAL;
+                *ret = (unsigned)n;
+                return 0;
+        }
+        if (group) {
+                struct group *gr = getgrnam(v);
+
+                if (!gr)
+                        return -ENOENT;
+                *ret = (unsigned)gr->gr_gid;
+        } else {
+                struct passwd *pw = getpwnam(v);
+
+                if (!pw)
+                        return -ENOENT;
+                *ret = (unsigned)pw->pw_uid;
+        }
+        return 0;
+}
+
+/* control.allow_users / allow_groups: a list or array of names or ids. */
+static void get_ids(struct errs *e, const config_setting_t *g, const char *name, bool group, unsigned **ret,
+                    size_t *ret_n) {
+        const config_setting_t *s = config_setting_get_member(g, name);
+        unsigned *ids;
+        int n;
+
+        if (!s)
+                return;
+        if (config_setting_type(s) != CONFIG_TYPE_LIST && config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+                err_at(e, s, NULL, "expected a list of %s names, such as [ \"%s\" ]",
+                       group ? "group" : "user", group ? "nextup" : "root");
+                return;
+        }
+        n = config_setting_length(s);
+        ids = calloc((size_t)n + 1, sizeof *ids);
+        if (!ids) {
+                e->oom = true;
+                return;
+        }
+        free(*ret);
+        *ret = ids;
+        *ret_n = 0;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+                const char *v;
+
+                if (config_setting_type(el) != CONFIG_TYPE_STRING) {
+                        err_at(e, el, NULL, "expected a %s name or number as a string",
+                               group ? "group" : "user");
+                        continue;
+                }
+                v = config_setting_get_string(el);
+                if (resolve_id(v, group, &ids[*ret_n]) < 0) {
+                        err_at(e, el, NULL, "no %s \"%s\" on this system", group ? "group" : "user", v);
+                        continue;
+                }
+                (*ret_n)++;
+        }
+}
+
 static void parse_control(struct errs *e, const config_setting_t *root, const char *dir,
                           struct nextup_config *c) {
-        static const char *const keys[] = {"socket", "mode", "group"};
+        static const char *const keys[] = {"socket",          "mode",        "group",       "idle_timeout_s",
+                                           "max_connections", "allow_users", "allow_groups"};
         const config_setting_t *g = get_aggregate(e, root, "control", false);
 
         if (!g)
@@ -190,7 +265,29 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
                        "\"%s\" is too long for a socket path (max %zu bytes)", c->control_socket,
                        SUN_PATH_MAX - 1);
         (void)get_mode(e, g, "mode", &c->control_mode);
-        (void)get_group(e, g, "group", &c->control_gid);
+        (void)get_int(e, g, "idle_timeout_s", 0, 86400, &c->control_idle_timeout_s);
+        (void)get_int(e, g, "max_connections", 1, 10000, &c->control_max_connections);
+        get_ids(e, g, "allow_users", false, (unsigned **)&c->control_allow_uids, &c->n_control_allow_uids);
+        get_ids(e, g, "allow_groups", true, (unsigned **)&c->control_allow_gids, &c->n_control_allow_gids);
+        if (get_group(e, g, "group", &c->control_gid) > 0 && c->control_gid != (gid_t)-1) {
+                /* The socket's group is there for its members to drive the
+                 * station: they pass the peer check too. */
+                bool listed = false;
+
+                for (size_t i = 0; i < c->n_control_allow_gids; i++)
+                        listed |= c->control_allow_gids[i] == c->control_gid;
+                if (!listed) {
+                        gid_t *gids =
+                                realloc(c->control_allow_gids, (c->n_control_allow_gids + 1) * sizeof *gids);
+
+                        if (!gids) {
+                                e->oom = true;
+                                return;
+                        }
+                        gids[c->n_control_allow_gids++] = c->control_gid;
+                        c->control_allow_gids = gids;
+                }
+        }
 }
 
 /* A listen address "HOST:PORT": 1 set, 0 absent, -EINVAL reported. */
@@ -917,6 +1014,7 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
 /* The documented defaults (docs/interfaces.md); the file overrides them. */
 static int config_new_default(struct nextup_config **ret) {
         struct nextup_config *c = calloc(1, sizeof *c);
+        struct group *grp;
 
         if (!c)
                 return -ENOMEM;
@@ -927,6 +1025,8 @@ static int config_new_default(struct nextup_config **ret) {
                 .control_socket = strdup("/run/nextup/control.sock"),
                 .control_mode = 0660,
                 .control_gid = (gid_t)-1,
+                .control_idle_timeout_s = 60,
+                .control_max_connections = 64,
                 .state_dir = strdup("/var/lib/nextup"),
                 .log_level = LOG_INFO,
                 .max_chars = 37,
@@ -948,6 +1048,16 @@ static int config_new_default(struct nextup_config **ret) {
         if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark || !c->sinks) {
                 config_free(c);
                 return -ENOMEM;
+        }
+        grp = getgrnam("nextup");
+        if (grp) {
+                c->control_allow_gids = calloc(1, sizeof *c->control_allow_gids);
+                if (!c->control_allow_gids) {
+                        config_free(c);
+                        return -ENOMEM;
+                }
+                c->control_allow_gids[0] = grp->gr_gid;
+                c->n_control_allow_gids = 1;
         }
         /* no captions.sinks in the file: captions on the terminal */
         c->sinks[0] = (struct sink_config){.type = SINK_TERMINAL, .show_speaker = true};
@@ -1093,6 +1203,8 @@ struct nextup_config *config_free(struct nextup_config *c) {
         }
         free(c->output_options);
         free(c->control_socket);
+        free(c->control_allow_uids);
+        free(c->control_allow_gids);
         free(c->state_dir);
         free(c->speaker_mark);
         for (size_t i = 0; i < c->n_sinks; i++)

@@ -130,9 +130,17 @@ struct nextup_config {
         int channels; /* 1..2, default 2 */
 
         /* control { } */
-        char *control_socket; /* default /run/nextup/control.sock */
-        mode_t control_mode;  /* default 0660 */
-        gid_t control_gid;    /* control.group resolved; (gid_t)-1: the daemon's group */
+        char *control_socket;        /* default /run/nextup/control.sock */
+        mode_t control_mode;         /* default 0660 */
+        gid_t control_gid;           /* control.group resolved; (gid_t)-1: the daemon's group */
+        int control_idle_timeout_s;  /* 0..86400, default 60: an idle client is closed; 0 never */
+        int control_max_connections; /* 1..10000, default 64: past it the oldest idle one is closed */
+        /* Peers allowed to connect, besides root and the daemon's own user.
+         * Default: no users and the group "nextup" when it exists. */
+        uid_t *control_allow_uids;
+        size_t n_control_allow_uids;
+        gid_t *control_allow_gids;
+        size_t n_control_allow_gids;
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */

@@ -234,6 +234,13 @@ void manager_events_queue(struct manager *m) {
                 if ((e = event_new("queue_changed"))) {
                         json_object_object_add(e, "queue_length",
                                                json_object_new_int64((int64_t)queue_size(m->queue)));
+                        if (m->peer) {
+                                struct json_object *by = json_object_new_object();
+
+                                json_object_object_add(by, "uid", json_object_new_int64(m->peer->uid));
+                                json_object_object_add(by, "user", json_object_new_string(m->peer->user));
+                                json_object_object_add(e, "by", by);
+                        }
                         manager_event(m, e);
                 }
         }

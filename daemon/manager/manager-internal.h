@@ -68,6 +68,8 @@ struct manager {
         char *last_status;
 
         struct manager_events *events; /* manager-events.c: as-run log, event stream */
+        /* the client whose request is being handled (queue_changed says who), else NULL */
+        const struct control_peer *peer;
 
         struct manager_persist *persist; /* manager-persist.c: the state on disk */
 

@@ -417,8 +417,22 @@ static void reload_dropbox(struct manager *m, const struct nextup_config *c) {
                 log_info("Dropbox folders reloaded (%zu)", c->n_dropboxes);
 }
 
+static struct control_options control_options_of(const struct nextup_config *c) {
+        return (struct control_options){
+                .path = c->control_socket,
+                .mode = c->control_mode,
+                .idle_timeout_usec = (uint64_t)c->control_idle_timeout_s * 1000000u,
+                .max_connections = (unsigned)c->control_max_connections,
+                .allow_uids = c->control_allow_uids,
+                .n_allow_uids = c->n_control_allow_uids,
+                .allow_gids = c->control_allow_gids,
+                .n_allow_gids = c->n_control_allow_gids,
+        };
+}
+
 static void reload(struct manager *m) {
         _cleanup_free_ char *errors = NULL;
+        struct control_options control_opts;
         struct nextup_config *c = NULL;
         struct captions *caps = NULL;
         size_t size = 0;
@@ -459,6 +473,9 @@ static void reload(struct manager *m) {
                 m->captions = TAKE_PTR(m->captions_next);
         }
         reload_dropbox(m, c);
+        control_opts = control_options_of(c);
+        if (m->control && control_set_options(m->control, &control_opts) < 0)
+                log_warning("Out of memory: the control socket keeps its old limits and allow-list");
         config_free(m->config);
         m->config = c;
         manager_schedule_reload(m);
@@ -563,6 +580,7 @@ static int add_sources(struct manager *m) {
 
 int manager_new(struct nextup_config *config, bool exit_idle, struct manager **ret) {
         struct manager *m = calloc(1, sizeof *m);
+        struct control_options control_opts;
         struct output *out = NULL;
         int r;
 
@@ -613,8 +631,8 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         if (r < 0)
                 goto fail;
         (void)make_dropbox(m, config, &m->dropbox); /* the air does not depend on it */
-        r = control_new(m->event, config->control_socket, config->control_mode, manager_handle_request, m,
-                        &m->control);
+        control_opts = control_options_of(config);
+        r = control_new(m->event, &control_opts, manager_handle_request, m, &m->control);
         if (r < 0)
                 goto fail; /* control_new said why */
         r = control_set_group(m->control, config->control_gid);
