@@ -21,6 +21,8 @@
  * voice does, not at the lead-in silence espeak-ng reports it at. */
 #include "align.h"
 
+#include "asr.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -577,24 +579,23 @@ static double mean_confidence(const struct aligner *al, size_t n, const double *
 
 /* Starts from the path, the untrusted ones interpolated, then all
  * snapped to onsets. */
-static int place_cues(struct aligner *al, size_t n, const int32_t *map, size_t n_s, const double *conf,
-                      int64_t *start, struct align_report *rep) {
+static int place_cues(struct aligner *al, size_t n, const double *conf, double mean_min, int64_t *start,
+                      struct align_report *rep) {
         _cleanup_free_ int64_t *path = malloc(sizeof(int64_t) * n);
         float thr = onset_threshold(al);
         size_t trusted = 0;
 
         if (!path)
                 return -ENOMEM;
-        for (size_t k = 0; k < n; k++) {
-                start[k] = al->cue_synth[k] < 0 ? 0 : map_sample(al, map, n_s, al->cue_synth[k]);
+        for (size_t k = 0; k < n; k++)
                 trusted += conf[k] >= TRUST_MIN;
-        }
         if (trusted == 0 || (double)trusted < al->o.min_trusted * (double)n)
                 return log_warning_errno(EBADMSG,
                                          "align: only %zu of %zu cues match the audio: "
                                          "the text and the audio disagree",
                                          trusted, n);
-        if (mean_confidence(al, n, conf) < MEAN_CONF_MIN)
+        rep->mean_confidence = mean_confidence(al, n, conf);
+        if (rep->mean_confidence < mean_min)
                 return log_warning_errno(
                         EBADMSG,
                         "align: the text matches the audio hardly better than "
@@ -702,8 +703,8 @@ static int extract(struct aligner *al, struct cue_list *cues, const char *path, 
         return 0;
 }
 
-int align_cues(struct cue_list *cues, const char *audio_path, const struct align_opts *o,
-               struct align_report *ret) {
+static int align_espeak(struct cue_list *cues, const char *audio_path, const struct align_opts *o,
+                        struct align_report *ret) {
         _cleanup_free_ float *fa = NULL, *fs = NULL, *es = NULL;
         _cleanup_free_ int32_t *map = NULL;
         _cleanup_free_ int64_t *start = NULL;
@@ -744,7 +745,9 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
                 voice_starts(&al, es, n_s, cues->n_cues);
                 cue_confidence(&al, &f, map, cues->n_cues, conf);
                 distrust_skipped(&al, map, n_s, cues->n_cues, conf);
-                r = place_cues(&al, cues->n_cues, map, n_s, conf, start, &rep);
+                for (size_t k = 0; k < cues->n_cues; k++)
+                        start[k] = al.cue_synth[k] < 0 ? 0 : map_sample(&al, map, n_s, al.cue_synth[k]);
+                r = place_cues(&al, cues->n_cues, conf, MEAN_CONF_MIN, start, &rep);
         }
         if (r >= 0)
                 write_times(&al, cues, start, map, es, n_s);
@@ -757,5 +760,337 @@ int align_cues(struct cue_list *cues, const char *audio_path, const struct align
                 *ret = rep;
         else
                 free(rep.confidence);
+        return 0;
+}
+
+/* ---- The acoustic engine (asr.h) ---- */
+
+#define ACOUSTIC_GOOD (-25.0) /* per-frame score of a word matched well (recorded speech: -10 to -20) */
+#define ACOUSTIC_BAD (-45.0)  /* and of words forced onto audio that is not them (-45 and under) */
+#define ACOUSTIC_CONF_WORDS 4 /* a cue's confidence: its first words */
+#define ACOUSTIC_MEAN_MIN 0.4 /* mean cue confidence under which the story does not match its audio */
+#define READ_CHARS_PER_S 15   /* reading pace for placing untrusted cues */
+#define PROGRESS_S 5          /* report progress every this many seconds of audio */
+
+struct story_tokens {
+        char **tok; /* n_tok malloc'd strings */
+        size_t n_tok;
+        size_t *cue_first;  /* n_cues + 1: first token of each cue */
+        size_t *sent_first; /* first token of each sentence with words */
+        size_t n_sent;
+        struct tts_token *at; /* n_tok: where each token lies in its cue's spoken text */
+};
+
+static void story_tokens_done(struct story_tokens *st) {
+        for (size_t i = 0; st->tok && i < st->n_tok; i++)
+                free(st->tok[i]);
+        free(st->tok);
+        free(st->cue_first);
+        free(st->sent_first);
+        free(st->at);
+}
+
+static int story_tokens(const struct cue_list *cues, struct story_tokens *st) {
+        size_t cap = 0, prev_sentence = SIZE_MAX;
+
+        st->cue_first = malloc(sizeof(size_t) * (cues->n_cues + 1));
+        st->sent_first = malloc(sizeof(size_t) * (cues->n_cues + 1));
+        if (!st->cue_first || !st->sent_first)
+                return -ENOMEM;
+        for (size_t k = 0; k < cues->n_cues; k++) {
+                const char *sp = cues->cues[k].spoken ? cues->cues[k].spoken : "";
+                _cleanup_free_ struct tts_token *tk = NULL;
+                int n = tts_tokenize(sp, &tk);
+
+                if (n < 0)
+                        return n;
+                st->cue_first[k] = st->n_tok;
+                if (n > 0 && cues->cues[k].sentence != prev_sentence) {
+                        st->sent_first[st->n_sent++] = st->n_tok;
+                        prev_sentence = cues->cues[k].sentence;
+                }
+                if (st->n_tok + (size_t)n > cap) {
+                        size_t c = MAX(cap * 2, st->n_tok + (size_t)n + 64);
+                        char **t = realloc(st->tok, sizeof(char *) * c);
+                        struct tts_token *a;
+
+                        if (!t)
+                                return -ENOMEM;
+                        st->tok = t;
+                        a = realloc(st->at, sizeof(struct tts_token) * c);
+                        if (!a)
+                                return -ENOMEM;
+                        st->at = a;
+                        cap = c;
+                }
+                for (int i = 0; i < n; i++) {
+                        st->tok[st->n_tok] =
+                                strndup(sp + tk[i].byte_start, tk[i].byte_end - tk[i].byte_start);
+                        if (!st->tok[st->n_tok])
+                                return -ENOMEM;
+                        st->at[st->n_tok++] = tk[i];
+                }
+        }
+        st->cue_first[cues->n_cues] = st->n_tok;
+        return st->n_tok > 0 ? 0 : -EINVAL;
+}
+
+/* Streams the story at ASR_RATE through the envelope and the decoder. */
+static int decode_acoustic(struct aligner *al, struct asr *a, const char *path) {
+        _cleanup_free_ int16_t *pcm = malloc(sizeof(int16_t) * 8192);
+        struct decoder *d = NULL;
+        int64_t next_report = (int64_t)PROGRESS_S * al->rate, done = 0;
+        ssize_t n;
+        int r;
+
+        if (!pcm)
+                return -ENOMEM;
+        r = decoder_open(path, al->rate, 1, &d);
+        if (r < 0)
+                return r;
+        while ((n = decoder_read(d, pcm, 8192)) > 0) {
+                if (done > al->max_samples) {
+                        r = log_warning_errno(
+                                EBADMSG,
+                                "align: '%s' runs far longer than its text can be read (over %" PRIi64
+                                " s): not aligning",
+                                path, al->max_samples / al->rate);
+                        break;
+                }
+                r = env_push(al, pcm, (size_t)n);
+                if (r >= 0)
+                        r = asr_feed(a, pcm, (size_t)n);
+                if (r < 0)
+                        break;
+                done += n;
+                if (al->o.progress && done >= next_report) {
+                        al->o.progress(al->o.progress_userdata, (double)done / al->rate);
+                        next_report += (int64_t)PROGRESS_S * al->rate;
+                }
+        }
+        decoder_free(d);
+        if (r < 0)
+                return r;
+        return n < 0 ? (int)n : 0;
+}
+
+static double word_conf(const struct asr_word *w) {
+        if (w->start_ms < 0)
+                return 0;
+        return MIN(MAX((w->score - ACOUSTIC_BAD) / (ACOUSTIC_GOOD - ACOUSTIC_BAD), 0.0), 1.0);
+}
+
+/* Per cue: the mean confidence of its first words (a word the grammar
+ * passed over counts 0); its start from its first word. */
+static void acoustic_cues(struct aligner *al, const struct story_tokens *st, const struct asr_word *w,
+                          size_t n, double *conf, int64_t *start) {
+        size_t chars = 0;
+
+        for (size_t k = 0; k < n; k++) {
+                size_t t0 = st->cue_first[k], t1 = st->cue_first[k + 1],
+                       m = MIN(t1 - t0, (size_t)ACOUSTIC_CONF_WORDS);
+                double c = 0;
+
+                al->cue_synth[k] = t1 > t0 ? (int64_t)chars * al->rate / READ_CHARS_PER_S : -1;
+                for (size_t t = t0; t < t1; t++)
+                        chars += strlen(st->tok[t]) + 1;
+                al->cue_synth_end[k] = (int64_t)chars * al->rate / READ_CHARS_PER_S;
+                start[k] = 0;
+                conf[k] = 0;
+                if (m == 0)
+                        continue;
+                for (size_t t = t0; t < t0 + m; t++)
+                        c += word_conf(&w[t]);
+                conf[k] = w[t0].start_ms >= 0 ? c / (double)m : 0;
+                start[k] = w[t0].start_ms >= 0 ? w[t0].start_ms * al->rate / 1000 : 0;
+                log_debug("align: cue %zu: '%s' at %" PRIi64 " ms, score %.1f, confidence %.2f", k,
+                          st->tok[t0], w[t0].start_ms, w[t0].score, conf[k]);
+        }
+}
+
+/* Cue ends: at the next cue's start inside a sentence, else where its last
+ * aligned word ends (an untrusted cue: its reading time on, at most the
+ * next start). */
+static void acoustic_ends(const struct aligner *al, struct cue_list *cues, const struct story_tokens *st,
+                          const struct asr_word *w, const double *conf, const int64_t *start) {
+        size_t n = cues->n_cues;
+
+        for (size_t k = 0; k < n; k++) {
+                int64_t s = start[k] * 1000 / al->rate, e = -1;
+                bool sentence_end = k + 1 == n || cues->cues[k + 1].sentence != cues->cues[k].sentence;
+
+                if (!sentence_end)
+                        e = start[k + 1] * 1000 / al->rate;
+                else {
+                        size_t t0 = st->cue_first[k], t1 = st->cue_first[k + 1];
+
+                        if (conf[k] >= TRUST_MIN)
+                                for (size_t t = t1; t-- > t0;)
+                                        if (w[t].end_ms >= 0) {
+                                                e = w[t].end_ms;
+                                                break;
+                                        }
+                        if (e < 0 && al->cue_synth[k] >= 0)
+                                e = s + (al->cue_synth_end[k] - al->cue_synth[k]) * 1000 / al->rate;
+                        if (k + 1 < n)
+                                e = MIN(e, start[k + 1] * 1000 / al->rate);
+                }
+                cues->cues[k].start_ms = s;
+                cues->cues[k].end_ms = MAX(e, s + 1);
+        }
+}
+
+/* Word times inside each cue: aligned words of a trusted cue keep their
+ * times (kept in order and inside the cue), the rest are spread over what
+ * is left by length. */
+static int fill_words(const struct cue_list *cues, const struct story_tokens *st, const struct asr_word *w,
+                      const double *conf, struct align_report *rep) {
+        rep->words = calloc(st->n_tok ? st->n_tok : 1, sizeof(struct align_word));
+        if (!rep->words)
+                return -ENOMEM;
+        rep->n_words = st->n_tok;
+        for (size_t k = 0; k < cues->n_cues; k++) {
+                size_t t0 = st->cue_first[k], t1 = st->cue_first[k + 1];
+                int64_t cs = cues->cues[k].start_ms, ce = cues->cues[k].end_ms, at = cs;
+
+                for (size_t t = t0; t < t1; t++) {
+                        struct align_word *o = &rep->words[t];
+                        bool use = w && conf[k] >= TRUST_MIN && w[t].start_ms >= 0;
+
+                        o->cue = k;
+                        o->byte_start = st->at[t].byte_start;
+                        o->byte_end = st->at[t].byte_end;
+                        if (use) {
+                                o->start_ms = t == t0 ? cs : MIN(MAX(w[t].start_ms, at), ce);
+                                o->end_ms = MIN(MAX(w[t].end_ms, o->start_ms + 1), MAX(ce, o->start_ms + 1));
+                                o->aligned = true;
+                        } else {
+                                /* Spread: this word's share of the rest of the cue by characters. */
+                                size_t left = 0, mine = st->at[t].char_end - st->at[t].char_start + 1;
+
+                                for (size_t q = t; q < t1; q++)
+                                        left += st->at[q].char_end - st->at[q].char_start + 1;
+                                o->start_ms = at;
+                                o->end_ms =
+                                        at + MAX((ce - at) * (int64_t)mine / (int64_t)MAX(left, (size_t)1),
+                                                 (int64_t)1);
+                        }
+                        at = o->end_ms;
+                }
+        }
+        return 0;
+}
+
+static int align_acoustic(struct cue_list *cues, const char *audio_path, const struct align_opts *o,
+                          struct align_report *ret) {
+        _cleanup_free_ struct asr_word *w = NULL;
+        _cleanup_free_ int64_t *start = NULL;
+        _cleanup_free_ double *conf = NULL;
+        struct align_report rep = {.n_cues = cues->n_cues, .engine = "acoustic"};
+        struct story_tokens st = {};
+        struct aligner al = {};
+        struct asr *a = NULL;
+        size_t n = cues->n_cues;
+        int r;
+
+        al.o = o ? *o : ALIGN_OPTS_DEFAULT;
+        al.rate = ASR_RATE;
+        al.hop = ASR_RATE / 100;
+        al.block = al.rate * ENV_MS / 1000;
+        al.max_samples = max_story_samples(cues, al.rate);
+        al.cue_synth = malloc(sizeof(int64_t) * n);
+        al.cue_synth_end = malloc(sizeof(int64_t) * n);
+        conf = malloc(sizeof(double) * n);
+        start = malloc(sizeof(int64_t) * n);
+        r = al.cue_synth && al.cue_synth_end && conf && start ? 0 : -ENOMEM;
+        if (r >= 0)
+                r = story_tokens(cues, &st);
+        if (r >= 0)
+                r = asr_new((const char *const *)st.tok, st.n_tok, st.sent_first, st.n_sent, &a);
+        if (r >= 0)
+                r = decode_acoustic(&al, a, audio_path);
+        if (r >= 0 && is_silent(&al))
+                r = log_warning_errno(EINVAL, "align: '%s' is silent: nothing to align", audio_path);
+        if (r >= 0 && !(w = malloc(sizeof(struct asr_word) * st.n_tok)))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = asr_finish(a, w);
+        if (r == -EBADMSG)
+                log_warning("align: '%s': no path through the text's words: the text and the audio disagree",
+                            audio_path);
+        if (r >= 0) {
+                acoustic_cues(&al, &st, w, n, conf, start);
+                r = place_cues(&al, n, conf, ACOUSTIC_MEAN_MIN, start, &rep);
+        }
+        if (r >= 0) {
+                acoustic_ends(&al, cues, &st, w, conf, start);
+                r = fill_words(cues, &st, w, conf, &rep);
+        }
+        rep.audio_s = (double)al.n_env * ENV_MS / 1000.0;
+        asr_free(a);
+        story_tokens_done(&st);
+        aligner_done(&al);
+        if (r < 0) {
+                free(rep.words);
+                return r;
+        }
+        rep.confidence = TAKE_PTR(conf);
+        if (ret)
+                *ret = rep;
+        else
+                align_report_done(&rep);
+        return 0;
+}
+
+void align_report_done(struct align_report *r) {
+        free(r->confidence);
+        free(r->words);
+        r->confidence = NULL;
+        r->words = NULL;
+}
+
+static bool english(const char *voice) {
+        return voice && (strncmp(voice, "en", 2) == 0) &&
+               (voice[2] == '\0' || voice[2] == '-' || voice[2] == '+');
+}
+
+int align_cues(struct cue_list *cues, const char *audio_path, const struct align_opts *o,
+               struct align_report *ret) {
+        struct align_opts opts = o ? *o : ALIGN_OPTS_DEFAULT;
+        struct align_report rep = {};
+        int r;
+
+        if (cues->n_cues == 0)
+                return -EINVAL;
+        if (opts.engine == ALIGN_ENGINE_ACOUSTIC ||
+            (opts.engine == ALIGN_ENGINE_AUTO && english(opts.voice))) {
+                r = align_acoustic(cues, audio_path, &opts, ret);
+                if (r != -ENOENT || opts.engine == ALIGN_ENGINE_ACOUSTIC)
+                        return r;
+                log_info("align: no acoustic model in '%s': timing with espeak-ng", asr_model_dir());
+        }
+        r = align_espeak(cues, audio_path, &opts, &rep);
+        if (r < 0)
+                return r;
+        {
+                /* Word times: spread over each cue. */
+                struct story_tokens st = {};
+
+                rep.engine = "espeak";
+                r = story_tokens(cues, &st);
+                if (r >= 0)
+                        r = fill_words(cues, &st, NULL, rep.confidence, &rep);
+                story_tokens_done(&st);
+                if (r == -EINVAL)
+                        r = 0;
+        }
+        if (r < 0) {
+                align_report_done(&rep);
+                return r;
+        }
+        if (ret)
+                *ret = rep;
+        else
+                align_report_done(&rep);
         return 0;
 }

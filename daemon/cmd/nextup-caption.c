@@ -17,6 +17,7 @@
 #include "decoder.h"
 #include "segment.h"
 #include "timing.h"
+#include "log.h"
 #include "transcript.h"
 
 #define SCAN_RATE 44100
@@ -190,6 +191,8 @@ int main(int argc, char *argv[]) {
         struct args a = {.format = FORMAT_VTT, .seg = SEGMENT_OPTS_DEFAULT};
         int r;
 
+        if (getenv("NEXTUP_CAPTION_DEBUG"))
+                log_set_max_level(LOG_DEBUG);
         r = parse_argv(argc, argv, &a);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : 2;
