@@ -769,8 +769,12 @@ static int align_espeak(struct cue_list *cues, const char *audio_path, const str
 #define ACOUSTIC_BAD (-45.0)  /* and of words forced onto audio that is not them (-45 and under) */
 #define ACOUSTIC_CONF_WORDS 4 /* a cue's confidence: its first words */
 #define ACOUSTIC_MEAN_MIN 0.4 /* mean cue confidence under which the story does not match its audio */
-#define READ_CHARS_PER_S 15   /* reading pace for placing untrusted cues */
-#define PROGRESS_S 5          /* report progress every this many seconds of audio */
+#define READ_CHARS_PER_S 15
+#define PHONE_MAX_MS 250 /* a word longer than this per phone swallowed audio that is not it */
+#define PHONE_TYPICAL_MS                                                                                    \
+        80 /* then it starts this long per phone before its end */ /* reading pace for placing untrusted    \
+                                                                      cues */
+#define PROGRESS_S 5 /* report progress every this many seconds of audio */
 
 struct story_tokens {
         char **tok; /* n_tok malloc'd strings */
@@ -882,8 +886,8 @@ static double word_conf(const struct asr_word *w) {
 
 /* Per cue: the mean confidence of its first words (a word the grammar
  * passed over counts 0); its start from its first word. */
-static void acoustic_cues(struct aligner *al, const struct story_tokens *st, const struct asr_word *w,
-                          size_t n, double *conf, int64_t *start) {
+static void acoustic_cues(struct aligner *al, const struct story_tokens *st, struct asr_word *w, size_t n,
+                          double *conf, int64_t *start) {
         size_t chars = 0;
 
         for (size_t k = 0; k < n; k++) {
@@ -901,6 +905,14 @@ static void acoustic_cues(struct aligner *al, const struct story_tokens *st, con
                         continue;
                 for (size_t t = t0; t < t0 + m; t++)
                         c += word_conf(&w[t]);
+                if (w[t0].start_ms >= 0 && w[t0].n_phones > 0 &&
+                    w[t0].end_ms - w[t0].start_ms > (int64_t)w[t0].n_phones * PHONE_MAX_MS + 200) {
+                        /* It swallowed a music intro or noise before it: its start is
+                         * unknown, its end is not. Snapping finds the onset. */
+                        log_debug("align: cue %zu: '%s' lasts %" PRIi64 " ms: started from its end", k,
+                                  st->tok[t0], w[t0].end_ms - w[t0].start_ms);
+                        w[t0].start_ms = w[t0].end_ms - (int64_t)w[t0].n_phones * PHONE_TYPICAL_MS;
+                }
                 conf[k] = w[t0].start_ms >= 0 ? c / (double)m : 0;
                 start[k] = w[t0].start_ms >= 0 ? w[t0].start_ms * al->rate / 1000 : 0;
                 log_debug("align: cue %zu: '%s' at %" PRIi64 " ms, score %.1f, confidence %.2f", k,

@@ -27,9 +27,11 @@
 #include "tts.h"
 
 #define MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
+#define FILLPROB "1e-8"
+#define SILPROB "0.005"
 #define SKIP_SENTENCE_PROB 1e-30 /* passing a sentence over: far worse than any word matched badly */
-#define BEAM "1e-40"
-#define WBEAM "1e-30"
+#define BEAM "1e-60"
+#define WBEAM "1e-50"
 
 struct asr {
         ps_decoder_t *ps;
@@ -253,6 +255,10 @@ static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent) {
                 else
                         fsg_model_trans_add(a->fsg, (int32)i, (int32)i + 1, 0, wid);
         }
+        /* Pauses and noise (music, breaths) on every state, at a price per entry. */
+        fsg_model_add_silence(a->fsg, "<sil>", -1, (float)atof(SILPROB));
+        fsg_model_add_silence(a->fsg, "[NOISE]", -1, (float)atof(FILLPROB));
+        fsg_model_add_silence(a->fsg, "[SPEECH]", -1, (float)atof(FILLPROB));
         for (size_t s = 0; s + 1 < n_sent; s++) {
                 size_t to = s + 2 < n_sent ? sent_first[s + 2] : a->n_tok;
 
@@ -282,7 +288,7 @@ int asr_new(const char *const *tok, size_t n_tok, const size_t *sent_first, size
                 return log_debug_errno(ENOENT, "asr: no acoustic model in '%s'", dir);
         cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-dict", dict, "-logfn", "/dev/null",
                           "-remove_silence", "no", "-cmn", "live", "-beam", BEAM, "-pbeam", BEAM, "-wbeam",
-                          WBEAM, "-topn", "2", NULL);
+                          WBEAM, "-topn", "2", "-fillprob", FILLPROB, "-silprob", SILPROB, NULL);
         if (!cfg)
                 return log_debug_errno(EIO, "asr: pocketsphinx rejected its options");
         a = calloc(1, sizeof(*a));
@@ -385,12 +391,21 @@ static size_t next_token(const struct asr *a, size_t t, const char *w) {
         return t;
 }
 
+static int phone_count(struct asr *a, size_t t) {
+        _cleanup_free_ char *p = ps_lookup_word(a->ps, a->word[t]);
+        int n = 0;
+
+        for (const char *q = p; q && *q; q++)
+                n += (q == p || q[-1] == ' ') && *q != ' ';
+        return n;
+}
+
 int asr_finish(struct asr *a, struct asr_word *ret) {
         size_t t = 0;
         int32 score;
 
         for (size_t i = 0; i < a->n_tok; i++)
-                ret[i] = (struct asr_word){-1, -1, 0};
+                ret[i] = (struct asr_word){-1, -1, 0, 0};
         if (!a->started || ps_end_utt(a->ps) < 0)
                 return -EIO;
         a->started = false;
@@ -411,6 +426,7 @@ int asr_finish(struct asr *a, struct asr_word *ret) {
                 ret[t].start_ms = (int64_t)sf * 10;
                 ret[t].end_ms = (int64_t)(ef + 1) * 10;
                 ret[t].score = (double)ascr / (double)(ef - sf + 1);
+                ret[t].n_phones = phone_count(a, t);
                 t++;
         }
         return 0;

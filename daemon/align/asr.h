@@ -21,6 +21,7 @@ struct asr;
 struct asr_word {
         int64_t start_ms, end_ms; /* -1: not aligned (its sentence was passed over) */
         double score;             /* mean acoustic log-likelihood per 10 ms frame (higher: better match) */
+        int n_phones;             /* in its pronunciation */
 };
 
 /* The model folder in use: $NEXTUP_ASR_MODEL, else the Debian one. */
