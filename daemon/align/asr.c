@@ -29,7 +29,7 @@
 #define MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
 #define FILLPROB "1e-8"
 #define SILPROB "0.005"
-#define SKIP_SENTENCE_PROB 1e-30 /* passing a sentence over: far worse than any word matched badly */
+#define SKIP_SENTENCE_PROB 1e-150 /* passing a sentence over: far worse than any word matched badly */
 #define BEAM "1e-60"
 #define WBEAM "1e-50"
 
@@ -416,6 +416,8 @@ int asr_finish(struct asr *a, struct asr_word *ret) {
                 int sf, ef;
                 int32 ascr, lscr, lback;
 
+                if (!w) /* a null arc: a sentence passed over */
+                        continue;
                 if (w[0] == '<' || w[0] == '[' || w[0] == '+')
                         continue; /* silence and fillers */
                 t = next_token(a, t, w);
