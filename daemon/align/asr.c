@@ -92,7 +92,7 @@ int asr_espeak_to_cmu(const char *es, char **ret) {
                         continue;
                 }
                 p += best;
-                while (*p == '#' || (*p >= '1' && *p <= '9')) /* variants of the same phone */
+                while (*p == '#' || *p == '2' || *p == '5') /* variants of the same phone */
                         p++;
                 if (pos > 0)
                         out[pos++] = ' ';
@@ -119,8 +119,9 @@ char *asr_word_form(const char *token) {
                 unsigned char c = (unsigned char)token[i];
 
                 if (c == 0xe2 && (unsigned char)token[i + 1] == 0x80 &&
-                    ((unsigned char)token[i + 2] == 0x98 || (unsigned char)token[i + 2] == 0x99)) {
-                        out[pos++] = '\''; /* ‘ ’ */
+                    (unsigned char)token[i + 2] >= 0x98 && (unsigned char)token[i + 2] <= 0x9d) {
+                        /* ‘ ’ -> ', “ ” -> " */
+                        out[pos++] = (unsigned char)token[i + 2] <= 0x99 ? '\'' : '"';
                         i += 3;
                         continue;
                 }
