@@ -769,11 +769,14 @@ static int align_espeak(struct cue_list *cues, const char *audio_path, const str
 #define ACOUSTIC_BAD (-45.0)  /* and of words forced onto audio that is not them (-45 and under) */
 #define ACOUSTIC_CONF_WORDS 4 /* a cue's confidence: its first words */
 #define ACOUSTIC_MEAN_MIN 0.4 /* mean cue confidence under which the story does not match its audio */
+/* Reading pace for placing untrusted cues. */
 #define READ_CHARS_PER_S 15
-#define PHONE_MAX_MS 250 /* a word longer than this per phone swallowed audio that is not it */
-#define PHONE_TYPICAL_MS                                                                                    \
-        80 /* then it starts this long per phone before its end */ /* reading pace for placing untrusted    \
-                                                                      cues */
+/* A word longer than this per phone swallowed audio that is not it; then
+ * it starts this long per phone before the next word. */
+#define PHONE_MAX_MS 250
+#define PHONE_TYPICAL_MS 80
+/* A sentence's first word this far ahead of the next stands in the intro. */
+#define FIRST_GAP_MAX_MS 350
 #define PROGRESS_S 5 /* report progress every this many seconds of audio */
 
 struct story_tokens {
@@ -878,6 +881,19 @@ static int decode_acoustic(struct aligner *al, struct asr *a, const char *path) 
         return n < 0 ? (int)n : 0;
 }
 
+/* A cue's first word T0 (of T0..T1) that lasts far longer than its
+ * phones can, or stands alone ahead of the next word by a long gap, or
+ * matches badly while the next word matches well. */
+static bool first_word_astray(const struct asr_word *w, size_t t0, size_t t1) {
+        const struct asr_word *a = &w[t0], *b = &w[t0 + 1];
+
+        if (t0 + 1 >= t1 || a->start_ms < 0 || b->start_ms < 0 || a->n_phones <= 0)
+                return false;
+        return a->end_ms - a->start_ms > (int64_t)a->n_phones * PHONE_MAX_MS + 200 ||
+               b->start_ms - a->end_ms > FIRST_GAP_MAX_MS ||
+               (a->score < ACOUSTIC_BAD && b->score > ACOUSTIC_GOOD);
+}
+
 static double word_conf(const struct asr_word *w) {
         if (w->start_ms < 0)
                 return 0;
@@ -905,12 +921,13 @@ static void acoustic_cues(struct aligner *al, const struct story_tokens *st, str
                         continue;
                 for (size_t t = t0; t < t0 + m; t++)
                         c += word_conf(&w[t]);
-                if (w[t0].start_ms >= 0 && w[t0].n_phones > 0 &&
-                    w[t0].end_ms - w[t0].start_ms > (int64_t)w[t0].n_phones * PHONE_MAX_MS + 200) {
-                        /* It swallowed a music intro or noise before it: its start is
-                         * unknown, its end is not. Snapping finds the onset. */
-                        log_debug("align: cue %zu: '%s' lasts %" PRIi64 " ms: started from its end", k,
-                                  st->tok[t0], w[t0].end_ms - w[t0].start_ms);
+                if (first_word_astray(w, t0, t1)) {
+                        /* It swallowed a music intro or noise before it, or was
+                         * matched inside them on its own: its start is unknown,
+                         * the next word's is not. Snapping finds the onset. */
+                        log_debug("align: cue %zu: '%s' (%" PRIi64 "-%" PRIi64 " ms) placed from the word after it",
+                                  k, st->tok[t0], w[t0].start_ms, w[t0].end_ms);
+                        w[t0].end_ms = w[t0 + 1].start_ms;
                         w[t0].start_ms = w[t0].end_ms - (int64_t)w[t0].n_phones * PHONE_TYPICAL_MS;
                 }
                 conf[k] = w[t0].start_ms >= 0 ? c / (double)m : 0;

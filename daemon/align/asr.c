@@ -29,7 +29,7 @@
 #define MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
 #define FILLPROB "1e-8"
 #define SILPROB "0.005"
-#define SKIP_SENTENCE_PROB 1e-150 /* passing a sentence over: far worse than any word matched badly */
+#define SKIP_SENTENCE_PROB 1e-20 /* passing a sentence over: far worse than any word matched badly */
 #define BEAM "1e-60"
 #define WBEAM "1e-50"
 
@@ -239,11 +239,17 @@ static int add_token(struct asr *a, size_t i, const char *token) {
         return 0;
 }
 
+/* States 0..n_tok: before token i (n_tok: the end). A sentence passed
+ * over lands on a state of its own, x(k) = n_tok + 1 + k, whose only way
+ * on is the first word of sentence k, with no filler loop there: a pass
+ * cannot be chained through fillers into another, so no path skips the
+ * text wholesale, and at most two sentences in a row are passed over. */
 static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent) {
         logmath_t *lm = ps_get_logmath(a->ps);
         int32 skip = logmath_log(lm, SKIP_SENTENCE_PROB);
+        int32 n_state = (int32)(a->n_tok + 1 + n_sent);
 
-        a->fsg = fsg_model_init("align", lm, 1.0f, (int32)a->n_tok + 1);
+        a->fsg = fsg_model_init("align", lm, 1.0f, n_state);
         if (!a->fsg)
                 return -ENOMEM;
         a->fsg->start_state = 0;
@@ -256,19 +262,25 @@ static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent) {
                 else
                         fsg_model_trans_add(a->fsg, (int32)i, (int32)i + 1, 0, wid);
         }
-        /* Pauses and noise (music, breaths) on every state, at a price per entry. */
-        fsg_model_add_silence(a->fsg, "<sil>", -1, (float)atof(SILPROB));
-        fsg_model_add_silence(a->fsg, "[NOISE]", -1, (float)atof(FILLPROB));
-        fsg_model_add_silence(a->fsg, "[SPEECH]", -1, (float)atof(FILLPROB));
-        for (size_t s = 0; s + 1 < n_sent; s++) {
-                size_t to = s + 2 < n_sent ? sent_first[s + 2] : a->n_tok;
-
-                if (s > 0 || n_sent > 2) /* never the whole text */
-                        fsg_model_null_trans_add(a->fsg, (int32)sent_first[s], (int32)sent_first[s + 1],
-                                                 skip);
-                if (s + 2 <= n_sent && (s > 0 || to < a->n_tok))
-                        fsg_model_null_trans_add(a->fsg, (int32)sent_first[s], (int32)to, skip * 2);
+        /* Pauses and noise (music, breaths) on every word state, at a price per entry. */
+        for (size_t i = 0; i <= a->n_tok; i++) {
+                fsg_model_add_silence(a->fsg, "<sil>", (int)i, (float)atof(SILPROB));
+                fsg_model_add_silence(a->fsg, "[NOISE]", (int)i, (float)atof(FILLPROB));
+                fsg_model_add_silence(a->fsg, "[SPEECH]", (int)i, (float)atof(FILLPROB));
         }
+        for (size_t k = 1; k < n_sent; k++) {
+                int32 x = (int32)(a->n_tok + 1 + k), f = (int32)sent_first[k];
+
+                if (strcmp(a->word[f], "<sil>") == 0)
+                        fsg_model_null_trans_add(a->fsg, x, f + 1, 0);
+                else
+                        fsg_model_trans_add(a->fsg, x, f + 1, 0, fsg_model_word_id(a->fsg, a->word[f]));
+                fsg_model_null_trans_add(a->fsg, (int32)sent_first[k - 1], x, skip);
+                if (k >= 2)
+                        fsg_model_null_trans_add(a->fsg, (int32)sent_first[k - 2], x, skip * 2);
+        }
+        if (n_sent >= 2) /* the last sentence missing */
+                fsg_model_null_trans_add(a->fsg, (int32)sent_first[n_sent - 1], (int32)a->n_tok, skip);
         return 0;
 }
 
@@ -417,7 +429,7 @@ int asr_finish(struct asr *a, struct asr_word *ret) {
                 int sf, ef;
                 int32 ascr, lscr, lback;
 
-                if (!w) /* a null arc: a sentence passed over */
+                if (!w || w[0] == '(') /* "(NULL)": a null arc, a sentence passed over */
                         continue;
                 if (w[0] == '<' || w[0] == '[' || w[0] == '+')
                         continue; /* silence and fillers */
