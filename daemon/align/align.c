@@ -881,17 +881,32 @@ static int decode_acoustic(struct aligner *al, struct asr *a, const char *path) 
         return n < 0 ? (int)n : 0;
 }
 
-/* A cue's first word T0 (of T0..T1) that lasts far longer than its
- * phones can, or stands alone ahead of the next word by a long gap, or
- * matches badly while the next word matches well. */
-static bool first_word_astray(const struct asr_word *w, size_t t0, size_t t1) {
-        const struct asr_word *a = &w[t0], *b = &w[t0 + 1];
+/* Word T (not a cue's last) is astray: it lasts far longer than its
+ * phones can, or stands ahead of the next word by a long gap that no
+ * punctuation explains, or matches badly while the next word matches
+ * well. Then the decoder matched it in an intro or noise. */
+static bool word_astray(const struct story_tokens *st, const struct asr_word *w, size_t t) {
+        const struct asr_word *a = &w[t], *b = &w[t + 1];
+        const char *tok = st->tok[t];
+        char last = tok[strlen(tok) - 1];
+        bool pause_mark = last == ',' || last == ';' || last == ':' || last == '.' || last == '-';
 
-        if (t0 + 1 >= t1 || a->start_ms < 0 || b->start_ms < 0 || a->n_phones <= 0)
+        if (a->start_ms < 0 || b->start_ms < 0 || a->n_phones <= 0)
                 return false;
         return a->end_ms - a->start_ms > (int64_t)a->n_phones * PHONE_MAX_MS + 200 ||
-               b->start_ms - a->end_ms > FIRST_GAP_MAX_MS ||
+               (!pause_mark && b->start_ms - a->end_ms > FIRST_GAP_MAX_MS) ||
                (a->score < ACOUSTIC_BAD && b->score > ACOUSTIC_GOOD);
+}
+
+/* Among a cue's first words: the word after the last astray one (T0 when
+ * none is astray). */
+static size_t first_anchor(const struct story_tokens *st, const struct asr_word *w, size_t t0, size_t t1) {
+        size_t anchor = t0;
+
+        for (size_t t = t0; t + 1 < t1 && t < t0 + ACOUSTIC_CONF_WORDS; t++)
+                if (word_astray(st, w, t))
+                        anchor = t + 1;
+        return anchor;
 }
 
 static double word_conf(const struct asr_word *w) {
@@ -921,14 +936,19 @@ static void acoustic_cues(struct aligner *al, const struct story_tokens *st, str
                         continue;
                 for (size_t t = t0; t < t0 + m; t++)
                         c += word_conf(&w[t]);
-                if (first_word_astray(w, t0, t1)) {
-                        /* It swallowed a music intro or noise before it, or was
-                         * matched inside them on its own: its start is unknown,
-                         * the next word's is not. Snapping finds the onset. */
-                        log_debug("align: cue %zu: '%s' (%" PRIi64 "-%" PRIi64 " ms) placed from the word after it",
-                                  k, st->tok[t0], w[t0].start_ms, w[t0].end_ms);
-                        w[t0].end_ms = w[t0 + 1].start_ms;
-                        w[t0].start_ms = w[t0].end_ms - (int64_t)w[t0].n_phones * PHONE_TYPICAL_MS;
+                {
+                        size_t an = first_anchor(st, w, t0, t1);
+                        int64_t at = w[an].start_ms;
+
+                        /* The words before the anchor were matched in an intro
+                         * or noise: they are placed back from it at a typical
+                         * pace. Snapping finds the onset. */
+                        for (size_t t = an; t-- > t0;) {
+                                w[t].end_ms = at;
+                                w[t].start_ms = at - (int64_t)MAX(w[t].n_phones, 1) * PHONE_TYPICAL_MS;
+                                at = w[t].start_ms;
+                                log_debug("align: cue %zu: '%s' placed back from '%s'", k, st->tok[t], st->tok[an]);
+                        }
                 }
                 conf[k] = w[t0].start_ms >= 0 ? c / (double)m : 0;
                 start[k] = w[t0].start_ms >= 0 ? w[t0].start_ms * al->rate / 1000 : 0;

@@ -29,9 +29,9 @@
 #define MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
 #define FILLPROB "1e-8"
 #define SILPROB "0.005"
-#define SKIP_SENTENCE_PROB 1e-20 /* passing a sentence over: far worse than any word matched badly */
-#define BEAM "1e-60"
-#define WBEAM "1e-50"
+#define SKIP_SENTENCE_PROB 1e-80 /* passing a sentence over: far worse than any word matched badly */
+#define BEAM "1e-120"
+#define WBEAM "1e-100"
 
 struct asr {
         ps_decoder_t *ps;
