@@ -883,8 +883,9 @@ static int decode_acoustic(struct aligner *al, struct asr *a, const char *path) 
 
 /* Word T (not a cue's last) is astray: it lasts far longer than its
  * phones can, or stands ahead of the next word by a long gap that no
- * punctuation explains, or matches badly while the next word matches
- * well. Then the decoder matched it in an intro or noise. */
+ * punctuation explains. Then the decoder matched it in an intro or
+ * noise. (A bad score alone is no sign: a soft telephone-band "f"
+ * scores badly where it stands.) */
 static bool word_astray(const struct story_tokens *st, const struct asr_word *w, size_t t) {
         const struct asr_word *a = &w[t], *b = &w[t + 1];
         const char *tok = st->tok[t];
@@ -894,8 +895,7 @@ static bool word_astray(const struct story_tokens *st, const struct asr_word *w,
         if (a->start_ms < 0 || b->start_ms < 0 || a->n_phones <= 0)
                 return false;
         return a->end_ms - a->start_ms > (int64_t)a->n_phones * PHONE_MAX_MS + 200 ||
-               (!pause_mark && b->start_ms - a->end_ms > FIRST_GAP_MAX_MS) ||
-               (a->score < ACOUSTIC_BAD && b->score > ACOUSTIC_GOOD);
+               (!pause_mark && b->start_ms - a->end_ms > FIRST_GAP_MAX_MS);
 }
 
 /* Among a cue's first words: the word after the last astray one (T0 when
