@@ -40,6 +40,7 @@ struct asr {
         size_t n_tok;
         size_t *sent_first; /* per sentence: its first token */
         size_t n_sent;
+        unsigned generation; /* grammars set so far */
         bool started;
 };
 
@@ -284,17 +285,13 @@ static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent) {
         return 0;
 }
 
-int asr_new(const char *const *tok, size_t n_tok, const size_t *sent_first, size_t n_sent,
-            struct asr **ret) {
+int asr_open(struct asr **ret) {
         _cleanup_free_ char *hmm = NULL, *dict = NULL;
         const char *dir = asr_model_dir();
         struct asr *a;
         cmd_ln_t *cfg;
         struct stat st;
-        int r;
 
-        if (n_tok == 0)
-                return -EINVAL;
         if (asprintf(&hmm, "%s/en-us", dir) < 0 || asprintf(&dict, "%s/cmudict-en-us.dict", dir) < 0)
                 return -ENOMEM;
         if (stat(hmm, &st) < 0 || stat(dict, &st) < 0)
@@ -311,23 +308,77 @@ int asr_new(const char *const *tok, size_t n_tok, const size_t *sent_first, size
         }
         a->ps = ps_init(cfg);
         cmd_ln_free_r(cfg);
+        if (!a->ps) {
+                free(a);
+                return log_debug_errno(EIO, "asr: cannot load the model in '%s'", dir);
+        }
+        *ret = a;
+        return 0;
+}
+
+static void drop_words(struct asr *a) {
+        for (size_t i = 0; a->word && i < a->n_tok; i++)
+                free(a->word[i]);
+        free(a->word);
+        free(a->sent_first);
+        a->word = NULL;
+        a->sent_first = NULL;
+        a->n_tok = a->n_sent = 0;
+}
+
+int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const size_t *sent_first,
+                  size_t n_sent) {
+        static const char *names[] = {"align0", "align1"};
+        const char *name = names[a->generation % 2];
+        int r = 0;
+
+        if (n_tok == 0)
+                return -EINVAL;
+        if (a->started) {
+                ps_end_utt(a->ps);
+                a->started = false;
+        }
+        drop_words(a);
+        a->fsg = NULL;
         a->n_tok = n_tok;
         a->word = calloc(n_tok, sizeof(char *));
         a->sent_first = malloc(sizeof(size_t) * (n_sent + 1));
         a->n_sent = n_sent;
-        if (a->sent_first)
-                memcpy(a->sent_first, sent_first, sizeof(size_t) * n_sent);
-        if (!a->ps || !a->word || !a->sent_first) {
-                asr_free(a);
-                return a->ps ? -ENOMEM : log_debug_errno(EIO, "asr: cannot load the model in '%s'", dir);
-        }
-        r = 0;
+        if (!a->word || !a->sent_first)
+                return -ENOMEM;
+        memcpy(a->sent_first, sent_first, sizeof(size_t) * n_sent);
         for (size_t i = 0; i < n_tok && r >= 0; i++)
                 r = add_token(a, i, tok[i]);
         if (r >= 0)
                 r = build_fsg(a, sent_first, n_sent);
-        if (r >= 0 && (ps_set_fsg(a->ps, "align", a->fsg) < 0 || ps_set_search(a->ps, "align") < 0))
-                r = log_debug_errno(EIO, "asr: pocketsphinx refused the grammar");
+        if (r < 0) {
+                if (a->fsg)
+                        fsg_model_free(a->fsg);
+                a->fsg = NULL;
+                return r;
+        }
+        /* The decoder owns the grammar from here; the one before is dropped. */
+        if (ps_set_fsg(a->ps, name, a->fsg) < 0 || ps_set_search(a->ps, name) < 0) {
+                a->fsg = NULL;
+                return log_debug_errno(EIO, "asr: pocketsphinx refused the grammar");
+        }
+        if (a->generation > 0)
+                ps_unset_search(a->ps, names[(a->generation + 1) % 2]);
+        a->generation++;
+        return 0;
+}
+
+int asr_new(const char *const *tok, size_t n_tok, const size_t *sent_first, size_t n_sent,
+            struct asr **ret) {
+        struct asr *a = NULL;
+        int r;
+
+        if (n_tok == 0)
+                return -EINVAL;
+        r = asr_open(&a);
+        if (r < 0)
+                return r;
+        r = asr_set_words(a, tok, n_tok, sent_first, n_sent);
         if (r < 0) {
                 asr_free(a);
                 return r;
@@ -340,13 +391,8 @@ struct asr *asr_free(struct asr *a) {
         if (!a)
                 return NULL;
         if (a->ps)
-                ps_free(a->ps); /* frees the FSG it was given */
-        else if (a->fsg)
-                fsg_model_free(a->fsg);
-        for (size_t i = 0; a->word && i < a->n_tok; i++)
-                free(a->word[i]);
-        free(a->word);
-        free(a->sent_first);
+                ps_free(a->ps); /* frees the grammars it was given */
+        drop_words(a);
         free(a);
         return NULL;
 }

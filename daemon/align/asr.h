@@ -45,6 +45,14 @@ char *asr_word_form(const char *token);
 int asr_new(const char *const *tok, size_t n_tok, const size_t *sent_first, size_t n_sent, struct asr **ret);
 struct asr *asr_free(struct asr *a);
 
+/* asr_new in two steps: load the model once (0, -ENOENT, -EIO, -ENOMEM),
+ * then set the words to align next (as asr_new; an utterance under way is
+ * dropped). A long story is aligned in chunks of sentences, each with a
+ * grammar of its own: the FSG search costs time per grammar state and
+ * frame. */
+int asr_open(struct asr **ret);
+int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const size_t *sent_first, size_t n_sent);
+
 /* The pronunciation the handle uses for token I (malloc'd CMU phones). */
 char *asr_pronunciation(struct asr *a, size_t i);
 
@@ -54,6 +62,6 @@ void asr_write_grammar(struct asr *a, FILE *f);
 /* Streams ASR_RATE mono samples through the decoder. 0 or -EIO. */
 int asr_feed(struct asr *a, const int16_t *pcm, size_t n);
 
-/* Ends the utterance and fills ret (n_tok entries) with each token's
- * times. 0, -EBADMSG (no path through the grammar reached), -EIO. */
+/* Ends the utterance and fills ret (n_tok entries of the words set) with
+ * each token's times from the first sample fed since they were set. 0, -EBADMSG (no path through the grammar reached), -EIO. */
 int asr_finish(struct asr *a, struct asr_word *ret);

@@ -2,8 +2,8 @@
 /* test-asr.c: espeak-ng phonemes map onto CMU phones; tokens take their
  * dictionary form; words CMUdict lacks (names, numbers, hyphenated
  * compounds) get a pronunciation from espeak-ng; the grammar built from a
- * cue list has every word in order plus the arcs that pass a sentence
- * over. Skips when the acoustic model is not installed. */
+ * cue list has every word in order, pause and noise loops, and the arcs
+ * that pass a sentence over. Skips when the acoustic model is not installed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,12 +90,20 @@ static void test_oov_and_grammar(void **state) {
         f = open_memstream(&g, &len);
         asr_write_grammar(a, f);
         fclose(f);
-        assert_non_null(strstr(g, "NUM_STATES 9"));
+        assert_non_null(strstr(g, "NUM_STATES 11"));
         assert_non_null(strstr(g, "TRANSITION 0 1 "));
         assert_non_null(strstr(g, "tillerson"));
         assert_non_null(strstr(g, "TRANSITION 7 8 "));
         assert_non_null(strstr(g, "www.npr.org"));
-        assert_non_null(strstr(g, "<sil>"));
+        assert_non_null(strstr(g, "TRANSITION 0 0 0.005000 <sil>"));
+        /* Sentence 0 passed over: a null arc to a landing state of its own
+         * (8 + 1 + 1) whose only way on is sentence 1's first word, with no
+         * filler loop there (no chained passes); the last sentence passed
+         * over: a null arc to the end. */
+        assert_non_null(strstr(g, "TRANSITION 0 10 "));
+        assert_non_null(strstr(g, "TRANSITION 10 4 1.000000 it\n"));
+        assert_null(strstr(g, "TRANSITION 10 10"));
+        assert_non_null(strstr(g, "TRANSITION 3 8 "));
         free(g);
         asr_free(a);
 }
