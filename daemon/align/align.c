@@ -842,9 +842,153 @@ static int story_tokens(const struct cue_list *cues, struct story_tokens *st) {
         return st->n_tok > 0 ? 0 : -EINVAL;
 }
 
-/* Streams the story at ASR_RATE through the envelope and the decoder. */
-static int decode_acoustic(struct aligner *al, struct asr *a, const char *path) {
+/* A long story is decoded in chunks of whole sentences of about
+ * CHUNK_TOKENS words, each searched in its own window of audio: from the
+ * end of the chunk before to its reading time at a slow pace plus
+ * CHUNK_SLACK_S on (the last: to the end). The audio after a chunk's words
+ * is passed over by the fillers of its grammar's end. The FSG search costs
+ * time per grammar state per frame, so one grammar over an hour's text
+ * would be quadratic; chunks keep it linear, and keep memory to one window
+ * of samples. */
+#define CHUNK_TOKENS 600
+#define CHUNK_SLOW_CHARS_PER_S 9
+#define CHUNK_SLACK_S 30
+
+struct chunker {
+        struct aligner *al;
+        struct asr *a;
+        const struct story_tokens *st;
+        struct asr_word *w; /* n_tok, story ms */
+        size_t *chunk_sent; /* n_chunks + 1: first sentence of each chunk */
+        size_t n_chunks, next;
+        int16_t *buf; /* story samples [base, base + n_buf) */
+        size_t n_buf, cap_buf;
+        int64_t base, from; /* from: where the next chunk's window starts */
+};
+
+static size_t sent_tok(const struct story_tokens *st, size_t s) {
+        return s < st->n_sent ? st->sent_first[s] : st->n_tok;
+}
+
+static int plan_chunks(struct chunker *c) {
+        const struct story_tokens *st = c->st;
+        size_t s = 0;
+
+        c->chunk_sent = malloc(sizeof(size_t) * (st->n_sent + 2));
+        if (!c->chunk_sent)
+                return -ENOMEM;
+        c->chunk_sent[c->n_chunks++] = 0;
+        while (s < st->n_sent) {
+                size_t e = s + 1;
+
+                while (e < st->n_sent && sent_tok(st, e) - sent_tok(st, s) < CHUNK_TOKENS)
+                        e++;
+                /* A short rest joins this chunk. */
+                if (e < st->n_sent && st->n_tok - sent_tok(st, e) < CHUNK_TOKENS / 2)
+                        e = st->n_sent;
+                if (e < st->n_sent)
+                        c->chunk_sent[c->n_chunks++] = e;
+                s = e;
+        }
+        c->chunk_sent[c->n_chunks] = st->n_sent;
+        return 0;
+}
+
+static size_t chunk_chars(const struct chunker *c, size_t k) {
+        size_t n = 0;
+
+        for (size_t t = sent_tok(c->st, c->chunk_sent[k]); t < sent_tok(c->st, c->chunk_sent[k + 1]); t++)
+                n += strlen(c->st->tok[t]) + 1;
+        return n;
+}
+
+/* The sample where chunk K's window ends (INT64_MAX: the end of the audio). */
+static int64_t chunk_end(const struct chunker *c, size_t k) {
+        if (k + 1 >= c->n_chunks)
+                return INT64_MAX;
+        return c->from +
+               ((int64_t)(chunk_chars(c, k) / CHUNK_SLOW_CHARS_PER_S) + CHUNK_SLACK_S) * c->al->rate;
+}
+
+/* Decodes chunk NEXT over the buffered samples [from, end). */
+static int run_chunk(struct chunker *c, int64_t end) {
+        const struct story_tokens *st = c->st;
+        size_t k = c->next++, s0 = c->chunk_sent[k], s1 = c->chunk_sent[k + 1];
+        size_t t0 = sent_tok(st, s0), t1 = sent_tok(st, s1), n_s = s1 - s0;
+        _cleanup_free_ size_t *sf = malloc(sizeof(size_t) * (n_s + 1));
+        int64_t off_ms = c->from * 1000 / c->al->rate, last_end = -1;
+        size_t p = (size_t)(c->from - c->base),
+               q = (size_t)(MIN(end, c->base + (int64_t)c->n_buf) - c->base);
+        int r;
+
+        if (!sf)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_s; i++)
+                sf[i] = st->sent_first[s0 + i] - t0;
+        r = asr_set_words(c->a, (const char *const *)st->tok + t0, t1 - t0, sf, n_s);
+        if (r < 0)
+                return r;
+        for (; r >= 0 && p < q; p += MIN(q - p, (size_t)8192))
+                r = asr_feed(c->a, c->buf + p, MIN(q - p, (size_t)8192));
+        if (r >= 0)
+                r = asr_finish(c->a, c->w + t0);
+        if (r == -EBADMSG) {
+                log_warning("align: words %zu-%zu: no path through them in %.0f-%.0f s: placed between "
+                            "neighbours",
+                            t0, t1, (double)c->from / c->al->rate,
+                            (double)(c->base + (int64_t)q) / c->al->rate);
+                r = 0;
+        }
+        if (r < 0)
+                return r;
+        log_debug("align: chunk %zu: words %zu-%zu in %.1f-%.1f s (first at +%" PRIi64 " ms)", k, t0, t1,
+                  (double)c->from / c->al->rate, (double)(c->base + (int64_t)q) / c->al->rate,
+                  c->w[t0].start_ms);
+        for (size_t t = t0; t < t1; t++)
+                if (c->w[t].start_ms >= 0) {
+                        c->w[t].start_ms += off_ms;
+                        c->w[t].end_ms += off_ms;
+                        last_end = c->w[t].end_ms;
+                }
+        /* The next chunk starts where this one's words end (or its reading
+         * time on, when none of them matched). */
+        if (last_end >= 0)
+                c->from = MAX(c->from, last_end * c->al->rate / 1000);
+        else
+                c->from += (int64_t)(chunk_chars(c, k) / READ_CHARS_PER_S) * c->al->rate;
+        c->from = MIN(c->from, c->base + (int64_t)c->n_buf);
+        /* Drop what no later chunk reads. */
+        if (c->from > c->base) {
+                size_t drop = (size_t)(c->from - c->base);
+
+                memmove(c->buf, c->buf + drop, sizeof(int16_t) * (c->n_buf - drop));
+                c->n_buf -= drop;
+                c->base = c->from;
+        }
+        return 0;
+}
+
+static int buffer_push(struct chunker *c, const int16_t *pcm, size_t n) {
+        if (c->n_buf + n > c->cap_buf) {
+                size_t cap = MAX(c->cap_buf * 2, c->n_buf + n + 65536);
+                int16_t *b = realloc(c->buf, sizeof(int16_t) * cap);
+
+                if (!b)
+                        return -ENOMEM;
+                c->buf = b;
+                c->cap_buf = cap;
+        }
+        memcpy(c->buf + c->n_buf, pcm, sizeof(int16_t) * n);
+        c->n_buf += n;
+        return 0;
+}
+
+/* Streams the story at ASR_RATE through the envelope and, chunk by chunk,
+ * the decoder; fills W (story ms). */
+static int decode_acoustic(struct aligner *al, struct asr *a, const struct story_tokens *st,
+                           const char *path, struct asr_word *w) {
         _cleanup_free_ int16_t *pcm = malloc(sizeof(int16_t) * 8192);
+        struct chunker c = {.al = al, .a = a, .st = st, .w = w};
         struct decoder *d = NULL;
         int64_t next_report = (int64_t)PROGRESS_S * al->rate, done = 0;
         ssize_t n;
@@ -852,9 +996,16 @@ static int decode_acoustic(struct aligner *al, struct asr *a, const char *path) 
 
         if (!pcm)
                 return -ENOMEM;
-        r = decoder_open(path, al->rate, 1, &d);
-        if (r < 0)
+        for (size_t t = 0; t < st->n_tok; t++)
+                w[t] = (struct asr_word){-1, -1, 0, 0};
+        r = plan_chunks(&c);
+        if (r >= 0)
+                r = decoder_open(path, al->rate, 1, &d);
+        if (r < 0) {
+                free(c.chunk_sent);
                 return r;
+        }
+        log_debug("align: %zu words in %zu chunks", st->n_tok, c.n_chunks);
         while ((n = decoder_read(d, pcm, 8192)) > 0) {
                 if (done > al->max_samples) {
                         r = log_warning_errno(
@@ -866,19 +1017,27 @@ static int decode_acoustic(struct aligner *al, struct asr *a, const char *path) 
                 }
                 r = env_push(al, pcm, (size_t)n);
                 if (r >= 0)
-                        r = asr_feed(a, pcm, (size_t)n);
+                        r = buffer_push(&c, pcm, (size_t)n);
                 if (r < 0)
                         break;
                 done += n;
+                while (r >= 0 && c.next < c.n_chunks && chunk_end(&c, c.next) <= done)
+                        r = run_chunk(&c, chunk_end(&c, c.next));
+                if (r < 0)
+                        break;
                 if (al->o.progress && done >= next_report) {
                         al->o.progress(al->o.progress_userdata, (double)done / al->rate);
                         next_report += (int64_t)PROGRESS_S * al->rate;
                 }
         }
         decoder_free(d);
-        if (r < 0)
-                return r;
-        return n < 0 ? (int)n : 0;
+        if (r >= 0 && n < 0)
+                r = (int)n;
+        while (r >= 0 && c.next < c.n_chunks)
+                r = run_chunk(&c, INT64_MAX);
+        free(c.buf);
+        free(c.chunk_sent);
+        return r;
 }
 
 /* Word T (not a cue's last) is astray: it lasts far longer than its
@@ -947,7 +1106,8 @@ static void acoustic_cues(struct aligner *al, const struct story_tokens *st, str
                                 w[t].end_ms = at;
                                 w[t].start_ms = at - (int64_t)MAX(w[t].n_phones, 1) * PHONE_TYPICAL_MS;
                                 at = w[t].start_ms;
-                                log_debug("align: cue %zu: '%s' placed back from '%s'", k, st->tok[t], st->tok[an]);
+                                log_debug("align: cue %zu: '%s' placed back from '%s'", k, st->tok[t],
+                                          st->tok[an]);
                         }
                 }
                 conf[k] = w[t0].start_ms >= 0 ? c / (double)m : 0;
@@ -1055,18 +1215,13 @@ static int align_acoustic(struct cue_list *cues, const char *audio_path, const s
         if (r >= 0)
                 r = story_tokens(cues, &st);
         if (r >= 0)
-                r = asr_new((const char *const *)st.tok, st.n_tok, st.sent_first, st.n_sent, &a);
-        if (r >= 0)
-                r = decode_acoustic(&al, a, audio_path);
-        if (r >= 0 && is_silent(&al))
-                r = log_warning_errno(EINVAL, "align: '%s' is silent: nothing to align", audio_path);
+                r = asr_open(&a);
         if (r >= 0 && !(w = malloc(sizeof(struct asr_word) * st.n_tok)))
                 r = -ENOMEM;
         if (r >= 0)
-                r = asr_finish(a, w);
-        if (r == -EBADMSG)
-                log_warning("align: '%s': no path through the text's words: the text and the audio disagree",
-                            audio_path);
+                r = decode_acoustic(&al, a, &st, audio_path, w);
+        if (r >= 0 && is_silent(&al))
+                r = log_warning_errno(EINVAL, "align: '%s' is silent: nothing to align", audio_path);
         if (r >= 0) {
                 acoustic_cues(&al, &st, w, n, conf, start);
                 r = place_cues(&al, n, conf, ACOUSTIC_MEAN_MIN, start, &rep);

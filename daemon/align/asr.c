@@ -407,7 +407,8 @@ void asr_write_grammar(struct asr *a, FILE *f) {
 
 int asr_feed(struct asr *a, const int16_t *pcm, size_t n) {
         if (!a->started) {
-                if (ps_start_utt(a->ps) < 0)
+                /* Segment frames count from the stream's start: each chunk is a stream of its own. */
+                if (ps_start_stream(a->ps) < 0 || ps_start_utt(a->ps) < 0)
                         return -EIO;
                 a->started = true;
         }

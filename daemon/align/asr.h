@@ -51,7 +51,8 @@ struct asr *asr_free(struct asr *a);
  * grammar of its own: the FSG search costs time per grammar state and
  * frame. */
 int asr_open(struct asr **ret);
-int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const size_t *sent_first, size_t n_sent);
+int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const size_t *sent_first,
+                  size_t n_sent);
 
 /* The pronunciation the handle uses for token I (malloc'd CMU phones). */
 char *asr_pronunciation(struct asr *a, size_t i);
@@ -63,5 +64,6 @@ void asr_write_grammar(struct asr *a, FILE *f);
 int asr_feed(struct asr *a, const int16_t *pcm, size_t n);
 
 /* Ends the utterance and fills ret (n_tok entries of the words set) with
- * each token's times from the first sample fed since they were set. 0, -EBADMSG (no path through the grammar reached), -EIO. */
+ * each token's times from the first sample fed since they were set. 0, -EBADMSG (no path through the grammar
+ * reached), -EIO. */
 int asr_finish(struct asr *a, struct asr_word *ret);
