@@ -245,7 +245,15 @@ static int add_token(struct asr *a, size_t i, const char *token) {
  * on is the first word of sentence k, with no filler loop there: a pass
  * cannot be chained through fillers into another, so no path skips the
  * text wholesale, and at most two sentences in a row are passed over. */
-static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent) {
+/* CI phones of the model: a loop of them stands for speech the text lacks
+ * (the next chunk's words after this chunk's end). */
+static const char *const ci_phones[] = {"AA", "AE", "AH", "AO", "AW", "AY", "B",  "CH", "D",  "DH",
+                                        "EH", "ER", "EY", "F",  "G",  "HH", "IH", "IY", "JH", "K",
+                                        "L",  "M",  "N",  "NG", "OW", "OY", "P",  "R",  "S",  "SH",
+                                        "T",  "TH", "UH", "UW", "V",  "W",  "Y",  "Z",  "ZH"};
+#define PHONE_LOOP_PROB 0.02
+
+static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent, bool open_end) {
         logmath_t *lm = ps_get_logmath(a->ps);
         int32 skip = logmath_log(lm, SKIP_SENTENCE_PROB);
         int32 n_state = (int32)(a->n_tok + 1 + n_sent);
@@ -280,6 +288,17 @@ static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent) {
                 if (k >= 2)
                         fsg_model_null_trans_add(a->fsg, (int32)sent_first[k - 2], x, skip * 2);
         }
+        if (open_end) {
+                int32 lp = logmath_log(lm, PHONE_LOOP_PROB);
+
+                for (size_t i = 0; i < ELEMENTSOF(ci_phones); i++) {
+                        char name[16];
+
+                        snprintf(name, sizeof(name), "phn_%s", ci_phones[i]);
+                        fsg_model_trans_add(a->fsg, (int32)a->n_tok, (int32)a->n_tok, lp,
+                                            fsg_model_word_add(a->fsg, name));
+                }
+        }
         if (n_sent >= 2) /* the last sentence missing */
                 fsg_model_null_trans_add(a->fsg, (int32)sent_first[n_sent - 1], (int32)a->n_tok, skip);
         return 0;
@@ -312,6 +331,15 @@ int asr_open(struct asr **ret) {
                 free(a);
                 return log_debug_errno(EIO, "asr: cannot load the model in '%s'", dir);
         }
+        for (size_t i = 0; i < ELEMENTSOF(ci_phones); i++) {
+                char name[16];
+
+                snprintf(name, sizeof(name), "phn_%s", ci_phones[i]);
+                if (ps_add_word(a->ps, name, ci_phones[i], FALSE) < 0) {
+                        asr_free(a);
+                        return log_debug_errno(EIO, "asr: the model has no phone %s", ci_phones[i]);
+                }
+        }
         *ret = a;
         return 0;
 }
@@ -327,7 +355,7 @@ static void drop_words(struct asr *a) {
 }
 
 int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const size_t *sent_first,
-                  size_t n_sent) {
+                  size_t n_sent, bool open_end) {
         static const char *names[] = {"align0", "align1"};
         const char *name = names[a->generation % 2];
         int r = 0;
@@ -350,7 +378,7 @@ int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const siz
         for (size_t i = 0; i < n_tok && r >= 0; i++)
                 r = add_token(a, i, tok[i]);
         if (r >= 0)
-                r = build_fsg(a, sent_first, n_sent);
+                r = build_fsg(a, sent_first, n_sent, open_end);
         if (r < 0) {
                 if (a->fsg)
                         fsg_model_free(a->fsg);
@@ -378,7 +406,7 @@ int asr_new(const char *const *tok, size_t n_tok, const size_t *sent_first, size
         r = asr_open(&a);
         if (r < 0)
                 return r;
-        r = asr_set_words(a, tok, n_tok, sent_first, n_sent);
+        r = asr_set_words(a, tok, n_tok, sent_first, n_sent, false);
         if (r < 0) {
                 asr_free(a);
                 return r;
@@ -478,7 +506,7 @@ int asr_finish(struct asr *a, struct asr_word *ret) {
 
                 if (!w || w[0] == '(') /* "(NULL)": a null arc, a sentence passed over */
                         continue;
-                if (w[0] == '<' || w[0] == '[' || w[0] == '+')
+                if (w[0] == '<' || w[0] == '[' || w[0] == '+' || strncmp(w, "phn_", 4) == 0)
                         continue; /* silence and fillers */
                 t = next_token(a, t, w);
                 if (t == a->n_tok)

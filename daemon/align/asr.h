@@ -10,6 +10,7 @@
  * thread. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,12 +48,13 @@ struct asr *asr_free(struct asr *a);
 
 /* asr_new in two steps: load the model once (0, -ENOENT, -EIO, -ENOMEM),
  * then set the words to align next (as asr_new; an utterance under way is
- * dropped). A long story is aligned in chunks of sentences, each with a
+ * dropped); OPEN_END: speech may follow the words (a loop of phones at
+ * the end passes it over: the next chunk's). A long story is aligned in chunks of sentences, each with a
  * grammar of its own: the FSG search costs time per grammar state and
  * frame. */
 int asr_open(struct asr **ret);
 int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const size_t *sent_first,
-                  size_t n_sent);
+                  size_t n_sent, bool open_end);
 
 /* The pronunciation the handle uses for token I (malloc'd CMU phones). */
 char *asr_pronunciation(struct asr *a, size_t i);
