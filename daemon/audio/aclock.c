@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define NSEC_PER_SEC 1000000000LL
-#define NSEC_PER_MSEC 1000000LL
+#include "timeutil.h"
 
 struct aclock {
         pthread_mutex_t lock;

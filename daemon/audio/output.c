@@ -20,8 +20,8 @@
 #include "aclock.h"
 #include "cleanup.h"
 #include "log.h"
+#include "timeutil.h"
 
-#define NSEC_PER_SEC 1000000000LL
 /* Further behind than this, a paced output restarts its pace rather than
  * rush the backlog out, as a real device would after an underrun. */
 #define PACE_MAX_LAG_NS (200 * 1000000LL)

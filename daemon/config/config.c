@@ -58,6 +58,34 @@ static const char *const day_names[] = {"sun", "mon", "tue", "wed", "thu", "fri"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nextup_config *, config_free);
 
+const char *schedule_mode_to_string(enum schedule_mode m) {
+        return (size_t)m < ELEMENTSOF(schedule_modes) ? schedule_modes[m] : NULL;
+}
+
+int schedule_mode_from_string(const char *s) {
+        for (size_t i = 0; s && i < ELEMENTSOF(schedule_modes); i++)
+                if (strcmp(s, schedule_modes[i]) == 0)
+                        return (int)i;
+        return -EINVAL;
+}
+
+const char *schedule_days_to_string(unsigned days, char buf[static 32]) {
+        if (days == DAYS_ALL)
+                return "daily";
+        if (days == DAYS_WEEKDAYS)
+                return "weekdays";
+        if (days == DAYS_WEEKENDS)
+                return "weekends";
+        buf[0] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(day_names); i++)
+                if (days & (1u << i)) {
+                        if (buf[0])
+                                strcat(buf, ",");
+                        strcat(buf, day_names[i]);
+                }
+        return buf;
+}
+
 static inline void config_destroyp(config_t **c) {
         if (*c)
                 config_destroy(*c);

@@ -38,6 +38,13 @@ enum schedule_mode {
         SCHEDULE_SOFT, /* becomes Next Up at its time, starts when the current item ends */
         SCHEDULE_WAIT, /* soft, unless the current item would end more than wait_s late: then hard */
 };
+/* "hard", "soft", "wait" (the config and control protocol words). */
+const char *schedule_mode_to_string(enum schedule_mode m);
+/* The mode named S, -EINVAL for NULL or another word. */
+int schedule_mode_from_string(const char *s);
+/* A days mask (bit 0 = Sunday) as the config writes it: "daily",
+ * "weekdays", "weekends" or a list "mon,wed,fri", in BUF when a list. */
+const char *schedule_days_to_string(unsigned days, char buf[static 32]);
 
 enum filler_mode {
         FILLER_SHUFFLE, /* every MP3 of the folder, shuffled, reshuffled when all played */

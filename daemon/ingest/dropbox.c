@@ -41,8 +41,8 @@
 #include "fileio.h"
 #include "log.h"
 #include "segment.h"
+#include "story.h"
 #include "timing.h"
-#include "transcript.h"
 #include "worker.h"
 
 #define WATCH_MASK                                                                                          \
@@ -430,25 +430,17 @@ static char *error_with_name(const char *error, const char *path) {
         return strdup(error);
 }
 
+/* The queue's own check (story.h), worded for the .error file. */
 static int check_transcript(const char *path, char **ret_error) {
         _cleanup_free_ char *error = NULL;
         struct segment_opts o = SEGMENT_OPTS_DEFAULT;
-        struct transcript *t = NULL;
-        struct cue_list *cues = NULL;
         int r;
 
-        r = transcript_load(path, &t, &error);
-        if (r < 0) {
-                *ret_error =
-                        error ? error_with_name(error, path) : strjoin3(base_name(path), ": ", strerror(-r));
-                return r;
-        }
-        /* Parsed is not enough: what the captions are made of must remain. */
-        r = segment_transcript(t, &o, &cues);
-        transcript_free(t);
-        cue_list_free(cues);
+        r = story_check_transcript(path, &o, NULL, NULL, &error);
         if (r < 0)
-                *ret_error = strjoin3(base_name(path), ": ", r == -EINVAL ? "no spoken text" : strerror(-r));
+                *ret_error = error           ? error_with_name(error, path)
+                             : r == -ENODATA ? strjoin3(base_name(path), ": ", "no spoken text")
+                                             : strjoin3(base_name(path), ": ", strerror(-r));
         return r;
 }
 

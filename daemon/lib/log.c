@@ -29,10 +29,6 @@ void log_set_max_level(int level) {
         atomic_store(&max_level, level);
 }
 
-int log_get_max_level(void) {
-        return atomic_load(&max_level);
-}
-
 int log_internal(int level, int error, const char *fmt, ...) {
         int e = abs(error);
 

@@ -8,9 +8,8 @@
 #include <syslog.h>
 
 /* Messages above this priority (LOG_DEBUG > LOG_INFO ...) are dropped.
- * Set once in main before threads start. */
+ * Set in main and again on reload; atomic, so any thread may log meanwhile. */
 void log_set_max_level(int level);
-int log_get_max_level(void);
 
 /* Logs one line; returns -abs(error) when error != 0, else 0. errno is set
  * to abs(error) first so "%m" prints it. */

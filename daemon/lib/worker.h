@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* worker.h: one thread for slow ingest work (audio scans, later
- * alignment) so the loop and the air never wait on it. work() runs on the
+/* worker.h: one thread for slow ingest work (audio scans, alignment) so
+ * the loop and the air never wait on it. work() runs on the
  * worker thread; done() runs later on the loop thread (via an eventfd
  * watched by sd-event). Jobs run in submission order. */
 #pragma once

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-commands.c: the control protocol's commands (docs/interfaces.md),
  * each a function from a request to a reply. */
-#include "manager.h"
 #include "manager-internal.h"
+#include "manager-events.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "config.h"
 #include "control.h"
 #include "decoder.h"
+#include "json-util.h"
 #include "log.h"
 #include "output.h"
 #include "playout.h"
@@ -34,47 +36,23 @@
 #include "transcript.h"
 #include "worker.h"
 
-struct json_object *story_to_json(const struct story *s) {
-        struct json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "id", json_object_new_int64((int64_t)s->id));
-        json_object_object_add(o, "title", json_object_new_string(s->title));
-        json_object_object_add(o, "audio", json_object_new_string(s->audio_path));
-        /* Filler has no transcript: null. */
-        json_object_object_add(o, "transcript",
-                               s->transcript_path ? json_object_new_string(s->transcript_path) : NULL);
-        json_object_object_add(o, "duration_ms", json_object_new_int64(s->duration_ms));
-        json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(s->timing)));
-        json_object_object_add(o, "cues", json_object_new_int64(s->cues ? (int64_t)s->cues->n_cues : 0));
-        if (s->filler)
-                json_object_object_add(o, "filler", json_object_new_boolean(true));
-        return o;
-}
-
 /* ---- control commands ------------------------------------------------ */
 
+/* A queue index: -EINVAL absent or not an integer, -ERANGE negative. */
 static int json_get_index(struct json_object *req, const char *key, int64_t *ret) {
-        struct json_object *v;
+        int64_t v;
 
-        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_int))
+        if (json_get_int(req, key, &v) <= 0)
                 return -EINVAL;
-        if (json_object_get_int64(v) < 0)
+        if (v < 0)
                 return -ERANGE;
-        *ret = json_object_get_int64(v);
+        *ret = v;
         return 0;
-}
-
-static const char *json_get_string(struct json_object *req, const char *key) {
-        struct json_object *v;
-
-        if (!json_object_object_get_ex(req, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
 }
 
 static struct json_object *cmd_add(struct manager *m, struct json_object *req, bool insert) {
         _cleanup_free_ char *error = NULL;
-        const char *audio = json_get_string(req, "audio"), *transcript = json_get_string(req, "transcript");
+        const char *audio = json_get_str(req, "audio"), *transcript = json_get_str(req, "transcript");
         struct json_object *reply;
         struct story *s;
         int64_t pos = (int64_t)queue_size(m->queue);
@@ -104,14 +82,10 @@ static struct json_object *not_saved(const char *error) {
  * right after the reply cannot bring it back. */
 static struct json_object *end_on_air(struct manager *m) {
         _cleanup_free_ char *error = NULL;
-        uint64_t was = m->persist_leaving_id;
         int r;
 
-        m->persist_leaving_id = m->on_air->id;
-        if (manager_persist_save(m, &error) < 0) {
-                m->persist_leaving_id = was;
+        if (manager_persist_save_leaving(m, m->on_air->id, &error) < 0)
                 return not_saved(error);
-        }
         r = playout_skip(m->playout);
         return r < 0 ? control_error("'skip' failed: %s", strerror(-r)) : control_ok();
 }
@@ -252,7 +226,7 @@ static struct json_object *simple_cmd(struct manager *m, const char *cmd) {
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
                                            void *userdata) {
         struct manager *m = userdata;
-        const char *cmd = json_get_string(req, "cmd");
+        const char *cmd = json_get_str(req, "cmd");
         struct json_object *reply;
 
         if (!cmd)

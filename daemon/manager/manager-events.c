@@ -10,8 +10,8 @@
  * thread's CLOCK_MONOTONIC stamps (the moment frames were handed to the
  * device), not from when the loop got round to reading them. Loop thread
  * only. */
-#include "manager.h"
 #include "manager-internal.h"
+#include "manager-events.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -27,19 +27,21 @@
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"
+#include "json-util.h"
 #include "log.h"
 #include "queue.h"
+#include "timeutil.h"
 
 #define ASRUN_REPLY_MAX_BYTES (512u * 1024u) /* a page of records; the reply limit is 1 MiB */
 
-static int64_t wall_now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The wall-clock time (ms) of a CLOCK_MONOTONIC moment in the recent past. */
+/* What the event stream remembers between calls. */
+struct manager_events {
+        struct asrun *asrun;
+        uint64_t next_up_id;      /* the story last announced as next up, 0 nothing */
+        uint64_t queue_signature; /* hash of the queue's ids when last announced */
+};
+
 static int64_t mono_to_wall_ms(uint64_t mono_ns) {
         int64_t ago_ns = (int64_t)(aclock_now_ns() - mono_ns);
 
@@ -76,11 +78,13 @@ int manager_events_start(struct manager *m) {
 
         if (!path && (m->config->asrun_path || m->config->state_dir))
                 return -ENOMEM;
-        r = asrun_new(m->event, path, 0, &m->asrun);
+        m->events = calloc(1, sizeof *m->events);
+        if (!m->events)
+                return -ENOMEM;
+        r = asrun_new(m->event, path, 0, &m->events->asrun);
         if (r < 0)
                 return r;
-        m->queue_signature = queue_hash(m->queue);
-        m->next_up_id = 0;
+        m->events->queue_signature = queue_hash(m->queue);
         log_info("As-run log: '%s'", path ? path : "(off)");
         return 0;
 }
@@ -88,9 +92,9 @@ int manager_events_start(struct manager *m) {
 void manager_events_reload(struct manager *m) {
         _cleanup_free_ char *path = asrun_path(m->config);
 
-        if (!m->asrun || (!path && (m->config->asrun_path || m->config->state_dir)))
+        if (!m->events || !m->events->asrun || (!path && (m->config->asrun_path || m->config->state_dir)))
                 return;
-        if (asrun_set_path(m->asrun, path) < 0)
+        if (asrun_set_path(m->events->asrun, path) < 0)
                 log_warning("Cannot switch the as-run log to '%s' (out of memory), keeping the old one",
                             path);
 }
@@ -171,7 +175,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         };
         struct json_object *e;
 
-        if (m->asrun && asrun_append(m->asrun, &rec) == -ENOMEM)
+        if (m->events && m->events->asrun && asrun_append(m->events->asrun, &rec) == -ENOMEM)
                 log_error("As-run record of #%llu lost (out of memory)", (unsigned long long)story->id);
         e = event_new("off_air");
         if (!e)
@@ -185,7 +189,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
 void manager_events_stop(struct manager *m) {
         int64_t played;
 
-        if (!m->on_air || !m->asrun)
+        if (!m->on_air || !m->events || !m->events->asrun)
                 return;
         played = MAX(manager_position_ms(m) - m->on_air->aired_from_ms, 0);
         if (m->captions)
@@ -198,17 +202,19 @@ void manager_events_queue(struct manager *m) {
         uint64_t id = front ? front->id : 0, sig = queue_hash(m->queue);
         struct json_object *e;
 
-        if (sig != m->queue_signature) {
-                m->queue_signature = sig;
+        if (!m->events)
+                return;
+        if (sig != m->events->queue_signature) {
+                m->events->queue_signature = sig;
                 if ((e = event_new("queue_changed"))) {
                         json_object_object_add(e, "queue_length",
                                                json_object_new_int64((int64_t)queue_size(m->queue)));
                         manager_event(m, e);
                 }
         }
-        if (id == m->next_up_id)
+        if (id == m->events->next_up_id)
                 return;
-        m->next_up_id = id;
+        m->events->next_up_id = id;
         log_debug("Next up: %s", front ? front->title : "nothing");
         if (m->captions)
                 captions_next_up(m->captions, front);
@@ -220,29 +226,17 @@ void manager_events_queue(struct manager *m) {
 
 /* ---- {"cmd":"asrun","since":MS,"until":MS,"offset":BYTES} ----------- */
 
-/* An optional integer field: 0 absent (DEF kept), 1 set, -EINVAL wrong type. */
-static int get_opt_int(struct json_object *req, const char *key, int64_t *v) {
-        struct json_object *o;
-
-        if (!json_object_object_get_ex(req, key, &o) || !o)
-                return 0;
-        if (!json_object_is_type(o, json_type_int))
-                return -EINVAL;
-        *v = json_object_get_int64(o);
-        return 1;
-}
-
 struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req) {
         int64_t since = INT64_MIN, until = INT64_MAX, offset = 0, next;
         struct json_object *records, *reply;
         int r;
 
-        if (get_opt_int(req, "since", &since) < 0 || get_opt_int(req, "until", &until) < 0 ||
-            get_opt_int(req, "offset", &offset) < 0 || offset < 0)
+        if (json_get_int(req, "since", &since) < 0 || json_get_int(req, "until", &until) < 0 ||
+            json_get_int(req, "offset", &offset) < 0 || offset < 0)
                 return control_error(
                         "'asrun' takes optional integers \"since\" and \"until\" (wall clock ms) "
                         "and \"offset\" (>= 0)");
-        r = asrun_query(m->asrun, since, until, offset, ASRUN_REPLY_MAX_BYTES, &records, &next);
+        r = asrun_query(m->events->asrun, since, until, offset, ASRUN_REPLY_MAX_BYTES, &records, &next);
         if (r < 0)
                 return control_error("cannot read the as-run log: %s", strerror(-r));
         reply = control_ok();
@@ -250,4 +244,12 @@ struct json_object *manager_cmd_asrun(struct manager *m, struct json_object *req
         if (next >= 0)
                 json_object_object_add(reply, "next_offset", json_object_new_int64(next));
         return reply;
+}
+
+void manager_events_free(struct manager *m) {
+        if (!m->events)
+                return;
+        asrun_free(m->events->asrun);
+        free(m->events);
+        m->events = NULL;
 }

@@ -5,9 +5,9 @@
  * to the story before it gaplessly and goes on from one filler item to
  * the next. A filler item is a story with filler = true, no transcript
  * and no cues; it never enters the Next Up queue (lists and next_up
- * events do not show it) but is held here until its STARTED, when it
- * joins the queue just before manager.c handles the event (as a clock
- * event's story does), so from there on it is on air like any story:
+ * events do not show it) but is held here until its STARTED, when
+ * manager_cue_take takes it (as a clock event's story), so from there on
+ * it is on air like any story:
  * status, STATUS= ("Filler: ..."), the as-run log (kind filler).
  *
  * When a story is queued while filler plays, the filler gives way at a
@@ -151,23 +151,14 @@ static void filler_load(struct manager *m) {
 static struct story *filler_story_new(struct manager *m) {
         struct manager_filler *f = m->filler;
         struct story *s;
-        const char *file, *base;
+        const char *file;
 
         if (f->pos >= f->n_files)
                 order_make(f, m->config->filler_mode);
         f->last = f->order[f->pos++];
         file = f->files[f->last];
-        base = strrchr(file, '/');
-        s = calloc(1, sizeof *s);
-        if (!s)
+        if (story_new_filler(file, &s) < 0)
                 return NULL;
-        s->filler = true;
-        s->timing = TIMING_NONE;
-        s->duration_ms = -1;
-        s->audio_path = strdup(file);
-        s->title = strdup(base ? base + 1 : file);
-        if (!s->audio_path || !s->title)
-                return story_free(s);
         s->id = queue_next_id(m->queue);
         queue_set_next_id(m->queue, s->id + 1);
         return s;
@@ -195,18 +186,16 @@ struct story *manager_filler_cue(struct manager *m, struct story *front) {
         return f->cued;
 }
 
-/* The cued filler item started or failed: it joins the queue, where
- * manager.c takes it from as from any story. */
-static void filler_enter_queue(struct manager *m, const struct playout_event *ev) {
+struct story *manager_filler_take(struct manager *m, const struct playout_event *ev) {
         struct manager_filler *f = m->filler;
-        struct story *s = TAKE_PTR(f->cued);
+        struct story *s;
 
+        if (!f || !f->cued || f->cued->id != ev->item_id)
+                return NULL;
+        s = TAKE_PTR(f->cued);
         if (ev->type == PLAYOUT_STARTED && ev->frames >= 0)
                 s->duration_ms = (ev->frames * 1000) / m->config->rate;
-        if (queue_insert_with_id(m->queue, 0, s) < 0) {
-                log_error("Cannot hand filler '%s' to the queue, ignoring", s->title);
-                story_free(s);
-        }
+        return s;
 }
 
 void manager_filler_playout_event(struct manager *m, const struct playout_event *ev) {
@@ -215,13 +204,11 @@ void manager_filler_playout_event(struct manager *m, const struct playout_event 
 
         if (!f)
                 return;
-        if (ours && ev->type == PLAYOUT_STARTED) {
+        if (ours && ev->type == PLAYOUT_STARTED)
                 f->failures = 0;
-                filler_enter_queue(m, ev);
-        } else if (ours && ev->type == PLAYOUT_ENDED && ev->reason == PLAYOUT_END_ERROR) {
+        else if (ours && ev->type == PLAYOUT_ENDED && ev->reason == PLAYOUT_END_ERROR) {
                 if (++f->failures >= f->n_files)
                         log_error("Every filler file failed, no filler until the next reload");
-                filler_enter_queue(m, ev);
         } else if (ev->type == PLAYOUT_ENDED && m->on_air && m->on_air->id == ev->item_id &&
                    m->on_air->filler)
                 f->giving_way = false;

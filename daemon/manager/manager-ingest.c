@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-ingest.c: stories from their files into the queue, and the
  * ingest jobs (timing cache, scan, estimate, alignment) on the worker. */
-#include "manager.h"
 #include "manager-internal.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +31,7 @@
 #include "queue.h"
 #include "segment.h"
 #include "sink.h"
+#include "story.h"
 #include "timing.h"
 #include "transcript.h"
 #include "worker.h"
@@ -268,71 +269,16 @@ static int ingest_submit(struct manager *m, struct story *s) {
         return 0;
 }
 
-/* Builds a story from its files; on failure *ret_error says why, naming
- * the file. */
-static int story_build(struct manager *m, const char *audio, const char *transcript, struct story **ret,
-                       char **ret_error) {
-        _cleanup_free_ char *error = NULL;
-        struct transcript *t = NULL;
-        struct story *s;
-        struct stat st;
-        int fd, r;
+/* story_build with the configured segmentation. */
+static int build(struct manager *m, const char *audio, const char *transcript, struct story **ret,
+                 char **ret_error) {
+        struct segment_opts o = {
+                .max_chars = m->config->max_chars,
+                .max_lines = m->config->max_lines,
+                .speaker_mark = m->config->speaker_mark,
+        };
 
-        if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
-                return *ret_error = strdup("audio and transcript must be absolute paths"), -EINVAL;
-
-        fd = open(audio, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                r = fd < 0 ? -errno : -EINVAL;
-                if (fd >= 0)
-                        close(fd);
-                if (asprintf(ret_error, "audio '%s': %s", audio,
-                             r == -EINVAL ? "not a regular file" : strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-        close(fd);
-
-        r = transcript_load(transcript, &t, &error);
-        if (r < 0) {
-                if (asprintf(ret_error, "transcript '%s': %s", transcript, error ? error : strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-
-        s = calloc(1, sizeof *s);
-        if (!s) {
-                transcript_free(t);
-                return -ENOMEM;
-        }
-        s->duration_ms = -1;
-        s->timing = TIMING_NONE;
-        s->audio_path = strdup(audio);
-        s->transcript_path = strdup(transcript);
-        if (t->title)
-                s->title = strdup(t->title);
-        else {
-                const char *b = strrchr(audio, '/');
-                s->title = strdup(b ? b + 1 : audio);
-        }
-        {
-                struct segment_opts o = {
-                        .max_chars = m->config->max_chars,
-                        .max_lines = m->config->max_lines,
-                        .speaker_mark = m->config->speaker_mark,
-                };
-                r = segment_transcript(t, &o, &s->cues);
-        }
-        transcript_free(t);
-        if (r < 0 || !s->audio_path || !s->transcript_path || !s->title) {
-                story_free(s);
-                if (asprintf(ret_error, "transcript '%s': %s", transcript,
-                             r == -EINVAL ? "no spoken text" : strerror(r < 0 ? -r : ENOMEM)) < 0)
-                        *ret_error = NULL;
-                return r < 0 ? r : -ENOMEM;
-        }
-        *ret = s;
-        return 0;
+        return story_build(audio, transcript, &o, ret, ret_error);
 }
 
 /* Queues a story at INDEX and starts its audio scan. DURABLE: refused
@@ -343,7 +289,7 @@ static int enqueue(struct manager *m, const char *audio, const char *transcript,
         struct story *s = NULL;
         int r;
 
-        r = story_build(m, audio, transcript, &s, ret_error);
+        r = build(m, audio, transcript, &s, ret_error);
         if (r < 0)
                 return r;
         if (index > queue_size(m->queue))
@@ -386,7 +332,7 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
         struct story *s = NULL;
         int r;
 
-        r = story_build(m, audio, transcript, &s, ret_error);
+        r = build(m, audio, transcript, &s, ret_error);
         if (r < 0)
                 return r;
         s->id = id;
@@ -406,7 +352,7 @@ int manager_story_new(struct manager *m, const char *audio, const char *transcri
         struct story *s = NULL;
         int r;
 
-        r = story_build(m, audio, transcript, &s, ret_error);
+        r = build(m, audio, transcript, &s, ret_error);
         if (r < 0)
                 return r;
         s->id = queue_next_id(m->queue);

@@ -15,6 +15,7 @@
  * that was on air goes back to the front of the queue by the resume
  * policy (playout.resume): at its position, from the top, or not at all. */
 #include "manager-internal.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -28,16 +29,24 @@
 #include "log.h"
 #include "persist.h"
 #include "queue.h"
+#include "timeutil.h"
 
 #define CHECKPOINT_USEC 1000000
 #define SLOW_WRITE_US 100000
 
-static int64_t wall_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+struct manager_persist {
+        struct persist *file;
+        sd_event_source *checkpoint_source;
+        bool failing;        /* the last save failed: logged once per episode */
+        uint64_t leaving_id; /* on air but skipped/removed: not resumed after a crash */
+        uint64_t started_id; /* the story whose air start time is below */
+        int64_t started_wall_ms;
+        /* The schedule's one-off events: GET returns a new JSON value to
+         * save (called at every save); RESTORED is what the last run saved. */
+        manager_persist_schedule_fn schedule_get;
+        void *schedule_userdata;
+        struct json_object *schedule_restored;
+};
 
 static struct persist_story story_ref(const struct story *s) {
         return (struct persist_story){
@@ -54,17 +63,17 @@ static void on_air_ref(struct manager *m, struct persist_on_air *ret) {
         struct aclock_sample c;
 
         aclock_read(m->clock, &c);
-        if (m->persist_started_id != s->id) {
-                m->persist_started_id = s->id;
-                m->persist_started_wall_ms = wall_ms();
+        if (m->persist->started_id != s->id) {
+                m->persist->started_id = s->id;
+                m->persist->started_wall_ms = wall_now_ms();
         }
         *ret = (struct persist_on_air){
                 .story = story_ref(s),
                 /* Until its first clock sample it is at its start frame. */
                 .frames = c.item_id == s->id ? c.frames : s->start_frame,
                 .duration_ms = s->duration_ms,
-                .started_wall_ms = m->persist_started_wall_ms,
-                .checkpoint_wall_ms = wall_ms(),
+                .started_wall_ms = m->persist->started_wall_ms,
+                .checkpoint_wall_ms = wall_now_ms(),
         };
 }
 
@@ -82,13 +91,13 @@ static int state_build(struct manager *m, struct persist_state *st) {
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 st->queue[i] = story_ref(queue_get(m->queue, i));
-        if (m->on_air && m->on_air->id != m->persist_leaving_id &&
+        if (m->on_air && m->on_air->id != m->persist->leaving_id &&
             !m->on_air->filler) { /* filler is not resumed */
                 st->has_on_air = true;
                 on_air_ref(m, &st->on_air);
         }
-        if (m->persist_schedule_get)
-                st->schedule = m->persist_schedule_get(m->persist_schedule_userdata);
+        if (m->persist->schedule_get)
+                st->schedule = m->persist->schedule_get(m->persist->schedule_userdata);
         return 0;
 }
 
@@ -101,33 +110,34 @@ int manager_persist_save(struct manager *m, char **ret_error) {
         struct persist_state st;
         int r;
 
-        if (!m->persist)
+        if (!m->persist || !m->persist->file)
                 return 0;
         r = state_build(m, &st);
         if (r >= 0)
-                r = persist_save(m->persist, &st);
+                r = persist_save(m->persist->file, &st);
         state_release(&st);
         if (r < 0) {
-                if (!m->persist_failing)
+                if (!m->persist->failing)
                         log_error_errno(r,
                                         "Cannot save the state in '%s': %m; changes are refused until it "
                                         "can be saved, the audio goes on, retrying every second",
-                                        persist_path(m->persist));
-                m->persist_failing = true;
+                                        persist_path(m->persist->file));
+                m->persist->failing = true;
                 if (ret_error &&
                     asprintf(ret_error, "cannot save the state in '%s': %s; nothing was changed",
-                             persist_path(m->persist), strerror(-r)) < 0)
+                             persist_path(m->persist->file), strerror(-r)) < 0)
                         *ret_error = NULL;
                 return r;
         }
-        if (m->persist_failing)
-                log_notice("State saved in '%s' again", persist_path(m->persist));
-        m->persist_failing = false;
-        if (r > 0 && persist_last_write_us(m->persist) > SLOW_WRITE_US)
+        if (m->persist->failing)
+                log_notice("State saved in '%s' again", persist_path(m->persist->file));
+        m->persist->failing = false;
+        if (r > 0 && persist_last_write_us(m->persist->file) > SLOW_WRITE_US)
                 log_warning("Saving the state took %llu ms",
-                            (unsigned long long)persist_last_write_us(m->persist) / 1000);
+                            (unsigned long long)persist_last_write_us(m->persist->file) / 1000);
         else if (r > 0)
-                log_debug("State saved in %llu us", (unsigned long long)persist_last_write_us(m->persist));
+                log_debug("State saved in %llu us",
+                          (unsigned long long)persist_last_write_us(m->persist->file));
         return 0;
 }
 
@@ -150,7 +160,7 @@ static int on_checkpoint(sd_event_source *s, uint64_t usec, void *userdata) {
 static int64_t resume_frame(struct manager *m, const struct persist_state *st) {
         const struct persist_on_air *a = &st->on_air;
         const struct nextup_config *c = m->config;
-        int64_t age_ms = wall_ms() - a->checkpoint_wall_ms;
+        int64_t age_ms = wall_now_ms() - a->checkpoint_wall_ms;
         int64_t frames = a->frames * c->rate / st->rate; /* the output rate may have changed */
         int64_t pos_ms = a->frames * 1000 / st->rate;
         int64_t length_ms = a->duration_ms >= 0 ? a->duration_ms : pos_ms;
@@ -203,8 +213,8 @@ static void restore(struct manager *m, struct persist_state *st) {
 
                 if (frame >= 0) {
                         restore_story(m, &st->on_air.story, frame);
-                        m->persist_started_id = st->on_air.story.id;
-                        m->persist_started_wall_ms = st->on_air.started_wall_ms;
+                        m->persist->started_id = st->on_air.story.id;
+                        m->persist->started_wall_ms = st->on_air.started_wall_ms;
                 }
         }
         for (size_t i = 0; i < st->n_queue; i++) {
@@ -212,26 +222,31 @@ static void restore(struct manager *m, struct persist_state *st) {
 
                 restore_story(m, &st->queue[i], f);
         }
-        m->persist_schedule_restored = TAKE_PTR(st->schedule);
-        log_info("Restored the state from '%s': %zu stor%s queued, next id %llu", persist_path(m->persist),
-                 queue_size(m->queue), queue_size(m->queue) == 1 ? "y" : "ies",
-                 (unsigned long long)queue_next_id(m->queue));
+        m->persist->schedule_restored = TAKE_PTR(st->schedule);
+        log_info("Restored the state from '%s': %zu stor%s queued, next id %llu",
+                 persist_path(m->persist->file), queue_size(m->queue),
+                 queue_size(m->queue) == 1 ? "y" : "ies", (unsigned long long)queue_next_id(m->queue));
         manager_update_cue(m);
         manager_update_status(m);
 }
 
 /* 1: a state was there (restored, or corrupt and moved aside: the queue
  * starts empty); 0: a first start, the config's startup items apply. */
-int manager_persist_start(struct manager *m) {
+int manager_persist_start(struct manager *m, manager_persist_schedule_fn schedule_get, void *userdata) {
         _cleanup_free_ char *error = NULL;
         struct persist_state st;
         uint64_t now;
         int r, loaded;
 
-        r = persist_new(m->config->state_dir, &m->persist);
+        m->persist = calloc(1, sizeof *m->persist);
+        if (!m->persist)
+                return -ENOMEM;
+        m->persist->schedule_get = schedule_get;
+        m->persist->schedule_userdata = userdata;
+        r = persist_new(m->config->state_dir, &m->persist->file);
         if (r < 0)
                 return r;
-        loaded = persist_load(m->persist, &st, &error);
+        loaded = persist_load(m->persist->file, &st, &error);
         if (loaded < 0)
                 log_error("Cannot restore the state: %s; starting with an empty queue",
                           error ? error : strerror(-loaded));
@@ -240,11 +255,11 @@ int manager_persist_start(struct manager *m) {
                 persist_state_done(&st);
         }
         sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        r = sd_event_add_time(m->event, &m->checkpoint_source, CLOCK_MONOTONIC, now + CHECKPOINT_USEC, 50000,
-                              on_checkpoint, m);
+        r = sd_event_add_time(m->event, &m->persist->checkpoint_source, CLOCK_MONOTONIC,
+                              now + CHECKPOINT_USEC, 50000, on_checkpoint, m);
         if (r < 0)
                 return r;
-        sd_event_source_set_enabled(m->checkpoint_source, SD_EVENT_ON);
+        sd_event_source_set_enabled(m->persist->checkpoint_source, SD_EVENT_ON);
         /* Save what was restored (or the empty state) at once: stories
          * that could not be restored are gone, the id counter is on disk. */
         manager_persist_changed(m);
@@ -257,8 +272,27 @@ void manager_persist_stop(struct manager *m) {
         /* The last position, so that the story on air resumes after a
          * planned restart just as after a crash. */
         manager_persist_changed(m);
-        m->checkpoint_source = sd_event_source_unref(m->checkpoint_source);
-        m->persist = persist_free(m->persist);
-        json_object_put(m->persist_schedule_restored);
-        m->persist_schedule_restored = NULL;
+        sd_event_source_unref(m->persist->checkpoint_source);
+        persist_free(m->persist->file);
+        json_object_put(m->persist->schedule_restored);
+        free(m->persist);
+        m->persist = NULL;
+}
+
+int manager_persist_save_leaving(struct manager *m, uint64_t id, char **ret_error) {
+        uint64_t was;
+        int r;
+
+        if (!m->persist)
+                return 0;
+        was = m->persist->leaving_id;
+        m->persist->leaving_id = id;
+        r = manager_persist_save(m, ret_error);
+        if (r < 0)
+                m->persist->leaving_id = was;
+        return r;
+}
+
+struct json_object *manager_persist_schedule_restored(struct manager *m) {
+        return m->persist ? m->persist->schedule_restored : NULL;
 }

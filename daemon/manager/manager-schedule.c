@@ -19,10 +19,12 @@
  *    then (the prediction was wrong: a pause, an unknown length).
  * Same second: the first in schedule order (config order, then one-off
  * events as added) plays; the others follow it as Next Up, in that order.
- * A prepared story enters the queue just before the manager handles its
- * STARTED (or its ENDED with an error), so manager.c treats it like any
- * other story from there on. */
+ * A prepared story is handed over when the manager handles its STARTED
+ * (or its ENDED with an error): manager_cue_take takes it from here as it
+ * takes a queued one from the queue, and from there on it is like any. */
 #include "manager-internal.h"
+#include "manager-events.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,11 +38,14 @@
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"
+#include "json-util.h"
 #include "log.h"
 #include "playout.h"
 #include "queue.h"
 #include "schedule.h"
-#include "transcript.h"
+#include "segment.h"
+#include "story.h"
+#include "timeutil.h"
 
 #define NS INT64_C(1000000000)
 /* A pending hard start is not replaced this close to its time: the
@@ -77,9 +82,6 @@ struct manager_schedule {
         size_t fire_pos;
         bool restored;
 };
-
-static const char *const mode_names[] = {
-        [SCHEDULE_HARD] = "hard", [SCHEDULE_SOFT] = "soft", [SCHEDULE_WAIT] = "wait"};
 
 static void rearm(struct manager *m);
 
@@ -118,7 +120,7 @@ struct story *manager_schedule_find(struct manager *m, uint64_t story_id) {
 /* Realtime -> monotonic, read back to back so the offset is as fresh as
  * it can be (the two clocks differ by steps, not by rate). */
 static uint64_t realtime_to_mono(int64_t at_ns) {
-        int64_t real = schedule_realtime_ns();
+        int64_t real = wall_now_ns();
         uint64_t mono = aclock_now_ns();
 
         return at_ns > real ? mono + (uint64_t)(at_ns - real) : mono;
@@ -152,7 +154,7 @@ static void sync_hard(struct manager *m) {
         }
         if (held == best && held)
                 return;
-        if (held && (held->fired || held->at_ns - schedule_realtime_ns() < HARD_REPLACE_MARGIN_NS))
+        if (held && (held->fired || held->at_ns - wall_now_ns() < HARD_REPLACE_MARGIN_NS))
                 return; /* it starts now; the next one follows its STARTED */
         if (!best) {
                 if (s->hard_id)
@@ -181,7 +183,7 @@ static void prep_drop(struct manager *m, struct prepared *p) {
  * Walks from the story on air through the queue; an unknown length
  * counts as late. */
 static bool ends_late(struct manager *m, int64_t at_ns, int wait_s) {
-        int64_t end = schedule_realtime_ns(), gap = (int64_t)m->config->gap_ms * 1000000;
+        int64_t end = wall_now_ns(), gap = (int64_t)m->config->gap_ms * 1000000;
 
         if (m->on_air) {
                 if (m->on_air->duration_ms < 0)
@@ -240,7 +242,7 @@ static void on_prepare(struct schedule_event *ev, void *userdata) {
         p.hard = decide_hard(m, ev, p.at_ns);
         m->sched->prep[m->sched->n_prep++] = p;
         log_info("Schedule '%s': prepared #%llu '%s' (%s%s)", ev->name, (unsigned long long)p.story->id,
-                 p.story->title, mode_names[ev->mode],
+                 p.story->title, schedule_mode_to_string(ev->mode),
                  ev->mode == SCHEDULE_WAIT ? (p.hard ? ": hard" : ": soft") : "");
         sync_hard(m);
 }
@@ -301,7 +303,7 @@ static void on_fire(struct schedule_event *ev, void *userdata) {
         if (m->sched->hard_id != p->story->id) {
                 /* Prepared late or held back behind another: as soon as possible. */
                 log_warning("Schedule '%s': starting late", ev->name);
-                p->at_ns = schedule_realtime_ns() + HARD_LATE_NS;
+                p->at_ns = wall_now_ns() + HARD_LATE_NS;
                 if (!m->sched->hard_id)
                         issue_hard(m, p);
         }
@@ -370,7 +372,7 @@ static int64_t check_watches(struct manager *m, int64_t now) {
 }
 
 static void rearm(struct manager *m) {
-        int64_t now = schedule_realtime_ns();
+        int64_t now = wall_now_ns();
         int64_t next = MIN(schedule_run(m->sched->list, now), check_watches(m, now));
         int r = schedule_timer_arm(m->sched->timer, next);
 
@@ -385,7 +387,7 @@ static void on_timer(bool clock_changed, void *userdata) {
 
         if (clock_changed) {
                 log_notice("The system clock was set: re-timing the schedule");
-                schedule_clock_changed(s->list, schedule_realtime_ns());
+                schedule_clock_changed(s->list, wall_now_ns());
                 for (size_t i = 0; i < s->n_prep; i++) {
                         struct schedule_event *ev = schedule_find(s->list, s->prep[i].event_id);
 
@@ -402,7 +404,6 @@ static void on_timer(bool clock_changed, void *userdata) {
 
 void manager_schedule_playout_event(struct manager *m, const struct playout_event *ev) {
         struct manager_schedule *s = m->sched;
-        struct prepared *p;
 
         if (!s ||
             (ev->type != PLAYOUT_STARTED && !(ev->type == PLAYOUT_ENDED && ev->reason == PLAYOUT_END_ERROR)))
@@ -410,20 +411,21 @@ void manager_schedule_playout_event(struct manager *m, const struct playout_even
         for (size_t i = 0; ev->type == PLAYOUT_STARTED && i < s->n_watches; i++)
                 if (s->watches[i].story_id == ev->item_id)
                         s->watches[i].deadline_ns = 0; /* on air in time: dropped at the next check */
-        p = prep_by_story(s, ev->item_id);
+}
+
+struct story *manager_schedule_take(struct manager *m, uint64_t story_id) {
+        struct manager_schedule *s = m->sched;
+        struct prepared *p = s ? prep_by_story(s, story_id) : NULL;
+        struct story *story;
+
         if (!p)
-                return;
-        /* Into the queue, where on_started/on_ended take it as any story. */
-        if (s->hard_id == ev->item_id)
+                return NULL;
+        if (s->hard_id == story_id)
                 s->hard_id = 0;
-        if (queue_insert_with_id(m->queue, 0, p->story) < 0) {
-                log_error("Cannot take over scheduled story #%llu", (unsigned long long)ev->item_id);
-                prep_drop(m, p);
-                return;
-        }
-        (void)prep_take(s, p);
+        story = prep_take(s, p);
         sync_hard(m); /* the next hard event, if any */
         rearm(m);
+        return story;
 }
 
 /* ---- persistence: the one-off events --------------------------------- */
@@ -434,20 +436,20 @@ static struct json_object *event_to_json(const struct schedule_event *ev, bool f
         json_object_object_add(o, full ? "event" : "id", json_object_new_int64((int64_t)ev->id));
         json_object_object_add(o, "name", json_object_new_string(ev->name));
         json_object_object_add(o, "at_ms", json_object_new_int64((int64_t)ev->at * 1000));
-        json_object_object_add(o, "mode", json_object_new_string(mode_names[ev->mode]));
+        json_object_object_add(o, "mode", json_object_new_string(schedule_mode_to_string(ev->mode)));
         json_object_object_add(o, "wait_s", json_object_new_int(ev->wait_s));
         json_object_object_add(o, "audio", json_object_new_string(ev->audio));
         json_object_object_add(o, "transcript", json_object_new_string(ev->transcript));
         return o;
 }
 
-static struct json_object *schedule_state_get(void *userdata) {
+struct json_object *manager_schedule_state(void *userdata) {
         struct manager *m = userdata;
         struct json_object *o, *arr;
 
         /* Before the restore, what the last run saved stays saved. */
         if (!m->sched || !m->sched->restored)
-                return m->persist_schedule_restored ? json_object_get(m->persist_schedule_restored) : NULL;
+                return json_object_get(manager_persist_schedule_restored(m));
         o = json_object_new_object();
         arr = json_object_new_array();
         json_object_object_add(o, "next_event",
@@ -462,41 +464,18 @@ static struct json_object *schedule_state_get(void *userdata) {
         return o;
 }
 
-static int mode_from_string(const char *s) {
-        for (size_t i = 0; i < ELEMENTSOF(mode_names); i++)
-                if (s && strcmp(s, mode_names[i]) == 0)
-                        return (int)i;
-        return -EINVAL;
-}
-
-static const char *get_str(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v)
-                       : NULL;
-}
-
-static bool get_int(struct json_object *o, const char *key, int64_t *ret) {
-        struct json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return false;
-        *ret = json_object_get_int64(v);
-        return true;
-}
-
 static int restore_one(struct manager *m, struct json_object *o) {
         int64_t id, at_ms, wait_s = 30;
-        int mode = mode_from_string(get_str(o, "mode"));
+        int mode = schedule_mode_from_string(json_get_str(o, "mode"));
         struct schedule_event t = {
-                .name = (char *)get_str(o, "name"),
-                .audio = (char *)get_str(o, "audio"),
-                .transcript = (char *)get_str(o, "transcript"),
+                .name = (char *)json_get_str(o, "name"),
+                .audio = (char *)json_get_str(o, "audio"),
+                .transcript = (char *)json_get_str(o, "transcript"),
         };
 
-        if (!get_int(o, "id", &id) || id <= 0 || !get_int(o, "at_ms", &at_ms) || mode < 0 || !t.name ||
-            !t.audio || !t.transcript || (get_int(o, "wait_s", &wait_s) && (wait_s < 0 || wait_s > 3600)))
+        if (json_get_int(o, "id", &id) <= 0 || id <= 0 || json_get_int(o, "at_ms", &at_ms) <= 0 ||
+            mode < 0 || !t.name || !t.audio || !t.transcript ||
+            (json_get_int(o, "wait_s", &wait_s) > 0 && (wait_s < 0 || wait_s > 3600)))
                 return -EBADMSG;
         t.id = (uint64_t)id;
         t.at = (time_t)(at_ms / 1000);
@@ -506,13 +485,13 @@ static int restore_one(struct manager *m, struct json_object *o) {
 }
 
 void manager_schedule_restore(struct manager *m) {
-        struct json_object *saved = m->persist_schedule_restored, *arr;
+        struct json_object *saved = manager_persist_schedule_restored(m), *arr;
         int64_t next = 0;
         size_t n = 0;
 
         if (!m->sched)
                 return;
-        if (saved && get_int(saved, "next_event", &next) && next > 0)
+        if (saved && json_get_int(saved, "next_event", &next) > 0 && next > 0)
                 schedule_set_next_id(m->sched->list, (uint64_t)next);
         if (saved && json_object_object_get_ex(saved, "events", &arr) &&
             json_object_is_type(arr, json_type_array))
@@ -606,8 +585,6 @@ int manager_schedule_start(struct manager *m) {
         r = schedule_timer_new(m->event, on_timer, m, &s->timer);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the schedule timer: %m");
-        m->persist_schedule_get = schedule_state_get;
-        m->persist_schedule_userdata = m;
         load_config(m);
         if (m->config->n_schedule > 0)
                 log_info("Schedule: %zu recurring event%s", m->config->n_schedule,
@@ -627,7 +604,6 @@ void manager_schedule_stop(struct manager *m) {
 
         if (!s)
                 return;
-        m->persist_schedule_get = NULL;
         for (size_t i = 0; i < s->n_prep; i++)
                 story_free(s->prep[i].story);
         free(s->prep);
@@ -642,42 +618,27 @@ void manager_schedule_stop(struct manager *m) {
 
 /* ---- control commands ------------------------------------------------ */
 
-/* Cheap checks now, so that a bad `at` is refused rather than failing at
- * its time: an absolute, readable regular audio file, a transcript that
- * parses. */
-static int check_files(const char *audio, const char *transcript, char **ret_error) {
-        _cleanup_free_ char *error = NULL;
-        struct transcript *t = NULL;
-        struct stat st;
-        int r;
+/* The checks every story passes (story_validate) now, so that a bad `at`
+ * is refused rather than failing at its time. */
+static int check_files(struct manager *m, const char *audio, const char *transcript, char **ret_error) {
+        struct segment_opts o = {
+                .max_chars = m->config->max_chars,
+                .max_lines = m->config->max_lines,
+                .speaker_mark = m->config->speaker_mark,
+        };
 
         if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
                 return *ret_error = strdup("'at' needs \"audio\" and \"transcript\": absolute paths"),
                        -EINVAL;
-        r = stat(audio, &st) < 0      ? -errno
-            : !S_ISREG(st.st_mode)    ? -EISDIR
-            : access(audio, R_OK) < 0 ? -errno
-                                      : 0;
-        if (r < 0) {
-                if (asprintf(ret_error, "audio '%s': %s", audio,
-                             r == -EISDIR ? "not a regular file" : strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-        r = transcript_load(transcript, &t, &error);
-        transcript_free(t);
-        if (r < 0 &&
-            asprintf(ret_error, "transcript '%s': %s", transcript, error ? error : strerror(-r)) < 0)
-                *ret_error = NULL;
-        return r < 0 ? r : 0;
+        return story_validate(audio, transcript, &o, ret_error);
 }
 
 /* The request's mode and wait_s into T; an error reply or NULL. */
 static struct json_object *parse_mode(struct json_object *req, struct schedule_event *t) {
-        const char *mode = get_str(req, "mode");
+        const char *mode = json_get_str(req, "mode");
         int64_t wait_s = 30;
-        bool has_wait = get_int(req, "wait_s", &wait_s);
-        int r = mode ? mode_from_string(mode) : SCHEDULE_SOFT;
+        bool has_wait = json_get_int(req, "wait_s", &wait_s) > 0;
+        int r = mode ? schedule_mode_from_string(mode) : SCHEDULE_SOFT;
 
         if (r < 0)
                 return control_error("'at': \"mode\" must be \"hard\", \"soft\" or \"wait\"");
@@ -696,7 +657,7 @@ static struct json_object *at_reply(const struct schedule_event *ev) {
         json_object_object_add(reply, "event", json_object_new_int64((int64_t)ev->id));
         json_object_object_add(reply, "at_ms", json_object_new_int64((int64_t)ev->at * 1000));
         json_object_object_add(reply, "name", json_object_new_string(ev->name));
-        json_object_object_add(reply, "mode", json_object_new_string(mode_names[ev->mode]));
+        json_object_object_add(reply, "mode", json_object_new_string(schedule_mode_to_string(ev->mode)));
         return reply;
 }
 
@@ -707,20 +668,20 @@ struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
         uint64_t id;
         int r;
 
-        r = schedule_parse_at(get_str(req, "time"), time(NULL), &t.at, &error);
+        r = schedule_parse_at(json_get_str(req, "time"), time(NULL), &t.at, &error);
         if (r < 0)
                 return control_error(
                         "%s", error ? error : "'at' needs \"time\": HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]");
         bad = parse_mode(req, &t);
         if (bad)
                 return bad;
-        t.audio = (char *)get_str(req, "audio");
-        t.transcript = (char *)get_str(req, "transcript");
-        if (check_files(t.audio, t.transcript, &error) < 0)
+        t.audio = (char *)json_get_str(req, "audio");
+        t.transcript = (char *)json_get_str(req, "transcript");
+        if (check_files(m, t.audio, t.transcript, &error) < 0)
                 return control_error("%s", error ? error : "out of memory");
         id = schedule_next_id(m->sched->list);
-        if (get_str(req, "name"))
-                name = strdup(get_str(req, "name"));
+        if (json_get_str(req, "name"))
+                name = strdup(json_get_str(req, "name"));
         else if (asprintf(&name, "at#%llu", (unsigned long long)id) < 0)
                 name = NULL;
         if (!name)
@@ -734,29 +695,10 @@ struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
                 return control_error("%s", error ? error : "cannot save the state; nothing was changed");
         }
         log_info("Scheduled '%s' (event #%llu, %s) at %lld", ev->name, (unsigned long long)ev->id,
-                 mode_names[ev->mode], (long long)ev->at);
+                 schedule_mode_to_string(ev->mode), (long long)ev->at);
         bad = at_reply(ev); /* before rearm: a one-off event may fire and go at once */
         rearm(m);
         return bad;
-}
-
-static const char *days_name(unsigned days, char buf[static 32]) {
-        static const char *const names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-        if (days == 0x7f)
-                return "daily";
-        if (days == 0x3e)
-                return "weekdays";
-        if (days == 0x41)
-                return "weekends";
-        buf[0] = 0;
-        for (int i = 0; i < 7; i++)
-                if (days & (1u << i)) {
-                        if (buf[0])
-                                strcat(buf, ",");
-                        strcat(buf, names[i]);
-                }
-        return buf;
 }
 
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req) {
@@ -770,7 +712,8 @@ struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *
 
                 json_object_object_add(o, "recurring", json_object_new_boolean(ev->recurring));
                 if (ev->recurring)
-                        json_object_object_add(o, "days", json_object_new_string(days_name(ev->days, buf)));
+                        json_object_object_add(
+                                o, "days", json_object_new_string(schedule_days_to_string(ev->days, buf)));
                 json_object_object_add(o, "state", json_object_new_string(p ? "prepared" : "waiting"));
                 json_object_object_add(o, "story", p ? json_object_new_int64((int64_t)p->story->id) : NULL);
                 if (p && ev->mode == SCHEDULE_WAIT)
@@ -788,7 +731,7 @@ struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object
         struct prepared *p;
         int64_t id;
 
-        if (!get_int(req, "event", &id) || id <= 0)
+        if (json_get_int(req, "event", &id) <= 0 || id <= 0)
                 return control_error("'unschedule' needs \"event\": an event id");
         ev = schedule_find(m->sched->list, (uint64_t)id);
         if (!ev)

@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager.c: the Manager owns the sd-event loop and wires the modules.
  *
- * DESIGN: three threads. This one (the loop) owns the configuration, the
- * Next Up queue, the story on air, the caption timers, the control socket
- * and sd_notify. The playout thread owns the decoders and the device; we
- * talk to it with playout_cue/skip/pause/resume and read its events from
- * an eventfd. The ingest worker scans audio (and later aligns) off the
- * loop; its results come back as done() callbacks on this thread. The only
- * state shared between threads is the audio clock (aclock) and the
- * heartbeat counter.
+ * DESIGN (docs/architecture.md): this thread, the loop, owns the
+ * configuration, the Next Up queue, the schedule, the story on air, the
+ * caption timers, the control socket and sd_notify, and never blocks. The
+ * playout thread owns the decoders and the device; we give it commands
+ * (playout_cue_from/hard_start/end/skip/pause/resume) and read its events
+ * from an eventfd. The ingest worker thread scans audio and aligns (in a
+ * nextup-caption child) off the loop; its results come back as done()
+ * callbacks on this thread. Shared between threads: the audio clock
+ * (aclock), the playout thread's command and event lists (its lock), the
+ * heartbeat counter and the log level.
  *
- * The front of the queue is always "cued" in the playout thread, so when
- * the story on air ends the next one starts in the same buffer (gapless).
- * A story leaves the queue when the playout thread reports it STARTED. */
+ * What plays next (the front of the queue, else filler) is always "cued"
+ * in the playout thread, so when the story on air ends the next one starts
+ * in the same buffer (gapless). A story leaves the queue when the playout
+ * thread reports it STARTED. */
 #include "manager.h"
 #include "manager-internal.h"
+#include "manager-events.h"
+#include "manager-persist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,23 +73,6 @@ void manager_format_mmss(int64_t ms, char *buf, size_t n) {
 
 /* ---- playout --------------------------------------------------------- */
 
-/* Keeps the front of the queue (or with an empty queue, filler) cued in
- * the playout thread; a resumed story starts at its start frame. */
-void manager_update_cue(struct manager *m) {
-        struct story *front = manager_filler_cue(m, queue_get(m->queue, 0));
-        uint64_t id = front ? front->id : 0;
-
-        manager_events_queue(m); /* next_up, queue_changed */
-        if (id == m->cued_id)
-                return;
-        if (playout_cue_from(m->playout, id, front ? front->audio_path : NULL,
-                             front ? front->start_frame : 0) < 0) {
-                log_error("Cannot cue the next story (out of memory)");
-                return;
-        }
-        m->cued_id = id;
-}
-
 static void maybe_exit_idle(struct manager *m) {
         if (m->exit_idle && !m->on_air && queue_size(m->queue) == 0) {
                 log_info("Nothing on air or queued, exiting");
@@ -93,7 +81,7 @@ static void maybe_exit_idle(struct manager *m) {
 }
 
 static void on_started(struct manager *m, const struct playout_event *ev) {
-        struct story *s = queue_take(m->queue, ev->item_id);
+        struct story *s = manager_cue_take(m, ev);
 
         if (m->cued_id == ev->item_id)
                 m->cued_id = 0;
@@ -133,7 +121,7 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
                 manager_events_off_air(m, m->on_air, ev->reason, ev->frames * 1000 / m->config->rate,
                                        ev->mono_ns);
                 m->on_air = story_free(m->on_air);
-        } else if (ev->reason == PLAYOUT_END_ERROR && (s = queue_take(m->queue, ev->item_id))) {
+        } else if (ev->reason == PLAYOUT_END_ERROR && (s = manager_cue_take(m, ev))) {
                 /* Failed before its first frame: it leaves the queue. */
                 if (m->cued_id == ev->item_id)
                         m->cued_id = 0;
@@ -176,8 +164,8 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
         struct playout_event ev;
 
         while (playout_next_event(m->playout, &ev) > 0) {
-                manager_schedule_playout_event(m, &ev); /* a clock event's story joins the queue */
-                manager_filler_playout_event(m, &ev);   /* so does a filler item */
+                manager_schedule_playout_event(m, &ev); /* wait-mode watches */
+                manager_filler_playout_event(m, &ev);   /* failures, giving way */
                 switch (ev.type) {
                 case PLAYOUT_STARTED:
                         on_started(m, &ev);
@@ -558,7 +546,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = manager_schedule_start(m); /* before the state's restore: it saves the schedule */
         if (r < 0)
                 goto fail;
-        r = manager_persist_start(m);
+        r = manager_persist_start(m, manager_schedule_state, m);
         if (r < 0)
                 goto fail;
         manager_schedule_restore(m);
@@ -603,7 +591,7 @@ struct manager *manager_free(struct manager *m) {
         captions_free(m->captions);
         captions_free(m->captions_next);
         queue_free(m->queue);
-        m->asrun = asrun_free(m->asrun);
+        manager_events_free(m);
         aclock_free(m->clock);
         sd_event_unref(m->event);
         config_free(m->config);

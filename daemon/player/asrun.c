@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json-util.h"
 #include "log.h"
 
 #define ASRUN_RETRY_USEC_DEFAULT 5000000u
@@ -43,8 +44,6 @@ struct asrun {
         bool failing; /* in a failure episode (logged once) */
 };
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
-
 const char *asrun_reason_to_string(enum playout_end_reason r) {
         switch (r) {
         case PLAYOUT_END_COMPLETE:
@@ -53,8 +52,6 @@ const char *asrun_reason_to_string(enum playout_end_reason r) {
                 return "skipped";
         case PLAYOUT_END_ERROR:
                 return "decode_error";
-        case PLAYOUT_END_REMOVED:
-                return "removed";
         case PLAYOUT_END_SHUTDOWN:
                 return "shutdown";
         case PLAYOUT_END_CUT:
@@ -73,7 +70,7 @@ static struct json_object *json_str(const char *s) {
 
 /* The record as one line (malloc'd, no newline). */
 static char *record_to_line(const struct asrun_record *r) {
-        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        _cleanup_json_ struct json_object *o = json_object_new_object();
         const char *s;
 
         if (!o)
@@ -395,7 +392,7 @@ static int query_file(const char *path, int64_t since, int64_t until, int64_t of
 
 int asrun_query(struct asrun *a, int64_t since_ms, int64_t until_ms, int64_t offset, size_t max_bytes,
                 struct json_object **ret, int64_t *ret_next_offset) {
-        _cleanup_(json_object_putp) struct json_object *arr = json_object_new_array();
+        _cleanup_json_ struct json_object *arr = json_object_new_array();
         int64_t next = -1;
         int r;
 

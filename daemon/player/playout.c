@@ -47,8 +47,8 @@
 #include "decoder.h"
 #include "log.h"
 #include "output.h"
+#include "timeutil.h"
 
-#define NSEC_PER_SEC 1000000000LL
 #define IDLE_WAIT_NS (100 * 1000000LL)
 /* Idle before a hard start: the condition wait ends this early, the rest
  * is one clock_nanosleep to the exact time (commands still get through
@@ -146,8 +146,6 @@ const char *playout_end_reason_to_string(enum playout_end_reason r) {
                 return "skipped";
         case PLAYOUT_END_ERROR:
                 return "error";
-        case PLAYOUT_END_REMOVED:
-                return "removed";
         case PLAYOUT_END_SHUTDOWN:
                 return "shutdown";
         case PLAYOUT_END_CUT:
@@ -258,10 +256,6 @@ static int command_push(struct playout *p, const struct command *tmpl, const cha
         pthread_cond_signal(&p->cond);
         pthread_mutex_unlock(&p->lock);
         return 0;
-}
-
-int playout_cue(struct playout *p, uint64_t id, const char *audio_path) {
-        return playout_cue_from(p, id, audio_path, 0);
 }
 
 int playout_cue_from(struct playout *p, uint64_t id, const char *audio_path, int64_t start_frame) {

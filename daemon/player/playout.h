@@ -27,8 +27,7 @@ enum playout_event_type {
 enum playout_end_reason {
         PLAYOUT_END_COMPLETE,
         PLAYOUT_END_SKIPPED,
-        PLAYOUT_END_ERROR,   /* could not open or decode: error holds why */
-        PLAYOUT_END_REMOVED, /* cancelled before or while playing by the loop */
+        PLAYOUT_END_ERROR, /* could not open or decode: error holds why */
         PLAYOUT_END_SHUTDOWN,
         PLAYOUT_END_CUT,     /* cut by a hard start (playout_hard_start) */
         PLAYOUT_END_SILENCE, /* ended by the loop after PLAYOUT_SILENCE (playout_end) */
@@ -54,13 +53,12 @@ struct playout;
 int playout_start(struct output *out, struct aclock *clock, int rate, int channels, struct playout **ret);
 
 /* Loop thread. All return 0 or -ENOMEM. */
-/* Make ID (AUDIO_PATH) the item after the current one; replaces any cued
- * item. If nothing is playing it starts at once. id 0 = uncue. */
-int playout_cue(struct playout *p, uint64_t id, const char *audio_path);
-int playout_skip(struct playout *p); /* end the current item now (SKIPPED) */
-/* Like playout_cue, but the item starts at START_FRAME (resuming after a
- * restart); the clock then counts its frames from START_FRAME. */
+/* Make ID (AUDIO_PATH) the item after the current one, starting at
+ * START_FRAME (0, or where to resume after a restart; the clock then counts
+ * its frames from START_FRAME); replaces any cued item. If nothing is
+ * playing it starts at once. id 0 = uncue. */
 int playout_cue_from(struct playout *p, uint64_t id, const char *audio_path, int64_t start_frame);
+int playout_skip(struct playout *p); /* end the current item now (SKIPPED) */
 /* Hard start: ID's frame 0 is handed to the device exactly at AT_MONO_NS
  * (CLOCK_MONOTONIC); the item playing then is cut at that frame (ENDED,
  * CUT) after a fade-out of FADE_MS ending there. The file is opened now,

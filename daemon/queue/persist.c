@@ -28,6 +28,8 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "json-util.h"
+#include "timeutil.h"
 
 #define PERSIST_VERSION 1
 #define PERSIST_MAX_SIZE (16 * 1024 * 1024)
@@ -39,10 +41,6 @@ struct persist {
         char *last_text; /* what the file holds, as far as we know */
         uint64_t last_write_us;
 };
-
-static void json_object_putp(struct json_object **o) {
-        json_object_put(*o);
-}
 
 static void persist_story_done(struct persist_story *s) {
         free(s->audio);
@@ -62,7 +60,7 @@ void persist_state_done(struct persist_state *st) {
 
 /* ---- state -> JSON --------------------------------------------------- */
 
-static struct json_object *story_to_json(const struct persist_story *s) {
+static struct json_object *persist_story_json(const struct persist_story *s) {
         struct json_object *o = json_object_new_object();
 
         if (!o)
@@ -75,7 +73,7 @@ static struct json_object *story_to_json(const struct persist_story *s) {
 }
 
 static struct json_object *on_air_to_json(const struct persist_on_air *a) {
-        struct json_object *o = story_to_json(&a->story);
+        struct json_object *o = persist_story_json(&a->story);
 
         if (!o)
                 return NULL;
@@ -87,7 +85,7 @@ static struct json_object *on_air_to_json(const struct persist_on_air *a) {
 }
 
 int persist_state_to_json(const struct persist_state *st, char **ret) {
-        _cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+        _cleanup_json_ struct json_object *o = json_object_new_object();
         struct json_object *q = json_object_new_array();
         char *text;
 
@@ -99,7 +97,7 @@ int persist_state_to_json(const struct persist_state *st, char **ret) {
         json_object_object_add(o, "next_id", json_object_new_uint64(st->next_id));
         json_object_object_add(o, "rate", json_object_new_int(st->rate));
         for (size_t i = 0; i < st->n_queue; i++)
-                json_object_array_add(q, story_to_json(&st->queue[i]));
+                json_object_array_add(q, persist_story_json(&st->queue[i]));
         json_object_object_add(o, "queue", q);
         json_object_object_add(o, "on_air", st->has_on_air ? on_air_to_json(&st->on_air) : NULL);
         json_object_object_add(o, "schedule", json_object_get(st->schedule));
@@ -300,7 +298,7 @@ static struct json_object *parse_text(const char *text, size_t len, char **ret_e
 }
 
 int persist_state_from_json(const char *text, size_t len, struct persist_state *ret, char **ret_error) {
-        _cleanup_(json_object_putp) struct json_object *o = NULL;
+        _cleanup_json_ struct json_object *o = NULL;
         struct persist_state st = {};
         struct reader rd = {};
         int r;
@@ -396,12 +394,9 @@ static int read_all(const char *path, char **ret, size_t *ret_len) {
 /* Renames the corrupt file aside (kept for a post-mortem) and says where. */
 static int move_aside(struct persist *p, const char *why, char **ret_error) {
         _cleanup_free_ char *aside = NULL;
-        struct timespec ts;
         int r = 0;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if (asprintf(&aside, "%s.corrupt-%lld", p->path,
-                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000) < 0)
+        if (asprintf(&aside, "%s.corrupt-%lld", p->path, (long long)wall_now_ms()) < 0)
                 return -ENOMEM;
         if (rename(p->path, aside) < 0)
                 r = -errno;

@@ -20,17 +20,6 @@ struct queue {
         uint64_t next_id;
 };
 
-struct story *story_free(struct story *s) {
-        if (!s)
-                return NULL;
-        free(s->title);
-        free(s->audio_path);
-        free(s->transcript_path);
-        cue_list_free(s->cues);
-        free(s);
-        return NULL;
-}
-
 int queue_new(struct queue **ret) {
         struct queue *q = calloc(1, sizeof *q);
 

@@ -1,34 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* queue.h: the Next Up queue and its stories. Loop thread only. Pure
- * data structure: the caller validates files and attaches cues. */
+/* queue.h: the Next Up queue of stories (story.h). Loop thread only. Pure
+ * data structure: stories come built and checked by story_build. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "timing.h"
-
-struct cue_list;
-
-struct story {
-        uint64_t id; /* unique for the daemon's life, from 1 */
-        char *title;
-        char *audio_path;          /* absolute */
-        char *transcript_path;     /* absolute */
-        struct cue_list *cues;     /* owned */
-        enum timing_source timing; /* TIMING_NONE until the ingest worker is done */
-        int64_t duration_ms;       /* -1 until scanned */
-        bool failed;               /* ingest found the audio unusable */
-        int64_t start_frame;       /* > 0: starts there, not at the top (resumed after a restart) */
-        /* As-run (manager-events.c) */
-        int64_t aired_ms;      /* wall clock ms its first frame was handed to the device; 0 before */
-        int64_t aired_from_ms; /* media position it went on air from (0, or where it resumed) */
-        int64_t scheduled_ms;  /* wall clock ms a clock event set it for; 0: not scheduled */
-        bool filler;           /* played from the filler folder */
-};
-
-struct story *story_free(struct story *s);
+#include "story.h"
 
 struct queue;
 

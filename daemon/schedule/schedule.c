@@ -21,8 +21,7 @@
 
 #include "cleanup.h"
 #include "log.h"
-
-#define NSEC_PER_SEC INT64_C(1000000000)
+#include "timeutil.h"
 
 /* ---- local time ------------------------------------------------------ */
 
@@ -452,13 +451,6 @@ struct schedule_timer {
         void (*callback)(bool clock_changed, void *userdata);
         void *userdata;
 };
-
-int64_t schedule_realtime_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
 
 static int on_timerfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         struct schedule_timer *t = userdata;

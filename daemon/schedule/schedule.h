@@ -129,5 +129,3 @@ struct schedule_timer *schedule_timer_free(struct schedule_timer *t);
 /* Arms the timer for DEADLINE_NS (CLOCK_REALTIME, absolute); INT64_MAX
  * disarms. A deadline already past fires at once. */
 int schedule_timer_arm(struct schedule_timer *t, int64_t deadline_ns);
-
-int64_t schedule_realtime_ns(void);

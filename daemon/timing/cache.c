@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "fileio.h"
+#include "json-util.h"
 #include "segment.h"
 
 #define CACHE_FORMAT 1
@@ -71,14 +72,13 @@ static const struct {
         {"given", TIMING_GIVEN},
 };
 
+/* KEY's integer; clears *OK when it is missing or not an integer. */
 static int64_t get_i64(struct json_object *o, const char *key, bool *ok) {
-        struct json_object *v;
+        int64_t v = 0;
 
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int)) {
+        if (json_get_int(o, key, &v) <= 0)
                 *ok = false;
-                return 0;
-        }
-        return json_object_get_int64(v);
+        return v;
 }
 
 int cache_load(const char *dir, const char *key, struct cue_list *cues, struct audio_scan *ret_scan) {

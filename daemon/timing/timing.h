@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* timing.h: the seam where cues get their times. Today: an estimate
+/* timing.h: the seam where cues get their times: the forced aligner
+ * (timing_align, timing-align.c) or, when it cannot run, an estimate
  * proportional to spoken length between the first and last non-silent
- * frames; the forced aligner replaces timing_assign's body. Pure. */
+ * frames (timing_assign, pure). */
 #pragma once
 
 #include <stdint.h>

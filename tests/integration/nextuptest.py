@@ -13,6 +13,7 @@ results.
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -460,6 +461,11 @@ class Daemon:
         return [c for c in self.cues() if c["story_id"] == story_id]
 
 
+# What ASan, UBSan and TSan print on a finding: a test whose daemon printed
+# one fails, even if the daemon went on (the sanitizer builds of scripts/test).
+SANITIZER_REPORT = re.compile(r"WARNING: ThreadSanitizer|ERROR: (Address|Leak|Thread)Sanitizer|runtime error: ")
+
+
 class NextupTestCase(unittest.TestCase):
     """Temp dir per test; daemons started through self.daemon() are killed
     (and checked for a clean exit by stop()) at the end."""
@@ -472,8 +478,14 @@ class NextupTestCase(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
+        reports = []
         for d in self.daemons:
             d.cleanup()
+            err = d.stderr() if os.path.exists(d.stderr_path) else ""
+            if SANITIZER_REPORT.search(err):
+                reports.append(d.describe())
+        if reports:
+            self.fail("sanitizer report in nextupd's stderr\n" + "\n".join(reports))
         if KEEP:
             print("kept", self.tmp, file=sys.stderr)
         else:

@@ -122,10 +122,13 @@ static void test_reasons(void **state) {
                 enum playout_end_reason r;
                 const char *s;
         } t[] = {
-                {PLAYOUT_END_COMPLETE, "complete"},  {PLAYOUT_END_SKIPPED, "skipped"},
-                {PLAYOUT_END_ERROR, "decode_error"}, {PLAYOUT_END_REMOVED, "removed"},
-                {PLAYOUT_END_SHUTDOWN, "shutdown"},  {PLAYOUT_END_CUT, "cut"},
-                {PLAYOUT_END_SILENCE, "silence"},    {PLAYOUT_END_FADED, "faded"},
+                {PLAYOUT_END_COMPLETE, "complete"},
+                {PLAYOUT_END_SKIPPED, "skipped"},
+                {PLAYOUT_END_ERROR, "decode_error"},
+                {PLAYOUT_END_SHUTDOWN, "shutdown"},
+                {PLAYOUT_END_CUT, "cut"},
+                {PLAYOUT_END_SILENCE, "silence"},
+                {PLAYOUT_END_FADED, "faded"},
         };
 
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)

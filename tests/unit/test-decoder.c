@@ -366,8 +366,8 @@ static void test_playout_gapless_wav(void **state) {
 
         p = start_playout("wav", wav, &clock);
         /* Cued while idle: starts at once; the second joins it gaplessly. */
-        assert_int_equal(playout_cue(p, 1, fixture("tone-0.2s.mp3")), 0);
-        assert_int_equal(playout_cue(p, 2, fixture("tone-0.5s-48000-stereo.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 1, fixture("tone-0.2s.mp3"), 0), 0);
+        assert_int_equal(playout_cue_from(p, 2, fixture("tone-0.5s-48000-stereo.mp3"), 0), 0);
         expect_event(p, PLAYOUT_STARTED, 1, &started1);
         assert_int_equal(started1.frames, 8820);
         expect_event(p, PLAYOUT_ENDED, 1, &ended1);
@@ -381,7 +381,7 @@ static void test_playout_gapless_wav(void **state) {
         assert_true(llabs((long long)(ended1.mono_ns - started1.mono_ns) - 200000000LL) < 15000000);
 
         /* The loop cues the next (missing) file while 2 plays. */
-        assert_int_equal(playout_cue(p, 3, tmpfile_path("missing.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 3, tmpfile_path("missing.mp3"), 0), 0);
         aclock_read(clock, &s);
         assert_int_equal(s.item_id, 2);
         assert_true(s.playing);
@@ -415,7 +415,7 @@ static void test_playout_pause_skip(void **state) {
         uint64_t hb;
 
         p = start_playout("null", NULL, &clock);
-        assert_int_equal(playout_cue(p, 5, fixture("tone-1s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 5, fixture("tone-1s.mp3"), 0), 0);
         expect_event(p, PLAYOUT_STARTED, 5, NULL);
         assert_int_equal(playout_pause(p), 0);
         expect_event(p, PLAYOUT_PAUSED, 5, NULL);
@@ -443,7 +443,7 @@ static void test_playout_pause_skip(void **state) {
 
         /* A garbage file cued while idle ends at once with the reason. */
         write_file(tmpfile_path("text2.mp3"), "not audio at all\n", 17);
-        assert_int_equal(playout_cue(p, 6, tmpfile_path("text2.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 6, tmpfile_path("text2.mp3"), 0), 0);
         expect_event(p, PLAYOUT_ENDED, 6, &ev);
         assert_int_equal(ev.reason, PLAYOUT_END_ERROR);
         assert_int_equal(ev.error, -EINVAL);

@@ -216,8 +216,8 @@ static void test_end_fade(void **state) {
         struct playout *p;
 
         p = start_playout("wav", wav, &clock);
-        assert_int_equal(playout_cue(p, 1, fixture("tone-1s.mp3")), 0);
-        assert_int_equal(playout_cue(p, 2, fixture("tone-0.2s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 1, fixture("tone-1s.mp3"), 0), 0);
+        assert_int_equal(playout_cue_from(p, 2, fixture("tone-0.2s.mp3"), 0), 0);
         expect_event(p, PLAYOUT_STARTED, 1, NULL);
         usleep(300000); /* into the tone (0.25 .. 0.75 s) */
         assert_int_equal(playout_end(p, PLAYOUT_END_FADED, 100), 0);
@@ -251,9 +251,9 @@ static void test_hard_start(void **state) {
         uint64_t at;
 
         p = start_playout("wav", wav, &clock);
-        assert_int_equal(playout_cue(p, 1, fixture("tone-1s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 1, fixture("tone-1s.mp3"), 0), 0);
         expect_event(p, PLAYOUT_STARTED, 1, &started1);
-        assert_int_equal(playout_cue(p, 3, fixture("tone-0.2s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 3, fixture("tone-0.2s.mp3"), 0), 0);
         /* 0.4 s into item 1: inside its tone, so the fade has something to shape. */
         at = started1.mono_ns + MS(400);
         assert_int_equal(playout_hard_start(p, 2, fixture("tone-0.2s.mp3"), at, 50), 0);
@@ -324,8 +324,8 @@ static void test_gap(void **state) {
 
         p = start_playout("wav", wav, &clock);
         assert_int_equal(playout_set_options(p, 50, -50, 0), 0);
-        assert_int_equal(playout_cue(p, 1, fixture("tone-0.2s.mp3")), 0);
-        assert_int_equal(playout_cue(p, 2, fixture("tone-0.2s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 1, fixture("tone-0.2s.mp3"), 0), 0);
+        assert_int_equal(playout_cue_from(p, 2, fixture("tone-0.2s.mp3"), 0), 0);
         expect_event(p, PLAYOUT_STARTED, 1, NULL);
         expect_event(p, PLAYOUT_ENDED, 1, &ended1);
         assert_int_equal(ended1.frames, n2); /* the gap is no item's */
@@ -351,7 +351,7 @@ static void test_silence(void **state) {
 
         p = start_playout("null", NULL, &clock);
         assert_int_equal(playout_set_options(p, 0, -50, 300), 0);
-        assert_int_equal(playout_cue(p, 1, fixture("silence-2s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 1, fixture("silence-2s.mp3"), 0), 0);
         expect_event(p, PLAYOUT_STARTED, 1, &started);
         expect_event(p, PLAYOUT_SILENCE, 1, &silence);
         after = (int64_t)(silence.mono_ns - started.mono_ns);
@@ -360,7 +360,7 @@ static void test_silence(void **state) {
         assert_true(after >= (int64_t)MS(299) && after <= (int64_t)MS(321));
         /* Once per item. */
         assert_int_equal(wait_event(p, &ev, 300), 0);
-        assert_int_equal(playout_cue(p, 2, fixture("tone-1s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 2, fixture("tone-1s.mp3"), 0), 0);
         assert_int_equal(playout_end(p, PLAYOUT_END_SILENCE, 0), 0);
         expect_event(p, PLAYOUT_ENDED, 1, &ev);
         assert_int_equal(ev.reason, PLAYOUT_END_SILENCE);
@@ -394,8 +394,8 @@ static void test_error_midway(void **state) {
         assert_int_equal(fclose(f), 0);
 
         p = start_playout("null", NULL, &clock);
-        assert_int_equal(playout_cue(p, 1, bad), 0);
-        assert_int_equal(playout_cue(p, 2, fixture("tone-0.2s.mp3")), 0);
+        assert_int_equal(playout_cue_from(p, 1, bad, 0), 0);
+        assert_int_equal(playout_cue_from(p, 2, fixture("tone-0.2s.mp3"), 0), 0);
         expect_event(p, PLAYOUT_STARTED, 1, &started1);
         expect_event(p, PLAYOUT_ENDED, 1, &ended1);
         assert_int_equal(ended1.reason, PLAYOUT_END_ERROR);

@@ -2,7 +2,7 @@
 /* test-segment: sentence splitting (the rules of the story fixtures'
  * README: 38 sentences on the seed page), cue limits under several option
  * sets, speaker marks, UTF-8 widths, overlong words, no text ever lost, and
- * timed turns sharing their span. With /work/shared present, also compares
+ * timed turns sharing their span. With the shared fixtures (fixture.h) present, also compares
  * every sentence with the fixture's truth.json. */
 #include <errno.h>
 #include <json-c/json.h>
@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
+#include "fixture.h"
 #include "segment.h"
 #include "transcript.h"
 
@@ -164,12 +165,12 @@ static void test_seed_sentences(void **state) {
 
 /* Optional: every sentence equals truth.json's, when the fixtures exist. */
 static void test_truth_sentences(void **state) {
-        const char *path = "/work/shared/stories/tillerson-putin/truth.json";
+        _cleanup_free_ char *path = fixture_shared("stories/tillerson-putin/truth.json");
         struct json_object *root, *sentences;
         struct transcript *t;
         struct cue_list *l;
 
-        if (access(path, R_OK) < 0)
+        if (!path)
                 skip();
         root = json_object_from_file(path);
         assert_non_null(root);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-timing: the length-proportional estimate fills the voiced span
  * exactly, keeps cues contiguous and ordered, leaves given times alone and
- * refuses silent audio. With /work/shared present, also measures how far
+ * refuses silent audio. With the shared fixtures (fixture.h) present, also measures how far
  * the estimate's sentence starts are from the fixture's truth. */
 #include <errno.h>
 #include <json-c/json.h>
@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "cleanup.h"
+#include "fixture.h"
 #include "segment.h"
 #include "timing.h"
 #include "transcript.h"
@@ -129,14 +131,14 @@ static void test_silent_refused(void **state) {
 
 /* Optional: mean and worst error of sentence starts against truth.json. */
 static void test_truth_error(void **state) {
-        const char *path = "/work/shared/stories/tillerson-putin/truth.json";
+        _cleanup_free_ char *path = fixture_shared("stories/tillerson-putin/truth.json");
         struct json_object *root, *sentences, *v;
         struct audio_scan scan = {44100, 0, 0, 0};
         struct cue_list *l;
         int64_t sum = 0, worst = 0;
         size_t s = 0;
 
-        if (access(path, R_OK) < 0)
+        if (!path)
                 skip();
         root = json_object_from_file(path);
         assert_non_null(root);

@@ -17,14 +17,13 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "json-util.h"
 #include "queue.h"
 #include "segment.h"
 
 struct jsonl {
         FILE *f;
 };
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 static json_object *cue_to_json(const struct story *st, const struct cue *c, const struct cue_emit *e,
                                 int64_t latency_ms) {
@@ -69,14 +68,14 @@ static int jsonl_write(struct jsonl *j, json_object *o) {
 }
 
 static int jsonl_cue(struct sink *s, const struct story *st, const struct cue *c, const struct cue_emit *e) {
-        _cleanup_(json_object_putp) json_object *o = cue_to_json(st, c, e, s->latency_ms);
+        _cleanup_json_ json_object *o = cue_to_json(st, c, e, s->latency_ms);
 
         return jsonl_write(s->data, o);
 }
 
 /* Not a cue: readers tell the two apart by "event" (cues have "cue_index"). */
 static int jsonl_next_up(struct sink *s, const struct story *next, uint64_t mono_ns) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_json_ json_object *o = json_object_new_object();
 
         if (!o)
                 return -ENOMEM;

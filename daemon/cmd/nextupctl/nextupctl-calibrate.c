@@ -31,6 +31,7 @@
 
 #include "calibrate.h"
 #include "cleanup.h"
+#include "json-util.h"
 #include "nextupctl-common.h"
 
 #ifndef NEXTUP_DATADIR
@@ -38,13 +39,10 @@
 #endif
 
 #define EXIT_USAGE 2
-#define REQUEST_TIMEOUT_MS 5000
 #define STATUS_EVERY_MS 20
 #define LEAD_IN_MS 300 /* recorded before the marker is queued */
 #define TAIL_MS 1000   /* recorded after the marker's last burst */
 #define MARKER_MS (CALIBRATE_FIRST_MS + (CALIBRATE_COUNT - 1) * CALIBRATE_STEP_MS + CALIBRATE_BURST_MS)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
 struct calib_options {
         const char *socket;
@@ -289,48 +287,9 @@ static void recorder_stop(struct recorder *rec) {
 
 /* ---- the daemon -------------------------------------------------------- */
 
-static int request(const char *path, struct json_object *req, struct json_object **ret) {
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        struct timeval tv = {.tv_sec = REQUEST_TIMEOUT_MS / 1000};
-        const char *line = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-        char buf[65536];
-        size_t len = 0;
-        ssize_t n;
-
-        if (fd < 0 || strlen(path) >= sizeof sa.sun_path)
-                return fd < 0 ? -errno : -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-            send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
-                return -errno;
-        while (!memchr(buf, '\n', len)) {
-                n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
-                if (n <= 0)
-                        return n == 0 ? -EPIPE : -errno;
-                len += (size_t)n;
-                if (len >= sizeof buf - 1)
-                        return -EMSGSIZE;
-        }
-        buf[len] = '\0';
-        *ret = json_tokener_parse(buf);
-        return *ret ? 0 : -EBADMSG;
-}
-
-static bool reply_ok(struct json_object *reply) {
-        struct json_object *v;
-
-        if (json_object_object_get_ex(reply, "ok", &v) && json_object_get_boolean(v))
-                return true;
-        if (json_object_object_get_ex(reply, "error", &v))
-                fprintf(stderr, "nextupctl: calibrate: %s\n", json_object_get_string(v));
-        return false;
-}
-
 /* Queues the marker as next up: returns its story id. */
 static int queue_marker(const struct calib_options *o, long long *ret_id) {
-        _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(), *reply = NULL;
+        _cleanup_json_ struct json_object *req = json_object_new_object(), *reply = NULL;
         _cleanup_free_ char *audio = realpath(o->marker, NULL), *transcript = NULL;
         size_t len;
         int r;
@@ -347,12 +306,9 @@ static int queue_marker(const struct calib_options *o, long long *ret_id) {
         json_object_object_add(req, "audio", json_object_new_string(audio));
         json_object_object_add(req, "transcript", json_object_new_string(transcript));
         json_object_object_add(req, "position", json_object_new_int(0));
-        r = request(o->socket, req, &reply);
+        r = ctl_request(o->socket, req, &reply);
         if (r < 0)
-                return fprintf(stderr, "nextupctl: cannot talk to '%s': %s\n", o->socket, strerror(-r)),
-                       -ECOMM;
-        if (!reply_ok(reply))
-                return -EINVAL;
+                return r == -EBADMSG || r == -EREMOTEIO ? -EINVAL : -ECOMM;
         *ret_id = ctl_json_int(reply, "id", -1);
         return 0;
 }
@@ -360,13 +316,13 @@ static int queue_marker(const struct calib_options *o, long long *ret_id) {
 /* On-air time (ns) of story ID if it is on air, 0 if not (yet or any more),
  * -errno when the daemon cannot be asked. */
 static int64_t on_air_ns(const char *socket_path, long long id) {
-        _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(), *reply = NULL;
+        _cleanup_json_ struct json_object *req = json_object_new_object(), *reply = NULL;
         struct json_object *on_air;
         long long us;
         int r;
 
         json_object_object_add(req, "cmd", json_object_new_string("status"));
-        r = request(socket_path, req, &reply);
+        r = ctl_request(socket_path, req, &reply);
         if (r < 0)
                 return r;
         if (!json_object_object_get_ex(reply, "on_air", &on_air) || ctl_json_int(on_air, "id", -1) != id)
@@ -409,9 +365,7 @@ static int64_t record_marker(const struct calib_options *o, struct recorder *rec
                 next_status = t + STATUS_EVERY_MS * 1000000LL;
                 t_on_air = on_air_ns(o->socket, id);
                 if (t_on_air < 0)
-                        return fprintf(stderr, "nextupctl: cannot talk to '%s': %s\n", o->socket,
-                                       strerror((int)-t_on_air)),
-                               -ECOMM;
+                        return -ECOMM; /* ctl_request said why */
         }
 }
 

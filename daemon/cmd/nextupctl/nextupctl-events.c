@@ -21,14 +21,11 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json-util.h"
 #include "nextupctl-common.h"
 
-#define REPLY_TIMEOUT_MS 10000
 #define LINE_MAX_BYTES (64u * 1024u * 1024u)
 #define EXIT_USAGE 2
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
 struct opts {
         const char *socket, *since, *until, *cmd;
@@ -167,26 +164,6 @@ int events_parse_when(const char *s, int64_t now_ms, int64_t *ret) {
 
 /* ---- talking to the daemon ------------------------------------------ */
 
-static int send_request(int fd, struct json_object *req) {
-        _cleanup_free_ char *line = NULL;
-        size_t len;
-
-        if (asprintf(&line, "%s\n", json_object_to_json_string_ext(req, JSON_FLAGS)) < 0)
-                return -ENOMEM;
-        len = strlen(line);
-        for (size_t off = 0; off < len;) {
-                ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                off += (size_t)n;
-        }
-        return 0;
-}
-
 /* Next line (caller frees) from R; keeps what follows it for the next
  * call. TIMEOUT_MS < 0 waits for ever. -EPIPE at EOF, -ETIMEDOUT. */
 static int reader_line(struct reader *r, int timeout_ms, char **ret) {
@@ -241,54 +218,14 @@ static const char *errno_text(int r) {
                                : strerror(-r);
 }
 
-/* Checks an {"ok":...} reply: 0 ok, else prints the error and returns 1. */
-static int check_reply(struct json_object *reply, const char *line) {
-        struct json_object *ok, *err;
-
-        if (!reply || !json_object_object_get_ex(reply, "ok", &ok) ||
-            !json_object_is_type(ok, json_type_boolean)) {
-                fprintf(stderr, "nextupctl: invalid reply from the daemon: %s\n", line);
-                return EXIT_FAILURE;
-        }
-        if (!json_object_get_boolean(ok)) {
-                json_object_object_get_ex(reply, "error", &err);
-                fprintf(stderr, "nextupctl: %s\n", err ? json_object_get_string(err) : "unknown error");
-                return EXIT_FAILURE;
-        }
-        return 0;
-}
-
-/* One request on a fresh connection; *ret is the parsed ok reply. Returns
- * an exit status (0 ok). */
+/* One request on a fresh connection; *RET is the parsed ok reply. Returns
+ * an exit status (0 ok; 2 the daemon could not be asked). */
 static int exchange(const char *path, struct json_object *req, struct json_object **ret) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *line = NULL;
-        struct reader rd = {0};
-        struct json_object *reply;
-        int r;
+        int r = ctl_request(path, req, ret);
 
-        r = ctl_connect(path, &fd);
-        if (r < 0) {
-                fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", path, strerror(-r));
-                return EXIT_USAGE;
-        }
-        rd.fd = fd;
-        r = send_request(fd, req);
-        if (r >= 0)
-                r = reader_line(&rd, REPLY_TIMEOUT_MS, &line);
-        free(rd.buf);
-        if (r < 0) {
-                fprintf(stderr, "nextupctl: talking to '%s' failed: %s\n", path, errno_text(r));
-                return EXIT_USAGE;
-        }
-        reply = json_tokener_parse(line);
-        r = check_reply(reply, line);
-        if (r != 0) {
-                json_object_put(reply);
-                return r;
-        }
-        *ret = reply;
-        return 0;
+        if (r == -EBADMSG || r == -EREMOTEIO)
+                return EXIT_FAILURE;
+        return r < 0 ? EXIT_USAGE : 0;
 }
 
 /* ---- printing -------------------------------------------------------- */
@@ -406,7 +343,7 @@ static void print_table(struct json_object *records) {
 /* ---- the commands ---------------------------------------------------- */
 
 static int cmd_asrun(const struct opts *o) {
-        _cleanup_(json_object_putp) struct json_object *all = json_object_new_array();
+        _cleanup_json_ struct json_object *all = json_object_new_array();
         int64_t since = 0, until = 0, offset = 0, now = wall_now_ms();
         int r;
 
@@ -417,8 +354,7 @@ static int cmd_asrun(const struct opts *o) {
                 return EXIT_USAGE;
         }
         do {
-                _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(),
-                                                               *reply = NULL;
+                _cleanup_json_ struct json_object *req = json_object_new_object(), *reply = NULL;
                 struct json_object *recs;
 
                 json_object_object_add(req, "cmd", json_object_new_string("asrun"));
@@ -440,11 +376,11 @@ static int cmd_asrun(const struct opts *o) {
         } while (offset > 0);
 
         if (o->json) {
-                _cleanup_(json_object_putp) struct json_object *out = json_object_new_object();
+                _cleanup_json_ struct json_object *out = json_object_new_object();
 
                 json_object_object_add(out, "ok", json_object_new_boolean(1));
                 json_object_object_add(out, "records", json_object_get(all));
-                puts(json_object_to_json_string_ext(out, JSON_FLAGS));
+                puts(json_object_to_json_string_ext(out, CTL_JSON_FLAGS));
         } else if (o->csv)
                 print_csv(all);
         else
@@ -463,7 +399,7 @@ static void print_event(struct json_object *ev) {
         strftime(t, sizeof t, "%H:%M:%S", &tm);
         json_object_object_get_ex(ev, "story", &story);
         if (!name)
-                printf("%s %s\n", t, json_object_to_json_string_ext(ev, JSON_FLAGS));
+                printf("%s %s\n", t, json_object_to_json_string_ext(ev, CTL_JSON_FLAGS));
         else if (strcmp(name, "next_up") == 0 && story)
                 printf("%s Next up: #%lld %s\n", t, ctl_json_int(story, "id", -1),
                        ctl_json_str(story, "title", ""));
@@ -482,11 +418,11 @@ static void print_event(struct json_object *ev) {
                 printf("%s ALERT %s: %s\n", t, ctl_json_str(ev, "what", "?"),
                        ctl_json_str(ev, "message", ""));
         else
-                printf("%s %s: %s\n", t, name, json_object_to_json_string_ext(ev, JSON_FLAGS));
+                printf("%s %s: %s\n", t, name, json_object_to_json_string_ext(ev, CTL_JSON_FLAGS));
 }
 
 static int cmd_subscribe(const struct opts *o) {
-        _cleanup_(json_object_putp) struct json_object *req = json_object_new_object(), *reply = NULL;
+        _cleanup_json_ struct json_object *req = json_object_new_object(), *reply = NULL;
         _cleanup_close_ int fd = -1;
         struct reader rd = {0};
         int r, status = EXIT_FAILURE;
@@ -498,17 +434,17 @@ static int cmd_subscribe(const struct opts *o) {
         }
         rd.fd = fd;
         json_object_object_add(req, "cmd", json_object_new_string("subscribe"));
-        r = send_request(fd, req);
+        r = ctl_send(fd, req, ctl_now_ms() + CTL_REPLY_TIMEOUT_MS);
         for (bool first = true; r >= 0; first = false) {
                 _cleanup_free_ char *line = NULL;
-                _cleanup_(json_object_putp) struct json_object *ev = NULL;
+                _cleanup_json_ struct json_object *ev = NULL;
 
-                r = reader_line(&rd, first ? REPLY_TIMEOUT_MS : -1, &line);
+                r = reader_line(&rd, first ? CTL_REPLY_TIMEOUT_MS : -1, &line);
                 if (r < 0)
                         break;
                 ev = json_tokener_parse(line);
                 if (first) {
-                        status = check_reply(ev, line);
+                        status = ctl_check_reply(ev, line) < 0 ? EXIT_FAILURE : 0;
                         if (status != 0)
                                 break;
                         status = EXIT_FAILURE;

@@ -17,11 +17,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json-util.h"
 #include "nextupctl-common.h"
 
 #define EXIT_USAGE 2
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
 struct opts {
         const char *socket, *mode, *wait, *name;
@@ -203,7 +202,7 @@ static void print_schedule(struct json_object *reply) {
 }
 
 static int handle_reply(const struct opts *o, const char *line) {
-        _cleanup_(json_object_putp) struct json_object *reply = json_tokener_parse(line);
+        _cleanup_json_ struct json_object *reply = json_tokener_parse(line);
         struct json_object *ok;
         char t[32];
 
@@ -229,8 +228,8 @@ static int handle_reply(const struct opts *o, const char *line) {
         return EXIT_SUCCESS;
 }
 
-int schedule_main(int argc, char **argv, schedule_exchange_fn exchange) {
-        _cleanup_(json_object_putp) struct json_object *req = json_object_new_object();
+int schedule_main(int argc, char **argv) {
+        _cleanup_json_ struct json_object *req = json_object_new_object();
         _cleanup_free_ char *line = NULL;
         struct opts o = {0};
         const char *env = getenv("NEXTUP_SOCKET");
@@ -250,7 +249,7 @@ int schedule_main(int argc, char **argv, schedule_exchange_fn exchange) {
         }
         if (r < 0)
                 return EXIT_USAGE;
-        if (exchange(o.socket, req, &line) < 0)
+        if (ctl_exchange(o.socket, req, &line) < 0)
                 return EXIT_USAGE;
         return handle_reply(&o, line);
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json-util.h"
 #include "nextupctl-common.h"
 #include "nextupctl-calibrate.h"
 #include "nextupctl-events.h"
@@ -29,8 +30,6 @@
 #define NEXTUP_VERSION "0.1.0"
 #endif
 
-#define REPLY_TIMEOUT_MS 10000
-#define REPLY_MAX (64u * 1024u * 1024u)
 #define EXIT_USAGE 2
 
 struct options {
@@ -41,8 +40,6 @@ struct options {
         char *args[8];  /* command and its operands */
         int n_args;
 };
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
 static void usage(FILE *f) {
         fputs("Usage: nextupctl [-s SOCKET] [--json] COMMAND [ARGS]\n"
@@ -215,130 +212,6 @@ static int build_request(struct options *o, struct json_object *req) {
         return usage_error("unknown command '%s'", cmd);
 }
 
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for EVENTS on FD until DEADLINE: 0 ready, -ETIMEDOUT, -errno. */
-static int wait_fd(int fd, short events, long long deadline) {
-        for (;;) {
-                struct pollfd p = {.fd = fd, .events = events};
-                long long left = deadline - now_ms();
-                int n;
-
-                if (left <= 0)
-                        return -ETIMEDOUT;
-                n = poll(&p, 1, (int)left);
-                if (n > 0)
-                        return 0;
-                if (n < 0 && errno != EINTR)
-                        return -errno;
-        }
-}
-
-static int send_all(int fd, const char *buf, size_t len, long long deadline) {
-        while (len > 0) {
-                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-                int r;
-
-                if (n < 0) {
-                        if (errno != EAGAIN && errno != EINTR)
-                                return -errno;
-                        r = wait_fd(fd, POLLOUT, deadline);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                buf += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-/* Reads up to the first '\n'; returns the line without it. -EPIPE when
- * the daemon closed the connection first. */
-static int read_line(int fd, long long deadline, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, size = 0;
-
-        for (;;) {
-                ssize_t n;
-                char *nl;
-                int r;
-
-                if (size - len < 4096) {
-                        char *p;
-
-                        if (size >= REPLY_MAX)
-                                return -EMSGSIZE;
-                        p = realloc(buf, size = size ? size * 2 : 8192);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                n = recv(fd, buf + len, size - len - 1, MSG_DONTWAIT);
-                if (n == 0)
-                        return -EPIPE;
-                if (n < 0) {
-                        if (errno != EAGAIN && errno != EINTR)
-                                return -errno;
-                        r = wait_fd(fd, POLLIN, deadline);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                nl = memchr(buf + len, '\n', (size_t)n);
-                len += (size_t)n;
-                if (nl) {
-                        *nl = '\0';
-                        *ret = TAKE_PTR(buf);
-                        return 0;
-                }
-        }
-}
-
-/* Connect failures are "cannot connect" (exit 2); what goes wrong later
- * is reported by the caller with the step. */
-static int exchange(const char *path, struct json_object *req, char **ret_reply) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *line = NULL;
-        long long deadline;
-        int r;
-
-        r = ctl_connect(path, &fd);
-        if (r < 0) {
-                fprintf(stderr, "nextupctl: cannot connect to '%s': %s\n", path, strerror(-r));
-                return r;
-        }
-        if (asprintf(&line, "%s\n",
-                     json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-                return -ENOMEM;
-        deadline = now_ms() + REPLY_TIMEOUT_MS;
-        r = send_all(fd, line, strlen(line), deadline);
-        if (r >= 0)
-                r = read_line(fd, deadline, ret_reply);
-        if (r == -ETIMEDOUT)
-                fprintf(stderr, "nextupctl: no reply from '%s' within %d s\n", path,
-                        REPLY_TIMEOUT_MS / 1000);
-        else if (r == -EPIPE || r == -ECONNRESET)
-                fprintf(stderr, "nextupctl: '%s' closed the connection without a reply\n", path);
-        else if (r < 0)
-                fprintf(stderr, "nextupctl: talking to '%s' failed: %s\n", path, strerror(-r));
-        return r;
-}
-
-static struct json_object *get_obj(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_object))
-                return v;
-        return NULL;
-}
-
 /* mm:ss, minutes not capped; "--:--" for an unknown (negative) time. */
 static const char *fmt_time(long long ms, char buf[static 32]) {
         if (ms < 0)
@@ -348,7 +221,7 @@ static const char *fmt_time(long long ms, char buf[static 32]) {
 }
 
 static void print_list(struct json_object *reply) {
-        struct json_object *on_air = get_obj(reply, "on_air"), *queue;
+        struct json_object *on_air = json_get_typed(reply, "on_air", json_type_object), *queue;
         char t[32];
         size_t n = 0;
 
@@ -371,7 +244,8 @@ static void print_list(struct json_object *reply) {
 }
 
 static void print_status(struct json_object *reply) {
-        struct json_object *on_air = get_obj(reply, "on_air"), *next = get_obj(reply, "next");
+        struct json_object *on_air = json_get_typed(reply, "on_air", json_type_object),
+                           *next = json_get_typed(reply, "next", json_type_object);
         long long n = ctl_json_int(reply, "queue_length", 0);
         char t1[32], t2[32];
 
@@ -389,7 +263,7 @@ static void print_status(struct json_object *reply) {
 
 /* Returns the exit status for REPLY_LINE. */
 static int handle_reply(const char *cmd, const char *reply_line, bool json) {
-        _cleanup_(json_object_putp) struct json_object *reply = json_tokener_parse(reply_line);
+        _cleanup_json_ struct json_object *reply = json_tokener_parse(reply_line);
         struct json_object *ok;
 
         if (!reply || !json_object_object_get_ex(reply, "ok", &ok) ||
@@ -416,7 +290,7 @@ static int handle_reply(const char *cmd, const char *reply_line, bool json) {
 }
 
 int main(int argc, char **argv) {
-        _cleanup_(json_object_putp) struct json_object *req = NULL;
+        _cleanup_json_ struct json_object *req = NULL;
         _cleanup_free_ char *reply_line = NULL;
         struct options o = {0};
         const char *env = getenv("NEXTUP_SOCKET");
@@ -427,7 +301,7 @@ int main(int argc, char **argv) {
         if (events_wanted(argc, argv))
                 return events_main(argc, argv);
         if (schedule_wanted(argc, argv))
-                return schedule_main(argc, argv, exchange);
+                return schedule_main(argc, argv);
         r = parse_argv(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
@@ -452,7 +326,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return EXIT_USAGE;
 
-        r = exchange(o.socket, req, &reply_line);
+        r = ctl_exchange(o.socket, req, &reply_line);
         if (r < 0)
                 return EXIT_USAGE;
         return handle_reply(o.args[0], reply_line, o.json);

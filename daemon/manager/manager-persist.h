@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* manager-persist.h: the interface of manager-persist.c (struct
+ * manager_persist stays inside it).
+ * Loop thread only. */
+#pragma once
+
+#include <stdint.h>
+
+#include "playout.h"
+
+struct json_object;
+struct manager;
+struct story;
+
+/* manager-persist.c. Every change a client asks for (control commands,
+ * also the schedule's `at`) calls manager_persist_save after changing the
+ * state in memory and before answering; when that fails it undoes the
+ * change and answers with *ret_error (caller frees): nothing acknowledged
+ * is lost. Changes no client waits for (a story starts, ends, fails; the
+ * dropbox; startup items) call manager_persist_changed, which saves now
+ * or, when the disk refuses, every second until it works. */
+/* SCHEDULE_GET(USERDATA) returns, at every save, a new JSON value of the
+ * schedule's one-off events to save with the queue. */
+typedef struct json_object *(*manager_persist_schedule_fn)(void *userdata);
+/* 1 restored, 0 no saved state; -ENOMEM */
+int manager_persist_start(struct manager *m, manager_persist_schedule_fn schedule_get, void *userdata);
+int manager_persist_save(struct manager *m, char **ret_error);
+/* manager_persist_save with the story on air (ID) saved as gone (skipped,
+ * removed: not resumed after a crash); on failure it stays as it was. */
+int manager_persist_save_leaving(struct manager *m, uint64_t id, char **ret_error);
+void manager_persist_changed(struct manager *m);
+void manager_persist_stop(struct manager *m); /* final checkpoint, frees */
+/* What the last run saved of the schedule (borrowed), NULL when nothing. */
+struct json_object *manager_persist_schedule_restored(struct manager *m);
