@@ -385,8 +385,11 @@ int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const siz
                 a->fsg = NULL;
                 return r;
         }
-        /* The decoder owns the grammar from here; the one before is dropped. */
-        if (ps_set_fsg(a->ps, name, a->fsg) < 0 || ps_set_search(a->ps, name) < 0) {
+        /* The search takes a reference of its own; ours is dropped, and
+         * a->fsg stays valid while the search lives (asr_write_grammar). */
+        r = ps_set_fsg(a->ps, name, a->fsg);
+        fsg_model_free(a->fsg);
+        if (r < 0 || ps_set_search(a->ps, name) < 0) {
                 a->fsg = NULL;
                 return log_debug_errno(EIO, "asr: pocketsphinx refused the grammar");
         }
