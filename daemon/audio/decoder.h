@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* decoder.h: libmpg123 with one forced output format (signed 16-bit,
- * interleaved, RATE/CHANNELS; mpg123 resamples), gapless on, exact frame
- * counts. A handle belongs to one thread at a time. mpg123_init() must
- * have run (main). */
+/* decoder.h: audio files (MP3 through libmpg123; WAV, FLAC, AIFF, AU, Ogg
+ * through libsndfile) in one output format: signed 16-bit, interleaved,
+ * RATE/CHANNELS, resampled by libsoxr where the file's rate differs;
+ * gapless, exact frame counts. A handle belongs to one thread at a time.
+ * mpg123_init() must have run (main). */
 #pragma once
 
 #include <stddef.h>
@@ -20,8 +21,8 @@ struct audio_scan {
 
 struct decoder;
 
-/* Opens PATH. -ENOENT/-EACCES..., -EINVAL (not decodable: no MPEG frame
- * found). */
+/* Opens PATH. -ENOENT/-EACCES..., -EINVAL (not decodable: neither an MPEG
+ * frame nor a format libsndfile reads). */
 int decoder_open(const char *path, long rate, int channels, struct decoder **ret);
 
 /* Decodes up to max_frames frames into pcm (max_frames*channels samples).

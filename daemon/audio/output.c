@@ -8,12 +8,21 @@
  * frames handed thus never run more than one buffer ahead of real time,
  * which is what the audio clock and the captions expect of a device.
  *
- * "default" means libao's default driver; when there is none, or it cannot
- * be opened (a server with no sound card), we fall back to a paced null
- * output with a warning, so the daemon still airs its clock and captions. */
+ * "default" means libao's default driver. When there is none, or the
+ * device cannot be opened, that is an error: a station must not believe it
+ * is on air when it is not. Only output.fallback = "null" (spec
+ * fallback_null) asks for a paced null output instead, e.g. to run the
+ * clock and captions on a server with no sound card.
+ *
+ * A device that fails on air (unplugged, the sound server gone) is closed
+ * and reopened by output_reopen(), called by the playout thread at its own
+ * pace; the options it was opened with are kept for that. */
 #include "output.h"
 
+#include <alsa/asoundlib.h>
 #include <ao/ao.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -27,7 +36,9 @@
 #define PACE_MAX_LAG_NS (200 * 1000000LL)
 
 struct output {
-        ao_device *dev;
+        ao_device *dev; /* NULL while down (between a failure and a reopen) */
+        int id;         /* libao driver id, for output_reopen */
+        ao_option *opts;
         char *driver;
         bool paced;
         int rate;
@@ -79,8 +90,8 @@ static int options_build(const struct output_spec *spec, ao_option **ret) {
 
 /* Opens driver ID as the spec says: live, or a file driver onto spec->file.
  * Why libao failed is logged at LOG_LEVEL (a warning when we fall back). */
-static int device_open(const struct output_spec *spec, int id, int log_level, ao_device **ret) {
-        _cleanup_(ao_free_optionsp) ao_option *opts = NULL;
+static int device_open(const struct output_spec *spec, int id, ao_option *opts, int log_level,
+                       ao_device **ret) {
         ao_sample_format fmt = {
                 .bits = 16,
                 .rate = spec->rate,
@@ -90,13 +101,9 @@ static int device_open(const struct output_spec *spec, int id, int log_level, ao
         };
         ao_info *info = ao_driver_info(id);
         ao_device *dev;
-        int r;
 
         if (!info)
                 return -ENODEV;
-        r = options_build(spec, &opts);
-        if (r < 0)
-                return r;
         if (info->type == AO_TYPE_FILE) {
                 if (!spec->file)
                         return log_error_errno(-EINVAL,
@@ -118,44 +125,76 @@ static int device_open(const struct output_spec *spec, int id, int log_level, ao
         return 0;
 }
 
-/* Resolves spec->driver to a libao id; "default" may fall back to null. */
-static int driver_resolve(const char *name, bool *ret_is_default) {
+static void alsa_error(const char *file, int line, const char *function, int err, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (err)
+                log_debug("ALSA: %s: %s: %s", function, msg, snd_strerror(err));
+        else
+                log_debug("ALSA: %s: %s", function, msg);
+}
+
+void output_log_alsa(void) {
+        /* The handler is process-wide: libao's alsa plugin, loaded later,
+         * uses the same libasound. */
+        (void)snd_lib_error_set_handler(alsa_error);
+}
+
+int output_driver_known(const char *name) {
+        if (!name || strcmp(name, "default") == 0)
+                return 1;
+        if (ao_driver_id("null") < 0) /* built into libao: not initialised yet */
+                return -EAGAIN;
+        return ao_driver_id(name) >= 0;
+}
+
+/* Resolves spec->driver to a libao id: -ENODEV when there is none. */
+static int driver_resolve(const char *name) {
         int id;
 
-        *ret_is_default = !name || strcmp(name, "default") == 0;
-        if (!*ret_is_default) {
+        if (name && strcmp(name, "default") != 0) {
                 id = ao_driver_id(name);
                 if (id < 0)
                         return log_error_errno(-ENODEV, "Unknown output driver '%s'", name);
                 return id;
         }
         id = ao_default_driver_id();
-        if (id < 0) {
-                log_warning("No default libao output device, using a paced 'null' output instead");
-                id = ao_driver_id("null");
-        }
-        return id < 0 ? -ENODEV : id;
+        return id < 0 ? -ENODEV : id; /* no device at all: the caller says so */
+}
+
+/* The open that failed: output.fallback = "null" takes a paced null
+ * output, saying so; otherwise the caller reports the error. */
+static int open_fallback(const struct output_spec *spec, int r, int *id, ao_device **dev) {
+        if (!spec->fallback_null || r == -ENOMEM)
+                return r;
+        if (*id >= 0 && ao_driver_info(*id)->type == AO_TYPE_FILE)
+                return r; /* a file that cannot be written is not a missing device */
+        log_warning("Output device unavailable, using a paced 'null' output instead (output.fallback)");
+        *id = ao_driver_id("null");
+        if (*id < 0)
+                return -ENODEV;
+        return device_open(spec, *id, NULL, LOG_ERR, dev);
 }
 
 int output_open(const struct output_spec *spec, struct output **ret) {
         _cleanup_(output_freep) struct output *o = NULL;
+        _cleanup_(ao_free_optionsp) ao_option *opts = NULL;
         ao_device *dev = NULL;
-        bool is_default;
         int id, r;
 
         if (spec->rate <= 0 || spec->channels < 1 || spec->channels > 2)
                 return -EINVAL;
-        id = driver_resolve(spec->driver, &is_default);
-        if (id < 0)
-                return id;
-        r = device_open(spec, id, is_default ? LOG_WARNING : LOG_ERR, &dev);
-        if (r < 0 && is_default && r != -ENOMEM) {
-                log_warning("Default output device unavailable, using a paced 'null' output instead");
-                id = ao_driver_id("null");
-                if (id < 0)
-                        return -ENODEV;
-                r = device_open(spec, id, LOG_ERR, &dev);
-        }
+        r = options_build(spec, &opts);
+        if (r < 0)
+                return r;
+        id = driver_resolve(spec->driver);
+        r = id < 0 ? id : device_open(spec, id, opts, spec->fallback_null ? LOG_WARNING : LOG_ERR, &dev);
+        if (r < 0)
+                r = open_fallback(spec, r, &id, &dev);
         if (r < 0)
                 return r;
 
@@ -165,13 +204,34 @@ int output_open(const struct output_spec *spec, struct output **ret) {
                 return -ENOMEM;
         }
         o->dev = dev;
+        o->id = id;
         o->rate = spec->rate;
         o->channels = spec->channels;
         o->driver = strdup(ao_driver_info(id)->short_name);
         if (!o->driver)
                 return -ENOMEM;
+        o->opts = TAKE_PTR(opts);
         o->paced = strcmp(o->driver, "null") == 0 || ao_driver_info(id)->type == AO_TYPE_FILE;
         *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int output_reopen(struct output *o) {
+        struct output_spec spec = {.rate = o->rate, .channels = o->channels};
+        ao_device *dev = NULL;
+        int r;
+
+        if (ao_driver_info(o->id)->type == AO_TYPE_FILE)
+                return -EIO; /* a file driver's file would be truncated */
+        if (o->dev) {
+                ao_close(o->dev);
+                o->dev = NULL;
+        }
+        r = device_open(&spec, o->id, o->opts, LOG_DEBUG, &dev);
+        if (r < 0)
+                return -EIO;
+        o->dev = dev;
+        o->pace_frames = 0;
         return 0;
 }
 
@@ -209,6 +269,8 @@ int output_play(struct output *o, const int16_t *pcm, size_t frames) {
 
         if (frames == 0)
                 return 0;
+        if (!o->dev)
+                return -EIO;
         /* ao_play wants a non-const buffer but does not write to it. */
         if (ao_play(o->dev, (char *)(uintptr_t)pcm, (uint_32)bytes) == 0)
                 return -EIO;
@@ -242,6 +304,7 @@ struct output *output_free(struct output *o) {
         /* For file drivers ao_close also writes the final header sizes. */
         if (o->dev)
                 ao_close(o->dev);
+        ao_free_options(o->opts);
         free(o->driver);
         free(o);
         return NULL;

@@ -21,13 +21,28 @@ struct output_spec {
         size_t n_options;
         int rate;
         int channels;
+        bool fallback_null; /* a live device that cannot be opened: a paced null output instead */
 };
 
 struct output;
 
+/* Routes libasound's own messages (which it prints to stderr) to our log
+ * at debug level. Call in main before ao_initialize(). */
+void output_log_alsa(void);
+
+/* 1 when libao knows driver NAME ("default" always), 0 when it does not,
+ * -EAGAIN before ao_initialize() (nothing can be said yet). */
+int output_driver_known(const char *name);
+
 /* -ENODEV unknown driver or no device, -EIO open failure (logged with the
- * reason libao gave). */
+ * reason libao gave). Falls back to a paced null output only when
+ * spec->fallback_null says so. */
 int output_open(const struct output_spec *spec, struct output **ret);
+
+/* After output_play failed: closes the device and opens it again as it
+ * was opened. 0 when it is back, -EIO while it is not (the reason at
+ * debug level: the caller says once that the output is down). */
+int output_reopen(struct output *o);
 
 /* Hands FRAMES frames to the device; blocks (real device) or sleeps to
  * the pace of real time (paced drivers). -EIO when the device fails. */

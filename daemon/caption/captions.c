@@ -15,8 +15,16 @@
  * was said seconds ago. Cues less late than that are emitted at once and
  * report their lateness. Every sink runs its own track and counts its own
  * cues; the story's counts are those of the sink that fared worst, so that
- * after story end emitted + dropped is the story's number of cues. Loop
- * thread only. */
+ * after story end emitted + dropped is the story's number of cues.
+ *
+ * Monotone cues: a story can go on air with estimated times and switch to
+ * aligned ones mid-story (captions_replan). The aligned start of the next
+ * cue may then fall before the end of the cue already shown with its
+ * estimate; sinks (the WebVTT archive above all) must never get a cue that
+ * starts before the previous one ended. So each track shows a cue from
+ * max(its start, the end of the last cue it emitted), computes its due
+ * time from that, and hands the sinks a copy with those times (end never
+ * before start). Loop thread only. */
 #include "captions.h"
 
 #include <errno.h>
@@ -44,6 +52,7 @@ struct track {
         sd_event_source *timer;
         size_t next;             /* next cue of the story on air */
         size_t emitted, dropped; /* for this story */
+        int64_t last_end_ms;     /* story-time end of the last cue emitted, -1: none */
         bool failed;             /* a sink error was logged for this story */
 };
 
@@ -85,9 +94,14 @@ static void track_sink_failed(struct track *t, int r, const char *what) {
         log_warning_errno(r, "%s: %s failed: %m, ignoring", t->sink->name, what);
 }
 
+/* Story-time start at which CUE is shown on track T (see "Monotone cues"). */
+static int64_t track_start_ms(const struct track *t, const struct cue *cue) {
+        return MAX(cue->start_ms, t->last_end_ms);
+}
+
 static void track_emit(struct track *t, uint64_t due_ns) {
         struct captions *c = t->owner;
-        const struct cue *cue = &c->story->cues->cues[t->next];
+        struct cue cue = c->story->cues->cues[t->next];
         struct cue_emit e = {
                 .index = t->next,
                 .due_ns = due_ns,
@@ -98,7 +112,10 @@ static void track_emit(struct track *t, uint64_t due_ns) {
         /* From the µs values, so that lateness = emitted - due holds exactly
          * for sinks that print microseconds. */
         e.lateness_us = (int64_t)(e.emitted_ns / 1000) - (int64_t)(due_ns / 1000);
-        r = t->sink->ops->cue(t->sink, c->story, cue, &e);
+        cue.start_ms = track_start_ms(t, &cue);
+        cue.end_ms = MAX(cue.end_ms, cue.start_ms);
+        t->last_end_ms = cue.end_ms;
+        r = t->sink->ops->cue(t->sink, c->story, &cue, &e);
         if (r < 0)
                 track_sink_failed(t, r, "writing a cue");
         log_debug("%s: story %" PRIu64 " cue %zu emitted, %" PRId64 " us late", t->sink->name, c->story->id,
@@ -119,7 +136,7 @@ static uint64_t track_catch_up(struct track *t, const struct aclock_sample *s) {
 
                 if (cue->start_ms < 0)
                         return 0;
-                due = aclock_media_to_mono(s, cue->start_ms, t->sink->latency_ms);
+                due = aclock_media_to_mono(s, track_start_ms(t, cue), t->sink->latency_ms);
                 now = aclock_now_ns();
                 if (due > now + CAPTIONS_EARLY_NS)
                         return due;
@@ -224,6 +241,7 @@ void captions_story_started(struct captions *c, struct story *story) {
                 struct track *t = &c->tracks[i];
 
                 t->next = t->emitted = t->dropped = 0;
+                t->last_end_ms = -1;
                 t->failed = false;
                 r = t->sink->ops->story_start(t->sink, story);
                 if (r < 0)
@@ -293,6 +311,24 @@ void captions_alert(struct captions *c, const char *what, const char *message) {
                 if (r < 0)
                         log_warning_errno(r, "%s: writing the alert failed: %m, ignoring", s->name);
         }
+}
+
+size_t captions_reopen(struct captions *c) {
+        size_t failed = 0;
+
+        for (size_t i = 0; c && i < c->n_sinks; i++) {
+                struct sink *s = c->sinks[i];
+                int r;
+
+                if (!s->ops->reopen)
+                        continue;
+                r = s->ops->reopen(s);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot reopen: %m, writing on to the old file", s->name);
+                        failed++;
+                }
+        }
+        return failed;
 }
 
 size_t captions_emitted(const struct captions *c) {

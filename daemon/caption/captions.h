@@ -43,5 +43,9 @@ void captions_next_up(struct captions *c, const struct story *next);
 /* An alert was raised: every sink with an alert op is told at once. */
 void captions_alert(struct captions *c, const char *what, const char *message);
 
+/* Every sink with a reopen op reopens its files (logrotate). Failures are
+ * logged per sink (the old file goes on); returns how many failed. */
+size_t captions_reopen(struct captions *c);
+
 size_t captions_emitted(const struct captions *c);
 size_t captions_dropped(const struct captions *c);

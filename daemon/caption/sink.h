@@ -33,6 +33,9 @@ struct sink_ops {
         /* Optional: an alert was raised (WHAT: a short kind such as
          * "silence", MESSAGE: for people) at CLOCK_MONOTONIC MONO_NS. */
         int (*alert)(struct sink *s, const char *what, const char *message, uint64_t mono_ns);
+        /* Optional: reopen the sink's files (logrotate moved them away):
+         * SIGHUP and `nextupctl reopen`. On failure the old file stays. */
+        int (*reopen)(struct sink *s);
 };
 
 struct sink {
@@ -55,6 +58,16 @@ struct sink *sink_free(struct sink *s);
 int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_config *sc, void *data,
                struct sink **ret);
 
+/* CLOCK_MONOTONIC MONO_NS as wall-clock µs since the epoch (through the
+ * current offset between the two clocks). */
+int64_t sink_mono_to_wall_us(uint64_t mono_ns);
+/* Writes wall-clock µs WALL_US as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC) to BUF
+ * (at least 32 bytes); returns BUF. */
+char *sink_format_wall(int64_t wall_us, char *buf, size_t size);
+
 int sink_terminal_new(const struct sink_config *sc, struct sink **ret);
 int sink_jsonl_new(const struct sink_config *sc, struct sink **ret);
 int sink_webvtt_new(const struct sink_config *sc, struct sink **ret);
+int sink_rds_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
+int sink_dls_new(const struct sink_config *sc, struct sink **ret);
+int sink_icecast_new(sd_event *event, const struct sink_config *sc, struct sink **ret);

@@ -61,7 +61,8 @@ static void help(void) {
                "                        left (passages that do not match are placed between\n"
                "                        their neighbours and do not count)\n"
                "  -q, --quiet           no progress on a terminal\n"
-               "  -h, --help            show this help\n\n"
+               "  -h, --help            show this help\n"
+               "  -V, --version         show the version\n\n"
                "Exit status: 0 captions printed, 1 error, 2 usage, 3 fell back whole\n"
                "(--require-aligned).\n");
 }
@@ -109,10 +110,11 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                                                 {"word-times", no_argument, NULL, ARG_WORD_TIMES},
                                                 {"quiet", no_argument, NULL, 'q'},
                                                 {"help", no_argument, NULL, 'h'},
+                                                {"version", no_argument, NULL, 'V'},
                                                 {}};
         int c;
 
-        while ((c = getopt_long(argc, argv, "f:qh", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "f:qhV", options, NULL)) >= 0) {
                 switch (c) {
                 case 'f':
                         if (parse_format(optarg, &a->format) < 0) {
@@ -163,6 +165,9 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                         break;
                 case 'h':
                         help();
+                        return 1;
+                case 'V':
+                        puts("nextup-caption " NEXTUP_VERSION);
                         return 1;
                 default:
                         return -EINVAL;

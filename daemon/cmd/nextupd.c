@@ -13,8 +13,12 @@
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+#include "output.h"
 
-#define DEFAULT_CONFIG "/etc/nextup/nextupd.conf"
+#ifndef NEXTUP_DEFAULT_CONFIG
+#define NEXTUP_DEFAULT_CONFIG "/etc/nextup/nextupd.conf"
+#endif
+#define DEFAULT_CONFIG NEXTUP_DEFAULT_CONFIG
 
 static void help(void) {
         printf("Usage: nextupd [-c FILE] [-n] [--exit-idle]\n"
@@ -23,7 +27,7 @@ static void help(void) {
                "  -n, --check        check the configuration and exit\n"
                "      --exit-idle    exit once nothing is on air or queued\n"
                "  -h, --help         this help\n"
-               "      --version      print the version\n");
+               "  -V, --version      print the version\n");
 }
 
 int main(int argc, char **argv) {
@@ -38,7 +42,7 @@ int main(int argc, char **argv) {
         sigset_t mask;
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "c:nh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "c:nhV", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':
                         path = optarg;
@@ -63,12 +67,19 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
 
+        /* libao first, so that the configuration check knows its drivers;
+         * libasound's messages go to our log before libao loads it. */
+        output_log_alsa();
+        ao_initialize();
         r = config_load(path, stderr, &config);
-        if (r < 0)
+        if (r < 0) {
+                ao_shutdown();
                 return EXIT_FAILURE;
+        }
         if (check) {
                 printf("configuration OK\n");
                 config_free(config);
+                ao_shutdown();
                 return EXIT_SUCCESS;
         }
         log_set_max_level(config->log_level);
@@ -86,9 +97,9 @@ int main(int argc, char **argv) {
         if (r != MPG123_OK) {
                 log_error("Failed to initialise libmpg123: %s", mpg123_plain_strerror(r));
                 config_free(config);
+                ao_shutdown();
                 return EXIT_FAILURE;
         }
-        ao_initialize();
 
         r = manager_new(config, exit_idle, &m);
         if (r >= 0)

@@ -6,6 +6,7 @@
 #include "config-internal.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,35 @@ bool is_word(const char *s) {
 
         return n > 0 && n < 64 &&
                strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+int get_group(struct errs *e, const config_setting_t *parent, const char *name, gid_t *ret) {
+        const config_setting_t *s = config_setting_get_member(parent, name);
+        struct group grp, *found = NULL;
+        char buf[4096], *end;
+        const char *v;
+        unsigned long n;
+        int r;
+
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_STRING || !*(v = config_setting_get_string(s))) {
+                err_at(e, s, NULL, "expected a group name such as \"nextup\"");
+                return -EINVAL;
+        }
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (*end == '\0' && errno == 0 && n < (gid_t)-1) {
+                *ret = (gid_t)n;
+                return 1;
+        }
+        r = getgrnam_r(v, &grp, buf, sizeof buf, &found);
+        if (r != 0 || !found) {
+                err_at(e, s, NULL, "no such group \"%s\"%s%s", v, r ? ": " : "", r ? strerror(r) : "");
+                return -ENOENT;
+        }
+        *ret = found->gr_gid;
+        return 1;
 }
 
 /* "0660", "660", "0600": at most four octal digits, no bits above 0777. */

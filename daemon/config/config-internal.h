@@ -63,3 +63,5 @@ const config_setting_t *get_aggregate(struct errs *e, const config_setting_t *pa
 bool is_word(const char *s);
 
 int get_mode(struct errs *e, const config_setting_t *parent, const char *name, mode_t *ret);
+/* A group name (or number) that exists on this system, as its gid. */
+int get_group(struct errs *e, const config_setting_t *parent, const char *name, gid_t *ret);

@@ -16,13 +16,50 @@ enum sink_type {
         SINK_TERMINAL,
         SINK_JSONL,
         SINK_WEBVTT,
+        SINK_RDS,
+        SINK_DLS,
+        SINK_ICECAST,
+};
+
+enum rds_dialect {
+        RDS_DIALECT_FIFO, /* PiFmRds / MiniRDS control FIFO: "RT text\n" (+ "RTP ...\n") */
+        RDS_DIALECT_LINE, /* an ASCII line protocol from template */
+        RDS_DIALECT_UECP, /* UECP frames (IEC 62106 / EBU SPB 490) */
+};
+
+enum rds_policy {
+        RDS_POLICY_NOW_NEXT, /* the story's title, then what is Next Up */
+        RDS_POLICY_CAPTIONS, /* the captions, in 64-character chunks at the dwell rate */
 };
 
 struct sink_config {
         enum sink_type type;
-        char *path;        /* jsonl: file; webvtt: archive directory; terminal: NULL */
+        char *path;        /* jsonl: file; webvtt: archive directory; rds: FIFO or file; dls: the
+                              ODR-PadEnc DLS file; else NULL */
         int latency_ms;    /* 0..10000, added to the audio clock for this sink */
         bool show_speaker; /* terminal: print the speaker name */
+
+        /* rds: exactly one of path, connect, udp, device */
+        enum rds_dialect dialect; /* required */
+        enum rds_policy policy;   /* default now_next */
+        bool ascii;               /* charset = "ascii" (default "rds") */
+        int dwell_ms;             /* 1000..60000, default 4000: minimum time a text stays */
+        char *connect;            /* rds: TCP "host:port"; icecast: the server "host:port" */
+        char *udp;                /* UDP "host:port" */
+        char *device;             /* serial device */
+        int baud;                 /* 1200..115200, default 9600 */
+        char *template;           /* line dialect, default "RT={text}\r\n"; {text} and {ab} */
+        bool rt_plus;             /* default true (fifo: RTP lines, uecp: ODA 0x46; line: none) */
+        int site_address;         /* uecp: 0..1023, default 0 (all) */
+        int encoder_address;      /* uecp: 0..63, default 0 (all) */
+        int data_set;             /* uecp: DSN 0..255, default 0 (current) */
+        int programme_service;    /* uecp: PSN 0..255, default 0 (main) */
+
+        bool dl_plus; /* dls: DL Plus tags, default true */
+
+        /* icecast: connect = server; mount; credentials = file of "user:password" */
+        char *mount;
+        char *credentials;
 };
 
 /* After a restart, what happens to the story that was on air. */
@@ -80,9 +117,10 @@ struct nextup_config {
         char *path; /* the file this came from */
 
         /* output { } */
-        char *output_driver; /* default "default": libao's default driver, else "null" when there is no
-                                device */
-        char *output_file;   /* file drivers (wav, raw, au) */
+        char *output_driver;       /* default "default": libao's default driver */
+        bool output_fallback_null; /* output.fallback = "null": a paced null output when the
+                                      device cannot be opened at start; default "none": an error */
+        char *output_file;         /* file drivers (wav, raw, au) */
         struct output_option *output_options;
         size_t n_output_options;
         int rate;     /* 8000..192000, default 44100 */
@@ -91,6 +129,7 @@ struct nextup_config {
         /* control { } */
         char *control_socket; /* default /run/nextup/control.sock */
         mode_t control_mode;  /* default 0660 */
+        gid_t control_gid;    /* control.group resolved; (gid_t)-1: the daemon's group */
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */

@@ -43,7 +43,14 @@ struct control_conn {
         bool closing;    /* flush what is queued, then close */
         bool subscribed; /* gets control_broadcast() events */
         bool dropped;    /* too slow a subscriber: freed at its next wakeup */
+        bool held;       /* a request answered later (CONTROL_REPLY_LATER): read nothing more */
+        bool gone;       /* closed and unlinked, kept only for its references */
+        unsigned n_refs; /* control_conn_ref() by whoever owes a reply */
 };
+
+/* Only its address is used: never a JSON value. */
+static char reply_later_marker;
+struct json_object *const CONTROL_REPLY_LATER = (struct json_object *)&reply_later_marker;
 
 struct control {
         sd_event *event;
@@ -119,19 +126,26 @@ static bool utf8_is_valid(const unsigned char *s, size_t n) {
         return true;
 }
 
+/* Closes CONN and unlinks it; its memory waits for the last
+ * control_conn_unref() when a reply is still owed. */
 static void connection_free(struct control_conn *conn) {
         struct control *c = conn->control;
 
-        if (conn->prev)
-                conn->prev->next = conn->next;
-        else
-                c->connections = conn->next;
-        if (conn->next)
-                conn->next->prev = conn->prev;
-        c->n_connections--;
-
-        sd_event_source_disable_unref(conn->source);
-        closep(&conn->fd);
+        if (!conn->gone) {
+                if (conn->prev)
+                        conn->prev->next = conn->next;
+                else
+                        c->connections = conn->next;
+                if (conn->next)
+                        conn->next->prev = conn->prev;
+                c->n_connections--;
+                conn->source = sd_event_source_disable_unref(conn->source);
+                closep(&conn->fd);
+                conn->gone = true;
+                conn->control = NULL;
+        }
+        if (conn->n_refs > 0)
+                return;
         free(conn->in);
         free(conn->out);
         free(conn);
@@ -228,7 +242,8 @@ static int connection_process(struct control_conn *conn, bool eof) {
         size_t start = 0;
         int r = 0;
 
-        while (r >= 0 && !conn->dropped && start < conn->in_len) {
+        while (r >= 0 && !conn->dropped && !conn->held && start < conn->in_len) {
+                struct json_object *reply;
                 char *line = conn->in + start, *nl;
                 size_t len;
 
@@ -240,8 +255,13 @@ static int connection_process(struct control_conn *conn, bool eof) {
                 line[len] = '\0';
                 if (len > 0 && line[len - 1] == '\r') /* telnet, socat crlf */
                         line[--len] = '\0';
-                if (len > 0)
-                        r = connection_reply(conn, connection_answer(conn, line, len));
+                if (len == 0)
+                        continue;
+                reply = connection_answer(conn, line, len);
+                if (reply == CONTROL_REPLY_LATER)
+                        conn->held = true;
+                else
+                        r = connection_reply(conn, reply);
         }
         memmove(conn->in, conn->in + start, conn->in_len - start);
         conn->in_len -= start;
@@ -267,10 +287,10 @@ static int connection_flush(struct control_conn *conn) {
         }
         if (conn->out_start == conn->out_len) {
                 conn->out_start = conn->out_len = 0;
-                if (conn->closing)
+                if (conn->closing && !conn->held) /* a held request still gets its reply */
                         return 1;
         }
-        events = (conn->closing ? 0 : EPOLLIN) | (conn->out_len > 0 ? EPOLLOUT : 0);
+        events = (conn->closing || conn->held ? 0 : EPOLLIN) | (conn->out_len > 0 ? EPOLLOUT : 0);
         r = sd_event_source_set_io_events(conn->source, events);
         return r < 0 ? r : 0;
 }
@@ -311,7 +331,9 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
                 connection_free(conn);
                 return 0;
         }
-        if (!conn->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        if (conn->held && (revents & (EPOLLHUP | EPOLLERR)))
+                r = -EPIPE; /* gone while its reply is owed */
+        else if (!conn->closing && !conn->held && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 r = connection_read(conn);
         if (r >= 0)
                 r = connection_flush(conn);
@@ -352,6 +374,36 @@ static int connection_new(struct control *c, int fd) {
         c->connections = conn;
         c->n_connections++;
         return 0;
+}
+
+struct control_conn *control_conn_ref(struct control_conn *conn) {
+        conn->n_refs++;
+        return conn;
+}
+
+void control_conn_unref(struct control_conn *conn) {
+        if (!conn)
+                return;
+        assert(conn->n_refs > 0);
+        if (--conn->n_refs == 0 && conn->gone)
+                connection_free(conn);
+}
+
+void control_conn_reply(struct control_conn *conn, struct json_object *reply) {
+        int r;
+
+        if (conn->gone || !conn->held) {
+                json_object_put(reply);
+                return;
+        }
+        conn->held = false;
+        r = connection_reply(conn, reply);
+        if (r >= 0) /* the requests that came after the held one */
+                r = connection_process(conn, false);
+        if (r >= 0)
+                r = connection_flush(conn);
+        if (r != 0)
+                connection_free(conn); /* our caller still holds a reference */
 }
 
 void control_conn_subscribe(struct control_conn *conn) {
@@ -526,6 +578,17 @@ static int control_listen(struct control *c, const char *path, mode_t mode) {
         if (listen(fd, SOMAXCONN) < 0)
                 return log_error_errno(errno, "Failed to listen on '%s': %m", path);
         c->fd = TAKE_FD(fd);
+        return 0;
+}
+
+int control_set_group(struct control *c, gid_t gid) {
+        if (c->adopted || gid == (gid_t)-1 || !c->path)
+                return 0;
+        /* The mode was set before listen(); until this chown the group is
+         * our own, so the window only ever refuses. */
+        if (chown(c->path, (uid_t)-1, gid) < 0)
+                return log_error_errno(errno, "Failed to give control socket '%s' to group %u: %m", c->path,
+                                       (unsigned)gid);
         return 0;
 }
 

@@ -23,6 +23,20 @@ typedef struct json_object *(*control_handler_t)(struct control_conn *conn, stru
 int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler, void *userdata,
                 struct control **ret);
 struct control *control_free(struct control *c);
+/* Gives the socket control_new() made to group GID (control.group), so
+ * that the group's members may connect; a no-op for a socket systemd
+ * passed (its SocketGroup= applies) or GID (gid_t)-1. */
+int control_set_group(struct control *c, gid_t gid);
+
+/* A handler's answer meaning "later": the request is answered by
+ * control_conn_reply() once what it asked for has happened; the connection
+ * reads no further request until then. Take a reference to CONN first. */
+extern struct json_object *const CONTROL_REPLY_LATER;
+struct control_conn *control_conn_ref(struct control_conn *conn);
+void control_conn_unref(struct control_conn *conn);
+/* Answers the request held by CONTROL_REPLY_LATER (takes REPLY; a no-op
+ * when the client has gone or the control socket was freed). */
+void control_conn_reply(struct control_conn *conn, struct json_object *reply);
 
 /* Helper for handlers: {"ok": false, "error": MESSAGE}. */
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aclock.h"
@@ -80,17 +81,115 @@ static struct json_object *not_saved(const char *error) {
 
 /* Skip or remove the story on air: saved as gone first, so that a crash
  * right after the reply cannot bring it back. */
-static struct json_object *end_on_air(struct manager *m) {
+/* ---- replies that wait for the playout thread ----------------------- */
+
+#define ACK_TIMEOUT_NS (2000 * 1000000ULL)
+
+enum ack_kind { ACK_PAUSE, ACK_RESUME, ACK_SKIP };
+
+struct manager_ack {
+        struct manager_ack *next;
+        struct control_conn *conn; /* referenced */
+        enum ack_kind kind;
+        uint64_t item_id; /* ACK_SKIP: the story that must leave the air */
+        uint64_t since_ns;
+};
+
+static const char *const ack_names[] = {"pause", "resume", "skip"};
+
+/* The command was handed to the playout thread: the reply waits for its
+ * event, so that a client that reads "ok" finds it done (a status right
+ * after pause says paused). Out of memory: answered at once instead. */
+static struct json_object *ack_later(struct manager *m, struct control_conn *conn, enum ack_kind kind,
+                                     uint64_t item_id) {
+        struct manager_ack *a = calloc(1, sizeof *a);
+
+        if (!a)
+                return control_ok();
+        *a = (struct manager_ack){.next = m->acks,
+                                  .conn = control_conn_ref(conn),
+                                  .kind = kind,
+                                  .item_id = item_id,
+                                  .since_ns = aclock_now_ns()};
+        m->acks = a;
+        return CONTROL_REPLY_LATER;
+}
+
+static bool ack_done_by(const struct manager_ack *a, const struct playout_event *ev) {
+        switch (a->kind) {
+        case ACK_PAUSE:
+                return ev->type == PLAYOUT_PAUSED;
+        case ACK_RESUME:
+                return ev->type == PLAYOUT_RESUMED;
+        case ACK_SKIP:
+                return ev->type == PLAYOUT_ENDED && ev->item_id == a->item_id;
+        }
+        return false;
+}
+
+/* Answers the acks EV completes (EV NULL: those past ACK_TIMEOUT_NS, with
+ * an error). The list is taken first: a reply lets the connection's next
+ * request through, which may add an ack. */
+static void acks_answer(struct manager *m, const struct playout_event *ev) {
+        struct manager_ack *list = TAKE_PTR(m->acks), *keep = NULL, **tail = &keep;
+        uint64_t now = aclock_now_ns();
+
+        while (list) {
+                struct manager_ack *a = list;
+
+                list = a->next;
+                if (ev ? !ack_done_by(a, ev) : now - a->since_ns < ACK_TIMEOUT_NS) {
+                        a->next = NULL;
+                        *tail = a;
+                        tail = &a->next;
+                        continue;
+                }
+                control_conn_reply(
+                        a->conn,
+                        ev ? control_ok()
+                           : control_error("'%s' was handed to the player, which did not act within 2 s",
+                                           ack_names[a->kind]));
+                control_conn_unref(a->conn);
+                free(a);
+        }
+        *tail = m->acks;
+        m->acks = keep;
+}
+
+void manager_acks_playout_event(struct manager *m, const struct playout_event *ev) {
+        if (m->acks)
+                acks_answer(m, ev);
+}
+
+void manager_acks_expire(struct manager *m) {
+        if (m->acks)
+                acks_answer(m, NULL);
+}
+
+void manager_acks_free(struct manager *m) {
+        while (m->acks) {
+                struct manager_ack *a = m->acks;
+
+                m->acks = a->next;
+                control_conn_unref(a->conn);
+                free(a);
+        }
+}
+
+static struct json_object *end_on_air(struct manager *m, struct control_conn *conn) {
         _cleanup_free_ char *error = NULL;
         int r;
 
         if (manager_persist_save_leaving(m, m->on_air->id, &error) < 0)
                 return not_saved(error);
         r = playout_skip(m->playout);
-        return r < 0 ? control_error("'skip' failed: %s", strerror(-r)) : control_ok();
+        if (r < 0)
+                return control_error("'skip' failed: %s", strerror(-r));
+        return ack_later(m, conn, ACK_SKIP, m->on_air->id);
 }
 
-static struct json_object *cmd_remove(struct manager *m, struct json_object *req) {
+static struct json_object *cmd_remove(struct manager *m, struct control_conn *conn,
+                                      struct json_object *req) {
         _cleanup_free_ char *error = NULL;
         int64_t id;
         size_t index;
@@ -99,7 +198,7 @@ static struct json_object *cmd_remove(struct manager *m, struct json_object *req
         if (json_get_index(req, "id", &id) < 0)
                 return control_error("'remove' needs \"id\": a story id");
         if (m->on_air && m->on_air->id == (uint64_t)id)
-                return end_on_air(m);
+                return end_on_air(m, conn);
         if (!queue_find(m->queue, (uint64_t)id, &index))
                 return control_error("no story #%lld in the queue", (long long)id);
         s = queue_take(m->queue, (uint64_t)id);
@@ -165,6 +264,53 @@ static int64_t on_air_mono_us(struct manager *m) {
         return (int64_t)(aclock_media_to_mono(&s, 0, 0) / 1000);
 }
 
+#ifndef NEXTUP_VERSION
+#define NEXTUP_VERSION "unknown"
+#endif
+
+/* Wall-clock ms when what is on air and queued would have played out, or
+ * -1 when a length is not known yet. Paused: as if resumed now. */
+static int64_t queue_end_ms(struct manager *m) {
+        struct timespec ts;
+        int64_t left = 0;
+
+        if (m->on_air) {
+                if (m->on_air->duration_ms < 0)
+                        return -1;
+                left = MAX(m->on_air->duration_ms - manager_position_ms(m), 0);
+        }
+        for (size_t i = 0; i < queue_size(m->queue); i++) {
+                const struct story *s = queue_get(m->queue, i);
+
+                if (s->duration_ms < 0)
+                        return -1;
+                left += s->duration_ms + m->config->gap_ms;
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + left;
+}
+
+/* The daemon's own state for `nextupctl status`: version, uptime, the
+ * output and the last alert. */
+static void status_add_daemon(struct manager *m, struct json_object *reply) {
+        struct json_object *alert = NULL;
+        int64_t end = queue_end_ms(m);
+
+        json_object_object_add(reply, "version", json_object_new_string(NEXTUP_VERSION));
+        json_object_object_add(
+                reply, "uptime_ms",
+                json_object_new_int64((int64_t)((aclock_now_ns() - m->started_ns) / 1000000)));
+        json_object_object_add(reply, "queue_end_ms", end >= 0 ? json_object_new_int64(end) : NULL);
+        json_object_object_add(reply, "output_state",
+                               json_object_new_string(m->output_down ? "down" : "up"));
+        if (m->last_alert) {
+                alert = json_object_new_object();
+                json_object_object_add(alert, "message", json_object_new_string(m->last_alert));
+                json_object_object_add(alert, "time_ms", json_object_new_int64(m->last_alert_ms));
+        }
+        json_object_object_add(reply, "last_alert", alert);
+}
+
 static struct json_object *cmd_status(struct manager *m) {
         struct json_object *reply = control_ok();
         struct story *next = queue_get(m->queue, 0);
@@ -176,6 +322,7 @@ static struct json_object *cmd_status(struct manager *m) {
         json_object_object_add(reply, "queue_length", json_object_new_int64((int64_t)queue_size(m->queue)));
         json_object_object_add(reply, "output", json_object_new_string(m->output_driver));
         json_object_object_add(reply, "on_air_mono_us", json_object_new_int64(on_air_mono_us(m)));
+        status_add_daemon(m, reply);
         return reply;
 }
 
@@ -203,24 +350,35 @@ static struct json_object *cmd_clear(struct manager *m) {
         return control_ok();
 }
 
-static struct json_object *simple_cmd(struct manager *m, const char *cmd) {
-        int r = 0;
+static struct json_object *simple_cmd(struct manager *m, struct control_conn *conn, const char *cmd) {
+        bool pause = strcmp(cmd, "pause") == 0;
+        int r;
 
         if (strcmp(cmd, "skip") == 0) {
                 if (!m->on_air)
                         return control_error("nothing on air to skip");
-                return end_on_air(m);
-        } else if (strcmp(cmd, "pause") == 0)
-                r = playout_pause(m->playout);
-        else if (strcmp(cmd, "resume") == 0)
-                r = playout_resume(m->playout);
-        else if (strcmp(cmd, "clear") == 0)
+                return end_on_air(m, conn);
+        }
+        if (strcmp(cmd, "clear") == 0)
                 return cmd_clear(m);
-        else
+        if (strcmp(cmd, "reopen") == 0) {
+                size_t failed = manager_reopen(m);
+
+                if (failed > 0)
+                        return control_error("%zu caption sink(s) could not reopen their files, see the "
+                                             "daemon's log",
+                                             failed);
+                return control_ok();
+        }
+        if (!pause && strcmp(cmd, "resume") != 0)
                 return NULL;
+        r = pause ? playout_pause(m->playout) : playout_resume(m->playout);
         if (r < 0)
                 return control_error("'%s' failed: %s", cmd, strerror(-r));
-        return control_ok();
+        if (pause == m->paused_target)
+                return control_ok(); /* already so: the thread will post nothing */
+        m->paused_target = pause;
+        return ack_later(m, conn, pause ? ACK_PAUSE : ACK_RESUME, 0);
 }
 
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
@@ -236,7 +394,7 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         if (strcmp(cmd, "insert") == 0)
                 return cmd_add(m, req, true);
         if (strcmp(cmd, "remove") == 0)
-                return cmd_remove(m, req);
+                return cmd_remove(m, conn, req);
         if (strcmp(cmd, "move") == 0)
                 return cmd_move(m, req);
         if (strcmp(cmd, "list") == 0)
@@ -255,10 +413,10 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
                 control_conn_subscribe(conn);
                 return control_ok();
         }
-        reply = simple_cmd(m, cmd);
+        reply = simple_cmd(m, conn, cmd);
         if (reply)
                 return reply;
         return control_error("unknown command '%.64s' (add, insert, remove, move, list, status, skip, "
-                             "pause, resume, clear, asrun, subscribe, at, schedule, unschedule)",
+                             "pause, resume, clear, reopen, asrun, subscribe, at, schedule, unschedule)",
                              cmd);
 }

@@ -133,6 +133,10 @@ void manager_alert(struct manager *m, const char *what, const char *fmt, ...) {
                 msg = NULL;
         if (m->captions)
                 captions_alert(m->captions, what, msg ? msg : what);
+        free(m->last_alert);
+        if (asprintf(&m->last_alert, "%s: %s", what, msg ? msg : what) < 0)
+                m->last_alert = NULL;
+        m->last_alert_ms = wall_now_ms();
         manager_event(m, ev);
 }
 
@@ -166,6 +170,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
                 .start_ms = aired ? story->aired_ms : end,
                 .end_ms = end,
                 .played_ms = played_ms,
+                .output_down_ms = m->ended_down_ms,
                 .reason = reason,
                 .planned_ms =
                         story->duration_ms >= 0 ? MAX(story->duration_ms - story->aired_from_ms, 0) : -1,
@@ -175,6 +180,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         };
         struct json_object *e;
 
+        m->ended_down_ms = 0;
         if (m->events && m->events->asrun && asrun_append(m->events->asrun, &rec) == -ENOMEM)
                 log_error("As-run record of #%llu lost (out of memory)", (unsigned long long)story->id);
         e = event_new("off_air");

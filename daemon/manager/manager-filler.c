@@ -57,17 +57,27 @@ static void files_free(struct manager_filler *f) {
         f->n_files = f->pos = 0;
 }
 
-static bool is_mp3(const char *name) {
+/* The audio files the decoder reads, by name: MP3, WAV, FLAC. */
+static bool is_audio(const char *name) {
+        static const char *const exts[] = {".mp3", ".wav", ".flac"};
         size_t n = strlen(name);
 
-        return name[0] != '.' && n > 4 && strcasecmp(name + n - 4, ".mp3") == 0;
+        if (name[0] == '.')
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
+                size_t e = strlen(exts[i]);
+
+                if (n > e && strcasecmp(name + n - e, exts[i]) == 0)
+                        return true;
+        }
+        return false;
 }
 
 static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The MP3s of folder PATH, or PATH itself when it is a file. */
+/* The audio files of folder PATH, or PATH itself when it is a file. */
 static int files_scan(struct manager_filler *f, const char *path) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
@@ -88,7 +98,7 @@ static int files_scan(struct manager_filler *f, const char *path) {
         while ((de = readdir(d))) {
                 char **n;
 
-                if (!is_mp3(de->d_name))
+                if (!is_audio(de->d_name))
                         continue;
                 n = reallocarray(f->files, f->n_files + 1, sizeof *f->files);
                 if (!n)
@@ -137,7 +147,8 @@ static void filler_load(struct manager *m) {
                 if (r < 0)
                         log_error_errno(r, "Cannot read the filler '%s': %m, no filler", path);
                 else
-                        log_error("No MP3 files in the filler folder '%s', no filler", path);
+                        log_error("No audio files (.mp3, .wav, .flac) in the filler folder '%s', no filler",
+                                  path);
                 files_free(f);
                 return;
         }

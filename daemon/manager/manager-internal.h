@@ -51,6 +51,12 @@ struct manager {
         uint64_t cued_id;     /* what the playout thread has cued (manager-cue.c) */
         enum air_state state;
         const char *output_driver;
+        bool output_down;      /* PLAYOUT_OUTPUT_DOWN until PLAYOUT_OUTPUT_UP */
+        int64_t ended_down_ms; /* the ENDED being handled: its time dropped while the output was
+                                  down; taken by manager_events_off_air */
+        uint64_t started_ns;   /* CLOCK_MONOTONIC at manager_new, for the uptime in status */
+        char *last_alert;      /* "what: message" of the last alert, for status */
+        int64_t last_alert_ms; /* its wall-clock time */
 
         sd_event_source *playout_source;
         sd_event_source *watchdog_source;
@@ -65,6 +71,11 @@ struct manager {
 
         struct manager_schedule *sched; /* manager-schedule.c: clock events */
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
+
+        /* manager-commands.c: pause, resume and skip are answered once the
+         * playout thread has acted (its PAUSED/RESUMED/ENDED event) */
+        struct manager_ack *acks;
+        bool paused_target; /* paused once the commands sent so far are applied */
 };
 
 /* manager-cue.c: keeps what plays next (the queue's front, else filler)
@@ -78,6 +89,9 @@ struct story *manager_cue_take(struct manager *m, const struct playout_event *ev
 /* manager.c */
 void manager_update_status(struct manager *m);
 int64_t manager_position_ms(struct manager *m);
+/* Reopens the caption sinks' files (logrotate): SIGHUP, `reopen`. Returns
+ * how many sinks failed (each logged, each keeps its old file). */
+size_t manager_reopen(struct manager *m);
 void manager_format_mmss(int64_t ms, char *buf, size_t n);
 struct story *manager_find_story(struct manager *m, uint64_t id);
 const char *manager_state_name(enum air_state s);
@@ -143,3 +157,10 @@ void manager_filler_playout_event(struct manager *m, const struct playout_event 
 /* The cued filler item EV names (it started, or failed), the caller's
  * now, its length taken from a STARTED; NULL when not ours. */
 struct story *manager_filler_take(struct manager *m, const struct playout_event *ev);
+
+/* manager-commands.c: the replies owed for pause, resume and skip. EVENT
+ * answers those it completes; expire answers those older than 2 s with an
+ * error (the playout thread did not act); free drops them unanswered. */
+void manager_acks_playout_event(struct manager *m, const struct playout_event *ev);
+void manager_acks_expire(struct manager *m);
+void manager_acks_free(struct manager *m);

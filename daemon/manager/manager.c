@@ -111,6 +111,7 @@ static void on_started(struct manager *m, const struct playout_event *ev) {
 static void on_ended(struct manager *m, const struct playout_event *ev) {
         struct story *s;
 
+        m->ended_down_ms = ev->down_frames * 1000 / m->config->rate;
         if (m->on_air && m->on_air->id == ev->item_id) {
                 captions_story_ended(m->captions, m->on_air);
                 log_info("Off air: #%llu '%s' (%s, %lld ms played, %zu cues emitted, %zu dropped)",
@@ -150,6 +151,19 @@ static void on_silence(struct manager *m, const struct playout_event *ev) {
                 log_error("Cannot skip the silent item (out of memory)");
 }
 
+/* The output failed or came back: dead air must be seen, not believed
+ * away. An alert, the STATUS= line, and as-run records (output_down_ms). */
+static void on_output(struct manager *m, const struct playout_event *ev) {
+        m->output_down = ev->type == PLAYOUT_OUTPUT_DOWN;
+        if (m->output_down) {
+                log_error("Output down: %s; reopening it every second, what plays meanwhile is not heard",
+                          ev->message);
+                manager_alert(m, "output_down", "%s; reopening it every second", ev->message);
+        } else
+                manager_alert(m, "output_up", "output '%s' is back", m->output_driver);
+        manager_update_status(m);
+}
+
 /* gap and silence detector options from the configuration. */
 static void set_playout_options(struct manager *m) {
         const struct nextup_config *c = m->config;
@@ -186,6 +200,10 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                 case PLAYOUT_SILENCE:
                         on_silence(m, &ev);
                         break;
+                case PLAYOUT_OUTPUT_DOWN:
+                case PLAYOUT_OUTPUT_UP:
+                        on_output(m, &ev);
+                        break;
                 case PLAYOUT_IDLE:
                         if (m->state != AIR_PAUSED)
                                 m->state = AIR_IDLE;
@@ -193,6 +211,7 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         maybe_exit_idle(m);
                         break;
                 }
+                manager_acks_playout_event(m, &ev);
         }
         manager_persist_changed(m); /* a story started, ended or failed */
         return 0;
@@ -222,6 +241,13 @@ void manager_update_status(struct manager *m) {
                 n = asprintf(&status, "Idle");
         if (n < 0)
                 return;
+        if (m->output_down) {
+                char *s;
+                if (asprintf(&s, "OUTPUT DOWN (%s) · %s", m->output_driver, status) < 0)
+                        return;
+                free(status);
+                status = s;
+        }
         if (next) {
                 char *s;
                 if (asprintf(&s, "%s · Next up: %s", status, next->title) < 0)
@@ -240,6 +266,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
 
         manager_update_status(m);
+        manager_acks_expire(m);
         sd_event_source_set_time(s, usec + 1000000);
         return 0;
 }
@@ -271,8 +298,15 @@ static int make_sinks(struct manager *m, const struct nextup_config *c, struct s
         for (size_t i = 0; i < c->n_sinks; i++) {
                 r = sink_new(m->event, &c->sinks[i], &sinks[i]);
                 if (r < 0) {
+                        const struct sink_config *sc = &c->sinks[i];
+
                         log_error_errno(r, "Cannot open caption sink %zu ('%s'): %m", i,
-                                        c->sinks[i].path ? c->sinks[i].path : "terminal");
+                                        sc->path          ? sc->path
+                                        : sc->credentials ? sc->credentials
+                                        : sc->connect     ? sc->connect
+                                        : sc->udp         ? sc->udp
+                                        : sc->device      ? sc->device
+                                                          : "terminal");
                         for (size_t k = 0; k < i; k++)
                                 sink_free(sinks[k]);
                         free(sinks);
@@ -413,11 +447,21 @@ done:
         manager_update_status(m);
 }
 
+size_t manager_reopen(struct manager *m) {
+        size_t failed = captions_reopen(m->captions) + captions_reopen(m->captions_next);
+
+        log_info("Caption files reopened%s", failed ? " (some failed, see above)" : "");
+        return failed;
+}
+
+/* SIGHUP is also logrotate's postrotate: the sinks serving the story on
+ * air keep their files until the story ends, so they reopen them now. */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct manager *m = userdata;
 
         if (si->ssi_signo == SIGHUP) {
                 reload(m);
+                (void)manager_reopen(m);
                 return 0;
         }
         log_info("Received %s, stopping", strsignal((int)si->ssi_signo));
@@ -435,6 +479,7 @@ static int open_output(struct manager *m, struct output **ret) {
                 .n_options = m->config->n_output_options,
                 .rate = m->config->rate,
                 .channels = m->config->channels,
+                .fallback_null = m->config->output_fallback_null,
         };
         int r = output_open(&spec, ret);
 
@@ -501,6 +546,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         }
         m->config = config;
         m->exit_idle = exit_idle;
+        m->started_ns = aclock_now_ns();
         r = fileio_mkdir_p(config->state_dir, 0755);
         if (r < 0)
                 log_warning_errno(r,
@@ -537,6 +583,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                         &m->control);
         if (r < 0)
                 goto fail; /* control_new said why */
+        r = control_set_group(m->control, config->control_gid);
+        if (r < 0)
+                goto fail;
         r = manager_events_start(m);
         if (r < 0)
                 goto fail;
@@ -581,6 +630,7 @@ struct manager *manager_free(struct manager *m) {
         m->watchdog_source = sd_event_source_unref(m->watchdog_source);
         m->status_source = sd_event_source_unref(m->status_source);
         m->dropbox = dropbox_free(m->dropbox); /* before the queue: no take() from here on */
+        manager_acks_free(m);                  /* unanswered: the clients see the socket close */
         control_free(m->control);
         worker_free(m->worker);
         m->playout = playout_stop(m->playout);
@@ -596,6 +646,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->last_status);
+        free(m->last_alert);
         free(m);
         return NULL;
 }

@@ -87,6 +87,7 @@ static char *record_to_line(const struct asrun_record *r) {
         json_object_object_add(o, "planned_ms",
                                r->planned_ms >= 0 ? json_object_new_int64(r->planned_ms) : NULL);
         json_object_object_add(o, "played_ms", json_object_new_int64(MAX(r->played_ms, 0)));
+        json_object_object_add(o, "output_down_ms", json_object_new_int64(MAX(r->output_down_ms, 0)));
         json_object_object_add(o, "reason", json_object_new_string(asrun_reason_to_string(r->reason)));
         json_object_object_add(o, "cues_emitted", json_object_new_int64((int64_t)r->cues_emitted));
         json_object_object_add(o, "cues_dropped", json_object_new_int64((int64_t)r->cues_dropped));

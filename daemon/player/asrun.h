@@ -25,6 +25,7 @@ struct asrun_record {
         int64_t start_ms, end_ms;               /* wall clock ms (since the epoch) it started and ended */
         int64_t planned_ms;                     /* its length; < 0 unknown (null) */
         int64_t played_ms;
+        int64_t output_down_ms; /* of played_ms, how much went to an output that was down */
         enum playout_end_reason reason;
         size_t cues_emitted, cues_dropped;
         enum timing_source timing;

@@ -58,6 +58,8 @@
  * thread, below audio servers and IRQ threads. */
 #define PLAYOUT_RT_PRIORITY 10
 #define PLAYOUT_NICE (-10)
+/* How often a failed output is reopened. */
+#define OUTPUT_RETRY_NS (1000 * 1000000LL)
 #define NO_CUT INT64_MAX
 
 enum command_type { CMD_CUE, CMD_SKIP, CMD_PAUSE, CMD_RESUME, CMD_HARD, CMD_END, CMD_OPTIONS };
@@ -89,6 +91,7 @@ struct item {
         int64_t frames;      /* position: start_frame + frames handed */
         bool started;        /* STARTED posted */
         bool silence_posted; /* PLAYOUT_SILENCE posted */
+        int64_t down_frames; /* handed while the output was down: nobody heard them */
         int16_t *pre;        /* decoded ahead (hard starts) */
         size_t pre_frames, pre_pos;
 };
@@ -118,6 +121,8 @@ struct playout {
         struct item *current, *cued;
         bool paused;
         bool restart_pace;
+        bool output_down; /* output_play failed; reopened at retry_ns */
+        uint64_t output_retry_ns;
         int16_t *buf;
         size_t buf_frames;
         uint64_t last_hand_ns; /* when the previous buffer had been handed */
@@ -331,12 +336,14 @@ static struct playout_event ended_event(const struct item *it, enum playout_end_
                 .item_id = it->id,
                 .reason = reason,
                 .frames = it->frames - it->start_frame,
+                .down_frames = it->down_frames,
                 .error = reason == PLAYOUT_END_ERROR ? error : 0,
         };
 
         if (reason == PLAYOUT_END_ERROR)
                 snprintf(ev.message, sizeof ev.message, "'%s': %s", it->path,
-                         error == -EINVAL ? "no MPEG audio found, not an MP3 file" : strerror(-error));
+                         error == -EINVAL ? "not audio nextup can decode (MP3, WAV, FLAC, Ogg, AIFF)"
+                                          : strerror(-error));
         return ev;
 }
 
@@ -393,7 +400,7 @@ static struct item *item_new(struct playout *p, uint64_t id, char *path, int64_t
         if (r < 0) {
                 it->error = r;
                 if (r == -EINVAL)
-                        log_warning("'%s' holds no MPEG audio, it will end with an error", path);
+                        log_warning("'%s' is not audio nextup can decode, it will end with an error", path);
                 else
                         log_warning_errno(r, "Cannot open '%s', it will end with an error: %m", path);
                 return it;
@@ -752,21 +759,52 @@ static void detect_silence(struct playout *p, size_t n, struct pending *pend, si
         }
 }
 
-/* Hands the buffer to the output. A failing device must not spin the
- * thread: wait as long as the buffer would have played. */
-static int hand_over(struct playout *p, size_t n) {
-        int r;
+/* While the output is down: reopen it once per OUTPUT_RETRY_NS. */
+static void output_retry(struct playout *p) {
+        uint64_t now = aclock_now_ns();
 
+        if (now < p->output_retry_ns)
+                return;
+        if (output_reopen(p->out) < 0) {
+                p->output_retry_ns = now + OUTPUT_RETRY_NS;
+                return;
+        }
+        p->output_down = false;
+        p->restart_pace = true;
+        log_notice("Output '%s' is back", output_driver_name(p->out));
+        post_now(p, (struct playout_event){.type = PLAYOUT_OUTPUT_UP});
+}
+
+/* Hands the buffer to the output. A failed device is said once (an
+ * OUTPUT_DOWN event) and then retried; meanwhile the items go on in real
+ * time, their buffers dropped and counted, so the programme keeps its
+ * clock and the as-run log can say what nobody heard. The thread must not
+ * spin: it waits as long as the buffer would have played. */
+static int hand_over(struct playout *p, size_t n) {
+        int r = -EIO;
+
+        if (p->output_down)
+                output_retry(p);
         if (p->restart_pace) {
                 output_reset_pace(p->out);
                 p->restart_pace = false;
         }
-        r = output_play(p->out, p->buf, n);
+        if (!p->output_down)
+                r = output_play(p->out, p->buf, n);
         if (r < 0) {
                 struct timespec ts = {.tv_nsec = (long)frames_to_ns(p, n)};
 
-                log_error_errno(r, "Output '%s' failed, dropping %zu frames: %m", output_driver_name(p->out),
-                                n);
+                if (!p->output_down) {
+                        struct playout_event ev = {.type = PLAYOUT_OUTPUT_DOWN};
+
+                        snprintf(ev.message, sizeof ev.message, "output '%s' failed: %s",
+                                 output_driver_name(p->out), strerror(-r));
+                        p->output_down = true;
+                        p->output_retry_ns = aclock_now_ns() + OUTPUT_RETRY_NS;
+                        post_now(p, ev);
+                }
+                if (p->current)
+                        p->current->down_frames += (int64_t)n;
                 nanosleep(&ts, NULL);
         }
         return r;
@@ -917,8 +955,11 @@ static void *playout_thread(void *userdata) {
                         play_one_buffer(p);
                 else if (!p->paused && p->hard && aclock_now_ns() >= p->hard_at_ns)
                         start_hard_now(p);
-                else
+                else {
+                        if (p->output_down)
+                                output_retry(p); /* idle too: the status should say it is back */
                         wait_for_command(p);
+                }
         }
 
         if (p->current)

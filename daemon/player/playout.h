@@ -20,8 +20,11 @@ enum playout_event_type {
         PLAYOUT_ENDED,   /* item_id ended: reason, frames played */
         PLAYOUT_PAUSED,
         PLAYOUT_RESUMED,
-        PLAYOUT_IDLE,    /* nothing to play */
-        PLAYOUT_SILENCE, /* item_id: the output stayed below the silence level for the set time */
+        PLAYOUT_IDLE,        /* nothing to play */
+        PLAYOUT_SILENCE,     /* item_id: the output stayed below the silence level for the set time */
+        PLAYOUT_OUTPUT_DOWN, /* the output failed (message: why); items go on in real time, unheard,
+                                and the device is reopened every OUTPUT_RETRY_MS */
+        PLAYOUT_OUTPUT_UP,   /* the output was reopened after PLAYOUT_OUTPUT_DOWN */
 };
 
 enum playout_end_reason {
@@ -42,6 +45,7 @@ struct playout_event {
         int64_t frames;      /* STARTED: total length if known else -1; ENDED: frames played
                                 (handed to the device, counted from start_frame) */
         int64_t start_frame; /* STARTED: the frame it started from (playout_cue_from), else 0 */
+        int64_t down_frames; /* ENDED: of FRAMES, those dropped while the output was down */
         uint64_t mono_ns;
         int error;         /* ENDED with ERROR: -errno */
         char message[256]; /* ENDED with ERROR: human readable reason */

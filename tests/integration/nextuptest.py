@@ -300,7 +300,10 @@ class Daemon:
         if webvtt:
             sinks.append('{ type = "webvtt"; path = %s; latency_ms = %d; }' % (conf_str(self.archive), latency_ms))
         for path in extra_sinks:
-            sinks.append('{ type = "jsonl"; path = %s; latency_ms = %d; }' % (conf_str(path), latency_ms))
+            if path.lstrip().startswith("{"):      # a sink entry as written in the config
+                sinks.append(path)
+            else:
+                sinks.append('{ type = "jsonl"; path = %s; latency_ms = %d; }' % (conf_str(path), latency_ms))
         out = ['output = {', '  driver = %s;' % conf_str(output)]
         if output in ("wav", "raw", "au"):
             out.append('  file = %s;' % conf_str(self.wav))

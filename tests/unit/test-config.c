@@ -351,6 +351,75 @@ static int load_text(const char *text, struct nextup_config **ret, char **ret_er
         return r;
 }
 
+/* The feed sinks with every key, and their defaults. */
+static void test_feed_sinks(void **state) {
+        struct nextup_config *c = NULL;
+        char *errs = NULL;
+        const struct sink_config *s;
+
+        assert_int_equal(
+                load_text(
+                        "captions = { sinks = (\n"
+                        "  { type = \"rds\"; dialect = \"fifo\"; path = \"/run/rds\"; },\n"
+                        "  { type = \"rds\"; dialect = \"line\"; udp = \"[::1]:9000\"; template = "
+                        "\"TEXT={text}{ab}\\r\\n\";\n"
+                        "    charset = \"ascii\"; policy = \"captions\"; dwell_ms = 6000; rt_plus = false; "
+                        "},\n"
+                        "  { type = \"rds\"; dialect = \"uecp\"; device = \"/dev/ttyUSB0\"; baud = 19200;\n"
+                        "    site_address = 1023; encoder_address = 63; data_set = 2; programme_service = "
+                        "3; },\n"
+                        "  { type = \"rds\"; dialect = \"uecp\"; connect = \"10.0.0.5:9100\"; latency_ms = "
+                        "300; },\n"
+                        "  { type = \"dls\"; path = \"/run/dls.txt\"; dl_plus = false; },\n"
+                        "  { type = \"icecast\"; connect = \"127.0.0.1:8000\"; mount = \"/live.mp3\";\n"
+                        "    credentials = \"/etc/nextup/icecast\"; }\n"
+                        "); };\n",
+                        &c, &errs),
+                0);
+        assert_string_equal(errs, "");
+        assert_int_equal(c->n_sinks, 6);
+        s = &c->sinks[0];
+        assert_int_equal(s->type, SINK_RDS);
+        assert_int_equal(s->dialect, RDS_DIALECT_FIFO);
+        assert_string_equal(s->path, "/run/rds");
+        assert_int_equal(s->policy, RDS_POLICY_NOW_NEXT);
+        assert_false(s->ascii);
+        assert_int_equal(s->dwell_ms, 4000);
+        assert_true(s->rt_plus);
+        assert_null(s->template);
+        s = &c->sinks[1];
+        assert_int_equal(s->dialect, RDS_DIALECT_LINE);
+        assert_string_equal(s->udp, "[::1]:9000");
+        assert_string_equal(s->template, "TEXT={text}{ab}\r\n");
+        assert_true(s->ascii);
+        assert_int_equal(s->policy, RDS_POLICY_CAPTIONS);
+        assert_int_equal(s->dwell_ms, 6000);
+        assert_false(s->rt_plus);
+        s = &c->sinks[2];
+        assert_int_equal(s->dialect, RDS_DIALECT_UECP);
+        assert_string_equal(s->device, "/dev/ttyUSB0");
+        assert_int_equal(s->baud, 19200);
+        assert_int_equal(s->site_address, 1023);
+        assert_int_equal(s->encoder_address, 63);
+        assert_int_equal(s->data_set, 2);
+        assert_int_equal(s->programme_service, 3);
+        s = &c->sinks[3];
+        assert_string_equal(s->connect, "10.0.0.5:9100");
+        assert_int_equal(s->latency_ms, 300);
+        assert_int_equal(s->site_address, 0);
+        s = &c->sinks[4];
+        assert_int_equal(s->type, SINK_DLS);
+        assert_string_equal(s->path, "/run/dls.txt");
+        assert_false(s->dl_plus);
+        s = &c->sinks[5];
+        assert_int_equal(s->type, SINK_ICECAST);
+        assert_string_equal(s->connect, "127.0.0.1:8000");
+        assert_string_equal(s->mount, "/live.mp3");
+        assert_string_equal(s->credentials, "/etc/nextup/icecast");
+        config_free(c);
+        free(errs);
+}
+
 /* The other resume policies, with the keys that go with them. */
 static void test_resume_policies(void **state) {
         static const struct {
@@ -511,6 +580,7 @@ int main(void) {
                 cmocka_unit_test(test_good_all),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_no_sinks),
+                cmocka_unit_test(test_feed_sinks),
                 cmocka_unit_test(test_relative_config_path),
                 cmocka_unit_test(test_resume_policies),
                 cmocka_unit_test(test_days),
@@ -534,6 +604,7 @@ int main(void) {
                 BAD("bad-resume"),
                 BAD("bad-schedule"),
                 BAD("bad-dropbox"),
+                BAD("bad-rds"),
         };
 
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <mpg123.h>
 #include <poll.h>
+#include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +145,7 @@ static void test_resample(void **state) {
         assert_int_equal(decode_all(d, 1, 0, 0, NULL, NULL), 22050);
         decoder_free(d);
 
-        /* A rate that is no MPEG rate at all is forced (NtoM). */
+        /* A rate that is no MPEG rate at all: resampled too. */
         assert_int_equal(decoder_open(fixture("tone-1s.mp3"), 44000, 2, &d), 0);
         n = decode_all(d, 2, 0, 0, NULL, NULL);
         assert_true(llabs(n - 44000) <= 2);
@@ -216,40 +217,97 @@ static void test_bad_input(void **state) {
         assert_null(d);
 }
 
-/* A PCM WAV is full of false MPEG syncs; mpg123 alone would play noise. */
-static void test_wav_refused(void **state) {
-        struct {
-                char riff[4];
-                uint32_t size;
-                char wave[4], fmt[4];
-                uint32_t fmt_size;
-                uint16_t tag, ch;
-                uint32_t rate, byte_rate;
-                uint16_t align, bits;
-                char data[4];
-                uint32_t data_size;
-                int16_t pcm[44100];
-        } __attribute__((packed)) w = {
-                .riff = "RIFF",
-                .size = sizeof w - 8,
-                .wave = "WAVE",
-                .fmt = "fmt ",
-                .fmt_size = 16,
-                .tag = 1,
-                .ch = 1,
-                .rate = 44100,
-                .byte_rate = 88200,
-                .align = 2,
-                .bits = 16,
-                .data = "data",
-                .data_size = sizeof w.pcm,
-        };
-        struct decoder *d = NULL;
+/* Writes SECONDS of a FREQ Hz sine at RATE (every channel the same) with
+ * libsndfile in FORMAT. */
+static void write_tone(const char *path, int format, int rate, int channels, double freq, double seconds) {
+        SF_INFO info = {.samplerate = rate, .channels = channels, .format = format};
+        int64_t n = (int64_t)(rate * seconds);
+        int16_t *pcm = calloc((size_t)(n * channels), sizeof *pcm);
+        SNDFILE *sf;
 
-        for (size_t i = 0; i < ELEMENTSOF(w.pcm); i++)
-                w.pcm[i] = (int16_t)(16000 * sin(2 * M_PI * 440 * (double)i / 44100));
-        write_file(tmpfile_path("tone.wav"), &w, sizeof w);
-        assert_int_equal(decoder_open(tmpfile_path("tone.wav"), RATE, 2, &d), -EINVAL);
+        assert_non_null(pcm);
+        for (int64_t i = 0; i < n; i++)
+                for (int c = 0; c < channels; c++)
+                        pcm[i * channels + c] = (int16_t)(16000 * sin(2 * M_PI * freq * (double)i / rate));
+        sf = sf_open(path, SFM_WRITE, &info);
+        assert_non_null(sf);
+        assert_int_equal(sf_writef_short(sf, pcm, n), n);
+        assert_int_equal(sf_close(sf), 0);
+        free(pcm);
+}
+
+/* Decodes all of D (mono): frames, peak, and upward zero crossings. */
+static int64_t decode_tone(struct decoder *d, int *ret_peak, int *ret_crossings) {
+        int16_t buf[4096], prev = 0;
+        int64_t total = 0;
+        int peak = 0, crossings = 0;
+        ssize_t n;
+
+        while ((n = decoder_read(d, buf, ELEMENTSOF(buf))) > 0) {
+                for (ssize_t i = 0; i < n; i++) {
+                        peak = MAX(peak, abs(buf[i]));
+                        crossings += prev < 0 && buf[i] >= 0;
+                        prev = buf[i];
+                }
+                total += n;
+        }
+        assert_int_equal(n, 0);
+        *ret_peak = peak;
+        *ret_crossings = crossings;
+        return total;
+}
+
+/* A PCM WAV at the output rate plays bit for bit (mpg123, which would
+ * find false syncs in it and play noise, never sees it). */
+static void test_wav(void **state) {
+        const char *p = tmpfile_path("tone.wav");
+        struct decoder *d = NULL;
+        int16_t buf[2 * 4096];
+        int64_t i = 0;
+        ssize_t n;
+
+        write_tone(p, SF_FORMAT_WAV | SF_FORMAT_PCM_16, RATE, 1, 440, 1.0);
+        assert_int_equal(decoder_open(p, RATE, 2, &d), 0);
+        assert_int_equal(decoder_length(d), RATE);
+        while ((n = decoder_read(d, buf, 4096)) > 0)
+                for (ssize_t k = 0; k < n; k++, i++) {
+                        int16_t want = (int16_t)(16000 * sin(2 * M_PI * 440 * (double)i / RATE));
+
+                        assert_int_equal(buf[2 * k], want);
+                        assert_int_equal(buf[2 * k + 1], want);
+                }
+        assert_int_equal(n, 0);
+        assert_int_equal(i, RATE);
+        decoder_free(d);
+}
+
+/* FLAC at other rates goes through the resampler: exact lengths at the
+ * output rate, the pitch kept (zero crossings), the level kept, seeks. */
+static void test_flac_resampled(void **state) {
+        const char *p48 = tmpfile_path("tone-48k.flac"), *p22 = tmpfile_path("tone-22k.flac");
+        struct decoder *d = NULL;
+        int peak, crossings;
+
+        write_tone(p48, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 48000, 2, 1000, 1.0);
+        assert_int_equal(decoder_open(p48, RATE, 1, &d), 0);
+        assert_int_equal(decoder_length(d), RATE);
+        assert_int_equal(decode_tone(d, &peak, &crossings), RATE);
+        assert_true(abs(crossings - 1000) <= 1);
+        assert_true(peak > 15500 && peak < 16500);
+        decoder_free(d);
+
+        write_tone(p22, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 22050, 1, 440, 1.0);
+        assert_int_equal(decoder_open(p22, RATE, 1, &d), 0);
+        assert_int_equal(decoder_length(d), RATE);
+        assert_int_equal(decoder_seek(d, RATE / 2), 0);
+        assert_int_equal(decode_tone(d, &peak, &crossings), RATE / 2);
+        assert_true(abs(crossings - 220) <= 1);
+        assert_true(peak > 15500 && peak < 16500);
+        decoder_free(d);
+
+        /* A file that claims to be FLAC but is not: refused at open. */
+        write_file(tmpfile_path("fake.flac"), "fLaC and then nothing", 21);
+        assert_int_equal(decoder_open(tmpfile_path("fake.flac"), RATE, 2, &d), -EINVAL);
 }
 
 static void test_unreadable(void **state) {
@@ -480,7 +538,8 @@ int main(void) {
                 cmocka_unit_test(test_scan),
                 cmocka_unit_test(test_scan_silence),
                 cmocka_unit_test(test_bad_input),
-                cmocka_unit_test(test_wav_refused),
+                cmocka_unit_test(test_wav),
+                cmocka_unit_test(test_flac_resampled),
                 cmocka_unit_test(test_unreadable),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_damaged_middle),

@@ -37,6 +37,9 @@
 #ifndef NEXTUP_DATADIR
 #define NEXTUP_DATADIR "/usr/share/nextup"
 #endif
+#ifndef NEXTUP_DATADIR_FROM_BINDIR
+#define NEXTUP_DATADIR_FROM_BINDIR "../share/nextup"
+#endif
 
 #define EXIT_USAGE 2
 #define STATUS_EVERY_MS 20
@@ -158,6 +161,8 @@ static int parse_options(int argc, char **argv, struct calib_options *o) {
                         o->json = true;
                         continue;
                 }
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                        return 1;
                 for (k = 0; k < ELEMENTSOF(names) && r == 0; k++)
                         r = option_value(argc, argv, &i, names[k], &v);
                 if (r < 0)
@@ -384,17 +389,59 @@ static void print_result(const struct calibrate_result *res, bool json) {
                res->latency_ms);
 }
 
+/* The marker installed with this nextupctl: the data folder relative to
+ * the folder of our own binary, so that a tree installed or moved under
+ * another prefix finds its own copy; else the configured data folder. */
+static const char *calibrate_default_marker(void) {
+        static char path[PATH_MAX];
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+        if (n > 0) {
+                exe[n] = 0;
+                snprintf(path, sizeof path, "%.*s/" NEXTUP_DATADIR_FROM_BINDIR "/marker.mp3",
+                         (int)(strrchr(exe, '/') - exe), exe);
+                if (access(path, R_OK) == 0)
+                        return path;
+        }
+        return NEXTUP_DATADIR "/marker.mp3";
+}
+
+void calibrate_help(void) {
+        const char *marker = calibrate_default_marker();
+
+        printf("Usage: nextupctl [-s SOCKET] calibrate [--source PULSE_SOURCE [--server ADDR] | --record "
+               "CMD]\n"
+               "                 [--marker FILE] [--rate HZ] [--channels N] [--timeout S] [--json]\n"
+               "Measures the output latency: records the output, puts a marker story on air\n"
+               "as next up and times its bursts in the recording.\n\n"
+               "  --source NAME     record this PulseAudio source (default: the default source)\n"
+               "  --server ADDR     the PulseAudio server to record from\n"
+               "  --record CMD      record with this command, which writes raw s16le PCM\n"
+               "  --marker FILE     the marker MP3, its transcript beside it (default '%s')\n"
+               "  --rate HZ         recording rate (default 44100)\n"
+               "  --channels N      recording channels, 1 or 2 (default 2)\n"
+               "  --timeout S       how long to wait for the marker to go on air (default 600)\n"
+               "  --json            print the result as JSON\n\n"
+               "Exit status: 0 measured, 1 the measurement failed, 2 usage error or daemon\n"
+               "unreachable.\n",
+               marker);
+}
+
 int calibrate_main(int argc, char **argv) {
         const char *env = getenv("NEXTUP_SOCKET");
         struct calib_options o = {
-                .rate = 44100, .channels = 2, .timeout_s = 600, .marker = NEXTUP_DATADIR "/marker.mp3"};
+                .rate = 44100, .channels = 2, .timeout_s = 600, .marker = calibrate_default_marker()};
         struct recorder rec = {.fd = -1};
         struct calibrate_result res;
         int64_t t_on_air;
         int r;
 
-        if (parse_options(argc, argv, &o) < 0)
+        r = parse_options(argc, argv, &o);
+        if (r < 0)
                 return EXIT_USAGE;
+        if (r > 0)
+                return calibrate_help(), EXIT_SUCCESS;
         if (!o.socket)
                 o.socket = env && env[0] ? env : CTL_DEFAULT_SOCKET;
         rec.channels = o.channels;

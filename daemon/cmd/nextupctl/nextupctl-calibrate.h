@@ -11,3 +11,5 @@ bool calibrate_wanted(int argc, char **argv);
 /* The whole command: returns nextupctl's exit status (0 measured, 1 the
  * measurement failed, 2 usage error or daemon unreachable). */
 int calibrate_main(int argc, char **argv);
+/* Its usage on stdout, with the default marker this nextupctl finds. */
+void calibrate_help(void);

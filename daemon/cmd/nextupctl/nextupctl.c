@@ -24,6 +24,7 @@
 #include "nextupctl-common.h"
 #include "nextupctl-calibrate.h"
 #include "nextupctl-events.h"
+#include "nextupctl-help.h"
 #include "nextupctl-schedule.h"
 
 #ifndef NEXTUP_VERSION
@@ -52,6 +53,7 @@ static void usage(FILE *f) {
               "  list                                      show what is on air and queued\n"
               "  status                                    show the player state\n"
               "  skip | pause | resume | clear             control the player and queue\n"
+              "  reopen                                    reopen the caption files (after logrotate)\n"
               "  asrun [--since WHEN] [--until WHEN] [--csv]\n"
               "                                            what aired (WHEN: 2026-11-27T10:00, 10:00,\n"
               "                                            -1h, -30m, -2d, epoch ms)\n"
@@ -67,6 +69,7 @@ static void usage(FILE *f) {
               "  calibrate [--source PULSE_SOURCE [--server ADDR] | --record CMD]\n"
               "            [--rate N] [--channels N] [--marker MP3] [--timeout S]\n"
               "                                            measure the output latency (latency_ms)\n"
+              "  help [COMMAND]                            this help, or COMMAND's (also COMMAND --help)\n"
               "\n"
               "Options:\n"
               "  -s, --socket PATH  control socket (default $NEXTUP_SOCKET, else " CTL_DEFAULT_SOCKET ")\n"
@@ -185,7 +188,7 @@ static int build_insert(struct options *o, struct json_object *req) {
 
 /* Checks the operands of CMD and fills REQ. */
 static int build_request(struct options *o, struct json_object *req) {
-        static const char *const bare[] = {"list", "status", "skip", "pause", "resume", "clear"};
+        static const char *const bare[] = {"list", "status", "skip", "pause", "resume", "clear", "reopen"};
         const char *cmd = o->args[0];
         int r;
 
@@ -243,9 +246,35 @@ static void print_list(struct json_object *reply) {
         }
 }
 
+/* Local HH:MM:SS of wall-clock MS; "unknown" when negative. */
+static const char *fmt_clock(long long ms, char buf[static 32]) {
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+
+        if (ms < 0 || !localtime_r(&t, &tm) || strftime(buf, 32, "%H:%M:%S", &tm) == 0)
+                return "unknown";
+        return buf;
+}
+
+/* 3d04h, 1h02m, 5m07s, 12s. */
+static const char *fmt_uptime(long long ms, char buf[static 32]) {
+        long long s = ms / 1000;
+
+        if (s >= 86400)
+                snprintf(buf, 32, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+        else if (s >= 3600)
+                snprintf(buf, 32, "%lldh%02lldm", s / 3600, s / 60 % 60);
+        else if (s >= 60)
+                snprintf(buf, 32, "%lldm%02llds", s / 60, s % 60);
+        else
+                snprintf(buf, 32, "%llds", s);
+        return buf;
+}
+
 static void print_status(struct json_object *reply) {
         struct json_object *on_air = json_get_typed(reply, "on_air", json_type_object),
-                           *next = json_get_typed(reply, "next", json_type_object);
+                           *next = json_get_typed(reply, "next", json_type_object),
+                           *alert = json_get_typed(reply, "last_alert", json_type_object);
         long long n = ctl_json_int(reply, "queue_length", 0);
         char t1[32], t2[32];
 
@@ -257,8 +286,17 @@ static void print_status(struct json_object *reply) {
         else
                 puts("On air: nothing");
         printf("Next up: %s\n", next ? ctl_json_str(next, "title", "") : "nothing");
-        printf("Queue: %lld %s\n", n, n == 1 ? "story" : "stories");
-        printf("Output: %s\n", ctl_json_str(reply, "output", "unknown"));
+        printf("Queue: %lld %s, ends at %s\n", n, n == 1 ? "story" : "stories",
+               fmt_clock(ctl_json_int(reply, "queue_end_ms", -1), t1));
+        printf("Output: %s (%s)\n", ctl_json_str(reply, "output", "unknown"),
+               strcmp(ctl_json_str(reply, "output_state", "up"), "down") == 0 ? "DOWN: not on air" : "up");
+        if (alert)
+                printf("Last alert: %s %s\n", fmt_clock(ctl_json_int(alert, "time_ms", -1), t1),
+                       ctl_json_str(alert, "message", ""));
+        else
+                puts("Last alert: none");
+        printf("Daemon: nextupd %s, up %s\n", ctl_json_str(reply, "version", "unknown"),
+               fmt_uptime(ctl_json_int(reply, "uptime_ms", 0), t2));
 }
 
 /* Returns the exit status for REPLY_LINE. */
@@ -296,6 +334,8 @@ int main(int argc, char **argv) {
         const char *env = getenv("NEXTUP_SOCKET");
         int r;
 
+        if (help_wanted(argc, argv))
+                return help_main(argc, argv, usage);
         if (calibrate_wanted(argc, argv))
                 return calibrate_main(argc, argv);
         if (events_wanted(argc, argv))
