@@ -453,9 +453,28 @@ static bool stretched(int64_t audio, int64_t synth, int rate) {
         return audio > synth * 3 / 2 + (int64_t)STRETCH_EXTRA_S * rate;
 }
 
+/* An untrusted cue's own start from the acoustic decoder (HINT, -1:
+ * none) is kept when it lies after the cue before and before the next
+ * trusted one, and a speech onset after a pause is within snap_ms of it:
+ * a sentence opening on a short function word after a pause ("The job")
+ * scores badly and makes its cue untrusted although the decoder placed it
+ * right, and the interpolated start then lands inside its words, too far
+ * from the onset to snap back. Where the text lacks audio between the
+ * neighbours, or no onset is near, the cue is interpolated. */
+static bool keep_hint(const struct aligner *al, int64_t hint, int64_t after, int64_t before, float thr) {
+        bool moved = false;
+
+        if (hint <= after || hint >= before)
+                return false;
+        snap_onset(al, hint, thr, &moved);
+        return moved;
+}
+
 /* Untrusted cues: placed between the trusted neighbours in proportion to
- * synthesized time (a cue without words counts as at its predecessor). */
-static size_t interpolate(const struct aligner *al, size_t n, const double *conf, int64_t *start) {
+ * synthesized time (a cue without words counts as at its predecessor),
+ * unless HINT (NULL: none) holds a start keep_hint() accepts. */
+static size_t interpolate(const struct aligner *al, size_t n, const double *conf, int64_t *start,
+                          const int64_t *hint, float thr) {
         size_t fixed = 0;
 
         for (size_t k = 0; k < n; k++) {
@@ -479,7 +498,11 @@ static size_t interpolate(const struct aligner *al, size_t n, const double *conf
                 sk = MAX(sk, (int64_t)0);
                 sa = a >= 0 ? al->cue_synth[a] : 0;
                 sb = b >= 0 ? al->cue_synth[b] : 0;
-                if (a >= 0 && b >= 0 && sb > sa && stretched(start[b] - start[a], sb - sa, al->rate))
+                if (hint && hint[k] >= 0 && al->cue_synth[k] >= 0 &&
+                    !(a >= 0 && b >= 0 && sb > sa && stretched(start[b] - start[a], sb - sa, al->rate)) &&
+                    keep_hint(al, hint[k], k > 0 ? start[k - 1] : 0, b >= 0 ? start[b] : INT64_MAX, thr))
+                        start[k] = hint[k];
+                else if (a >= 0 && b >= 0 && sb > sa && stretched(start[b] - start[a], sb - sa, al->rate))
                         /* Audio the text lacks (a music intro) lies between:
                          * the cue keeps its synthesized distance to the
                          * nearer neighbour rather than drifting into it. */
@@ -580,7 +603,7 @@ static double mean_confidence(const struct aligner *al, size_t n, const double *
 /* Starts from the path, the untrusted ones interpolated, then all
  * snapped to onsets. */
 static int place_cues(struct aligner *al, size_t n, const double *conf, double mean_min, int64_t *start,
-                      struct align_report *rep) {
+                      const int64_t *hint, struct align_report *rep) {
         _cleanup_free_ int64_t *path = malloc(sizeof(int64_t) * n);
         float thr = onset_threshold(al);
         size_t trusted = 0;
@@ -601,7 +624,7 @@ static int place_cues(struct aligner *al, size_t n, const double *conf, double m
                         "align: the text matches the audio hardly better than "
                         "shifted (mean confidence %.2f): another language or another story?",
                         mean_confidence(al, n, conf));
-        rep->n_interpolated = interpolate(al, n, conf, start);
+        rep->n_interpolated = interpolate(al, n, conf, start, hint, thr);
         memcpy(path, start, sizeof(int64_t) * n);
         for (size_t k = 0; k < n; k++) {
                 bool moved = false;
@@ -747,7 +770,7 @@ static int align_espeak(struct cue_list *cues, const char *audio_path, const str
                 distrust_skipped(&al, map, n_s, cues->n_cues, conf);
                 for (size_t k = 0; k < cues->n_cues; k++)
                         start[k] = al.cue_synth[k] < 0 ? 0 : map_sample(&al, map, n_s, al.cue_synth[k]);
-                r = place_cues(&al, cues->n_cues, conf, MEAN_CONF_MIN, start, &rep);
+                r = place_cues(&al, cues->n_cues, conf, MEAN_CONF_MIN, start, NULL, &rep);
         }
         if (r >= 0)
                 write_times(&al, cues, start, map, es, n_s);
@@ -1077,9 +1100,10 @@ static double word_conf(const struct asr_word *w) {
 }
 
 /* Per cue: the mean confidence of its first words (a word the grammar
- * passed over counts 0); its start from its first word. */
+ * passed over counts 0); its start from its first word, also in HINT
+ * (-1: the grammar passed it over), which outlives interpolation. */
 static void acoustic_cues(struct aligner *al, const struct story_tokens *st, struct asr_word *w, size_t n,
-                          double *conf, int64_t *start) {
+                          double *conf, int64_t *start, int64_t *hint) {
         size_t chars = 0;
 
         for (size_t k = 0; k < n; k++) {
@@ -1092,6 +1116,7 @@ static void acoustic_cues(struct aligner *al, const struct story_tokens *st, str
                         chars += strlen(st->tok[t]) + 1;
                 al->cue_synth_end[k] = (int64_t)chars * al->rate / READ_CHARS_PER_S;
                 start[k] = 0;
+                hint[k] = -1;
                 conf[k] = 0;
                 if (m == 0)
                         continue;
@@ -1114,6 +1139,7 @@ static void acoustic_cues(struct aligner *al, const struct story_tokens *st, str
                 }
                 conf[k] = w[t0].start_ms >= 0 ? c / (double)m : 0;
                 start[k] = w[t0].start_ms >= 0 ? w[t0].start_ms * al->rate / 1000 : 0;
+                hint[k] = w[t0].start_ms >= 0 ? start[k] : -1;
                 log_debug("align: cue %zu: '%s' at %" PRIi64 " ms, score %.1f, confidence %.2f", k,
                           st->tok[t0], w[t0].start_ms, w[t0].score, conf[k]);
         }
@@ -1195,7 +1221,7 @@ static int fill_words(const struct cue_list *cues, const struct story_tokens *st
 static int align_acoustic(struct cue_list *cues, const char *audio_path, const struct align_opts *o,
                           struct align_report *ret) {
         _cleanup_free_ struct asr_word *w = NULL;
-        _cleanup_free_ int64_t *start = NULL;
+        _cleanup_free_ int64_t *start = NULL, *hint = NULL;
         _cleanup_free_ double *conf = NULL;
         struct align_report rep = {.n_cues = cues->n_cues, .engine = "acoustic"};
         struct story_tokens st = {};
@@ -1213,7 +1239,8 @@ static int align_acoustic(struct cue_list *cues, const char *audio_path, const s
         al.cue_synth_end = malloc(sizeof(int64_t) * n);
         conf = malloc(sizeof(double) * n);
         start = malloc(sizeof(int64_t) * n);
-        r = al.cue_synth && al.cue_synth_end && conf && start ? 0 : -ENOMEM;
+        hint = malloc(sizeof(int64_t) * n);
+        r = al.cue_synth && al.cue_synth_end && conf && start && hint ? 0 : -ENOMEM;
         if (r >= 0)
                 r = story_tokens(cues, &st);
         if (r >= 0)
@@ -1225,8 +1252,8 @@ static int align_acoustic(struct cue_list *cues, const char *audio_path, const s
         if (r >= 0 && is_silent(&al))
                 r = log_warning_errno(EINVAL, "align: '%s' is silent: nothing to align", audio_path);
         if (r >= 0) {
-                acoustic_cues(&al, &st, w, n, conf, start);
-                r = place_cues(&al, n, conf, ACOUSTIC_MEAN_MIN, start, &rep);
+                acoustic_cues(&al, &st, w, n, conf, start, hint);
+                r = place_cues(&al, n, conf, ACOUSTIC_MEAN_MIN, start, hint, &rep);
         }
         if (r >= 0) {
                 acoustic_ends(&al, cues, &st, w, conf, start);
