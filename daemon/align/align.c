@@ -45,17 +45,18 @@
 #define CONF_SHIFT 30   /* frames: the path is compared with itself shifted this far */
 #define CONF_MARGIN 0.3 /* path distance this much under the shifted one: full confidence */
 #define FEAT_DIM 13
-#define TRUST_MIN 0.25     /* below: interpolated */
-#define NOISE_OVER 8.0f    /* onset threshold over the noise floor: 9 dB */
-#define RISE_BLOCKS 20     /* an onset over noise moves back at most 40 ms, */
-#define HF_BACK 60         /* or where its highs begin, at most 120 ms */
-#define HF_SPAN 100        /* the highs' floor: the 200 ms before that reach */
-#define HF_OVER 10.0f      /* highs this much over their floor: 10 dB */
-#define FORWARD_MS 1500    /* a start in a pause moves at most this far to the next onset */
-#define FLOOR_MELS 40      /* mfcc_opts_default's n_mels */
-#define FLOOR_QUANTILE 0.1 /* the story's pauses: at least a tenth of its frames */
-#define VOICE_WAIT_MS 500  /* a word's sound starts at most this long after its event */
-#define CHARS_PER_S 12     /* reading pace for the audio length bound (espeak-ng: ~18) */
+#define TRUST_MIN 0.25        /* below: interpolated */
+#define NOISE_OVER 8.0f       /* onset threshold over the noise floor: 9 dB */
+#define RISE_BLOCKS 20        /* an onset over noise moves back at most 40 ms, */
+#define HF_BACK 60            /* or where its highs begin, at most 120 ms */
+#define HF_SPAN 100           /* the highs' floor: the 200 ms before that reach */
+#define HF_OVER 10.0f         /* highs this much over their floor: 10 dB */
+#define HINT_PAUSE_BLOCKS 100 /* 200 ms: a sentence pause before an untrusted cue's decoded start */
+#define FORWARD_MS 1500       /* a start in a pause moves at most this far to the next onset */
+#define FLOOR_MELS 40         /* mfcc_opts_default's n_mels */
+#define FLOOR_QUANTILE 0.1    /* the story's pauses: at least a tenth of its frames */
+#define VOICE_WAIT_MS 500     /* a word's sound starts at most this long after its event */
+#define CHARS_PER_S 12        /* reading pace for the audio length bound (espeak-ng: ~18) */
 #define MAX_AUDIO_FACTOR 4
 #define MAX_AUDIO_EXTRA_S 600
 #define SKIP_RATIO 0.4f   /* open begin/end, per frame: under what a word costs on music */
@@ -454,8 +455,10 @@ static bool stretched(int64_t audio, int64_t synth, int rate) {
 }
 
 /* An untrusted cue's own start from the acoustic decoder (HINT, -1:
- * none) is kept when it lies after the cue before and before the next
- * trusted one, and a speech onset after a pause is within snap_ms of it:
+ * none; only cues that open a sentence have one) is kept when it lies
+ * after the cue before and before the next trusted one, and a speech
+ * onset after a sentence pause (HINT_PAUSE_BLOCKS of quiet, longer than
+ * the gaps between words) is within snap_ms of it:
  * a sentence opening on a short function word after a pause ("The job")
  * scores badly and makes its cue untrusted although the decoder placed it
  * right, and the interpolated start then lands inside its words, too far
@@ -463,11 +466,17 @@ static bool stretched(int64_t audio, int64_t synth, int rate) {
  * neighbours, or no onset is near, the cue is interpolated. */
 static bool keep_hint(const struct aligner *al, int64_t hint, int64_t after, int64_t before, float thr) {
         bool moved = false;
+        int64_t ob;
 
         if (hint <= after || hint >= before)
                 return false;
-        snap_onset(al, hint, thr, &moved);
-        return moved;
+        ob = snap_onset(al, hint, thr, &moved) / al->block;
+        if (!moved || ob < HINT_PAUSE_BLOCKS)
+                return false;
+        for (int64_t p = ob - HINT_PAUSE_BLOCKS; p < ob - WIN_BLOCKS; p++)
+                if (level10(al, (size_t)p) >= thr)
+                        return false;
+        return true;
 }
 
 /* Untrusted cues: placed between the trusted neighbours in proportion to
@@ -1253,6 +1262,9 @@ static int align_acoustic(struct cue_list *cues, const char *audio_path, const s
                 r = log_warning_errno(EINVAL, "align: '%s' is silent: nothing to align", audio_path);
         if (r >= 0) {
                 acoustic_cues(&al, &st, w, n, conf, start, hint);
+                for (size_t k = 1; k < n; k++) /* inside a sentence no pause marks a start */
+                        if (cues->cues[k].sentence == cues->cues[k - 1].sentence)
+                                hint[k] = -1;
                 r = place_cues(&al, n, conf, ACOUSTIC_MEAN_MIN, start, hint, &rep);
         }
         if (r >= 0) {
