@@ -65,7 +65,22 @@ struct captions {
         struct story *story;       /* on air, not owned */
         struct aclock_sample last; /* latest sample read for story */
         bool have_last;
+        struct captions_lateness *lateness; /* not owned, NULL: not recorded */
 };
+
+const int64_t captions_lateness_bounds_us[CAPTIONS_LATENESS_BUCKETS] = {
+        100, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 500000, 2000000,
+};
+
+static void lateness_add(struct captions_lateness *h, int64_t us) {
+        if (!h)
+                return;
+        for (size_t i = 0; i < CAPTIONS_LATENESS_BUCKETS; i++)
+                if (us <= captions_lateness_bounds_us[i])
+                        h->le[i]++;
+        h->count++;
+        h->sum_us += us;
+}
 
 static size_t story_n_cues(const struct story *st) {
         return st && st->cues ? st->cues->n_cues : 0;
@@ -115,6 +130,7 @@ static void track_emit(struct track *t, uint64_t due_ns) {
         cue.start_ms = track_start_ms(t, &cue);
         cue.end_ms = MAX(cue.end_ms, cue.start_ms);
         t->last_end_ms = cue.end_ms;
+        lateness_add(c->lateness, e.lateness_us);
         r = t->sink->ops->cue(t->sink, c->story, &cue, &e);
         if (r < 0)
                 track_sink_failed(t, r, "writing a cue");
@@ -345,4 +361,16 @@ size_t captions_dropped(const struct captions *c) {
         for (size_t i = 0; i < c->n_sinks; i++)
                 n = MAX(n, c->tracks[i].dropped);
         return n;
+}
+
+size_t captions_n_sinks(const struct captions *c) {
+        return c->n_sinks;
+}
+
+const struct sink *captions_sink(const struct captions *c, size_t i) {
+        return i < c->n_sinks ? c->sinks[i] : NULL;
+}
+
+void captions_set_lateness(struct captions *c, struct captions_lateness *h) {
+        c->lateness = h;
 }

@@ -48,4 +48,20 @@ void captions_alert(struct captions *c, const char *what, const char *message);
 size_t captions_reopen(struct captions *c);
 
 size_t captions_emitted(const struct captions *c);
+/* The sinks, for their own counters (metrics): I < captions_n_sinks. */
+size_t captions_n_sinks(const struct captions *c);
+const struct sink *captions_sink(const struct captions *c, size_t i);
+
+/* Emission lateness of every cue of every sink, for /metrics: cumulative
+ * counts per upper bound (µs), as Prometheus histograms want them. */
+#define CAPTIONS_LATENESS_BUCKETS 12
+extern const int64_t captions_lateness_bounds_us[CAPTIONS_LATENESS_BUCKETS];
+struct captions_lateness {
+        uint64_t le[CAPTIONS_LATENESS_BUCKETS]; /* emissions with lateness <= bound */
+        uint64_t count;
+        int64_t sum_us;
+};
+/* Every emission from now on is added to H (owned by the caller, which
+ * keeps it alive while C lives; NULL stops). */
+void captions_set_lateness(struct captions *c, struct captions_lateness *h);
 size_t captions_dropped(const struct captions *c);

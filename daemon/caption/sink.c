@@ -46,6 +46,8 @@ int sink_new(sd_event *event, const struct sink_config *sc, struct sink **ret) {
                 return sink_dls_new(sc, ret);
         case SINK_ICECAST:
                 return sink_icecast_new(event, sc, ret);
+        case SINK_TCP:
+                return sink_tcp_new(event, sc, ret);
         }
         return -EINVAL;
 }

@@ -71,3 +71,7 @@ int sink_webvtt_new(const struct sink_config *sc, struct sink **ret);
 int sink_rds_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
 int sink_dls_new(const struct sink_config *sc, struct sink **ret);
 int sink_icecast_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
+/* tcp: JSON lines (feed.h) to every client of sc->listen; sources on EVENT. */
+int sink_tcp_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
+/* Clients connected to S when it is a tcp sink, else 0 (for metrics). */
+size_t sink_tcp_clients(const struct sink *s);

@@ -383,7 +383,7 @@ static int run(const struct args *a) {
         r = segment_transcript(t, &a->seg, &cues);
         if (r < 0) {
                 fprintf(stderr, "nextup-caption: '%s': cannot make captions: %s\n", a->transcript,
-                        r == -EINVAL ? "no cues" : strerror(-r));
+                        segment_strerror(r));
                 return r;
         }
         r = decoder_scan(a->audio, SCAN_RATE, &scan);

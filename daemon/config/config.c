@@ -15,6 +15,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <libconfig.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -27,12 +30,14 @@
 
 #include "cleanup.h"
 #include "config-internal.h"
+#include "netaddr.h"
 
 static const char *const file_drivers[] = {"wav", "raw", "au"};
 static const char *const log_levels[] = {"error", "warning", "notice", "info", "debug"};
 static const char *const sink_types[] = {
         [SINK_TERMINAL] = "terminal", [SINK_JSONL] = "jsonl", [SINK_WEBVTT] = "webvtt",
         [SINK_RDS] = "rds",           [SINK_DLS] = "dls",     [SINK_ICECAST] = "icecast",
+        [SINK_TCP] = "tcp",
 };
 static const char *const rds_dialects[] = {
         [RDS_DIALECT_FIFO] = "fifo",
@@ -174,9 +179,81 @@ static void parse_output(struct errs *e, const config_setting_t *root, const cha
         (void)get_int(e, g, "channels", 1, 2, &c->channels);
 }
 
+/* A user or group given by name or number, resolved now so that a typo is
+ * a config error rather than a client locked out at 3 am. */
+static int resolve_id(const char *v, bool group, unsigned *ret) {
+        char *end;
+        unsigned long n;
+
+        if (*v >= '0' && *v <= '9') {
+                errno = 0;
+                n = strtoul(v, &end, 10);
+                if (errno || *end || n >= (unsigned long)UINT32_MAX)
+                        return -EINVAL;
+                *ret = (unsigned)n;
+                return 0;
+        }
+        if (group) {
+                struct group *gr = getgrnam(v);
+
+                if (!gr)
+                        return -ENOENT;
+                *ret = (unsigned)gr->gr_gid;
+        } else {
+                struct passwd *pw = getpwnam(v);
+
+                if (!pw)
+                        return -ENOENT;
+                *ret = (unsigned)pw->pw_uid;
+        }
+        return 0;
+}
+
+/* control.allow_users / allow_groups: a list or array of names or ids. */
+static void get_ids(struct errs *e, const config_setting_t *g, const char *name, bool group, unsigned **ret,
+                    size_t *ret_n) {
+        const config_setting_t *s = config_setting_get_member(g, name);
+        unsigned *ids;
+        int n;
+
+        if (!s)
+                return;
+        if (config_setting_type(s) != CONFIG_TYPE_LIST && config_setting_type(s) != CONFIG_TYPE_ARRAY) {
+                err_at(e, s, NULL, "expected a list of %s names, such as [ \"%s\" ]",
+                       group ? "group" : "user", group ? "nextup" : "root");
+                return;
+        }
+        n = config_setting_length(s);
+        ids = calloc((size_t)n + 1, sizeof *ids);
+        if (!ids) {
+                e->oom = true;
+                return;
+        }
+        free(*ret);
+        *ret = ids;
+        *ret_n = 0;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+                const char *v;
+
+                if (config_setting_type(el) != CONFIG_TYPE_STRING) {
+                        err_at(e, el, NULL, "expected a %s name or number as a string",
+                               group ? "group" : "user");
+                        continue;
+                }
+                v = config_setting_get_string(el);
+                if (resolve_id(v, group, &ids[*ret_n]) < 0) {
+                        err_at(e, el, NULL, "no %s \"%s\" on this system", group ? "group" : "user", v);
+                        continue;
+                }
+                (*ret_n)++;
+        }
+}
+
 static void parse_control(struct errs *e, const config_setting_t *root, const char *dir,
                           struct nextup_config *c) {
-        static const char *const keys[] = {"socket", "mode", "group"};
+        static const char *const keys[] = {"socket",          "mode",        "group",       "idle_timeout_s",
+                                           "max_connections", "allow_users", "allow_groups"};
         const config_setting_t *g = get_aggregate(e, root, "control", false);
 
         if (!g)
@@ -188,7 +265,62 @@ static void parse_control(struct errs *e, const config_setting_t *root, const ch
                        "\"%s\" is too long for a socket path (max %zu bytes)", c->control_socket,
                        SUN_PATH_MAX - 1);
         (void)get_mode(e, g, "mode", &c->control_mode);
-        (void)get_group(e, g, "group", &c->control_gid);
+        (void)get_int(e, g, "idle_timeout_s", 0, 86400, &c->control_idle_timeout_s);
+        (void)get_int(e, g, "max_connections", 1, 10000, &c->control_max_connections);
+        get_ids(e, g, "allow_users", false, (unsigned **)&c->control_allow_uids, &c->n_control_allow_uids);
+        get_ids(e, g, "allow_groups", true, (unsigned **)&c->control_allow_gids, &c->n_control_allow_gids);
+        if (get_group(e, g, "group", &c->control_gid) > 0 && c->control_gid != (gid_t)-1) {
+                /* The socket's group is there for its members to drive the
+                 * station: they pass the peer check too. */
+                bool listed = false;
+
+                for (size_t i = 0; i < c->n_control_allow_gids; i++)
+                        listed |= c->control_allow_gids[i] == c->control_gid;
+                if (!listed) {
+                        gid_t *gids =
+                                realloc(c->control_allow_gids, (c->n_control_allow_gids + 1) * sizeof *gids);
+
+                        if (!gids) {
+                                e->oom = true;
+                                return;
+                        }
+                        gids[c->n_control_allow_gids++] = c->control_gid;
+                        c->control_allow_gids = gids;
+                }
+        }
+}
+
+/* A listen address "HOST:PORT": 1 set, 0 absent, -EINVAL reported. */
+static int get_listen(struct errs *e, const config_setting_t *g, const char *name, char **ret) {
+        struct netaddr a;
+        const char *v;
+        int r;
+
+        r = get_string(e, g, name, false, &v);
+        if (r <= 0)
+                return r;
+        if (netaddr_parse(v, &a) < 0) {
+                err_at(e, config_setting_get_member(g, name), NULL,
+                       "\"%s\" is not a listen address (\"127.0.0.1:8080\", \"[::1]:8080\" or "
+                       "\"*:8080\")",
+                       v);
+                return -EINVAL;
+        }
+        set_str(e, ret, v);
+        return 1;
+}
+
+static void parse_http(struct errs *e, const config_setting_t *root, struct nextup_config *c) {
+        static const char *const keys[] = {"listen", "latency_ms", "max_clients"};
+        const config_setting_t *g = get_aggregate(e, root, "http", false);
+
+        if (!g)
+                return;
+        check_keys(e, g, keys, ELEMENTSOF(keys));
+        if (get_listen(e, g, "listen", &c->http_listen) == 0)
+                err_at(e, g, "listen", "required (\"127.0.0.1:8080\")");
+        (void)get_int(e, g, "latency_ms", 0, 10000, &c->http_latency_ms);
+        (void)get_int(e, g, "max_clients", 1, 100000, &c->http_max_clients);
 }
 
 static void sink_config_clear(struct sink_config *sc) {
@@ -199,6 +331,7 @@ static void sink_config_clear(struct sink_config *sc) {
         free(sc->template);
         free(sc->mount);
         free(sc->credentials);
+        free(sc->listen);
 }
 
 /* Keys each sink type takes besides type and latency_ms. */
@@ -211,6 +344,7 @@ static const char *const sink_keys[][16] = {
                       "programme_service"},
         [SINK_DLS] = {"path", "dl_plus"},
         [SINK_ICECAST] = {"connect", "mount", "credentials"},
+        [SINK_TCP] = {"listen"},
 };
 
 static bool sink_takes(int type, const char *key) {
@@ -375,8 +509,9 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
                                            "data_set",
                                            "programme_service",
                                            "mount",
-                                           "credentials"};
-        int type = -1, r_type, r_path;
+                                           "credentials",
+                                           "listen"};
+        int type = -1, r_type, r_path, r_listen;
 
         if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
                 err_at(e, s, NULL, "expected a group { ... }");
@@ -385,9 +520,10 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
         check_keys(e, s, keys, ELEMENTSOF(keys));
         r_type = get_enum(e, s, "type", sink_types, ELEMENTSOF(sink_types), &type);
         if (r_type == 0)
-                err_at(e, s, "type", "required (terminal, jsonl, webvtt, rds, dls or icecast)");
+                err_at(e, s, "type", "required (terminal, jsonl, webvtt, rds, dls, icecast or tcp)");
         (void)get_int(e, s, "latency_ms", 0, 10000, &sink->latency_ms);
         r_path = get_path(e, s, "path", dir, &sink->path);
+        r_listen = get_listen(e, s, "listen", &sink->listen);
         (void)get_bool(e, s, "show_speaker", &sink->show_speaker);
         (void)get_bool(e, s, "dl_plus", &sink->dl_plus);
         if (r_type <= 0)
@@ -398,6 +534,8 @@ static void parse_sink(struct errs *e, const config_setting_t *s, const char *di
                 err_at(e, config_setting_get_member(s, "path"), NULL, "not used by terminal sinks");
         if ((type == SINK_JSONL || type == SINK_WEBVTT || type == SINK_DLS) && r_path == 0)
                 err_at(e, s, "path", "required for %s sinks", sink_types[type]);
+        if (type == SINK_TCP && r_listen == 0)
+                err_at(e, s, "listen", "required for tcp sinks (\"127.0.0.1:8081\")");
         if (type != SINK_TERMINAL && config_setting_get_member(s, "show_speaker"))
                 err_at(e, config_setting_get_member(s, "show_speaker"), NULL, "only used by terminal sinks");
         for (int i = 0; i < config_setting_length(s); i++) {
@@ -778,8 +916,8 @@ static void parse_dropboxes(struct errs *e, const config_setting_t *root, const 
 static void parse_root(struct errs *e, const config_setting_t *root, const char *dir,
                        struct nextup_config *c) {
         static const char *const keys[] = {
-                "output",  "control", "state_dir", "log_level", "captions", "startup",
-                "playout", "filler",  "silence",   "asrun",     "schedule", "dropbox",
+                "output", "control", "state_dir", "log_level", "captions", "startup", "playout",
+                "filler", "silence", "asrun",     "schedule",  "dropbox",  "http",
         };
         int level;
 
@@ -797,11 +935,13 @@ static void parse_root(struct errs *e, const config_setting_t *root, const char 
         parse_asrun(e, root, dir, c); /* after state_dir: its default lives there */
         parse_schedule(e, root, dir, c);
         parse_dropboxes(e, root, dir, c);
+        parse_http(e, root, c);
 }
 
 /* The documented defaults (docs/interfaces.md); the file overrides them. */
 static int config_new_default(struct nextup_config **ret) {
         struct nextup_config *c = calloc(1, sizeof *c);
+        struct group *grp;
 
         if (!c)
                 return -ENOMEM;
@@ -812,6 +952,8 @@ static int config_new_default(struct nextup_config **ret) {
                 .control_socket = strdup("/run/nextup/control.sock"),
                 .control_mode = 0660,
                 .control_gid = (gid_t)-1,
+                .control_idle_timeout_s = 60,
+                .control_max_connections = 64,
                 .state_dir = strdup("/var/lib/nextup"),
                 .log_level = LOG_INFO,
                 .max_chars = 37,
@@ -827,11 +969,22 @@ static int config_new_default(struct nextup_config **ret) {
                 .silence_enabled = true,
                 .silence_dbfs = -50,
                 .silence_ms = 10000,
+                .http_max_clients = 2000,
                 /* asrun_path follows state_dir, so it is set once the file is read */
         };
         if (!c->output_driver || !c->control_socket || !c->state_dir || !c->speaker_mark || !c->sinks) {
                 config_free(c);
                 return -ENOMEM;
+        }
+        grp = getgrnam("nextup");
+        if (grp) {
+                c->control_allow_gids = calloc(1, sizeof *c->control_allow_gids);
+                if (!c->control_allow_gids) {
+                        config_free(c);
+                        return -ENOMEM;
+                }
+                c->control_allow_gids[0] = grp->gr_gid;
+                c->n_control_allow_gids = 1;
         }
         /* no captions.sinks in the file: captions on the terminal */
         c->sinks[0] = (struct sink_config){.type = SINK_TERMINAL, .show_speaker = true};
@@ -977,11 +1130,14 @@ struct nextup_config *config_free(struct nextup_config *c) {
         }
         free(c->output_options);
         free(c->control_socket);
+        free(c->control_allow_uids);
+        free(c->control_allow_gids);
         free(c->state_dir);
         free(c->speaker_mark);
         for (size_t i = 0; i < c->n_sinks; i++)
                 sink_config_clear(&c->sinks[i]);
         free(c->sinks);
+        free(c->http_listen);
         for (size_t i = 0; i < c->n_startup; i++) {
                 free(c->startup[i].audio);
                 free(c->startup[i].transcript);

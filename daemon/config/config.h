@@ -19,6 +19,7 @@ enum sink_type {
         SINK_RDS,
         SINK_DLS,
         SINK_ICECAST,
+        SINK_TCP,
 };
 
 enum rds_dialect {
@@ -60,6 +61,8 @@ struct sink_config {
         /* icecast: connect = server; mount; credentials = file of "user:password" */
         char *mount;
         char *credentials;
+
+        char *listen; /* tcp: "HOST:PORT" (netaddr_parse), else NULL */
 };
 
 /* After a restart, what happens to the story that was on air. */
@@ -127,12 +130,25 @@ struct nextup_config {
         int channels; /* 1..2, default 2 */
 
         /* control { } */
-        char *control_socket; /* default /run/nextup/control.sock */
-        mode_t control_mode;  /* default 0660 */
-        gid_t control_gid;    /* control.group resolved; (gid_t)-1: the daemon's group */
+        char *control_socket;        /* default /run/nextup/control.sock */
+        mode_t control_mode;         /* default 0660 */
+        gid_t control_gid;           /* control.group resolved; (gid_t)-1: the daemon's group */
+        int control_idle_timeout_s;  /* 0..86400, default 60: an idle client is closed; 0 never */
+        int control_max_connections; /* 1..10000, default 64: past it the oldest idle one is closed */
+        /* Peers allowed to connect, besides root and the daemon's own user.
+         * Default: no users and the group "nextup" when it exists. */
+        uid_t *control_allow_uids;
+        size_t n_control_allow_uids;
+        gid_t *control_allow_gids;
+        size_t n_control_allow_gids;
 
         char *state_dir; /* default /var/lib/nextup */
         int log_level;   /* LOG_ERR..LOG_DEBUG from "error".."debug", default info */
+
+        /* http { } : NULL listen = no HTTP server */
+        char *http_listen;    /* "HOST:PORT" (netaddr_parse) */
+        int http_latency_ms;  /* 0..10000, default 0: the SSE feed's sink latency */
+        int http_max_clients; /* 1..100000, default 2000: connections at once */
 
         /* captions { } */
         int max_chars;      /* 10..200, default 37 */

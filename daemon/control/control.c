@@ -6,12 +6,23 @@
  * Everything is non-blocking, so a slow or hostile client costs memory
  * bounded by the line and reply limits, never loop time. A connection a
  * handler subscribes also gets every control_broadcast() event queued the
- * same way; one that lets 1 MiB pile up is dropped. Loop thread only. */
+ * same way; one that lets 1 MiB pile up is dropped. Loop thread only.
+ *
+ * Limits, so that no client can lock out the next one: the peer's
+ * credentials are checked against the allow-list at accept; a client
+ * silent for idle_timeout is closed (subscribers wait for events and are
+ * exempt); the connection list is kept in order of last activity, and a
+ * new client over max_connections closes the least recently active one
+ * (a non-subscriber first). The input buffer grows with the line, so a
+ * thousand idle clients cost a thousand small structs. Refusals are logged
+ * once, then counted and summed up in one line per REFUSAL_LOG_USEC. */
 #include "control.h"
 
 #include <assert.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <json-c/json.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,27 +36,45 @@
 #include "fileio.h"
 #include "log.h"
 
-#define CONTROL_LINE_MAX 65536u         /* bytes of one request, without '\n' */
-#define CONTROL_OUT_MAX (1024u * 1024u) /* unsent replies before we give up */
-#define CONTROL_CONNECTIONS_MAX 64u
+#define CONTROL_IN_CHUNK 4096u             /* input buffer growth step */
 #define CONTROL_ACCEPT_RETRY_USEC 1000000u /* after EMFILE and friends */
+#define REFUSAL_LOG_USEC (10u * 1000000u)  /* one summary line per this, at most */
+#define PEER_GROUPS_MAX 256u
 #define CONTROL_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 struct control_conn {
         struct control *control;
-        struct control_conn *prev, *next;
+        struct control_conn *prev, *next; /* most recently active first */
         int fd;
         sd_event_source *source;
-        char *in; /* CONTROL_LINE_MAX + 2: line, '\n', NUL */
-        size_t in_len;
+        sd_event_source *idle_source;
+        struct control_peer peer;
+        char *in; /* grows up to CONTROL_LINE_MAX + 2: line, '\n', NUL */
+        size_t in_len, in_size;
         char *out;
         size_t out_start, out_len, out_size;
         bool closing;    /* flush what is queued, then close */
         bool subscribed; /* gets control_broadcast() events */
         bool dropped;    /* too slow a subscriber: freed at its next wakeup */
+        bool denied;     /* peer not allowed: its first request is answered with why, then closed */
         bool held;       /* a request answered later (CONTROL_REPLY_LATER): read nothing more */
         bool gone;       /* closed and unlinked, kept only for its references */
         unsigned n_refs; /* control_conn_ref() by whoever owes a reply */
+};
+
+enum refusal {
+        REFUSAL_EVICTED,  /* closed to make room for a new client */
+        REFUSAL_DENIED,   /* peer not on the allow-list */
+        REFUSAL_TOO_LONG, /* request line over CONTROL_LINE_MAX */
+        REFUSAL_SLOW,     /* does not read its replies */
+        _REFUSAL_MAX,
+};
+
+static const char *const refusal_what[_REFUSAL_MAX] = {
+        [REFUSAL_EVICTED] = "idle connections closed to make room",
+        [REFUSAL_DENIED] = "peers refused (not allowed)",
+        [REFUSAL_TOO_LONG] = "requests too long",
+        [REFUSAL_SLOW] = "clients dropped for not reading",
 };
 
 /* Only its address is used: never a JSON value. */
@@ -61,8 +90,17 @@ struct control {
         sd_event_source *retry_source;
         control_handler_t handler;
         void *userdata;
-        struct control_conn *connections;
+        struct control_conn *connections, *last;
         unsigned n_connections;
+        uint64_t idle_timeout_usec;
+        unsigned max_connections;
+        uid_t *allow_uids;
+        size_t n_allow_uids;
+        gid_t *allow_gids;
+        size_t n_allow_gids;
+        /* refusals since the last line logged about them */
+        sd_event_source *refusal_source; /* set: a summary is due */
+        unsigned n_refused[_REFUSAL_MAX];
 };
 
 struct json_object *control_error(const char *fmt, ...) {
@@ -86,6 +124,31 @@ struct json_object *control_ok(void) {
 
         json_object_object_add(o, "ok", json_object_new_boolean(1));
         return o;
+}
+
+int control_get_uint(struct json_object *req, const char *key, uint64_t max, uint64_t *ret,
+                     const char **ret_why) {
+        struct json_object *v;
+
+        assert(max <= CONTROL_UINT_MAX);
+        if (!json_object_object_get_ex(req, key, &v) || !v) {
+                *ret_why = "is missing: a non-negative integer is needed";
+                return -ENOENT;
+        }
+        if (!json_object_is_type(v, json_type_int)) {
+                *ret_why = "must be an exact integer (not a string, a fraction or an exponent)";
+                return -EINVAL;
+        }
+        if (json_object_get_int64(v) < 0) {
+                *ret_why = "must not be negative";
+                return -ERANGE;
+        }
+        if (json_object_get_uint64(v) > max) {
+                *ret_why = "is out of range";
+                return -ERANGE;
+        }
+        *ret = json_object_get_uint64(v);
+        return 0;
 }
 
 /* Strict UTF-8: no NUL, no overlong forms, no surrogates, nothing past
@@ -126,20 +189,109 @@ static bool utf8_is_valid(const unsigned char *s, size_t n) {
         return true;
 }
 
-/* Closes CONN and unlinks it; its memory waits for the last
- * control_conn_unref() when a reply is still owed. */
+static int refusal_summary(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct control *c = userdata;
+        char line[512];
+        size_t n = 0;
+
+        c->refusal_source = sd_event_source_disable_unref(c->refusal_source);
+        for (int i = 0; i < _REFUSAL_MAX; i++) {
+                if (c->n_refused[i] > 0 && n < sizeof line)
+                        n += (size_t)snprintf(line + n, sizeof line - n, "%s%u %s", n ? ", " : "",
+                                              c->n_refused[i], refusal_what[i]);
+                c->n_refused[i] = 0;
+        }
+        if (n > 0)
+                log_warning("Control socket, in the last %u s: %s", REFUSAL_LOG_USEC / 1000000u, line);
+        return 0;
+}
+
+/* Logs the first refusal of a quiet spell in full; later ones within
+ * REFUSAL_LOG_USEC are only counted, and refusal_summary() sums them up, so
+ * a flood of clients costs two log lines per interval, not one per client. */
+static void __attribute__((format(printf, 3, 4)))
+note_refusal(struct control *c, enum refusal why, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
+
+        if (c->refusal_source) {
+                c->n_refused[why]++;
+                return;
+        }
+        r = sd_event_add_time_relative(c->event, &c->refusal_source, CLOCK_MONOTONIC, REFUSAL_LOG_USEC,
+                                       1000000, refusal_summary, c);
+        if (r < 0)
+                c->refusal_source = NULL;
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                msg = NULL;
+        log_warning("%s", msg ? msg : refusal_what[why]);
+}
+
+static void list_unlink(struct control *c, struct control_conn *conn) {
+        if (conn->prev)
+                conn->prev->next = conn->next;
+        else
+                c->connections = conn->next;
+        if (conn->next)
+                conn->next->prev = conn->prev;
+        else
+                c->last = conn->prev;
+        conn->prev = conn->next = NULL;
+}
+
+static void list_push_front(struct control *c, struct control_conn *conn) {
+        conn->prev = NULL;
+        conn->next = c->connections;
+        if (c->connections)
+                c->connections->prev = conn;
+        else
+                c->last = conn;
+        c->connections = conn;
+}
+
+/* The client did something: first in line to stay, idle timer restarted. */
+static void connection_touch(struct control_conn *conn) {
+        struct control *c = conn->control;
+        uint64_t now;
+
+        if (c->connections != conn) {
+                list_unlink(c, conn);
+                list_push_front(c, conn);
+        }
+        if (conn->idle_source && c->idle_timeout_usec > 0 &&
+            sd_event_now(c->event, CLOCK_MONOTONIC, &now) >= 0)
+                (void)sd_event_source_set_time(conn->idle_source, now + c->idle_timeout_usec);
+}
+
+/* Closing a Unix socket with unread input resets it, and the client then
+ * loses the reply that said why (a line too long): what is already queued
+ * is read and thrown away first, within a bound. */
+static void drain_input(int fd) {
+        char buf[16384];
+
+        for (int i = 0; i < 64; i++)
+                if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0)
+                        break;
+}
+
+/* Closes CONN and unlinks it, whatever closes it (the client, an idle
+ * timeout, eviction, a refusal); its memory waits for the last
+ * control_conn_unref() when a reply is still owed (CONTROL_REPLY_LATER),
+ * so the holder's pointer stays valid and its reply becomes a no-op. */
 static void connection_free(struct control_conn *conn) {
         struct control *c = conn->control;
 
         if (!conn->gone) {
-                if (conn->prev)
-                        conn->prev->next = conn->next;
-                else
-                        c->connections = conn->next;
-                if (conn->next)
-                        conn->next->prev = conn->prev;
+                if (conn->closing)
+                        drain_input(conn->fd);
+                list_unlink(c, conn);
                 c->n_connections--;
                 conn->source = sd_event_source_disable_unref(conn->source);
+                conn->idle_source = sd_event_source_disable_unref(conn->idle_source);
                 closep(&conn->fd);
                 conn->gone = true;
                 conn->control = NULL;
@@ -151,10 +303,50 @@ static void connection_free(struct control_conn *conn) {
         free(conn);
 }
 
+/* json-c escapes control characters but passes any other byte through,
+ * so a file name or title that is not UTF-8 would make a reply that is not
+ * JSON text (issue 8). Every line that leaves is checked here, at the
+ * edge, and a byte that is not UTF-8 becomes U+FFFD. NULL when TEXT is
+ * valid already (the common case costs one scan), else a new string. */
+static char *utf8_repair(const char *text, size_t len) {
+        const unsigned char *s = (const unsigned char *)text;
+        char *out, *o;
+        size_t i = 0;
+
+        if (utf8_is_valid(s, len))
+                return NULL;
+        out = malloc(len * 3 + 1);
+        if (!out)
+                return NULL;
+        o = out;
+        while (i < len) {
+                size_t n = 1;
+
+                while (n <= 4 && i + n <= len && !utf8_is_valid(s + i, n))
+                        n++;
+                if (n <= 4 && i + n <= len) {
+                        memcpy(o, s + i, n);
+                        o += n;
+                        i += n;
+                } else {
+                        memcpy(o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i++;
+                }
+        }
+        *o = '\0';
+        return out;
+}
+
 /* Appends TEXT and a newline to the output buffer. -ENOBUFS when the
  * client has left more than CONTROL_OUT_MAX unread. */
 static int connection_queue(struct control_conn *conn, const char *text) {
-        size_t len = strlen(text), pending = conn->out_len - conn->out_start;
+        _cleanup_free_ char *repaired = utf8_repair(text, strlen(text));
+        size_t len, pending = conn->out_len - conn->out_start;
+
+        if (repaired)
+                text = repaired;
+        len = strlen(text);
 
         if (pending + len + 1 > CONTROL_OUT_MAX)
                 return -ENOBUFS;
@@ -217,21 +409,44 @@ static struct json_object *parse_request(const char *line, size_t len, const cha
         return o;
 }
 
-static struct json_object *connection_answer(struct control_conn *conn, char *line, size_t len) {
-        struct json_object *req, *cmd, *reply;
+int control_parse_request(const char *line, size_t len, struct json_object **ret,
+                          struct json_object **ret_error) {
+        struct json_object *req, *cmd;
         const char *error = NULL;
 
-        if (!utf8_is_valid((const unsigned char *)line, len))
-                return control_error("request is not valid UTF-8 text");
+        if (!utf8_is_valid((const unsigned char *)line, len)) {
+                *ret_error = control_error("request is not valid UTF-8 text");
+                return -EINVAL;
+        }
         req = parse_request(line, len, &error);
-        if (!req)
-                return control_error("invalid JSON: %s", error);
+        if (!req) {
+                *ret_error = control_error("invalid JSON: %s", error);
+                return -EINVAL;
+        }
         if (!json_object_is_type(req, json_type_object))
-                reply = control_error("request is not a JSON object");
+                *ret_error = control_error("request is not a JSON object");
         else if (!json_object_object_get_ex(req, "cmd", &cmd) || !json_object_is_type(cmd, json_type_string))
-                reply = control_error("request has no \"cmd\" string");
-        else
-                reply = conn->control->handler(conn, req, conn->control->userdata);
+                *ret_error = control_error("request has no \"cmd\" string");
+        else {
+                *ret = req;
+                return 0;
+        }
+        json_object_put(req);
+        return -EINVAL;
+}
+
+static struct json_object *connection_answer(struct control_conn *conn, char *line, size_t len) {
+        struct json_object *req = NULL, *reply = NULL;
+
+        if (conn->denied) {
+                conn->closing = true;
+                return control_error("permission denied: user %s (uid %u) is not in control.allow_users or "
+                                     "control.allow_groups",
+                                     conn->peer.user, (unsigned)conn->peer.uid);
+        }
+        if (control_parse_request(line, len, &req, &reply) < 0)
+                return reply;
+        reply = conn->control->handler(conn, req, conn->control->userdata);
         json_object_put(req);
         return reply;
 }
@@ -242,7 +457,8 @@ static int connection_process(struct control_conn *conn, bool eof) {
         size_t start = 0;
         int r = 0;
 
-        while (r >= 0 && !conn->dropped && !conn->held && start < conn->in_len) {
+        while (r >= 0 && !conn->dropped && !conn->held && !(conn->denied && conn->closing) &&
+               start < conn->in_len) {
                 struct json_object *reply;
                 char *line = conn->in + start, *nl;
                 size_t len;
@@ -258,9 +474,13 @@ static int connection_process(struct control_conn *conn, bool eof) {
                 if (len == 0)
                         continue;
                 reply = connection_answer(conn, line, len);
-                if (reply == CONTROL_REPLY_LATER)
+                if (reply == CONTROL_REPLY_LATER) {
+                        /* The daemon owes this client an answer: it is not
+                         * idle, and the timer waits until the reply. */
                         conn->held = true;
-                else
+                        if (conn->idle_source)
+                                (void)sd_event_source_set_enabled(conn->idle_source, SD_EVENT_OFF);
+                } else
                         r = connection_reply(conn, reply);
         }
         memmove(conn->in, conn->in + start, conn->in_len - start);
@@ -284,6 +504,8 @@ static int connection_flush(struct control_conn *conn) {
                         return -errno;
                 }
                 conn->out_start += (size_t)n;
+                if (n > 0)
+                        connection_touch(conn);
         }
         if (conn->out_start == conn->out_len) {
                 conn->out_start = conn->out_len = 0;
@@ -297,14 +519,36 @@ static int connection_flush(struct control_conn *conn) {
 
 /* One read per wakeup: epoll is level-triggered, so other clients get
  * their turn between the chunks of a big sender. */
+static int connection_grow_input(struct control_conn *conn) {
+        size_t size;
+        char *p;
+
+        if (conn->in_size - conn->in_len > CONTROL_IN_CHUNK / 2 || conn->in_size >= CONTROL_LINE_MAX + 2)
+                return 0;
+        size = MIN(MAX(conn->in_size * 2, (size_t)CONTROL_IN_CHUNK), (size_t)CONTROL_LINE_MAX + 2);
+        p = realloc(conn->in, size);
+        if (!p)
+                return -ENOMEM;
+        conn->in = p;
+        conn->in_size = size;
+        return 0;
+}
+
 static int connection_read(struct control_conn *conn) {
-        size_t room = CONTROL_LINE_MAX + 1 - conn->in_len;
+        size_t room;
         ssize_t n;
         int r;
 
+        r = connection_grow_input(conn);
+        if (r < 0)
+                return r;
+        /* room for one byte past the limit (to tell a line too long) and the NUL */
+        room = MIN(conn->in_size - 1, (size_t)CONTROL_LINE_MAX + 1) - conn->in_len;
         n = recv(conn->fd, conn->in + conn->in_len, room, MSG_DONTWAIT);
         if (n < 0)
                 return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+        if (n > 0)
+                connection_touch(conn);
         conn->in_len += (size_t)n;
         r = connection_process(conn, n == 0);
         if (r < 0)
@@ -315,8 +559,17 @@ static int connection_read(struct control_conn *conn) {
                 conn->closing = true;
                 return 0;
         }
+        if (conn->in_len == 0 && conn->in_size > CONTROL_IN_CHUNK) {
+                /* a big request is done: do not keep its buffer */
+                free(conn->in);
+                conn->in = NULL;
+                conn->in_size = 0;
+        }
         if (conn->in_len > CONTROL_LINE_MAX) {
                 conn->closing = true;
+                note_refusal(conn->control, REFUSAL_TOO_LONG,
+                             "Control request over %u bytes from uid %u (%s), closing the connection",
+                             CONTROL_LINE_MAX, (unsigned)conn->peer.uid, conn->peer.user);
                 return connection_reply(
                         conn, control_error("request line too long (limit %u bytes)", CONTROL_LINE_MAX));
         }
@@ -338,9 +591,10 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
         if (r >= 0)
                 r = connection_flush(conn);
         if (r == -ENOBUFS)
-                log_warning("Control client does not read its replies (over %u bytes queued), "
-                            "disconnecting",
-                            CONTROL_OUT_MAX);
+                note_refusal(conn->control, REFUSAL_SLOW,
+                             "Control client uid %u (%s) does not read its replies (over %u bytes queued), "
+                             "disconnecting",
+                             (unsigned)conn->peer.uid, conn->peer.user, CONTROL_OUT_MAX);
         else if (r < 0 && r != -EPIPE && r != -ECONNRESET)
                 log_debug_errno(r, "Control connection failed, closing: %m");
         if (r != 0 || conn->dropped)
@@ -348,8 +602,19 @@ static int connection_io(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
-static int connection_new(struct control *c, int fd) {
+static int connection_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct control_conn *conn = userdata;
+
+        assert(!conn->held); /* the timer is off while a reply is owed */
+        log_debug("Control client uid %u (%s) idle for %" PRIu64 " s, closing", (unsigned)conn->peer.uid,
+                  conn->peer.user, conn->control->idle_timeout_usec / 1000000u);
+        connection_free(conn);
+        return 0;
+}
+
+static int connection_new(struct control *c, int fd, const struct control_peer *peer, bool denied) {
         struct control_conn *conn;
+        uint64_t now;
         int r;
 
         conn = calloc(1, sizeof *conn);
@@ -357,21 +622,21 @@ static int connection_new(struct control *c, int fd) {
                 return -ENOMEM;
         conn->control = c;
         conn->fd = fd;
-        conn->in = malloc(CONTROL_LINE_MAX + 2);
-        if (!conn->in) {
-                free(conn);
-                return -ENOMEM;
-        }
+        conn->peer = *peer;
+        conn->denied = denied;
         r = sd_event_add_io(c->event, &conn->source, fd, EPOLLIN, connection_io, conn);
+        if (r >= 0 && c->idle_timeout_usec > 0) {
+                r = sd_event_now(c->event, CLOCK_MONOTONIC, &now);
+                if (r >= 0)
+                        r = sd_event_add_time(c->event, &conn->idle_source, CLOCK_MONOTONIC,
+                                              now + c->idle_timeout_usec, 1000000, connection_idle, conn);
+        }
         if (r < 0) {
-                free(conn->in);
+                sd_event_source_disable_unref(conn->source);
                 free(conn);
                 return r;
         }
-        conn->next = c->connections;
-        if (c->connections)
-                c->connections->prev = conn;
-        c->connections = conn;
+        list_push_front(c, conn);
         c->n_connections++;
         return 0;
 }
@@ -397,6 +662,9 @@ void control_conn_reply(struct control_conn *conn, struct json_object *reply) {
                 return;
         }
         conn->held = false;
+        connection_touch(conn); /* its idle time starts now */
+        if (conn->idle_source)
+                (void)sd_event_source_set_enabled(conn->idle_source, SD_EVENT_ONESHOT);
         r = connection_reply(conn, reply);
         if (r >= 0) /* the requests that came after the held one */
                 r = connection_process(conn, false);
@@ -408,6 +676,16 @@ void control_conn_reply(struct control_conn *conn, struct json_object *reply) {
 
 void control_conn_subscribe(struct control_conn *conn) {
         conn->subscribed = true;
+        /* a subscriber waits for events: silence is what it is for */
+        conn->idle_source = sd_event_source_disable_unref(conn->idle_source);
+}
+
+const struct control_peer *control_conn_peer(const struct control_conn *conn) {
+        return &conn->peer;
+}
+
+unsigned control_connections(const struct control *c) {
+        return c->n_connections;
 }
 
 unsigned control_subscribers(const struct control *c) {
@@ -423,9 +701,10 @@ unsigned control_subscribers(const struct control *c) {
  * caused the event). shutdown() makes that wakeup come at once. */
 static void connection_drop(struct control_conn *conn, int error) {
         if (error == -ENOBUFS)
-                log_warning("Event subscriber does not read its events (over %u bytes queued), "
-                            "disconnecting",
-                            CONTROL_OUT_MAX);
+                note_refusal(conn->control, REFUSAL_SLOW,
+                             "Event subscriber uid %u (%s) does not read its events (over %u bytes queued), "
+                             "disconnecting",
+                             (unsigned)conn->peer.uid, conn->peer.user, CONTROL_OUT_MAX);
         else
                 log_warning_errno(error, "Cannot queue an event for a subscriber: %m, disconnecting");
         conn->dropped = true;
@@ -471,6 +750,106 @@ static int control_pause_accept(struct control *c, int error) {
                                           CONTROL_ACCEPT_RETRY_USEC, 100000, control_retry_accept, c);
 }
 
+/* Best effort, without blocking: a client refused at the door is told why. */
+static void send_refusal(int fd, const char *message) {
+        struct json_object *o = control_error("%s", message);
+        const char *text = o ? json_object_to_json_string_ext(o, CONTROL_JSON_FLAGS) : NULL;
+
+        if (text) {
+                (void)!send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
+                (void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        json_object_put(o);
+}
+
+static void *memdup(const void *p, size_t n) {
+        void *q = malloc(n);
+
+        return q ? memcpy(q, p, n) : NULL;
+}
+
+static bool id_in(const unsigned *v, size_t n, unsigned id) {
+        for (size_t i = 0; i < n; i++)
+                if (v[i] == id)
+                        return true;
+        return false;
+}
+
+/* Root and the daemon's own user (who can read all the daemon can
+ * anyway), then the allow-lists; groups include the supplementary ones
+ * (SO_PEERGROUPS), as a member of "nextup" expects. */
+static bool peer_allowed(const struct control *c, int fd, const struct ucred *cred) {
+        gid_t groups[PEER_GROUPS_MAX];
+        socklen_t len = sizeof groups;
+
+        if (cred->uid == 0 || cred->uid == geteuid())
+                return true;
+        if (id_in(c->allow_uids, c->n_allow_uids, cred->uid) ||
+            id_in(c->allow_gids, c->n_allow_gids, cred->gid))
+                return true;
+        if (c->n_allow_gids == 0 || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                return false;
+        for (size_t i = 0; i < len / sizeof groups[0]; i++)
+                if (id_in(c->allow_gids, c->n_allow_gids, groups[i]))
+                        return true;
+        return false;
+}
+
+static void peer_name(uid_t uid, char *buf, size_t size) {
+        struct passwd pw, *res = NULL;
+        char tmp[1024];
+
+        if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res && strlen(res->pw_name) < size)
+                snprintf(buf, size, "%s", res->pw_name);
+        else
+                snprintf(buf, size, "%u", (unsigned)uid);
+}
+
+/* Who is calling, and may they: 1 allowed, 0 not (noted; the connection
+ * is kept just long enough to answer its first request with why, as a
+ * reply sent before the client's request would be lost to a reset), or
+ * -errno. */
+static int peer_check(struct control *c, int fd, struct control_peer *ret) {
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return -errno;
+        *ret = (struct control_peer){.uid = cred.uid, .gid = cred.gid, .pid = cred.pid};
+        peer_name(cred.uid, ret->user, sizeof ret->user);
+        if (peer_allowed(c, fd, &cred))
+                return 1;
+        note_refusal(c, REFUSAL_DENIED, "Control connection from uid %u (%s, pid %d) refused: not allowed",
+                     (unsigned)cred.uid, ret->user, (int)cred.pid);
+        return 0;
+}
+
+/* Full house: the least recently active client goes, a non-subscriber
+ * first, so that a fresh client is never locked out by idle ones; one
+ * waiting for a held reply is busy, not idle, and goes last of all. Its
+ * holder keeps a reference: connection_free() only closes it then. */
+static void evict_one(struct control *c) {
+        struct control_conn *victim = NULL;
+
+        for (struct control_conn *p = c->last; p && !victim; p = p->prev)
+                if (!p->subscribed && !p->held)
+                        victim = p;
+        for (struct control_conn *p = c->last; p && !victim; p = p->prev)
+                if (!p->subscribed)
+                        victim = p;
+        if (!victim)
+                victim = c->last;
+        if (!victim)
+                return;
+        note_refusal(c, REFUSAL_EVICTED,
+                     "Control connection limit (%u) reached, closing the least recently active "
+                     "(uid %u, %s)",
+                     c->max_connections, (unsigned)victim->peer.uid, victim->peer.user);
+        if (!victim->closing && victim->out_len == victim->out_start)
+                send_refusal(victim->fd, "closed: too many control connections, this one was idle longest");
+        connection_free(victim);
+}
+
 static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct control *c = userdata;
 
@@ -485,12 +864,17 @@ static int control_accept(sd_event_source *s, int fd, uint32_t revents, void *us
                                 continue;
                         return control_pause_accept(c, r);
                 }
-                if (c->n_connections >= CONTROL_CONNECTIONS_MAX) {
-                        log_warning("Too many control connections (%u), refusing one", c->n_connections);
+                struct control_peer peer;
+
+                r = peer_check(c, cfd, &peer);
+                if (r < 0) {
+                        log_debug_errno(r, "Cannot read the credentials of a control client, closing: %m");
                         close(cfd);
                         continue;
                 }
-                r = connection_new(c, cfd);
+                while (c->n_connections >= c->max_connections && c->n_connections > 0)
+                        evict_one(c);
+                r = connection_new(c, cfd, &peer, r == 0);
                 if (r < 0) {
                         close(cfd);
                         log_warning_errno(r, "Failed to set up control connection, closing it: %m");
@@ -607,12 +991,39 @@ static int control_adopt(struct control *c) {
         return 1;
 }
 
-int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler, void *userdata,
+int control_set_options(struct control *c, const struct control_options *o) {
+        uid_t *uids = NULL;
+        gid_t *gids = NULL;
+
+        if (o->n_allow_uids > 0) {
+                uids = memdup(o->allow_uids, o->n_allow_uids * sizeof *uids);
+                if (!uids)
+                        return -ENOMEM;
+        }
+        if (o->n_allow_gids > 0) {
+                gids = memdup(o->allow_gids, o->n_allow_gids * sizeof *gids);
+                if (!gids) {
+                        free(uids);
+                        return -ENOMEM;
+                }
+        }
+        free(c->allow_uids);
+        free(c->allow_gids);
+        c->allow_uids = uids;
+        c->n_allow_uids = o->n_allow_uids;
+        c->allow_gids = gids;
+        c->n_allow_gids = o->n_allow_gids;
+        c->idle_timeout_usec = o->idle_timeout_usec;
+        c->max_connections = MAX(o->max_connections, 1u);
+        return 0;
+}
+
+int control_new(sd_event *e, const struct control_options *o, control_handler_t handler, void *userdata,
                 struct control **ret) {
         struct control *c;
         int r;
 
-        assert(e && handler && ret);
+        assert(e && o && handler && ret);
         c = calloc(1, sizeof *c);
         if (!c)
                 return -ENOMEM;
@@ -621,9 +1032,11 @@ int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t ha
         c->handler = handler;
         c->userdata = userdata;
 
-        r = control_adopt(c);
+        r = control_set_options(c, o);
+        if (r >= 0)
+                r = control_adopt(c);
         if (r == 0)
-                r = control_listen(c, path, mode);
+                r = control_listen(c, o->path, o->mode);
         if (r >= 0) {
                 r = sd_event_add_io(e, &c->accept_source, c->fd, EPOLLIN, control_accept, c);
                 if (r < 0)
@@ -644,6 +1057,9 @@ struct control *control_free(struct control *c) {
                 connection_free(c->connections);
         sd_event_source_disable_unref(c->accept_source);
         sd_event_source_disable_unref(c->retry_source);
+        sd_event_source_disable_unref(c->refusal_source);
+        free(c->allow_uids);
+        free(c->allow_gids);
         /* An adopted socket stays open: systemd passes it once, and a
          * later control_new() (reload) can adopt it again. */
         if (!c->adopted)

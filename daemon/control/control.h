@@ -3,11 +3,40 @@
  * request is one JSON object per line ({"cmd": "add", ...}); a reply is one
  * JSON object per line ({"ok": true, ...} or {"ok": false, "error": "..."}).
  * Lines over 64 KiB, binary or invalid JSON get an error reply, and the
- * connection is closed after a line too long. Loop thread only. */
+ * connection is closed after a line too long. Only peers on the allow-list
+ * (SO_PEERCRED) are served; idle clients are closed after a timeout, and a
+ * full house closes its oldest idle client to let a new one in. Loop
+ * thread only. */
 #pragma once
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
+
+#define CONTROL_LINE_MAX 65536u         /* bytes of one request, without '\n' */
+#define CONTROL_OUT_MAX (1024u * 1024u) /* unsent replies before a client is dropped */
+
+struct control_options {
+        const char *path; /* socket file, unless systemd passes one */
+        mode_t mode;
+        uint64_t idle_timeout_usec; /* a client silent this long is closed; 0: never (subscribers never) */
+        unsigned max_connections;   /* >= 1 */
+        /* Besides root and the daemon's own user, peers with one of these
+         * uids, or one of these gids as primary or supplementary group. */
+        const uid_t *allow_uids;
+        size_t n_allow_uids;
+        const gid_t *allow_gids;
+        size_t n_allow_gids;
+};
+
+/* Who is on the other end of a connection (SO_PEERCRED at accept). */
+struct control_peer {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+        char user[64]; /* user name, or the uid in decimal when it has none */
+};
 
 struct json_object;
 struct control;
@@ -18,11 +47,27 @@ struct control_conn;
 typedef struct json_object *(*control_handler_t)(struct control_conn *conn, struct json_object *request,
                                                  void *userdata);
 
-/* Listens on PATH (mode MODE, parent directory created), or adopts a
- * socket passed by systemd (sd_listen_fds) when there is one. */
-int control_new(sd_event *e, const char *path, mode_t mode, control_handler_t handler, void *userdata,
+/* Listens on O->path (mode O->mode, parent directory created), or adopts
+ * a socket passed by systemd (sd_listen_fds) when there is one. O is
+ * copied. */
+int control_new(sd_event *e, const struct control_options *o, control_handler_t handler, void *userdata,
                 struct control **ret);
 struct control *control_free(struct control *c);
+/* Reload: takes the limits and allow-lists of O (path and mode stay);
+ * they apply to connections accepted from now on. -ENOMEM. */
+int control_set_options(struct control *c, const struct control_options *o);
+
+/* The peer of CONN, valid while CONN is (inside the handler). */
+const struct control_peer *control_conn_peer(const struct control_conn *conn);
+/* Connections open now, for tests and status. */
+unsigned control_connections(const struct control *c);
+
+/* One request line (LEN bytes, NUL at LINE[LEN], no newline) -> a JSON
+ * object with a "cmd" string in *RET (caller puts it): 0; or -EINVAL and
+ * the error reply in *RET_ERROR (not UTF-8, not JSON, text after the
+ * value, not an object, no "cmd"). Pure; the fuzzers' way in. */
+int control_parse_request(const char *line, size_t len, struct json_object **ret,
+                          struct json_object **ret_error);
 /* Gives the socket control_new() made to group GID (control.group), so
  * that the group's members may connect; a no-op for a socket systemd
  * passed (its SocketGroup= applies) or GID (gid_t)-1. */
@@ -42,6 +87,16 @@ void control_conn_reply(struct control_conn *conn, struct json_object *reply);
 struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* {"ok": true} */
 struct json_object *control_ok(void);
+
+/* The largest id or position a request may carry: 2^53 - 1, exact in
+ * every JSON reader (a JavaScript client's too). */
+#define CONTROL_UINT_MAX ((uint64_t)9007199254740991)
+/* Field KEY of REQ as an exact integer in [0, MAX] (MAX <= CONTROL_UINT_MAX).
+ * 0 and *RET set; -ENOENT missing; -EINVAL not an integer ("7", 7.5, 1e99);
+ * -ERANGE negative or over MAX (2^64 included: json-c saturates it). On
+ * failure *RET_WHY (static) says why, for "'remove': \"id\" %s". */
+int control_get_uint(struct json_object *req, const char *key, uint64_t max, uint64_t *ret,
+                     const char **ret_why);
 
 /* Event stream: from a handler, marks CONN subscribed; it then gets every
  * control_broadcast() after the reply (and may still send requests: their

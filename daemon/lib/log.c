@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* log.c: see log.h. One formatted line per call, written with a single
- * fputs so lines from the two threads never interleave. */
+ * fputs so lines from the two threads never interleave. The line is
+ * escaped after formatting, so that nothing a message quotes (a file name
+ * from a dropbox, a story title, a client's request) can end it and start
+ * another one, "<0>" priority prefix and all. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static atomic_int max_level = LOG_INFO;
@@ -29,19 +34,81 @@ void log_set_max_level(int level) {
         atomic_store(&max_level, level);
 }
 
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t utf8_len(const unsigned char *s) {
+        size_t len;
+        uint32_t cp, min;
+
+        if (s[0] < 0x80)
+                return 1;
+        if ((s[0] & 0xE0) == 0xC0)
+                len = 2, cp = s[0] & 0x1F, min = 0x80;
+        else if ((s[0] & 0xF0) == 0xE0)
+                len = 3, cp = s[0] & 0x0F, min = 0x800;
+        else if ((s[0] & 0xF8) == 0xF0)
+                len = 4, cp = s[0] & 0x07, min = 0x10000;
+        else
+                return 0;
+        for (size_t k = 1; k < len; k++) {
+                if ((s[k] & 0xC0) != 0x80) /* also stops at the NUL */
+                        return 0;
+                cp = (cp << 6) | (s[k] & 0x3F);
+        }
+        return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
+}
+
+size_t log_escape(char *dst, size_t size, const char *src) {
+        const unsigned char *s = (const unsigned char *)src;
+        size_t o = 0;
+
+        if (size == 0)
+                return 0;
+        while (*s) {
+                size_t n = utf8_len(s);
+                char esc[8];
+
+                if (n == 1 && (*s < 0x20 || *s == 0x7f) && *s != '\t') {
+                        if (*s == '\n')
+                                strcpy(esc, "\\n");
+                        else if (*s == '\r')
+                                strcpy(esc, "\\r");
+                        else
+                                snprintf(esc, sizeof esc, "\\x%02x", *s);
+                } else if (n == 0) {
+                        snprintf(esc, sizeof esc, "\\x%02x", *s);
+                        n = 1;
+                } else {
+                        if (o + n >= size)
+                                break;
+                        memcpy(dst + o, s, n);
+                        o += n;
+                        s += n;
+                        continue;
+                }
+                if (o + strlen(esc) >= size)
+                        break;
+                memcpy(dst + o, esc, strlen(esc));
+                o += strlen(esc);
+                s++;
+        }
+        dst[o] = '\0';
+        return o;
+}
+
 int log_internal(int level, int error, const char *fmt, ...) {
         int e = abs(error);
 
         if (level <= atomic_load(&max_level)) {
-                char buf[2048];
+                char msg[2048], buf[4096];
                 va_list ap;
                 int n;
 
                 n = want_prefix() ? snprintf(buf, sizeof buf, "<%d>", level) : 0;
                 errno = e;
                 va_start(ap, fmt);
-                vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+                vsnprintf(msg, sizeof msg, fmt, ap);
                 va_end(ap);
+                log_escape(buf + n, sizeof buf - (size_t)n, msg);
                 fprintf(stderr, "%s\n", buf);
         }
         return e ? -e : 0;

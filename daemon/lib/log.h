@@ -5,13 +5,21 @@
 #pragma once
 
 #include <errno.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /* Messages above this priority (LOG_DEBUG > LOG_INFO ...) are dropped.
  * Set in main and again on reload; atomic, so any thread may log meanwhile. */
 void log_set_max_level(int level);
 
-/* Logs one line; returns -abs(error) when error != 0, else 0. errno is set
+/* Copies SRC into DST (SIZE bytes, NUL-terminated, cut short to fit)
+ * with control characters but tab written as \n, \r or \xNN and bytes that
+ * are not UTF-8 as \xNN: the result is one line of valid text. Returns
+ * its length. log_internal() applies it to every message, so a quoted
+ * file name or title can never forge a line or a "<N>" prefix. */
+size_t log_escape(char *dst, size_t size, const char *src);
+
+/* Logs one line (escaped, see log_escape); returns -abs(error) when error != 0, else 0. errno is set
  * to abs(error) first so "%m" prints it. */
 int log_internal(int level, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

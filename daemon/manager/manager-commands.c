@@ -6,6 +6,7 @@
 #include "manager-persist.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -39,22 +40,23 @@
 
 /* ---- control commands ------------------------------------------------ */
 
-/* A queue index: -EINVAL absent or not an integer, -ERANGE negative. */
-static int json_get_index(struct json_object *req, const char *key, int64_t *ret) {
-        int64_t v;
+/* An id or position of a request: an exact integer in range, or an error
+ * reply saying which field and why (issue 8: "7x", 1e99, -1, 2^64). */
+static struct json_object *get_index(struct json_object *req, const char *cmd, const char *key,
+                                     int64_t *ret) {
+        const char *why;
+        uint64_t v;
 
-        if (json_get_int(req, key, &v) <= 0)
-                return -EINVAL;
-        if (v < 0)
-                return -ERANGE;
-        *ret = v;
-        return 0;
+        if (control_get_uint(req, key, CONTROL_UINT_MAX, &v, &why) < 0)
+                return control_error("'%s': \"%s\" %s (0..%" PRIu64 ")", cmd, key, why, CONTROL_UINT_MAX);
+        *ret = (int64_t)v;
+        return NULL;
 }
 
 static struct json_object *cmd_add(struct manager *m, struct json_object *req, bool insert) {
         _cleanup_free_ char *error = NULL;
         const char *audio = json_get_str(req, "audio"), *transcript = json_get_str(req, "transcript");
-        struct json_object *reply;
+        struct json_object *reply, *bad;
         struct story *s;
         int64_t pos = (int64_t)queue_size(m->queue);
         int r;
@@ -62,8 +64,8 @@ static struct json_object *cmd_add(struct manager *m, struct json_object *req, b
         if (!audio || !transcript)
                 return control_error("'%s' needs string fields \"audio\" and \"transcript\"",
                                      insert ? "insert" : "add");
-        if (insert && json_get_index(req, "position", &pos) < 0)
-                return control_error("'insert' needs \"position\": a non-negative integer (0 = next up)");
+        if (insert && (bad = get_index(req, "insert", "position", &pos)))
+                return bad;
         r = manager_enqueue_durable(m, audio, transcript, (size_t)pos, &s, &error);
         if (r < 0)
                 return control_error("%s", error ? error : strerror(-r));
@@ -191,12 +193,13 @@ static struct json_object *end_on_air(struct manager *m, struct control_conn *co
 static struct json_object *cmd_remove(struct manager *m, struct control_conn *conn,
                                       struct json_object *req) {
         _cleanup_free_ char *error = NULL;
-        int64_t id;
+        struct json_object *bad;
+        int64_t id = 0;
         size_t index;
         struct story *s;
 
-        if (json_get_index(req, "id", &id) < 0)
-                return control_error("'remove' needs \"id\": a story id");
+        if ((bad = get_index(req, "remove", "id", &id)))
+                return bad;
         if (m->on_air && m->on_air->id == (uint64_t)id)
                 return end_on_air(m, conn);
         if (!queue_find(m->queue, (uint64_t)id, &index))
@@ -215,12 +218,13 @@ static struct json_object *cmd_remove(struct manager *m, struct control_conn *co
 
 static struct json_object *cmd_move(struct manager *m, struct json_object *req) {
         _cleanup_free_ char *error = NULL;
-        int64_t id, pos;
+        struct json_object *bad;
+        int64_t id = 0, pos = 0;
         size_t from = 0;
         int r;
 
-        if (json_get_index(req, "id", &id) < 0 || json_get_index(req, "position", &pos) < 0)
-                return control_error("'move' needs \"id\" and \"position\": non-negative integers");
+        if ((bad = get_index(req, "move", "id", &id)) || (bad = get_index(req, "move", "position", &pos)))
+                return bad;
         (void)queue_find(m->queue, (uint64_t)id, &from);
         r = queue_move(m->queue, (uint64_t)id, (size_t)pos);
         if (r == -ENOENT)
@@ -311,7 +315,7 @@ static void status_add_daemon(struct manager *m, struct json_object *reply) {
         json_object_object_add(reply, "last_alert", alert);
 }
 
-static struct json_object *cmd_status(struct manager *m) {
+struct json_object *manager_status_json(struct manager *m) {
         struct json_object *reply = control_ok();
         struct story *next = queue_get(m->queue, 0);
 
@@ -381,14 +385,10 @@ static struct json_object *simple_cmd(struct manager *m, struct control_conn *co
         return ack_later(m, conn, pause ? ACK_PAUSE : ACK_RESUME, 0);
 }
 
-struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
-                                           void *userdata) {
-        struct manager *m = userdata;
-        const char *cmd = json_get_str(req, "cmd");
+static struct json_object *dispatch(struct manager *m, struct control_conn *conn, struct json_object *req,
+                                    const char *cmd) {
         struct json_object *reply;
 
-        if (!cmd)
-                return control_error("request needs a string \"cmd\"");
         if (strcmp(cmd, "add") == 0)
                 return cmd_add(m, req, false);
         if (strcmp(cmd, "insert") == 0)
@@ -400,7 +400,7 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         if (strcmp(cmd, "list") == 0)
                 return cmd_list(m);
         if (strcmp(cmd, "status") == 0)
-                return cmd_status(m);
+                return manager_status_json(m);
         if (strcmp(cmd, "asrun") == 0)
                 return manager_cmd_asrun(m, req);
         if (strcmp(cmd, "at") == 0)
@@ -419,4 +419,49 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         return control_error("unknown command '%.64s' (add, insert, remove, move, list, status, skip, "
                              "pause, resume, clear, reopen, asrun, subscribe, at, schedule, unschedule)",
                              cmd);
+}
+
+/* Who changed the air: every accepted request that changes the queue, the
+ * schedule or the playout is logged with the peer's user (SO_PEERCRED). */
+static bool changes_air(const char *cmd) {
+        static const char *const v[] = {"add",   "insert", "remove", "move", "skip",
+                                        "pause", "resume", "clear",  "at",   "unschedule"};
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                if (strcmp(cmd, v[i]) == 0)
+                        return true;
+        return false;
+}
+
+struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
+                                           void *userdata) {
+        struct manager *m = userdata;
+        const struct control_peer *peer = control_conn_peer(conn);
+        const char *cmd = json_get_str(req, "cmd");
+        struct json_object *reply, *ok, *id = NULL;
+        bool later;
+
+        if (!cmd)
+                return control_error("request needs a string \"cmd\"");
+        m->peer = peer;
+        reply = dispatch(m, conn, req, cmd);
+        m->peer = NULL;
+        /* CONTROL_REPLY_LATER is no JSON value: the command was accepted
+         * (pause, resume, skip handed to the playout) and is logged as such. */
+        later = reply == CONTROL_REPLY_LATER;
+        if (changes_air(cmd) &&
+            (later || (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)))) {
+                /* only integers: a string from the client could forge a log line */
+                if (later)
+                        (void)json_object_object_get_ex(req, "id", &id);
+                else if (!json_object_object_get_ex(reply, "id", &id) &&
+                         !json_object_object_get_ex(req, "id", &id))
+                        (void)json_object_object_get_ex(reply, "event", &id);
+                if (id && !json_object_is_type(id, json_type_int))
+                        id = NULL;
+                log_info("Control: '%s'%s%s by user %s (uid %u, pid %d)", cmd, id ? " #" : "",
+                         id ? json_object_get_string(id) : "", peer->user, (unsigned)peer->uid,
+                         (int)peer->pid);
+        }
+        return reply;
 }

@@ -133,6 +133,7 @@ void manager_alert(struct manager *m, const char *what, const char *fmt, ...) {
                 msg = NULL;
         if (m->captions)
                 captions_alert(m->captions, what, msg ? msg : what);
+        manager_http_count(m, "alert");
         free(m->last_alert);
         if (asprintf(&m->last_alert, "%s: %s", what, msg ? msg : what) < 0)
                 m->last_alert = NULL;
@@ -180,6 +181,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         };
         struct json_object *e;
 
+        manager_http_off_air(m, story, reason, played_ms);
         m->ended_down_ms = 0;
         if (m->events && m->events->asrun && asrun_append(m->events->asrun, &rec) == -ENOMEM)
                 log_error("As-run record of #%llu lost (out of memory)", (unsigned long long)story->id);
@@ -215,6 +217,13 @@ void manager_events_queue(struct manager *m) {
                 if ((e = event_new("queue_changed"))) {
                         json_object_object_add(e, "queue_length",
                                                json_object_new_int64((int64_t)queue_size(m->queue)));
+                        if (m->peer) {
+                                struct json_object *by = json_object_new_object();
+
+                                json_object_object_add(by, "uid", json_object_new_int64(m->peer->uid));
+                                json_object_object_add(by, "user", json_object_new_string(m->peer->user));
+                                json_object_object_add(e, "by", by);
+                        }
                         manager_event(m, e);
                 }
         }

@@ -12,6 +12,7 @@
  *   manager-persist.c   the state on disk
  *   manager-schedule.c  clock events
  *   manager-filler.c    filler when the queue is empty
+ *   manager-http.c      the HTTP server: status, WebVTT and metrics
  * Loop thread only. */
 #pragma once
 
@@ -66,11 +67,14 @@ struct manager {
         char *last_status;
 
         struct manager_events *events; /* manager-events.c: as-run log, event stream */
+        /* the client whose request is being handled (queue_changed says who), else NULL */
+        const struct control_peer *peer;
 
         struct manager_persist *persist; /* manager-persist.c: the state on disk */
 
         struct manager_schedule *sched; /* manager-schedule.c: clock events */
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
+        struct manager_http *http;      /* manager-http.c: page, feeds, metrics */
 
         /* manager-commands.c: pause, resume and skip are answered once the
          * playout thread has acted (its PAUSED/RESUMED/ENDED event) */
@@ -115,6 +119,8 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
 /* manager-commands.c */
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
                                            void *userdata);
+/* The reply of the status command (a new reference; NULL on ENOMEM). */
+struct json_object *manager_status_json(struct manager *m);
 
 /* manager-ingest.c: builds a story from its files, with the next story id
  * and its ingest started, but not queued (a clock event's story, held
@@ -154,6 +160,22 @@ void manager_filler_reload(struct manager *m);
 void manager_filler_stop(struct manager *m);
 struct story *manager_filler_cue(struct manager *m, struct story *front);
 void manager_filler_playout_event(struct manager *m, const struct playout_event *ev);
+
+/* manager-http.c: the HTTP server (config http { }) and its metrics.
+ * start: before the captions (their sinks feed it); it always allocates
+ * the counters (-ENOMEM), a server that cannot listen is logged and left
+ * out. stop: after the captions are freed. sink: the SSE sink to add to
+ * a new captions (*ret NULL when no server). watch: C records its cue
+ * lateness into the metrics. off_air/count: counters. */
+struct sink;
+struct captions;
+int manager_http_start(struct manager *m);
+void manager_http_stop(struct manager *m);
+int manager_http_sink(struct manager *m, int latency_ms, struct sink **ret);
+void manager_http_watch(struct manager *m, struct captions *c);
+void manager_http_off_air(struct manager *m, const struct story *s, enum playout_end_reason reason,
+                          int64_t played_ms);
+void manager_http_count(struct manager *m, const char *what); /* "silence", "dead_air", "alert" */
 /* The cued filler item EV names (it started, or failed), the caller's
  * now, its length taken from a STARTED; NULL when not ours. */
 struct story *manager_filler_take(struct manager *m, const struct playout_event *ev);

@@ -27,6 +27,7 @@
 #include "manager-persist.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ struct manager_schedule {
         bool restored;
 };
 
-static void rearm(struct manager *m);
+static int rearm(struct manager *m);
 
 /* ---- prepared stories ------------------------------------------------ */
 
@@ -371,13 +372,14 @@ static int64_t check_watches(struct manager *m, int64_t now) {
         return next;
 }
 
-static void rearm(struct manager *m) {
+static int rearm(struct manager *m) {
         int64_t now = wall_now_ns();
         int64_t next = MIN(schedule_run(m->sched->list, now), check_watches(m, now));
         int r = schedule_timer_arm(m->sched->timer, next);
 
         if (r < 0)
-                log_error_errno(r, "Cannot arm the schedule timer: %m");
+                return log_error_errno(r, "Cannot arm the schedule timer: %m");
+        return 0;
 }
 
 static void on_timer(bool clock_changed, void *userdata) {
@@ -635,17 +637,17 @@ static int check_files(struct manager *m, const char *audio, const char *transcr
 
 /* The request's mode and wait_s into T; an error reply or NULL. */
 static struct json_object *parse_mode(struct json_object *req, struct schedule_event *t) {
-        const char *mode = json_get_str(req, "mode");
-        int64_t wait_s = 30;
-        bool has_wait = json_get_int(req, "wait_s", &wait_s) > 0;
+        const char *mode = json_get_str(req, "mode"), *why;
+        uint64_t wait_s = 30;
+        bool has_wait = json_object_object_get_ex(req, "wait_s", NULL);
         int r = mode ? schedule_mode_from_string(mode) : SCHEDULE_SOFT;
 
         if (r < 0)
                 return control_error("'at': \"mode\" must be \"hard\", \"soft\" or \"wait\"");
         if (has_wait && r != SCHEDULE_WAIT)
                 return control_error("'at': \"wait_s\" is only for mode \"wait\"");
-        if (wait_s < 0 || wait_s > 3600)
-                return control_error("'at': \"wait_s\" must be 0..3600");
+        if (has_wait && control_get_uint(req, "wait_s", 3600, &wait_s, &why) < 0)
+                return control_error("'at': \"wait_s\" %s (0..3600)", why);
         t->mode = (enum schedule_mode)r;
         t->wait_s = (int)wait_s;
         return NULL;
@@ -696,8 +698,15 @@ struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
         }
         log_info("Scheduled '%s' (event #%llu, %s) at %lld", ev->name, (unsigned long long)ev->id,
                  schedule_mode_to_string(ev->mode), (long long)ev->at);
+        id = ev->id;
         bad = at_reply(ev); /* before rearm: a one-off event may fire and go at once */
-        rearm(m);
+        r = rearm(m);
+        if (r < 0) { /* never "ok" for an event that cannot fire */
+                json_object_put(bad);
+                schedule_event_free(schedule_take(m->sched->list, id));
+                (void)manager_persist_save(m, NULL);
+                return control_error("'at' failed: cannot arm the schedule timer: %s", strerror(-r));
+        }
         return bad;
 }
 
@@ -729,10 +738,11 @@ struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object
         _cleanup_free_ char *error = NULL;
         struct schedule_event *ev;
         struct prepared *p;
-        int64_t id;
+        const char *why;
+        uint64_t id;
 
-        if (json_get_int(req, "event", &id) <= 0 || id <= 0)
-                return control_error("'unschedule' needs \"event\": an event id");
+        if (control_get_uint(req, "event", CONTROL_UINT_MAX, &id, &why) < 0)
+                return control_error("'unschedule': \"event\" %s (1..%" PRIu64 ")", why, CONTROL_UINT_MAX);
         ev = schedule_find(m->sched->list, (uint64_t)id);
         if (!ev)
                 return control_error("no event #%lld in the schedule", (long long)id);

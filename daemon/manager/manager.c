@@ -142,6 +142,7 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
 static void on_silence(struct manager *m, const struct playout_event *ev) {
         const char *title = m->on_air && m->on_air->id == ev->item_id ? m->on_air->title : "?";
 
+        manager_http_count(m, "silence");
         log_warning("Silence on air for %d ms in #%llu '%s', skipping to the next item",
                     m->config->silence_ms, (unsigned long long)ev->item_id, title);
         manager_alert(m, "silence", "#%llu '%s': below %d dBFS for %d ms, skipped",
@@ -205,6 +206,8 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
                         on_output(m, &ev);
                         break;
                 case PLAYOUT_IDLE:
+                        if (m->state == AIR_PLAYING)
+                                manager_http_count(m, "dead_air"); /* was playing, now nothing */
                         if (m->state != AIR_PAUSED)
                                 m->state = AIR_IDLE;
                         manager_update_status(m);
@@ -289,8 +292,10 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata) 
 
 /* ---- signals and reload ---------------------------------------------- */
 
+/* The config's sinks, and the HTTP server's SSE sink last when it runs. */
 static int make_sinks(struct manager *m, const struct nextup_config *c, struct sink ***ret, size_t *ret_n) {
-        struct sink **sinks = calloc(c->n_sinks ? c->n_sinks : 1, sizeof *sinks);
+        struct sink **sinks = calloc(c->n_sinks + 1, sizeof *sinks);
+        struct sink *sse = NULL;
         int r;
 
         if (!sinks)
@@ -313,8 +318,18 @@ static int make_sinks(struct manager *m, const struct nextup_config *c, struct s
                         return r;
                 }
         }
+        r = manager_http_sink(m, c->http_latency_ms, &sse);
+        if (r < 0) {
+                for (size_t k = 0; k < c->n_sinks; k++)
+                        sink_free(sinks[k]);
+                free(sinks);
+                log_error_errno(r, "Cannot create the SSE caption feed: %m");
+                return r;
+        }
+        if (sse)
+                sinks[c->n_sinks] = sse;
         *ret = sinks;
-        *ret_n = c->n_sinks;
+        *ret_n = c->n_sinks + (sse ? 1 : 0);
         return 0;
 }
 
@@ -331,7 +346,9 @@ static int make_captions(struct manager *m, const struct nextup_config *c, struc
                 for (size_t i = 0; i < n; i++)
                         sink_free(sinks[i]);
                 free(sinks);
+                return r;
         }
+        manager_http_watch(m, *ret);
         return r;
 }
 
@@ -393,8 +410,22 @@ static void reload_dropbox(struct manager *m, const struct nextup_config *c) {
                 log_info("Dropbox folders reloaded (%zu)", c->n_dropboxes);
 }
 
+static struct control_options control_options_of(const struct nextup_config *c) {
+        return (struct control_options){
+                .path = c->control_socket,
+                .mode = c->control_mode,
+                .idle_timeout_usec = (uint64_t)c->control_idle_timeout_s * 1000000u,
+                .max_connections = (unsigned)c->control_max_connections,
+                .allow_uids = c->control_allow_uids,
+                .n_allow_uids = c->n_control_allow_uids,
+                .allow_gids = c->control_allow_gids,
+                .n_allow_gids = c->n_control_allow_gids,
+        };
+}
+
 static void reload(struct manager *m) {
         _cleanup_free_ char *errors = NULL;
+        struct control_options control_opts;
         struct nextup_config *c = NULL;
         struct captions *caps = NULL;
         size_t size = 0;
@@ -422,8 +453,10 @@ static void reload(struct manager *m) {
         }
         if (!str_eq(c->output_driver, m->config->output_driver) ||
             !str_eq(c->output_file, m->config->output_file) || c->rate != m->config->rate ||
-            c->channels != m->config->channels || !str_eq(c->control_socket, m->config->control_socket))
-                log_notice("Output and control socket changes take effect at the next restart");
+            c->channels != m->config->channels || !str_eq(c->control_socket, m->config->control_socket) ||
+            !str_eq(c->http_listen, m->config->http_listen) ||
+            c->http_max_clients != m->config->http_max_clients)
+                log_notice("Output, control socket and http changes take effect at the next restart");
         log_set_max_level(c->log_level);
         /* The story on air keeps its sinks; the new ones take over at the next story. */
         captions_free(m->captions_next);
@@ -433,6 +466,9 @@ static void reload(struct manager *m) {
                 m->captions = TAKE_PTR(m->captions_next);
         }
         reload_dropbox(m, c);
+        control_opts = control_options_of(c);
+        if (m->control && control_set_options(m->control, &control_opts) < 0)
+                log_warning("Out of memory: the control socket keeps its old limits and allow-list");
         config_free(m->config);
         m->config = c;
         manager_schedule_reload(m);
@@ -537,6 +573,7 @@ static int add_sources(struct manager *m) {
 
 int manager_new(struct nextup_config *config, bool exit_idle, struct manager **ret) {
         struct manager *m = calloc(1, sizeof *m);
+        struct control_options control_opts;
         struct output *out = NULL;
         int r;
 
@@ -563,6 +600,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = aclock_new(&m->clock);
         if (r < 0)
                 goto fail;
+        r = manager_http_start(m); /* before the captions: the SSE sink feeds it */
+        if (r < 0)
+                goto fail;
         r = make_captions(m, config, &m->captions);
         if (r < 0)
                 goto fail;
@@ -579,8 +619,8 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         if (r < 0)
                 goto fail;
         (void)make_dropbox(m, config, &m->dropbox); /* the air does not depend on it */
-        r = control_new(m->event, config->control_socket, config->control_mode, manager_handle_request, m,
-                        &m->control);
+        control_opts = control_options_of(config);
+        r = control_new(m->event, &control_opts, manager_handle_request, m, &m->control);
         if (r < 0)
                 goto fail; /* control_new said why */
         r = control_set_group(m->control, config->control_gid);
@@ -640,6 +680,7 @@ struct manager *manager_free(struct manager *m) {
         story_free(m->on_air);
         captions_free(m->captions);
         captions_free(m->captions_next);
+        manager_http_stop(m); /* after the captions: their SSE sink points at it */
         queue_free(m->queue);
         manager_events_free(m);
         aclock_free(m->clock);

@@ -187,6 +187,12 @@ int schedule_parse_at(const char *text, time_t now, time_t *ret, char **ret_erro
                         *ret_error = NULL;
                 return -EINVAL;
         }
+        if (dated && (f[0] < SCHEDULE_YEAR_MIN || f[0] > SCHEDULE_YEAR_MAX)) {
+                if (asprintf(ret_error, "'%s': the year must be %d..%d", text, SCHEDULE_YEAR_MIN,
+                             SCHEDULE_YEAR_MAX) < 0)
+                        *ret_error = NULL;
+                return -ERANGE;
+        }
         if (!dated) {
                 struct tm today;
 
@@ -199,6 +205,12 @@ int schedule_parse_at(const char *text, time_t now, time_t *ret, char **ret_erro
                 if (asprintf(ret_error, "'%s': no such date or time", text) < 0)
                         *ret_error = NULL;
                 return -EINVAL;
+        }
+        if (t < 0 || t >= SCHEDULE_AT_MAX) { /* a time zone can push the edge of a year over */
+                if (asprintf(ret_error, "'%s' is out of range (%d..%d)", text, SCHEDULE_YEAR_MIN,
+                             SCHEDULE_YEAR_MAX) < 0)
+                        *ret_error = NULL;
+                return -ERANGE;
         }
         if (t <= now) {
                 int n = dated ? asprintf(ret_error, "'%s' is in the past", text)
@@ -305,6 +317,8 @@ int schedule_add(struct schedule *s, const struct schedule_event *tmpl, time_t n
 
         if (tmpl->id != 0 && schedule_find(s, tmpl->id))
                 return -EEXIST;
+        if (!tmpl->recurring && (tmpl->at < 0 || tmpl->at >= SCHEDULE_AT_MAX))
+                return -ERANGE;
         if (s->n == s->allocated) {
                 size_t n = s->allocated ? s->allocated * 2 : 8;
                 struct schedule_event **a = reallocarray(s->events, n, sizeof *a);

@@ -27,6 +27,13 @@
  * missed: a one-off one is dropped, a recurring one moves on. */
 #define SCHEDULE_GRACE_S 60
 
+/* `at` times must fall in [1970, 2100): what time_t, the nanosecond
+ * deadlines (int64_t, good to 2262) and any sane programme can hold.
+ * Anything else is refused when it is given, never dropped later. */
+#define SCHEDULE_YEAR_MIN 1970
+#define SCHEDULE_YEAR_MAX 2099
+#define SCHEDULE_AT_MAX ((time_t)4102444800) /* 2100-01-01T00:00:00Z */
+
 /* ---- pure ------------------------------------------------------------ */
 
 /* The earliest instant whose local time is YEAR-MON-MDAY HOUR:MIN:SEC
@@ -46,7 +53,8 @@ int schedule_next(int hour, int min, int sec, unsigned days, time_t after, time_
  * the T is fine), local time, two digits each as in the config. -EINVAL
  * when malformed; -ERANGE when not after NOW (an HH:MM already passed
  * today is refused rather than taken as tomorrow: give the date). On
- * failure *RET_ERROR (caller frees, may be NULL on ENOMEM) says why. */
+ * failure *RET_ERROR (caller frees, may be NULL on ENOMEM) says why.
+ * -ERANGE too for a year outside SCHEDULE_YEAR_MIN..SCHEDULE_YEAR_MAX. */
 int schedule_parse_at(const char *text, time_t now, time_t *ret, char **ret_error);
 
 /* ---- the event list ------------------------------------------------- */
@@ -93,7 +101,8 @@ struct schedule *schedule_free(struct schedule *s);
  * recurring event computes its first occurrence after NOW_S; a one-off
  * one keeps TMPL->at. Sets order (config events keep TMPL->order, one-off
  * ones come after every recurring one, in id order). -ENOMEM, -EINVAL
- * (recurring with no days), -EEXIST (the id is taken). */
+ * (recurring with no days), -EEXIST (the id is taken), -ERANGE (a one-off
+ * time before 1970 or from 2100 on: it could never be armed). */
 int schedule_add(struct schedule *s, const struct schedule_event *tmpl, time_t now_s,
                  struct schedule_event **ret);
 /* Removes ID (caller frees it with schedule_event_free), or NULL. */

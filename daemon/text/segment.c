@@ -114,41 +114,64 @@ static bool is_abbreviation(const char *text, size_t i) {
 /* Quote state: inside a "..." or “...” span that closes later in the text.
  * An unclosed quote (a quotation running on to the next paragraph) is
  * ignored, else it would glue the rest of the turn into one sentence. */
-static const char *quote_update(const char *s, const char *quote_end) {
+/* Where the next closing quote of each kind is, as found last; NULL
+ * after a search found none (no later one will, either). The searches
+ * then cost linear time in all, where unclosed “ repeated a thousand
+ * times would scan the rest of the text a thousand times. */
+struct quote_memo {
+        const char *straight, *curly;
+        bool straight_none, curly_none;
+};
+
+static const char *next_closer(const char *from, const char *what, const char **memo, bool *none) {
+        if (*none)
+                return NULL;
+        if (!*memo || *memo < from) {
+                *memo = strstr(from, what);
+                *none = !*memo;
+        }
+        return *memo;
+}
+
+static const char *quote_update(const char *s, const char *quote_end, struct quote_memo *q) {
         if (quote_end)
                 return s >= quote_end ? NULL : quote_end;
         if (*s == '"')
-                return strchr(s + 1, '"');
+                return next_closer(s + 1, "\"", &q->straight, &q->straight_none);
         if (is_utf8(s, "\xe2\x80\x9c"))
-                return strstr(s + 3, "\xe2\x80\x9d");
+                return next_closer(s + 3, "\xe2\x80\x9d", &q->curly, &q->curly_none);
         return NULL;
 }
 
 /* Returns the length of the first sentence of text (at least 1 byte when
  * text is not empty). */
-static size_t sentence_length(const char *text) {
+static size_t sentence_length(const char *text, struct quote_memo *q) {
         const char *quote_end = NULL;
 
         for (size_t i = 0; text[i]; i++) {
-                size_t j = i, cl;
+                size_t j = i, cl, run_end;
 
-                quote_end = quote_update(text + i, quote_end);
+                quote_end = quote_update(text + i, quote_end, q);
                 if (!strchr(".?!", text[i]))
                         continue;
                 if (text[i] == '.' && is_abbreviation(text, i))
                         continue;
                 while (text[j + 1] && strchr(".?!", text[j + 1]))
                         j++;
+                /* a run of stops is looked at once, not once per stop
+                 * (linear time on "......") */
+                run_end = j;
                 j++;
                 while (is_closer(text + j, &cl))
                         j += cl;
                 /* Inside quotes unless the closers just consumed end them. */
-                if (quote_end && text + j <= quote_end)
+                if ((quote_end && text + j <= quote_end) || text[j] != ' ') {
+                        i = run_end;
                         continue;
-                if (text[j] != ' ')
-                        continue;
+                }
                 if (starts_sentence(text + j + strspn(text + j, " ")))
                         return j;
+                i = run_end;
         }
         return strlen(text);
 }
@@ -160,22 +183,26 @@ static void strv_free(char **v) {
 }
 
 int segment_sentences(const char *text, char ***ret) {
+        struct quote_memo q = {0};
         char **v = NULL;
-        size_t n = 0;
+        size_t n = 0, alloc = 1;
 
         v = calloc(1, sizeof(char *));
         if (!v)
                 return -ENOMEM;
         for (const char *s = text; *(s += strspn(s, " \t\n"));) {
-                size_t l = sentence_length(s), t = l;
-                char **nv;
+                size_t l = sentence_length(s, &q), t = l;
 
                 while (t > 0 && isspace((unsigned char)s[t - 1]))
                         t--;
-                nv = reallocarray(v, n + 2, sizeof(char *));
-                if (!nv)
-                        goto oom;
-                v = nv;
+                if (n + 2 > alloc) {
+                        char **nv = reallocarray(v, alloc * 2 + 2, sizeof(char *));
+
+                        if (!nv)
+                                goto oom;
+                        v = nv;
+                        alloc = alloc * 2 + 2;
+                }
                 v[n] = strndup(s, t);
                 if (!v[n])
                         goto oom;
@@ -276,7 +303,7 @@ static double orphan_penalty(const struct word *w, size_t a, size_t b, size_t n_
         const struct word *o;
         char end;
 
-        if (n_words <= 1 || real_words(w, a, b) != 1)
+        if (n_words <= 1 || b - a > 2 || real_words(w, a, b) != 1) /* one word and the mark at most */
                 return 0;
         o = w[a].mark ? &w[a + 1] : &w[a];
         if (ends_clause(o))
@@ -295,22 +322,40 @@ static int choose_chunks(const struct word *w, size_t n, const struct segment_op
         _cleanup_free_ double *best = calloc(n + 1, sizeof(double));
         _cleanup_free_ size_t *prev = calloc(n + 1, sizeof(size_t));
         double cap = (double)o->max_lines * o->max_chars, cap2 = cap * cap;
-        size_t *ends, k = 0;
+        size_t *ends, k = 0, n_real = real_words(w, 0, n);
 
         if (!best || !prev)
                 return -ENOMEM;
+        /* Linear in n: the inner loop stops once a span needs more than
+         * max_lines lines, so it sees at most max_lines * max_chars / 2 + 2
+         * words, and nothing in it scans the whole sentence (issue 8: the
+         * real_words(w, 0, n) once here made 150 KB take 9 s). */
         for (size_t j = 1; j <= n; j++) {
+                int lines = 1, cur = 0, width_ij = 0;
+                double pen = break_penalty(w, n, j) * cap2; /* the same for every i */
+
                 best[j] = COST_INF;
                 for (size_t i = j; i-- > 0;) {
                         double width, cost;
 
-                        if (j - i > 1 && lines_needed(w, i, j, o->max_chars) > o->max_lines)
+                        /* lines_needed(w, i, j) kept up as the span grows to the left:
+                         * greedy from the right needs as few lines as from the left */
+                        if (cur == 0)
+                                cur = w[i].chars;
+                        else if (cur + 1 + w[i].chars <= o->max_chars)
+                                cur += 1 + w[i].chars;
+                        else {
+                                lines++;
+                                cur = w[i].chars;
+                        }
+                        width_ij += w[i].chars + (i + 1 < j);
+                        if (j - i > 1 && lines > o->max_lines)
                                 break;
-                        if (real_words(w, i, j) == 0)
-                                continue;
-                        width = span_width(w, i, j);
-                        cost = best[i] + cap2 + width * width + break_penalty(w, n, j) * cap2;
-                        cost += orphan_penalty(w, i, j, real_words(w, 0, n), true) * cap2;
+                        if (j - i <= 2 && real_words(w, i, j) == 0)
+                                continue; /* only the mark, which is one word at most */
+                        width = width_ij;
+                        cost = best[i] + cap2 + width * width + pen;
+                        cost += orphan_penalty(w, i, j, n_real, true) * cap2;
                         if (cost < best[j]) {
                                 best[j] = cost;
                                 prev[j] = i;
@@ -350,6 +395,8 @@ static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars,
                 F(0, j) = j == 0 ? 0 : COST_INF;
         for (int l = 1; l <= lines; l++)
                 for (size_t j = 0; j <= n; j++) {
+                        double pen = j > 0 ? break_penalty(w + a, n, j) * m2 : 0;
+
                         F(l, j) = COST_INF;
                         for (size_t i = j; i-- > 0;) {
                                 double width = span_width(w, a + i, a + j), cost;
@@ -358,7 +405,7 @@ static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars,
                                         break;
                                 if (F(l - 1, i) >= COST_INF)
                                         continue;
-                                cost = F(l - 1, i) + width * width + break_penalty(w + a, n, j) * m2 +
+                                cost = F(l - 1, i) + width * width + pen +
                                        (n > (size_t)lines ? orphan_penalty(w, a + i, a + j,
                                                                            real_words(w, a, b), l == lines) *
                                                                     m2
@@ -575,6 +622,10 @@ int segment_transcript(const struct transcript *t, const struct segment_opts *o,
                         prev = turn->speaker;
                         have_prev = true;
                 }
+                if (l->n_cues > SEGMENT_CUES_MAX) {
+                        cue_list_free(l);
+                        return -E2BIG;
+                }
         }
         if (l->n_cues == 0) {
                 cue_list_free(l);
@@ -582,6 +633,17 @@ int segment_transcript(const struct transcript *t, const struct segment_opts *o,
         }
         *ret = l;
         return 0;
+}
+
+const char *segment_strerror(int r) {
+        switch (r) {
+        case -EINVAL:
+                return "no spoken text";
+        case -E2BIG:
+                return "more than 10000 captions (SEGMENT_CUES_MAX): too long for one story";
+        default:
+                return strerror(-r);
+        }
 }
 
 struct cue_list *cue_list_free(struct cue_list *l) {

@@ -37,10 +37,18 @@ struct cue_list {
  * malloc'd array of malloc'd strings, or -ENOMEM. */
 int segment_sentences(const char *text, char ***ret);
 
+/* Cues one story may have: some ten hours of speech, so that a hostile
+ * transcript cannot make work or memory without bound (issue 8). */
+#define SEGMENT_CUES_MAX 10000u /* segment_strerror() says the number too */
+
 /* Builds cues from all turns. For a timed transcript each turn becomes
  * cues that keep its times (split cues share the turn's span
- * proportionally). Returns 0, -EINVAL (no cues), -ENOMEM. */
+ * proportionally). Linear time in the text's size. Returns 0, -EINVAL (no
+ * cues), -E2BIG (more than SEGMENT_CUES_MAX), -ENOMEM. */
 int segment_transcript(const struct transcript *t, const struct segment_opts *o, struct cue_list **ret);
+
+/* What a segment_transcript() error means, for "transcript 'F': %s". */
+const char *segment_strerror(int r);
 
 struct cue_list *cue_list_free(struct cue_list *l);
 

@@ -14,12 +14,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cleanup.h"
 
-#define TRANSCRIPT_MAX_BYTES (16 * 1024 * 1024)
 #define LABEL_MAX_BYTES 80
 
 struct parser {
@@ -137,6 +137,71 @@ static const char *skip_space(const char *s) {
 
 static bool starts_with_ci(const char *s, const char *prefix) {
         return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Length of the UTF-8 sequence at s[0..n), or 0 when it is not valid
+ * (overlong, surrogate, past U+10FFFF, cut short). */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+        unsigned char c = s[0];
+        uint32_t cp, min;
+        size_t len;
+
+        if (c < 0x80)
+                return 1;
+        if ((c & 0xE0) == 0xC0)
+                len = 2, cp = c & 0x1F, min = 0x80;
+        else if ((c & 0xF0) == 0xE0)
+                len = 3, cp = c & 0x0F, min = 0x800;
+        else if ((c & 0xF8) == 0xF0)
+                len = 4, cp = c & 0x07, min = 0x10000;
+        else
+                return 0;
+        if (n < len)
+                return 0;
+        for (size_t k = 1; k < len; k++) {
+                if ((s[k] & 0xC0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return 0;
+        return len;
+}
+
+/* The caps and the encoding, in one linear pass before any parsing: text
+ * that is not UTF-8 (a Latin-1 file) would otherwise reach replies, events
+ * and sinks as bytes that are not text. */
+static int check_input(struct parser *p, const char *text, size_t len) {
+        const unsigned char *u = (const unsigned char *)text;
+        size_t line_start = 0, word = 0;
+        unsigned line = 1;
+
+        if (len > TRANSCRIPT_MAX_BYTES)
+                return parser_fail(p, 0, "%zu bytes, more than a transcript may have (%u)", len,
+                                   TRANSCRIPT_MAX_BYTES);
+        for (size_t i = 0; i < len;) {
+                size_t n = utf8_seq(u + i, len - i);
+
+                if (n == 0)
+                        return parser_fail(p, line,
+                                           "not UTF-8 text (byte 0x%02X at column %zu); save the transcript "
+                                           "as UTF-8",
+                                           u[i], i - line_start + 1);
+                if (u[i] == '\n' || u[i] == '\r') {
+                        if (u[i] == '\n' || i + 1 >= len || u[i + 1] != '\n')
+                                line++;
+                        line_start = i + 1;
+                        word = 0;
+                } else if (i - line_start >= TRANSCRIPT_LINE_MAX)
+                        return parser_fail(p, line, "line longer than %u bytes", TRANSCRIPT_LINE_MAX);
+                else if (u[i] == ' ' || u[i] == '\t')
+                        word = 0;
+                else if ((word += n) > TRANSCRIPT_WORD_MAX)
+                        return parser_fail(p, line, "a word longer than %u bytes at column %zu",
+                                           TRANSCRIPT_WORD_MAX, i - line_start + 1);
+                i += n;
+        }
+        return 0;
 }
 
 /* Copies the input with CRLF/CR turned into LF, a UTF-8 BOM dropped, NUL
@@ -257,35 +322,47 @@ static bool is_note(const char *s, size_t len) {
         return false;
 }
 
-/* Index of the bracket closing the one at s[0], or 0 when unbalanced. */
-static size_t find_close(const char *s, char open, char close) {
-        int depth = 0;
+/* For every OPEN bracket in s[0..n), the distance to the CLOSE that
+ * balances it (0: unbalanced) into dist[]. One pass with a stack, where
+ * scanning ahead from each bracket took quadratic time on "[[[[...". */
+static int match_brackets(const char *s, size_t n, char open, char close, size_t *dist) {
+        _cleanup_free_ size_t *stack = malloc((n + 1) * sizeof *stack);
+        size_t depth = 0;
 
-        for (size_t i = 0; s[i]; i++) {
+        if (!stack)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                dist[i] = 0;
                 if (s[i] == open)
-                        depth++;
-                else if (s[i] == close && --depth == 0)
-                        return i;
+                        stack[depth++] = i;
+                else if (s[i] == close && depth > 0) {
+                        depth--;
+                        dist[stack[depth]] = i - stack[depth];
+                }
         }
         return 0;
 }
 
 /* Returns a copy of s without [notes] and (NOTES), whitespace collapsed. */
 static char *clean_text(const char *s) {
-        char *out = malloc(strlen(s) + 1);
-        size_t o = 0;
+        size_t n = strlen(s), o = 0;
+        _cleanup_free_ size_t *square = malloc((n + 1) * sizeof *square);
+        _cleanup_free_ size_t *round = malloc((n + 1) * sizeof *round);
+        char *out = malloc(n + 1);
 
-        if (!out)
+        if (!out || !square || !round || match_brackets(s, n, '[', ']', square) < 0 ||
+            match_brackets(s, n, '(', ')', round) < 0) {
+                free(out);
                 return NULL;
+        }
         for (size_t i = 0; s[i]; i++) {
                 char c = s[i];
                 size_t close;
 
-                if (c == '[' && (close = find_close(s + i, '[', ']')) > 0) {
+                if (c == '[' && (close = square[i]) > 0) {
                         i += close;
                         c = ' ';
-                } else if (c == '(' && (close = find_close(s + i, '(', ')')) > 0 &&
-                           is_note(s + i + 1, close - 1)) {
+                } else if (c == '(' && (close = round[i]) > 0 && is_note(s + i + 1, close - 1)) {
                         i += close;
                         c = ' ';
                 }
@@ -423,6 +500,29 @@ static int parse_paragraph(struct parser *p, const char *para, char **speaker) {
         return r;
 }
 
+/* Lines [a, b) joined by single spaces, in linear time (appending one
+ * line at a time to a copy was quadratic in hard-wrapped text). */
+static char *join_lines(struct parser *p, size_t a, size_t b) {
+        size_t len = 0, o = 0;
+        char *out;
+
+        for (size_t k = a; k < b; k++)
+                len += strlen(p->lines[k]) + 1;
+        out = malloc(len + 1);
+        if (!out)
+                return NULL;
+        for (size_t k = a; k < b; k++) {
+                size_t l = strlen(p->lines[k]);
+
+                if (k > a)
+                        out[o++] = ' ';
+                memcpy(out + o, p->lines[k], l);
+                o += l;
+        }
+        out[o] = '\0';
+        return out;
+}
+
 /* A paragraph is a line; a line without closing punctuation continues on
  * the next one unless that starts a new label (hard-wrapped text). */
 static int parse_body(struct parser *p, size_t i, size_t end) {
@@ -437,19 +537,13 @@ static int parse_body(struct parser *p, size_t i, size_t end) {
                         i++;
                         continue;
                 }
-                para = strdup(p->lines[i]);
-                if (!para)
-                        return -ENOMEM;
                 while (k + 1 < end && !is_blank(p->lines[k + 1]) && !ends_sentence(p->lines[k]) &&
                        !ends_with_utf8_punct(p->lines[k]) &&
-                       parse_label(skip_space(p->lines[k + 1]), &dummy) == 0) {
-                        char *joined;
-
-                        if (asprintf(&joined, "%s %s", para, p->lines[++k]) < 0)
-                                return -ENOMEM;
-                        free(para);
-                        para = joined;
-                }
+                       parse_label(skip_space(p->lines[k + 1]), &dummy) == 0)
+                        k++;
+                para = join_lines(p, i, k + 1);
+                if (!para)
+                        return -ENOMEM;
                 r = parse_paragraph(p, para, &speaker);
                 if (r < 0)
                         return r;
@@ -627,19 +721,15 @@ static int add_timed_cue(struct parser *p, const char *payload, int64_t start, i
 
 /* Collects payload lines from l up to the next blank line, joined by spaces. */
 static int collect_payload(struct parser *p, size_t *l, char **ret) {
-        _cleanup_free_ char *acc = strdup("");
+        size_t a = *l;
+        char *acc;
 
+        while (*l < p->n_lines && !is_blank(p->lines[*l]))
+                (*l)++;
+        acc = join_lines(p, a, *l);
         if (!acc)
                 return -ENOMEM;
-        for (; *l < p->n_lines && !is_blank(p->lines[*l]); (*l)++) {
-                char *j;
-
-                if (asprintf(&j, "%s%s%s", acc, *acc ? " " : "", p->lines[*l]) < 0)
-                        return -ENOMEM;
-                free(acc);
-                acc = j;
-        }
-        *ret = TAKE_PTR(acc);
+        *ret = acc;
         return 0;
 }
 
@@ -735,7 +825,9 @@ int transcript_parse(const char *text, size_t len, const char *name, struct tran
         p.t = calloc(1, sizeof *p.t);
         if (!p.t)
                 return -ENOMEM;
-        r = parser_split_lines(&p, text ? text : "", text ? len : 0, &buf);
+        r = check_input(&p, text ? text : "", text ? len : 0);
+        if (r >= 0)
+                r = parser_split_lines(&p, text ? text : "", text ? len : 0, &buf);
         if (r >= 0) {
                 if (strncmp(p.lines[0], "WEBVTT", 6) == 0)
                         r = parse_vtt(&p);

@@ -7,6 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Caps, so that parsing and segmenting stay fast and bounded whatever the
+ * input (issue 8): a story transcript is some 5-50 KB of paragraphs of
+ * ordinary words. Input past them is refused with "NAME[:LINE]: ...". */
+#define TRANSCRIPT_MAX_BYTES (2u * 1024u * 1024u) /* the whole file */
+#define TRANSCRIPT_LINE_MAX 65536u                /* bytes of one line (a paragraph) */
+#define TRANSCRIPT_WORD_MAX 256u                  /* bytes of one word (no blank in it) */
+
 struct transcript_turn {
         char *speaker;    /* "SHAPIRO", "REX TILLERSON"; NULL = host/intro/none */
         char *text;       /* spoken text only: no label, no (SOUNDBITE...) notes */
@@ -24,8 +31,9 @@ struct transcript {
 /* Parses an NPR-style story page copy, plain text (a paragraph per line),
  * WebVTT or SRT (detected from content). name is used in error messages.
  * Returns 0, -EINVAL with *ret_error = "NAME:LINE: message" (caller frees)
- * for unparsable timed input or when nothing speakable remains ("NAME: no
- * spoken text"), -ENOMEM. */
+ * for unparsable timed input, text that is not UTF-8, input past the caps
+ * above, or when nothing speakable remains ("NAME: no spoken text"),
+ * -ENOMEM. Linear time in LEN. */
 int transcript_parse(const char *text, size_t len, const char *name, struct transcript **ret,
                      char **ret_error);
 

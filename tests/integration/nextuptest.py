@@ -167,6 +167,13 @@ def percentile(values, p):
     return v[k]
 
 
+def free_port():
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_for(pred, timeout, what, detail=None):
     """Polls PRED until it returns something truthy; fails after TIMEOUT s."""
     end = time.monotonic() + timeout
@@ -270,7 +277,7 @@ class Daemon:
 
     def __init__(self, tmp, output="null", rate=44100, channels=2, terminal=False,
                  webvtt=True, startup=(), log_level="debug", latency_ms=0, extra_sinks=(),
-                 max_chars=37, max_lines=2, dropboxes=()):
+                 max_chars=37, max_lines=2, dropboxes=(), sink_text=(), extra_text=""):
         self.tmp = tmp
         self.conf = os.path.join(tmp, "nextupd.conf")
         self.socket = os.path.join(tmp, "control.sock")
@@ -285,14 +292,16 @@ class Daemon:
         self.opts = dict(output=output, rate=rate, channels=channels, terminal=terminal,
                          webvtt=webvtt, startup=list(startup), log_level=log_level,
                          latency_ms=latency_ms, extra_sinks=list(extra_sinks),
-                         max_chars=max_chars, max_lines=max_lines, dropboxes=list(dropboxes))
+                         max_chars=max_chars, max_lines=max_lines, dropboxes=list(dropboxes),
+                         sink_text=list(sink_text), extra_text=extra_text)
         self.write_config()
         self.proc = None
         self.notify = None
         self.started_at = None
 
     def config_text(self, output, rate, channels, terminal, webvtt, startup, log_level,
-                    latency_ms, extra_sinks, max_chars, max_lines, dropboxes=()):
+                    latency_ms, extra_sinks, max_chars, max_lines, dropboxes=(), sink_text=(),
+                    extra_text=""):
         sinks = []
         if terminal:
             sinks.append('{ type = "terminal"; latency_ms = %d; show_speaker = true; }' % latency_ms)
@@ -304,6 +313,7 @@ class Daemon:
                 sinks.append(path)
             else:
                 sinks.append('{ type = "jsonl"; path = %s; latency_ms = %d; }' % (conf_str(path), latency_ms))
+        sinks += list(sink_text)    # raw libconfig groups, e.g. a tcp sink
         out = ['output = {', '  driver = %s;' % conf_str(output)]
         if output in ("wav", "raw", "au"):
             out.append('  file = %s;' % conf_str(self.wav))
@@ -322,6 +332,8 @@ class Daemon:
             items = ['{ ' + ' '.join('%s = %s;' % (k, conf_str(v) if isinstance(v, str) else v)
                                      for k, v in sorted(box.items())) + ' }' for box in dropboxes]
             out.append('dropbox = ( ' + ',\n  '.join(items) + ' );')
+        if extra_text:
+            out.append(extra_text)  # raw top-level settings, e.g. http = { ... };
         return "\n".join(out) + "\n"
 
     def write_config(self, text=None, **changes):

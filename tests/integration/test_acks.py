@@ -51,6 +51,9 @@ class Acks(nt.NextupTestCase):
         ended = [x for x in rec["records"] if x["id"] == first]
         self.assertEqual([x["reason"] for x in ended], ["skipped"])
         self.assertTrue(d.ctl("status").returncode == 0)
+        # a command answered later is still logged with who gave it
+        for cmd in ("pause", "resume", "skip"):
+            self.assertIn("Control: '%s' by user " % cmd, d.stderr())
         self.assertStops(d)
 
 

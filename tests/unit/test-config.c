@@ -4,6 +4,7 @@
  * .expected files hold the exact error text with @DIR@ standing for the
  * folder of the .conf (so the test runs from any checkout). */
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,12 +124,20 @@ static void test_example(void **state) {
         assert_int_equal(c->channels, 2);
         assert_string_equal(c->control_socket, "/run/nextup/control.sock");
         assert_int_equal(c->control_mode, 0660);
+        assert_int_equal(c->control_idle_timeout_s, 60);
+        assert_int_equal(c->control_max_connections, 64);
+        assert_int_equal(c->n_control_allow_uids, 0);
+        /* the group "nextup" when the system has one */
+        assert_int_equal(c->n_control_allow_gids, getgrnam("nextup") ? 1 : 0);
         assert_string_equal(c->state_dir, "/var/lib/nextup");
         assert_int_equal(c->log_level, LOG_INFO);
         assert_int_equal(c->max_chars, 37);
         assert_int_equal(c->max_lines, 2);
         assert_string_equal(c->speaker_mark, ">>");
         assert_int_equal(c->n_sinks, 3);
+        assert_string_equal(c->http_listen, "127.0.0.1:8080");
+        assert_int_equal(c->http_latency_ms, 0);
+        assert_int_equal(c->http_max_clients, 2000);
         assert_int_equal(c->sinks[0].type, SINK_TERMINAL);
         assert_null(c->sinks[0].path);
         assert_true(c->sinks[0].show_speaker);
@@ -236,6 +245,13 @@ static void test_good_all(void **state) {
         assert_int_equal(c->channels, 1);
         assert_string_equal(c->control_socket, "/tmp/nextup-test.sock");
         assert_int_equal(c->control_mode, 0600);
+        assert_int_equal(c->control_idle_timeout_s, 5);
+        assert_int_equal(c->control_max_connections, 8);
+        assert_int_equal(c->n_control_allow_uids, 2);
+        assert_int_equal(c->control_allow_uids[0], 65534);
+        assert_int_equal(c->control_allow_uids[1], 1234);
+        assert_int_equal(c->n_control_allow_gids, 1);
+        assert_int_equal(c->control_allow_gids[0], 0);
         assert_string_equal(c->state_dir, "/srv/nextup");
         assert_int_equal(c->log_level, LOG_DEBUG);
         assert_int_equal(c->max_chars, 32);
@@ -495,6 +511,7 @@ static void test_empty_lists(void **state) {
         assert_string_equal(errs, "");
         assert_int_equal(c->n_schedule, 0);
         assert_int_equal(c->n_dropboxes, 0);
+        assert_null(c->http_listen); /* no http group: no server */
         assert_null(c->filler_path);
         config_free(c);
         free(errs);
@@ -595,6 +612,7 @@ int main(void) {
                 BAD("bad-enum"),
                 BAD("bad-driver"),
                 BAD("bad-mode"),
+                BAD("bad-control"),
                 BAD("bad-output"),
                 BAD("bad-wav-file"),
                 BAD("bad-sink-path"),
@@ -605,6 +623,7 @@ int main(void) {
                 BAD("bad-schedule"),
                 BAD("bad-dropbox"),
                 BAD("bad-rds"),
+                BAD("bad-feeds"),
         };
 
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@ struct fixture {
         sd_event *e;
         struct control *c;
         int n_requests;
+        struct control_conn *held; /* a "later" request, referenced */
 };
 
 struct client {
@@ -54,8 +57,15 @@ static struct json_object *echo_handler(struct control_conn *conn, struct json_o
         f->n_requests++;
         if (strcmp(name, "fail") == 0)
                 return control_error("failed as asked (%d)", 42);
+        if (strcmp(name, "latin1") == 0) /* a file name as a Latin-1 system spells it */
+                return control_error("cannot open '/srv/caf\xe9.mp3'");
         if (strcmp(name, "subscribe") == 0)
                 control_conn_subscribe(conn);
+        if (strcmp(name, "later") == 0) { /* answered by the test, through f->held */
+                assert_null(f->held);
+                f->held = control_conn_ref(conn);
+                return CONTROL_REPLY_LATER;
+        }
         if (strcmp(name, "emit") == 0) { /* an event caused by a command */
                 struct json_object *ev = json_object_new_object();
 
@@ -77,6 +87,19 @@ static struct json_object *echo_handler(struct control_conn *conn, struct json_o
         return reply;
 }
 
+/* The daemon's defaults: 64 connections, 60 s idle timeout. */
+static const struct control_options *opts(const char *path, mode_t mode) {
+        static struct control_options o;
+
+        o = (struct control_options){
+                .path = path,
+                .mode = mode,
+                .idle_timeout_usec = 60000000u,
+                .max_connections = 64,
+        };
+        return &o;
+}
+
 static unsigned long long now_usec(void) {
         struct timespec ts;
 
@@ -92,7 +115,7 @@ static int setup(void **state) {
         snprintf(f->subdir, sizeof f->subdir, "%s/run", f->dir);
         snprintf(f->path, sizeof f->path, "%s/nextup/control.sock", f->subdir);
         assert_int_equal(sd_event_new(&f->e), 0);
-        assert_int_equal(control_new(f->e, f->path, 0640, echo_handler, f, &f->c), 0);
+        assert_int_equal(control_new(f->e, opts(f->path, 0640), echo_handler, f, &f->c), 0);
         *state = f;
         return 0;
 }
@@ -428,10 +451,12 @@ static void test_non_reader_disconnected(void **state) {
         client_free(other);
 }
 
+/* Over the limit, the least recently active clients are closed (and told
+ * why) to let new ones in: 70 clients, the first 6 go. */
 static void test_connection_limit(void **state) {
         struct fixture *f = *state;
         struct client *cl[70];
-        int served = 0, refused = 0;
+        int served = 0, evicted = 0;
 
         for (int i = 0; i < 70; i++)
                 cl[i] = client_new(f->path);
@@ -439,18 +464,22 @@ static void test_connection_limit(void **state) {
                 char *line;
 
                 if (client_send(f, cl[i], "{\"cmd\":\"hi\"}\n", 13) < 0) {
-                        refused++;
+                        evicted++;
+                        assert_true(i < 6);
                         continue;
                 }
                 line = client_read_line(f, cl[i]);
-                if (line)
+                assert_non_null(line);
+                if (strstr(line, "too many control connections")) {
+                        assert_true(i < 6);
+                        evicted++;
+                } else
                         served++;
-                else
-                        refused++;
                 free(line);
         }
         assert_int_equal(served, 64);
-        assert_int_equal(refused, 6);
+        assert_int_equal(evicted, 6);
+        assert_int_equal(control_connections(f->c), 64);
         for (int i = 0; i < 70; i++)
                 client_free(cl[i]);
 
@@ -458,6 +487,228 @@ static void test_connection_limit(void **state) {
         client_send_str(f, cl[0], "{\"cmd\":\"again\"}\n");
         expect_reply(f, cl[0], true, "again");
         client_free(cl[0]);
+}
+
+/* A thousand clients that connect and say nothing cannot lock out the
+ * next one (issue 8: 64 idle connections locked out every client). */
+static void test_idle_crowd_does_not_lock_out(void **state) {
+        struct fixture *f = *state;
+        enum { N = 1000 };
+        struct client **crowd = calloc(N, sizeof *crowd), *cl;
+
+        for (int i = 0; i < N; i++) {
+                crowd[i] = client_new(f->path);
+                if (i % 100 == 99) /* keep the listen backlog short */
+                        for (int k = 0; k < 5; k++)
+                                assert_true(sd_event_run(f->e, 1000) >= 0);
+        }
+        cl = client_new(f->path);
+        client_send_str(f, cl, "{\"cmd\":\"fresh\"}\n");
+        expect_reply(f, cl, true, "fresh");
+        assert_true(control_connections(f->c) <= 64);
+        client_free(cl);
+        for (int i = 0; i < N; i++)
+                client_free(crowd[i]);
+        free(crowd);
+}
+
+/* A client silent for the idle timeout is closed; a subscriber is not. */
+static void test_idle_timeout(void **state) {
+        struct fixture *f = *state;
+        struct control_options o = *opts(f->path, 0600);
+        struct client *cl, *sub;
+        unsigned long long start;
+        char *line;
+
+        o.idle_timeout_usec = 200000;
+        assert_int_equal(control_set_options(f->c, &o), 0);
+        cl = client_new(f->path);
+        sub = client_new(f->path);
+        client_send_str(f, sub, "{\"cmd\":\"subscribe\"}\n");
+        expect_reply(f, sub, true, "subscribe");
+        client_send_str(f, cl, "{\"cmd\":\"hi\"}\n");
+        expect_reply(f, cl, true, "hi");
+        start = now_usec();
+        line = client_read_line(f, cl); /* EOF once the timer fires (1 s accuracy) */
+        assert_null(line);
+        assert_true(now_usec() - start >= 150000);
+        assert_int_equal(control_subscribers(f->c), 1);
+        client_send_str(f, sub, "{\"cmd\":\"still\"}\n");
+        expect_reply(f, sub, true, "still");
+        client_free(sub);
+        client_free(cl);
+}
+
+/* Answers the held request with {"ok":true,"cmd":CMD} and drops the
+ * reference, as a handler that deferred its reply does. */
+static void reply_held(struct fixture *f, const char *cmd) {
+        struct json_object *reply = control_ok();
+
+        assert_non_null(f->held);
+        json_object_object_add(reply, "cmd", json_object_new_string(cmd));
+        control_conn_reply(f->held, reply);
+        control_conn_unref(f->held);
+        f->held = NULL;
+}
+
+/* A client waiting for a held reply is not idle: the daemon owes it an
+ * answer. Its idle time starts at the reply. */
+static void test_held_reply_not_idle(void **state) {
+        struct fixture *f = *state;
+        struct control_options o = *opts(f->path, 0600);
+        struct client *cl;
+        unsigned long long start;
+
+        o.idle_timeout_usec = 200000;
+        assert_int_equal(control_set_options(f->c, &o), 0);
+        cl = client_new(f->path);
+        client_send_str(f, cl, "{\"cmd\":\"later\"}\n{\"cmd\":\"after\"}\n");
+        start = now_usec();
+        while (now_usec() - start < 1500000) /* past the timeout and its 1 s accuracy */
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        assert_non_null(f->held);
+        assert_int_equal(control_connections(f->c), 1);
+        client_expect_silence(f, cl);
+        reply_held(f, "later");
+        expect_reply(f, cl, true, "later");
+        expect_reply(f, cl, true, "after"); /* read once the held one was answered */
+        start = now_usec();
+        expect_eof(f, cl); /* idle again now */
+        assert_true(now_usec() - start >= 150000);
+        client_free(cl);
+}
+
+/* Evicting a client whose reply is held closes it but leaves the holder's
+ * reference valid (ASan checks); the late reply is dropped. */
+static void test_held_reply_evicted(void **state) {
+        struct fixture *f = *state;
+        struct control_options o = *opts(f->path, 0600);
+        struct client *a, *b;
+        char *line;
+
+        o.max_connections = 1;
+        assert_int_equal(control_set_options(f->c, &o), 0);
+        a = client_new(f->path);
+        client_send_str(f, a, "{\"cmd\":\"later\"}\n");
+        while (!f->held)
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        b = client_new(f->path);
+        client_send_str(f, b, "{\"cmd\":\"hi\"}\n");
+        expect_reply(f, b, true, "hi");
+        assert_int_equal(control_connections(f->c), 1);
+        line = client_read_line(f, a);
+        assert_non_null(line);
+        assert_non_null(strstr(line, "too many control connections"));
+        free(line);
+        expect_eof(f, a);
+        reply_held(f, "later"); /* a no-op; the last unref frees it */
+        client_free(a);
+        client_free(b);
+}
+
+/* A client that hangs up while its reply is held. */
+static void test_held_reply_client_gone(void **state) {
+        struct fixture *f = *state;
+        struct client *a = client_new(f->path);
+
+        client_send_str(f, a, "{\"cmd\":\"later\"}\n");
+        while (!f->held)
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        client_free(a);
+        for (int i = 0; i < 50 && control_connections(f->c) > 0; i++)
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        assert_int_equal(control_connections(f->c), 0);
+        reply_held(f, "later");
+}
+
+/* Runs the loop until child PID exits; its exit status. */
+static int run_until_exit(struct fixture *f, pid_t pid) {
+        unsigned long long deadline = now_usec() + TIMEOUT_USEC;
+        int status;
+
+        for (;;) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+
+                assert_true(r >= 0);
+                if (r == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+                assert_true(now_usec() < deadline);
+                assert_true(sd_event_run(f->e, 10000) >= 0);
+        }
+}
+
+/* As uid/gid 65534, connects and sends "hi"; exits 0 when the reply
+ * contains WANT. */
+static pid_t fork_other_user(const char *path, const char *want) {
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                char buf[1024] = "";
+                ssize_t n;
+                int fd;
+
+                if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+                    setresuid(65534, 65534, 65534) < 0)
+                        _exit(3);
+                strcpy(sa.sun_path, path);
+                fd = socket(AF_UNIX, SOCK_STREAM, 0);
+                if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+                        _exit(4);
+                (void)!write(fd, "{\"cmd\":\"hi\"}\n", 13);
+                n = read(fd, buf, sizeof buf - 1);
+                if (n <= 0)
+                        _exit(5);
+                buf[n] = '\0';
+                _exit(strstr(buf, want) ? 0 : 6);
+        }
+        return pid;
+}
+
+/* SO_PEERCRED: a user not on the allow-list is told so and served
+ * nothing; once allowed (by uid or by group) it is served. */
+static void test_peer_allow_list(void **state) {
+        struct fixture *f = *state;
+        struct control_options o = *opts(f->path, 0600);
+        uid_t uid = 65534;
+        gid_t gid = 65534;
+
+        if (geteuid() != 0)
+                skip(); /* needs root to be another user */
+        assert_int_equal(chmod(f->path, 0666), 0);
+        assert_int_equal(chmod(f->dir, 0755), 0);
+        assert_int_equal(chmod(f->subdir, 0755), 0);
+        assert_int_equal(
+                run_until_exit(
+                        f, fork_other_user(f->path, "permission denied: user nobody (uid 65534) is not in")),
+                0);
+        assert_int_equal(f->n_requests, 0);
+        o.allow_uids = &uid;
+        o.n_allow_uids = 1;
+        assert_int_equal(control_set_options(f->c, &o), 0);
+        assert_int_equal(run_until_exit(f, fork_other_user(f->path, "\"cmd\":\"hi\"")), 0);
+        o.n_allow_uids = 0;
+        o.allow_gids = &gid;
+        o.n_allow_gids = 1;
+        assert_int_equal(control_set_options(f->c, &o), 0);
+        assert_int_equal(run_until_exit(f, fork_other_user(f->path, "\"cmd\":\"hi\"")), 0);
+        assert_int_equal(f->n_requests, 2);
+}
+
+/* Issue 8: a Latin-1 file name went out as a raw 0xE9 byte, a reply that
+ * is not JSON text. Every line leaving the socket is valid UTF-8. */
+static void test_replies_are_utf8(void **state) {
+        struct fixture *f = *state;
+        struct client *cl = client_new(f->path);
+        char *line;
+
+        client_send_str(f, cl, "{\"cmd\":\"latin1\"}\n");
+        line = client_read_line(f, cl);
+        assert_non_null(line);
+        assert_string_equal(line, "{\"ok\":false,\"error\":\"cannot open '/srv/caf\xef\xbf\xbd.mp3'\"}");
+        free(line);
+        client_free(cl);
 }
 
 static struct json_object *event(const char *name, size_t pad) {
@@ -581,7 +832,7 @@ static void test_live_socket_not_taken(void **state) {
         struct control *second = NULL;
         struct client *cl;
 
-        assert_int_equal(control_new(f->e, f->path, 0600, echo_handler, f, &second), -EADDRINUSE);
+        assert_int_equal(control_new(f->e, opts(f->path, 0600), echo_handler, f, &second), -EADDRINUSE);
         assert_null(second);
         cl = client_new(f->path);
         client_send_str(f, cl, "{\"cmd\":\"first\"}\n");
@@ -604,7 +855,7 @@ static void test_stale_socket_replaced(void **state) {
         close(fd);
         assert_int_equal(stat(f->path, &st), 0);
 
-        assert_int_equal(control_new(f->e, f->path, 0600, echo_handler, f, &f->c), 0);
+        assert_int_equal(control_new(f->e, opts(f->path, 0600), echo_handler, f, &f->c), 0);
         assert_int_equal(stat(f->path, &st), 0);
         assert_true(S_ISSOCK(st.st_mode));
         assert_int_equal(st.st_mode & 07777, 0600);
@@ -623,7 +874,7 @@ static void test_regular_file_not_replaced(void **state) {
         file = fopen(f->path, "w");
         assert_non_null(file);
         fclose(file);
-        assert_int_equal(control_new(f->e, f->path, 0600, echo_handler, f, &c), -EEXIST);
+        assert_int_equal(control_new(f->e, opts(f->path, 0600), echo_handler, f, &c), -EEXIST);
         assert_null(c);
         assert_int_equal(unlink(f->path), 0);
 }
@@ -642,6 +893,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_non_reader_disconnected, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_idle_crowd_does_not_lock_out, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_reply_not_idle, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_reply_evicted, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_reply_client_gone, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_replies_are_utf8, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_peer_allow_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_subscribe_broadcast, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_slow_subscriber_dropped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_free_with_clients, setup, teardown),

@@ -170,6 +170,31 @@ static void test_parse_at(void **state) {
         assert_int_equal(t, 42);
 }
 
+/* Issue 8: "9999-12-31T23:59:59" overflowed the nanosecond deadline
+ * (UBSan abort; release builds said ok and then dropped the event as
+ * missed). Years outside 1970..2099 are refused at once, with the reason. */
+static void test_parse_at_range(void **state) {
+        static const char *const far[] = {"9999-12-31T23:59:59", "2100-01-01T00:00", "1969-12-31T23:59",
+                                          "0000-01-01T00:00"};
+        time_t now, t = 42;
+        char *err = NULL;
+
+        zone("Pacific/Kiritimati"); /* UTC+14: 2099-12-31T23:59 local is still 2099 in UTC */
+        now = utc("2026-11-27T09:30:00");
+        for (size_t i = 0; i < sizeof far / sizeof *far; i++) {
+                assert_int_equal(schedule_parse_at(far[i], now, &t, &err), -ERANGE);
+                assert_non_null(strstr(err, "1970..2099"));
+                free(err);
+        }
+        assert_int_equal(t, 42);
+        assert_int_equal(schedule_parse_at("2099-12-31T23:59:59", now, &t, &err), 0);
+        assert_true(t < SCHEDULE_AT_MAX);
+        zone("America/Los_Angeles"); /* UTC-8: the last minute of 2099 is 2100 in UTC */
+        assert_int_equal(schedule_parse_at("2099-12-31T23:59:59", now, &t, &err), -ERANGE);
+        assert_non_null(strstr(err, "out of range"));
+        free(err);
+}
+
 /* ---- the event list -------------------------------------------------- */
 
 struct log {
@@ -216,6 +241,31 @@ static struct schedule_event *add_once(struct schedule *s, const char *name, tim
 
         assert_int_equal(schedule_add(s, &t, 0, &ev), 0);
         return ev;
+}
+
+/* A one-off time that could never be armed (from a state file, say) is
+ * refused by schedule_add, not kept to be dropped as missed. */
+static void test_add_out_of_range(void **state) {
+        struct log l = {""};
+        struct schedule *s = NULL;
+        struct schedule_event t = {.name = (char *)"far", .audio = (char *)"/a.mp3"}, *ev = NULL;
+
+        zone("UTC");
+        assert_int_equal(schedule_new(&ops, &l, &s), 0);
+        t.at = utc("2100-01-01T00:00:00");
+        assert_int_equal(schedule_add(s, &t, 0, &ev), -ERANGE);
+        t.at = (time_t)253402300799; /* 9999-12-31T23:59:59Z */
+        assert_int_equal(schedule_add(s, &t, 0, &ev), -ERANGE);
+        t.at = -1;
+        assert_int_equal(schedule_add(s, &t, 0, &ev), -ERANGE);
+        assert_null(ev);
+        assert_int_equal(schedule_size(s), 0);
+        t.at = utc("2099-12-31T23:59:59");
+        assert_int_equal(schedule_add(s, &t, 0, &ev), 0);
+        /* its deadline is representable: armed, not missed */
+        assert_int_equal(schedule_run(s, utc("2026-11-27T09:00:00") * NS), (t.at - SCHEDULE_LEAD_S) * NS);
+        assert_string_equal(l.text, "");
+        schedule_free(s);
 }
 
 static void test_event_life(void **state) {
@@ -389,6 +439,8 @@ int main(void) {
                 cmocka_unit_test(test_dst_new_york),
                 cmocka_unit_test(test_dst_half_hour),
                 cmocka_unit_test(test_parse_at),
+                cmocka_unit_test(test_parse_at_range),
+                cmocka_unit_test(test_add_out_of_range),
                 cmocka_unit_test(test_event_life),
                 cmocka_unit_test(test_one_off_and_order),
                 cmocka_unit_test(test_missed_and_grace),

@@ -459,13 +459,61 @@ static void test_bad_options(void **state) {
         transcript_free(t);
 }
 
+/* Issue 8: cue cutting was quadratic in the sentence (a 150 KB line took
+ * 9.2 s). The same input now cuts into full cues, each within the limits;
+ * runs of stops and unclosed quotes, also once quadratic, still give one
+ * sentence; and past SEGMENT_CUES_MAX cues a story is refused. (Times are
+ * printed by bench/segment-abuse, not asserted here.) */
+static void test_hostile_sentences(void **state) {
+        size_t size = 150 * 1024, n = 0;
+        char *text = malloc(size + 16);
+        struct transcript_turn turn = {.text = text, .start_ms = -1, .end_ms = -1};
+        struct transcript t = {.turns = &turn, .n_turns = 1};
+        struct cue_list *cues = NULL;
+        char **sentences = NULL;
+
+        while (n < size)
+                n += (size_t)sprintf(text + n, "word ");
+        assert_int_equal(segment_transcript(&t, NULL, &cues), 0);
+        assert_true(cues->n_cues > 2000);
+        for (size_t i = 0; i < cues->n_cues; i++)
+                assert_true(strlen(cues->cues[i].text) <= 2 * 37 + 1);
+        cue_list_free(cues);
+
+        memset(text, '.', size);
+        text[size] = '\0';
+        assert_int_equal(segment_sentences(text, &sentences), 1);
+        free(sentences[0]);
+        free(sentences);
+        for (n = 0; n < size; n += 7)
+                memcpy(text + n,
+                       "\xe2\x80\x9c"
+                       "Go. ",
+                       7);
+        text[n] = '\0';
+        assert_true(segment_sentences(text, &sentences) > 1000);
+        for (size_t i = 0; sentences[i]; i++)
+                free(sentences[i]);
+        free(sentences);
+
+        text = realloc(text, 1024 * 1024 + 16);
+        turn.text = text;
+        for (n = 0; n < 1024 * 1024; n += 5)
+                memcpy(text + n, "word ", 5);
+        text[n] = '\0';
+        assert_int_equal(segment_transcript(&t, NULL, &cues), -E2BIG);
+        assert_non_null(strstr(segment_strerror(-E2BIG), "10000"));
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_sentence_rules),  cmocka_unit_test(test_seed_sentences),
-                cmocka_unit_test(test_truth_sentences), cmocka_unit_test(test_limits),
-                cmocka_unit_test(test_speaker_marks),   cmocka_unit_test(test_layout),
-                cmocka_unit_test(test_readable_breaks), cmocka_unit_test(test_no_orphans),
-                cmocka_unit_test(test_timed_turns),     cmocka_unit_test(test_bad_options),
+                cmocka_unit_test(test_sentence_rules),    cmocka_unit_test(test_seed_sentences),
+                cmocka_unit_test(test_truth_sentences),   cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_speaker_marks),     cmocka_unit_test(test_layout),
+                cmocka_unit_test(test_readable_breaks),   cmocka_unit_test(test_no_orphans),
+                cmocka_unit_test(test_timed_turns),       cmocka_unit_test(test_bad_options),
+                cmocka_unit_test(test_hostile_sentences),
         };
 
         return cmocka_run_group_tests_name("segment", tests, NULL, NULL);

@@ -291,9 +291,49 @@ static void test_load_missing(void **state) {
         assert_null(transcript_free(NULL));
 }
 
+/* Issue 8: a Latin-1 transcript put raw 0xE9 bytes into replies and
+ * events; it is refused, naming the file, line and column. */
+static void test_not_utf8(void **state) {
+        parse_fails("Caf\xc3\xa9 Title\n\nThe caf\xe9 opened on Saturday.\n", "latin1.txt",
+                    "latin1.txt:3: not UTF-8 text (byte 0xE9 at column 8); save the transcript as UTF-8");
+        parse_fails("T\n\nAn overlong \xc0\xaf slash.\n", "o.txt",
+                    "o.txt:3: not UTF-8 text (byte 0xC0 at column 13); save the transcript as UTF-8");
+        parse_fails("T\r\n\r\nA surrogate \xed\xa0\x80 here.\r\n", "s.txt",
+                    "s.txt:3: not UTF-8 text (byte 0xED at column 13); save the transcript as UTF-8");
+        parse_fails("T\n\nCut short \xe2\x80", "c.txt",
+                    "c.txt:3: not UTF-8 text (byte 0xE2 at column 11); save the transcript as UTF-8");
+        transcript_free(parse_ok("Title\n\nThe caf\xc3\xa9 opened, \xe1\x86\x99 too.\n"));
+}
+
+/* The caps that keep parsing bounded, each naming file and line. */
+static void test_caps(void **state) {
+        size_t big = TRANSCRIPT_MAX_BYTES + 1;
+        char *text = malloc(big + 1);
+        char *error = NULL;
+        struct transcript *t = NULL;
+
+        /* a 150 KB line without punctuation took 9.2 s on the loop thread */
+        memset(text, 0, big + 1);
+        strcpy(text, "Title\n\n");
+        for (size_t n = strlen(text); n < 150 * 1024; n += 5)
+                memcpy(text + n, "word ", 5);
+        parse_fails(text, "long-line.txt", "long-line.txt:3: line longer than 65536 bytes");
+        memset(text, 'a', 300);
+        text[300] = '\0';
+        parse_fails(text, "word.txt", "word.txt:1: a word longer than 256 bytes at column 257");
+        memset(text, '\n', big);
+        text[big] = '\0';
+        assert_int_equal(transcript_parse(text, big, "big.txt", &t, &error), -EINVAL);
+        assert_string_equal(error, "big.txt: 2097153 bytes, more than a transcript may have (2097152)");
+        free(error);
+        free(text);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed_page),
+                cmocka_unit_test(test_not_utf8),
+                cmocka_unit_test(test_caps),
                 cmocka_unit_test(test_tricky_page),
                 cmocka_unit_test(test_crlf_no_trailer),
                 cmocka_unit_test(test_trailer_same_line_and_bio),
