@@ -221,3 +221,38 @@ int tts_synth(const char *text, const struct tts_opts *o, tts_audio_fn audio, vo
         free(c.ev);
         return r;
 }
+
+int tts_phonemes(const char *text, const char *voice, char **ret) {
+        const void *p = text;
+        char *out = NULL;
+        size_t len = 0;
+        int r;
+
+        pthread_mutex_lock(&tts_lock);
+        r = engine_init();
+        if (r >= 0 && espeak_SetVoiceByName(voice) != EE_OK)
+                r = -ENOENT;
+        /* Clause by clause: the engine moves p on, to NULL at the end. */
+        while (r >= 0 && p) {
+                const char *ph = espeak_TextToPhonemes(&p, espeakCHARS_UTF8, 0);
+                size_t l = ph ? strlen(ph) : 0;
+                char *n = realloc(out, len + l + 2);
+
+                if (!n) {
+                        r = -ENOMEM;
+                        break;
+                }
+                out = n;
+                if (len && l)
+                        out[len++] = ' ';
+                memcpy(out + len, ph ? ph : "", l + 1);
+                len += l;
+        }
+        pthread_mutex_unlock(&tts_lock);
+        if (r < 0) {
+                free(out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}

@@ -54,3 +54,8 @@ int tts_rate(void);
  * (AUDIO asked to stop), -ENOMEM. */
 int tts_synth(const char *text, const struct tts_opts *o, tts_audio_fn audio, void *userdata,
               const struct tts_token *tok, size_t n_tok, int64_t *ret_starts, int64_t *ret_samples);
+
+/* espeak-ng's phoneme mnemonics for TEXT read by VOICE (what `espeak-ng
+ * -x` prints; words separated by spaces) as a malloc'd string in *ret.
+ * 0, -ENOENT (no engine or voice), -ENOMEM. */
+int tts_phonemes(const char *text, const char *voice, char **ret);

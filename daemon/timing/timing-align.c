@@ -21,19 +21,29 @@ static bool all_timed(const struct cue_list *l) {
 
 int timing_align(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan) {
         struct align_opts o = ALIGN_OPTS_DEFAULT;
+
+        return timing_align_report(cues, audio_path, scan, &o, NULL);
+}
+
+int timing_align_report(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan,
+                        const struct align_opts *o, struct align_report *ret) {
         struct align_report rep = {};
         int r;
 
         if (all_timed(cues) || cues->n_cues == 0)
                 return timing_assign(cues, scan);
-        r = align_cues(cues, audio_path, &o, &rep);
+        r = align_cues(cues, audio_path, o, &rep);
         if (r < 0) {
                 log_warning_errno(r, "Forced alignment of '%s' failed (%m), using the proportional estimate",
                                   audio_path);
                 return timing_assign(cues, scan);
         }
-        log_debug("Aligned '%s': %zu cues, %zu interpolated, %zu snapped to onsets", audio_path, rep.n_cues,
-                  rep.n_interpolated, rep.n_snapped);
-        free(rep.confidence);
+        log_debug(
+                "Aligned '%s' (%s): %zu cues, %zu interpolated, %zu snapped to onsets, mean confidence %.2f",
+                audio_path, rep.engine, rep.n_cues, rep.n_interpolated, rep.n_snapped, rep.mean_confidence);
+        if (ret)
+                *ret = rep;
+        else
+                align_report_done(&rep);
         return TIMING_ALIGNED;
 }

@@ -30,3 +30,11 @@ int timing_assign(struct cue_list *cues, const struct audio_scan *scan);
  * Returns TIMING_ALIGNED, TIMING_ESTIMATE or TIMING_GIVEN, or timing_assign's
  * errors. Slow (about 1 s per 3 min of audio): call it off the event loop. */
 int timing_align(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan);
+
+struct align_opts;
+struct align_report;
+
+/* timing_align with the aligner's options O, and its report in *ret when
+ * it aligned (ret may be NULL; free with align_report_done). */
+int timing_align_report(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan,
+                        const struct align_opts *o, struct align_report *ret);

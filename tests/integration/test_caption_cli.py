@@ -31,7 +31,8 @@ class CaptionCli(nt.NextupTestCase):
         r = caption(fx, "json")
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
-        self.assertEqual(set(doc), {"title", "duration_ms", "cues"})
+        self.assertEqual(set(doc), {"title", "duration_ms", "timing", "cues"})
+        self.assertIn(doc["timing"]["source"], ("aligned", "estimate"))
         self.assertIsInstance(doc["title"], str)
         self.assertEqual(doc["title"], fx["title"])
         self.assertIsInstance(doc["duration_ms"], int)
@@ -39,7 +40,15 @@ class CaptionCli(nt.NextupTestCase):
         self.assertTrue(doc["cues"])
         prev = 0
         for c in doc["cues"]:
-            self.assertEqual(set(c), {"start_ms", "end_ms", "speaker", "text"}, c)
+            self.assertLessEqual({"start_ms", "end_ms", "speaker", "text"}, set(c), c)
+            wprev = c["start_ms"]
+            for w in c.get("words", []):
+                # Word times: inside the cue, in order, each a word of its text.
+                self.assertLessEqual(wprev, w["start_ms"], (c, w))
+                self.assertLess(w["start_ms"], w["end_ms"], w)
+                self.assertLessEqual(w["end_ms"], max(c["end_ms"], w["start_ms"] + 1), (c, w))
+                self.assertIn(w["text"], c["text"].replace("\n", " "))
+                wprev = w["start_ms"]
             self.assertIsInstance(c["start_ms"], int)
             self.assertIsInstance(c["end_ms"], int)
             self.assertIsInstance(c["text"], str)
