@@ -75,12 +75,19 @@ class OnAir(nt.NextupTestCase):
         self.assertEqual(starts, sorted(starts), "cue start times not ordered")
         # Aligned cues that open a sentence start when it is heard (the
         # fixture's exact times); the benchmark measures the fine figure.
-        for c in cues:
+        # The first aligned cue after cues aired on the estimate (alignment
+        # landed mid-story, as in a slow sanitizer build) is shown from the
+        # estimate's end when that is later: cues never overlap.
+        for i, c in enumerate(cues):
             if c["timing"] != "aligned":
                 continue
+            clamped = i > 0 and cues[i - 1]["timing"] == "estimate" and c["start_ms"] == cues[i - 1]["end_ms"]
             t = nt.normalise(c["text"])
             for sent in fx["truth"]["sentences"]:
                 if nt.normalise(sent["text"]).startswith(t):
+                    if clamped:
+                        self.assertGreaterEqual(c["start_ms"], sent["start_ms"] - 100)
+                        continue
                     self.assertLessEqual(abs(c["start_ms"] - sent["start_ms"]), 100,
                                          "aligned cue off its sentence: %r vs %r" % (c, sent["start_ms"]))
         # The speakers of the turns, as labelled in the transcript.
