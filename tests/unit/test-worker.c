@@ -218,8 +218,10 @@ static void test_pool_stuck_job(void **state) {
         assert_int_equal(worker_submit(pool, job_work, &jobs[2]), 0);
         for (int spins = 0; rec.n_done < 2 && spins < 500; spins++)
                 assert_true(sd_event_run(e, 10000) >= 0);
-        assert_int_equal(rec.n_done, 2); /* 1 and 2, while 0 is stuck */
-        assert_int_equal(jobs[0].result, -ECANCELED);
+        /* 1 and 2, while 0 is stuck (its result is not read here: the worker
+         * still owns job 0 and writes it once cancelled) */
+        assert_int_equal(rec.n_done, 2);
+        assert_true(rec.order[0] != 0 && rec.order[1] != 0);
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
         pool = worker_free(pool);
