@@ -39,20 +39,22 @@ static void delay(int fd) {
                 ;
 }
 
-int fsync(int fd) {
-        static int (*real)(int);
+/* Resolved once, before any thread starts: a lazy first-call lookup from
+ * two threads is a data race (TSan build). */
+static int (*real_fsync)(int);
+static int (*real_fdatasync)(int);
 
-        if (!real)
-                real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+__attribute__((constructor)) static void resolve(void) {
+        real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+        real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+}
+
+int fsync(int fd) {
         delay(fd);
-        return real(fd);
+        return real_fsync(fd);
 }
 
 int fdatasync(int fd) {
-        static int (*real)(int);
-
-        if (!real)
-                real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
         delay(fd);
-        return real(fd);
+        return real_fdatasync(fd);
 }
