@@ -125,7 +125,8 @@ static int device_open(const struct output_spec *spec, int id, ao_option *opts, 
         return 0;
 }
 
-static void alsa_error(const char *file, int line, const char *function, int err, const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static void
+alsa_error(const char *file, int line, const char *function, int err, const char *fmt, ...) {
         char msg[512];
         va_list ap;
 

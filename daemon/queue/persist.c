@@ -164,7 +164,8 @@ struct reader {
         char *error;
 };
 
-static int reader_fail(struct reader *rd, const char *field, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int reader_fail(struct reader *rd, const char *field,
+                                                             const char *fmt, ...) {
         _cleanup_free_ char *msg = NULL;
         va_list ap;
 
