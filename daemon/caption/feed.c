@@ -62,6 +62,34 @@ static void add_story(json_object *o, const struct story *st) {
         json_object_object_add(o, "title", st ? str_or_null(st->title) : NULL);
 }
 
+struct json_object *feed_words(const struct story *st, const struct cue *c) {
+        json_object *arr;
+
+        if (!st || st->timing != TIMING_ALIGNED || c->n_words == 0)
+                return NULL;
+        arr = json_object_new_array_ext((int)c->n_words);
+        for (size_t i = 0; arr && i < c->n_words; i++) {
+                json_object *w = json_object_new_object();
+
+                if (!w || json_object_array_add(arr, w) < 0) {
+                        json_object_put(w);
+                        json_object_put(arr);
+                        return NULL;
+                }
+                json_object_object_add(w, "text", json_object_new_string(c->words[i].text));
+                json_object_object_add(w, "start_ms", json_object_new_int64(c->words[i].start_ms));
+                json_object_object_add(w, "end_ms", json_object_new_int64(c->words[i].end_ms));
+        }
+        return arr;
+}
+
+static void add_words(json_object *o, const struct story *st, const struct cue *c) {
+        json_object *w = feed_words(st, c);
+
+        if (w)
+                json_object_object_add(o, "words", w);
+}
+
 char *feed_cue(const struct story *st, const struct cue *c, const struct cue_emit *e) {
         json_object *o = event_new("cue", feed_mono_to_wall_ms(e->due_ns));
 
@@ -74,6 +102,7 @@ char *feed_cue(const struct story *st, const struct cue *c, const struct cue_emi
         json_object_object_add(o, "speaker", str_or_null(c->speaker));
         json_object_object_add(o, "speaker_change", json_object_new_boolean(c->speaker_change));
         json_object_object_add(o, "text", json_object_new_string(c->text));
+        add_words(o, st, c);
         json_object_object_add(o, "emitted_mono_us", json_object_new_int64((int64_t)(e->emitted_ns / 1000)));
         json_object_object_add(o, "lateness_us", json_object_new_int64(e->lateness_us));
         return finish(o);

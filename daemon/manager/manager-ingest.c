@@ -132,14 +132,59 @@ static int helper_path(char *buf, size_t n) {
                        : -ENAMETOOLONG;
 }
 
-/* Copies the times of the helper's JSON onto the job's cues, all or none. */
+/* The "words" of one cue of the helper's JSON (text, start_ms, end_ms
+ * each) into *RET (n in *RET_N): 0, -EBADMSG when malformed, -ENOMEM. A
+ * cue without words gets none. */
+static int parse_helper_words(struct json_object *c, struct cue_word **ret, size_t *ret_n) {
+        struct json_object *arr;
+        struct cue word_owner = {};
+        size_t n;
+
+        if (!json_object_object_get_ex(c, "words", &arr) || !arr) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (!json_object_is_type(arr, json_type_array))
+                return -EBADMSG;
+        n = json_object_array_length(arr);
+        word_owner.words = n ? calloc(n, sizeof *word_owner.words) : NULL;
+        if (n && !word_owner.words)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *w = json_object_array_get_idx(arr, i), *t, *a, *b;
+
+                if (!json_object_object_get_ex(w, "text", &t) || !json_object_is_type(t, json_type_string) ||
+                    !json_object_object_get_ex(w, "start_ms", &a) ||
+                    !json_object_is_type(a, json_type_int) || !json_object_object_get_ex(w, "end_ms", &b) ||
+                    !json_object_is_type(b, json_type_int)) {
+                        cue_words_clear(&word_owner);
+                        return -EBADMSG;
+                }
+                word_owner.words[i].text = strdup(json_object_get_string(t));
+                word_owner.words[i].start_ms = json_object_get_int64(a);
+                word_owner.words[i].end_ms = json_object_get_int64(b);
+                word_owner.n_words = i + 1;
+                if (!word_owner.words[i].text) {
+                        cue_words_clear(&word_owner);
+                        return -ENOMEM;
+                }
+        }
+        *ret = word_owner.words;
+        *ret_n = word_owner.n_words;
+        return 0;
+}
+
+/* Copies the times (and word times) of the helper's JSON onto the job's
+ * cues, all or none. */
 static int take_helper_times(struct ingest_job *j, const char *out) {
         struct json_object *root = json_tokener_parse(out), *arr;
         size_t n = j->cues->n_cues;
         _cleanup_free_ int64_t *t = calloc(2 * (n ? n : 1), sizeof *t);
+        _cleanup_free_ struct cue *words = calloc(n ? n : 1, sizeof *words); /* words, n_words only */
         int r = 0;
 
-        if (!t)
+        if (!t || !words)
                 r = -ENOMEM;
         else if (!root || !json_object_object_get_ex(root, "cues", &arr) ||
                  !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) != n)
@@ -153,12 +198,23 @@ static int take_helper_times(struct ingest_job *j, const char *out) {
                 else {
                         t[2 * i] = json_object_get_int64(a);
                         t[2 * i + 1] = json_object_get_int64(b);
+                        r = parse_helper_words(c, &words[i].words, &words[i].n_words);
                 }
         }
         json_object_put(root);
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                j->cues->cues[i].start_ms = t[2 * i];
-                j->cues->cues[i].end_ms = t[2 * i + 1];
+        for (size_t i = 0; i < n; i++) {
+                struct cue *c = &j->cues->cues[i];
+
+                if (r < 0) {
+                        if (words)
+                                cue_words_clear(&words[i]);
+                        continue;
+                }
+                c->start_ms = t[2 * i];
+                c->end_ms = t[2 * i + 1];
+                cue_words_clear(c);
+                c->words = words[i].words;
+                c->n_words = words[i].n_words;
         }
         return r;
 }
@@ -294,6 +350,14 @@ static void story_take_times(struct manager *m, struct story *s, struct ingest_j
         for (size_t i = 0; i < s->cues->n_cues && i < j->cues->n_cues; i++) {
                 s->cues->cues[i].start_ms = j->cues->cues[i].start_ms;
                 s->cues->cues[i].end_ms = j->cues->cues[i].end_ms;
+                /* Word times only come with alignment; an estimate drops them. */
+                cue_words_clear(&s->cues->cues[i]);
+                if (j->r == TIMING_ALIGNED) {
+                        s->cues->cues[i].words = j->cues->cues[i].words;
+                        s->cues->cues[i].n_words = j->cues->cues[i].n_words;
+                        j->cues->cues[i].words = NULL;
+                        j->cues->cues[i].n_words = 0;
+                }
         }
         s->timing = j->r;
         s->duration_ms = j->scan.frames * 1000 / j->scan.rate;

@@ -509,7 +509,16 @@ static int split_words(const char *sentence, const char *mark, int max_chars, st
         return 0;
 }
 
+void cue_words_clear(struct cue *c) {
+        for (size_t i = 0; i < c->n_words; i++)
+                free(c->words[i].text);
+        free(c->words);
+        c->words = NULL;
+        c->n_words = 0;
+}
+
 static void cue_done(struct cue *c) {
+        cue_words_clear(c);
         free(c->text);
         free(c->spoken);
         free(c->speaker);
@@ -656,6 +665,20 @@ struct cue_list *cue_list_free(struct cue_list *l) {
         return NULL;
 }
 
+static int dup_words(const struct cue *c, struct cue *n) {
+        n->words = calloc(c->n_words, sizeof *n->words);
+        if (!n->words)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_words; i++) {
+                n->words[i] = c->words[i];
+                n->words[i].text = strdup(c->words[i].text);
+                n->n_words = i + 1;
+                if (!n->words[i].text)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 int cue_list_dup(const struct cue_list *l, struct cue_list **ret) {
         struct cue_list *d = calloc(1, sizeof *d);
 
@@ -675,7 +698,13 @@ int cue_list_dup(const struct cue_list *l, struct cue_list **ret) {
                 n->text = strdup(c->text);
                 n->spoken = strdup(c->spoken);
                 n->speaker = c->speaker ? strdup(c->speaker) : NULL;
+                n->words = NULL;
+                n->n_words = 0;
                 d->n_cues = i + 1;
+                if (c->n_words && dup_words(c, n) < 0) {
+                        cue_list_free(d);
+                        return -ENOMEM;
+                }
                 if (!n->text || !n->spoken || (c->speaker && !n->speaker)) {
                         cue_list_free(d);
                         return -ENOMEM;

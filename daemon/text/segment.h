@@ -16,6 +16,14 @@ struct segment_opts {
 };
 #define SEGMENT_OPTS_DEFAULT ((struct segment_opts){37, 2, ">>"})
 
+/* One word of a cue's spoken text and when it is heard (story time), as
+ * the forced aligner placed it. */
+struct cue_word {
+        char *text;
+        int64_t start_ms;
+        int64_t end_ms;
+};
+
 struct cue {
         char *text;    /* display text, lines joined by '\n', with the speaker mark when speaker_change */
         char *spoken;  /* the same words without mark or line breaks (for timing/alignment) */
@@ -24,6 +32,8 @@ struct cue {
         size_t sentence;     /* index of the sentence this cue belongs to (0..) */
         int64_t start_ms;    /* story time; -1 until timed */
         int64_t end_ms;
+        struct cue_word *words; /* n_words, owned; only when aligned (NULL otherwise) */
+        size_t n_words;
 };
 
 struct cue_list {
@@ -52,5 +62,8 @@ const char *segment_strerror(int r);
 
 struct cue_list *cue_list_free(struct cue_list *l);
 
-/* Deep copy (for work on another thread): 0 or -ENOMEM. */
+/* Frees C's words (C->words NULL, n_words 0 after). */
+void cue_words_clear(struct cue *c);
+
+/* Deep copy (for work on another thread), words included: 0 or -ENOMEM. */
 int cue_list_dup(const struct cue_list *l, struct cue_list **ret);

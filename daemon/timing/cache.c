@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* cache.c: see cache.h. One small JSON file per story:
- * {"version":1,"timing":"aligned","rate":44100,"frames":N,"first_voiced":N,
- *  "last_voiced":N,"cues":[[start_ms,end_ms],...]}. A file that fails to
- * parse or does not match the cue count is treated as absent. */
+ * {"version":2,"timing":"aligned","rate":44100,"frames":N,"first_voiced":N,
+ *  "last_voiced":N,"cues":[[start_ms,end_ms],...]}; an aligned cue with
+ * word times has them as a third element, [[text,start_ms,end_ms],...].
+ * A file that fails to parse, is of another version (version 1 had no
+ * word times, so its aligned stories are aligned again) or does not match
+ * the cue count is treated as absent. */
 #include "cache.h"
 
 #include <errno.h>
@@ -21,7 +24,7 @@
 #include "json-util.h"
 #include "segment.h"
 
-#define CACHE_FORMAT 1
+#define CACHE_FORMAT 2
 
 static void xxh_statep(XXH3_state_t **s) {
         XXH3_freeState(*s);
@@ -104,6 +107,48 @@ static int64_t get_i64(struct json_object *o, const char *key, bool *ok) {
         return v;
 }
 
+/* A cue's words entry: an array of [text, start_ms, end_ms]. */
+static bool words_valid(struct json_object *w) {
+        if (!json_object_is_type(w, json_type_array))
+                return false;
+        for (size_t i = 0; i < json_object_array_length(w); i++) {
+                struct json_object *e = json_object_array_get_idx(w, i);
+
+                if (!json_object_is_type(e, json_type_array) || json_object_array_length(e) != 3 ||
+                    !json_object_is_type(json_object_array_get_idx(e, 0), json_type_string) ||
+                    !json_object_is_type(json_object_array_get_idx(e, 1), json_type_int) ||
+                    !json_object_is_type(json_object_array_get_idx(e, 2), json_type_int))
+                        return false;
+        }
+        return true;
+}
+
+/* Replaces C's words with W's (checked by words_valid; NULL: none). */
+static int load_words(struct json_object *w, struct cue *c) {
+        size_t n = w ? json_object_array_length(w) : 0;
+        struct cue tmp = {};
+
+        tmp.words = n ? calloc(n, sizeof *tmp.words) : NULL;
+        if (n && !tmp.words)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *e = json_object_array_get_idx(w, i);
+
+                tmp.words[i].text = strdup(json_object_get_string(json_object_array_get_idx(e, 0)));
+                tmp.words[i].start_ms = json_object_get_int64(json_object_array_get_idx(e, 1));
+                tmp.words[i].end_ms = json_object_get_int64(json_object_array_get_idx(e, 2));
+                tmp.n_words = i + 1;
+                if (!tmp.words[i].text) {
+                        cue_words_clear(&tmp);
+                        return -ENOMEM;
+                }
+        }
+        cue_words_clear(c);
+        c->words = tmp.words;
+        c->n_words = tmp.n_words;
+        return 0;
+}
+
 int cache_load(const char *dir, const char *key, struct cue_list *cues, struct audio_scan *ret_scan) {
         char path[PATH_MAX];
         struct json_object *root, *arr, *tv;
@@ -136,13 +181,21 @@ int cache_load(const char *dir, const char *key, struct cue_list *cues, struct a
         }
         for (size_t i = 0; i < cues->n_cues; i++) {
                 struct json_object *p = json_object_array_get_idx(arr, i);
-                if (!json_object_is_type(p, json_type_array) || json_object_array_length(p) != 2) {
+                size_t len = json_object_is_type(p, json_type_array) ? json_object_array_length(p) : 0;
+
+                if ((len != 2 && len != 3) || (len == 3 && !words_valid(json_object_array_get_idx(p, 2)))) {
                         json_object_put(root);
                         return -EBADMSG;
                 }
         }
         for (size_t i = 0; i < cues->n_cues; i++) {
                 struct json_object *p = json_object_array_get_idx(arr, i);
+
+                r = load_words(json_object_array_get_idx(p, 2), &cues->cues[i]);
+                if (r < 0) {
+                        json_object_put(root);
+                        return r;
+                }
                 cues->cues[i].start_ms = json_object_get_int64(json_object_array_get_idx(p, 0));
                 cues->cues[i].end_ms = json_object_get_int64(json_object_array_get_idx(p, 1));
         }
@@ -165,6 +218,20 @@ static struct json_object *entry_to_json(const struct cue_list *cues, const stru
                 struct json_object *p = json_object_new_array();
                 json_object_array_add(p, json_object_new_int64(cues->cues[i].start_ms));
                 json_object_array_add(p, json_object_new_int64(cues->cues[i].end_ms));
+                if (source == TIMING_ALIGNED && cues->cues[i].n_words) {
+                        struct json_object *w = json_object_new_array();
+
+                        for (size_t k = 0; k < cues->cues[i].n_words; k++) {
+                                const struct cue_word *cw = &cues->cues[i].words[k];
+                                struct json_object *e = json_object_new_array();
+
+                                json_object_array_add(e, json_object_new_string(cw->text));
+                                json_object_array_add(e, json_object_new_int64(cw->start_ms));
+                                json_object_array_add(e, json_object_new_int64(cw->end_ms));
+                                json_object_array_add(w, e);
+                        }
+                        json_object_array_add(p, w);
+                }
                 json_object_array_add(arr, p);
         }
         json_object_object_add(o, "cues", arr);

@@ -102,6 +102,49 @@ class Feeds(nt.NextupTestCase):
             tcp.close()
         self.assertStops(d)
 
+    def test_aligned_cues_carry_word_times(self):
+        """A cue of an aligned story carries the aligner's word times (story
+        time, inside the cue, in order) on SSE and TCP; a cue timed by the
+        estimate carries none. The second airing takes the alignment and
+        its word times from the timing cache."""
+        import re
+        d, hp, tp = feed_daemon(self)
+        fx = nt.fixture("market")
+        sse, tcp = fc.SSEClient(hp), fc.TCPClient(tp)
+        try:
+            first = d.add(fx)["id"]
+            nt.wait_for(lambda: re.search(r"Story #%d .*timing aligned" % first, d.stderr()), 120,
+                        "story aligned", d.describe)
+            second = d.add(fx)["id"]
+            nt.wait_for(lambda: [e for e in tcp.of("off_air") if e["story_id"] == second]
+                        and [e for e in sse.of("off_air") if e["data"]["story_id"] == second], 120,
+                        "second story off air", d.describe)
+            timing = {(c["story_id"], c["cue_index"]): c["timing"] for c in d.cues()}
+            self.assertTrue(all(timing[(second, i)] == "aligned" for s, i in timing if s == second),
+                            "the cached story was not aligned from its first cue")
+            for name, got in (("sse", [e["data"] for e in sse.of("cue")]), ("tcp", tcp.of("cue"))):
+                seconds = [c for c in got if c["story_id"] == second]
+                self.assertEqual(len(seconds), len([k for k in timing if k[0] == second]), name)
+                for c in got:
+                    if timing[(c["story_id"], c["cue_index"])] == "estimate":
+                        self.assertNotIn("words", c, "%s: estimated cue with word times" % name)
+                for c in seconds:
+                    words = c.get("words")
+                    self.assertTrue(words, "%s: aligned cue %r without words" % (name, c["text"]))
+                    spoken = re.sub(r"[^a-z0-9]", "", c["text"].lower())
+                    self.assertEqual(re.sub(r"[^a-z0-9]", "", "".join(w["text"] for w in words).lower()),
+                                     spoken, name)
+                    prev = c["start_ms"]
+                    for w in words:
+                        self.assertGreaterEqual(w["start_ms"], prev, "%s: %r" % (name, c))
+                        self.assertGreaterEqual(w["end_ms"], w["start_ms"], "%s: %r" % (name, c))
+                        self.assertLessEqual(w["end_ms"], c["end_ms"], "%s: %r" % (name, c))
+                        prev = w["start_ms"]
+        finally:
+            sse.close()
+            tcp.close()
+        self.assertStops(d)
+
     def test_last_event_id_replays_missed_cues(self):
         d, hp, tp = feed_daemon(self)
         fx = nt.fixture("market")

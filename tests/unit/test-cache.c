@@ -87,6 +87,40 @@ static void test_round_trip(void **state) {
         cue_list_free(back);
 }
 
+/* An aligned entry keeps the word times (and cue_list_dup copies them);
+ * an estimate stores none. */
+static void test_word_times(void **state) {
+        struct cue_list *l = make_cues("One two.", "Three."), *back = make_cues("One two.", "Three."), *dup;
+        struct audio_scan scan = {44100, 441000, 22050, 400000}, got = {};
+        char cdir[300];
+
+        (void)state;
+        snprintf(cdir, sizeof cdir, "%s/cache-words", dir);
+        l->cues[0].words = calloc(2, sizeof *l->cues[0].words);
+        l->cues[0].words[0] = (struct cue_word){strdup("One"), 100, 400};
+        l->cues[0].words[1] = (struct cue_word){strdup("two"), 450, 900};
+        l->cues[0].n_words = 2;
+        assert_int_equal(cue_list_dup(l, &dup), 0);
+        assert_int_equal(dup->cues[0].n_words, 2);
+        assert_string_equal(dup->cues[0].words[1].text, "two");
+        assert_ptr_not_equal(dup->cues[0].words, l->cues[0].words);
+        assert_int_equal(cache_store(cdir, "w1", dup, &scan, TIMING_ALIGNED), 0);
+        cue_list_free(dup);
+        assert_int_equal(cache_load(cdir, "w1", back, &got), TIMING_ALIGNED);
+        assert_int_equal(back->cues[0].n_words, 2);
+        assert_string_equal(back->cues[0].words[0].text, "One");
+        assert_int_equal(back->cues[0].words[1].start_ms, 450);
+        assert_int_equal(back->cues[0].words[1].end_ms, 900);
+        assert_int_equal(back->cues[1].n_words, 0);
+
+        assert_int_equal(cache_store(cdir, "w2", l, &scan, TIMING_ESTIMATE), 0);
+        assert_int_equal(cache_load(cdir, "w2", back, &got), TIMING_ESTIMATE);
+        assert_int_equal(back->cues[0].n_words, 0);
+        assert_null(back->cues[0].words);
+        cue_list_free(l);
+        cue_list_free(back);
+}
+
 static void test_bad_entries_are_ignored(void **state) {
         struct cue_list *l = make_cues("One.", "Two.");
         struct cue_list *three = make_cues("One.", "Two.");
@@ -111,6 +145,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_key_depends_on_content),
                 cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_word_times),
                 cmocka_unit_test(test_bad_entries_are_ignored),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

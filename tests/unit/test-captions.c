@@ -640,12 +640,21 @@ static char *terminal_run(struct fx *f, bool show_speaker) {
                             true,
                             0,
                             61200,
-                            61210};
+                            61210,
+                            NULL,
+                            0};
         c[1].speaker = strdup("MARTIN");
         free(c[2].text);
         free(c[2].spoken);
-        c[2] = (struct cue){
-                strdup(">> Thanks."), strdup("Thanks."), strdup("ROSA DIAZ"), true, 1, 61220, 61230};
+        c[2] = (struct cue){strdup(">> Thanks."),
+                            strdup("Thanks."),
+                            strdup("ROSA DIAZ"),
+                            true,
+                            1,
+                            61220,
+                            61230,
+                            NULL,
+                            0};
 
         fflush(stdout);
         saved = dup(STDOUT_FILENO);

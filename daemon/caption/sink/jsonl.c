@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "aclock.h"
 #include "config.h"
+#include "feed.h"
 #include "json-util.h"
 #include "queue.h"
 #include "segment.h"
@@ -43,7 +44,7 @@ static void add_wall(json_object *o, const char *key_us, const char *key_time, u
 static json_object *cue_to_json(const struct story *st, const struct cue *c, const struct cue_emit *e,
                                 int64_t latency_ms) {
         int64_t due_us = (int64_t)(e->due_ns / 1000);
-        json_object *o = json_object_new_object();
+        json_object *o = json_object_new_object(), *words;
 
         if (!o)
                 return NULL;
@@ -55,6 +56,9 @@ static json_object *cue_to_json(const struct story *st, const struct cue *c, con
         json_object_object_add(o, "speaker", c->speaker ? json_object_new_string(c->speaker) : NULL);
         json_object_object_add(o, "text", json_object_new_string(c->text));
         json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(st->timing)));
+        words = feed_words(st, c);
+        if (words)
+                json_object_object_add(o, "words", words);
         json_object_object_add(o, "on_air_mono_us",
                                json_object_new_int64(due_us - (c->start_ms + latency_ms) * 1000));
         json_object_object_add(o, "due_mono_us", json_object_new_int64(due_us));
