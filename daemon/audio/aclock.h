@@ -9,12 +9,13 @@
 #include <stdint.h>
 
 struct aclock_sample {
-        uint64_t item_id; /* 0 = nothing on air */
-        int64_t frames;   /* frames of item_id handed to the device */
-        uint64_t mono_ns; /* CLOCK_MONOTONIC when they had been handed */
-        int rate;         /* frames per second */
-        bool playing;     /* false while paused or idle */
-        uint64_t seq;     /* increments with every publish */
+        uint64_t item_id;   /* 0 = nothing on air */
+        int64_t frames;     /* frames of item_id handed to the device */
+        uint64_t mono_ns;   /* CLOCK_MONOTONIC when they had been handed */
+        int rate;           /* frames per second */
+        bool playing;       /* false while paused or idle */
+        uint64_t underruns; /* since start: buffers handed after the audio before them had run out */
+        uint64_t seq;       /* increments with every publish */
 };
 
 struct aclock;

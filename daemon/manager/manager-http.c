@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aclock.h"
 #include "asrun.h"
 #include "capfmt.h"
 #include "captions.h"
@@ -83,6 +84,7 @@ static int metrics(void *userdata, FILE *f) {
         struct manager_http *h = m->http;
         const struct captions_lateness *l = &h->lateness;
         int64_t on_air_ms = h->played_ms;
+        struct aclock_sample clk;
         size_t tcp = 0;
 
         if (m->on_air)
@@ -95,6 +97,11 @@ static int metrics(void *userdata, FILE *f) {
         fprintf(f, "nextup_silence_events_total %" PRIu64 "\n", h->silence);
         metric_head(f, "dead_air_events_total", "counter", "Times the output ran out of items to play.");
         fprintf(f, "nextup_dead_air_events_total %" PRIu64 "\n", h->dead_air);
+        aclock_read(m->clock, &clk);
+        metric_head(f, "underruns_total", "counter",
+                    "Buffers handed to the output after the audio before them had run out (the playout "
+                    "thread was late).");
+        fprintf(f, "nextup_underruns_total %" PRIu64 "\n", clk.underruns);
         metric_head(f, "alerts_total", "counter", "Alerts raised (silence, decode errors, schedule).");
         fprintf(f, "nextup_alerts_total %" PRIu64 "\n", h->alerts);
         metric_head(f, "queue_length", "gauge", "Stories waiting in the queue.");

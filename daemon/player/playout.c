@@ -120,6 +120,8 @@ struct playout {
         int16_t *buf;
         size_t buf_frames;
         uint64_t last_hand_ns; /* when the previous buffer had been handed */
+        uint64_t drain_ns;     /* when the audio handed so far has played out; 0: (re)starting */
+        uint64_t underruns;    /* published with the clock */
 
         struct item *hard; /* pending hard start, opened and pre-decoded */
         uint64_t hard_at_ns;
@@ -321,6 +323,7 @@ static void publish(struct playout *p, uint64_t mono_ns, bool playing) {
                 .mono_ns = mono_ns,
                 .rate = p->rate,
                 .playing = playing && p->current,
+                .underruns = p->underruns,
         };
 
         aclock_publish(p->clock, &s);
@@ -690,6 +693,26 @@ static int hand_over(struct playout *p, size_t n) {
         return r;
 }
 
+/* An underrun: a buffer handed after all the audio before it had played
+ * out (the device played silence meanwhile), because this thread was late
+ * (starved of CPU, or a decode or an open took too long). START is when
+ * the hand-over of N frames began. The device's own buffer is unknown, so
+ * the audio is taken to play out from its first hand-over on, and being
+ * late by less than one buffer is not counted: a paced output is always
+ * that little behind (it sleeps until a buffer has played, then fills the
+ * next). Counted here, published with the clock: no lock of its own. */
+static void track_underrun(struct playout *p, uint64_t start, size_t n, bool fresh, int r) {
+        uint64_t slack = frames_to_ns(p, p->buf_frames);
+
+        if (r < 0) {
+                p->drain_ns = 0;
+                return;
+        }
+        if (!fresh && p->drain_ns && start > p->drain_ns + slack)
+                p->underruns++;
+        p->drain_ns = (fresh || !p->drain_ns ? start : MAX(p->drain_ns, start)) + frames_to_ns(p, n);
+}
+
 static void play_one_buffer(struct playout *p) {
         struct pending pend[MAX_PENDING];
         struct cut hard = hard_cut(p), end = end_cut(p);
@@ -703,8 +726,13 @@ static void play_one_buffer(struct playout *p) {
         detect_silence(p, n, pend, &n_pend);
         if (p->end_id)
                 p->end_left -= (int64_t)n;
-        if (n > 0)
+        if (n > 0) {
+                bool fresh = p->restart_pace || p->output_down;
+                uint64_t start = aclock_now_ns();
+
                 r = hand_over(p, n);
+                track_underrun(p, start, n, fresh, r);
+        }
         /* All N frames have now been handed: the clock sample, then the
          * events, each at the moment its frame went out. After a device
          * failure the clock keeps its last good sample (it stops

@@ -145,6 +145,26 @@ class Feeds(nt.NextupTestCase):
             tcp.close()
         self.assertStops(d)
 
+    def test_underruns_in_metrics(self):
+        """A playout thread held up longer than its buffers last (here the
+        whole daemon stopped for 0.5 s) underruns the output: /metrics
+        counts it in nextup_underruns_total."""
+        import signal
+        d, hp, tp = feed_daemon(self)
+        m = fc.parse_prometheus(fc.http_get(hp, "/metrics")[2].decode())
+        self.assertEqual(m["types"]["nextup_underruns_total"], "counter")
+        self.assertEqual(fc.sample(m, "nextup_underruns_total"), 0, "an underrun while idle")
+        sid = d.add(nt.fixture("market"))["id"]
+        d.wait_on_air(sid, 30)
+        time.sleep(0.5)
+        before = fc.sample(fc.parse_prometheus(fc.http_get(hp, "/metrics")[2].decode()), "nextup_underruns_total")
+        d.signal(signal.SIGSTOP)
+        time.sleep(0.5)
+        d.signal(signal.SIGCONT)
+        nt.wait_for(lambda: fc.sample(fc.parse_prometheus(fc.http_get(hp, "/metrics")[2].decode()),
+                                      "nextup_underruns_total") > before, 10, "underrun counted", d.describe)
+        self.assertStops(d)
+
     def test_last_event_id_replays_missed_cues(self):
         d, hp, tp = feed_daemon(self)
         fx = nt.fixture("market")
