@@ -35,7 +35,7 @@ int sink_alloc(const struct sink_ops *ops, const char *name, const struct sink_c
 int sink_new(sd_event *event, const struct sink_config *sc, struct sink **ret) {
         switch (sc->type) {
         case SINK_TERMINAL:
-                return sink_terminal_new(sc, ret);
+                return sink_terminal_new(event, sc, ret);
         case SINK_JSONL:
                 return sink_jsonl_new(sc, ret);
         case SINK_WEBVTT:

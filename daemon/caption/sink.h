@@ -65,7 +65,9 @@ int64_t sink_mono_to_wall_us(uint64_t mono_ns);
  * (at least 32 bytes); returns BUF. */
 char *sink_format_wall(int64_t wall_us, char *buf, size_t size);
 
-int sink_terminal_new(const struct sink_config *sc, struct sink **ret);
+/* terminal: stdout, never blocking; EVENT (may be NULL) for the retry
+ * timer of lines that wait for a slow reader. */
+int sink_terminal_new(sd_event *event, const struct sink_config *sc, struct sink **ret);
 int sink_jsonl_new(const struct sink_config *sc, struct sink **ret);
 int sink_webvtt_new(const struct sink_config *sc, struct sink **ret);
 int sink_rds_new(sd_event *event, const struct sink_config *sc, struct sink **ret);

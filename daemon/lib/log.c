@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* log.c: see log.h. One formatted line per call, written with a single
- * fputs so lines from the two threads never interleave. The line is
+/* log.c: see log.h. One formatted line per call, queued whole under a
+ * lock so lines from the threads never interleave, and written without
+ * ever blocking (nbout.h): a journald stream or a pipe that stops reading
+ * must not stall the event loop or the playout thread. Up to LOG_BUFFER
+ * bytes wait for it; past that lines are dropped, and the first line that
+ * gets through again says how many. The line is
  * escaped after formatting, so that nothing a message quotes (a file name
  * from a dropbox, a story title, a client's request) can end it and start
  * another one, "<0>" priority prefix and all. */
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -15,8 +20,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nbout.h"
+
+#define LOG_BUFFER (64U << 10)
+
 static atomic_int max_level = LOG_INFO;
 static atomic_int prefix = -1; /* -1: not decided yet */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nbout out = NBOUT_INIT(STDERR_FILENO, LOG_BUFFER); /* under out_lock */
 
 /* journald (and any pipe) gets "<N>" priority prefixes; a person at a
  * terminal gets plain lines. */
@@ -95,6 +106,35 @@ size_t log_escape(char *dst, size_t size, const char *src) {
         return o;
 }
 
+/* Queues one line (with its newline); says first what was dropped. */
+static void emit(const char *line, size_t n) {
+        pthread_mutex_lock(&out_lock);
+        if (nbout_flush(&out) == 0 && out.dropped > 0) {
+                char note[160];
+                int k = snprintf(note, sizeof note,
+                                 "%sLog: %llu line(s) dropped: stderr was not being read\n",
+                                 want_prefix() ? "<4>" : "", (unsigned long long)nbout_take_dropped(&out));
+
+                (void)nbout_write(&out, note, (size_t)k);
+        }
+        (void)nbout_write(&out, line, n);
+        pthread_mutex_unlock(&out_lock);
+}
+
+size_t log_flush(void) {
+        size_t left;
+
+        pthread_mutex_lock(&out_lock);
+        left = nbout_flush(&out);
+        pthread_mutex_unlock(&out_lock);
+        return left;
+}
+
+/* What still waits at exit gets one more (non-blocking) try. */
+__attribute__((destructor)) static void log_flush_at_exit(void) {
+        (void)log_flush();
+}
+
 int log_internal(int level, int error, const char *fmt, ...) {
         int e = abs(error);
 
@@ -108,8 +148,9 @@ int log_internal(int level, int error, const char *fmt, ...) {
                 va_start(ap, fmt);
                 vsnprintf(msg, sizeof msg, fmt, ap);
                 va_end(ap);
-                log_escape(buf + n, sizeof buf - (size_t)n, msg);
-                fprintf(stderr, "%s\n", buf);
+                n += (int)log_escape(buf + n, sizeof buf - 1 - (size_t)n, msg);
+                buf[n++] = '\n';
+                emit(buf, (size_t)n);
         }
         return e ? -e : 0;
 }

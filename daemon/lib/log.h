@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* log.h: logging to stderr with <sd-daemon.h> priority prefixes, which
  * journald reads and a terminal still reads well. Thread-safe (one
- * fprintf per line). */
+ * line at a time under a lock); never blocks: lines wait in a bounded
+ * buffer while stderr takes nothing, and are dropped (and counted) past it. */
 #pragma once
 
 #include <errno.h>
 #include <stddef.h>
 #include <syslog.h>
+
+/* Writes what waits of the log (stderr stopped taking it for a while);
+ * never blocks. Returns the bytes still waiting. Any thread; the loop
+ * calls it once a second. */
+size_t log_flush(void);
 
 /* Messages above this priority (LOG_DEBUG > LOG_INFO ...) are dropped.
  * Set in main and again on reload; atomic, so any thread may log meanwhile. */

@@ -277,6 +277,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         manager_update_status(m);
         manager_acks_expire(m);
+        (void)log_flush(); /* log lines that waited for a slow stderr */
         sd_event_source_set_time(s, usec + 1000000);
         return 0;
 }

@@ -352,7 +352,9 @@ class Daemon:
             f.write(text if text is not None else self.config_text(**self.opts))
 
     # -------------------------------------------------------------- process
-    def start(self, wait_ready=True, timeout=20):
+    def start(self, wait_ready=True, timeout=20, stdout=None, stderr=None):
+        """STDOUT/STDERR: a descriptor for the daemon's instead of the
+        files stdout()/stderr() read (e.g. a pipe nobody reads)."""
         self.notify = NotifyListener(os.path.join(self.tmp, "notify.sock"))
         env = dict(os.environ, NOTIFY_SOCKET=self.notify.path, WATCHDOG_USEC=str(WATCHDOG_USEC))
         env.pop("NEXTUP_SOCKET", None)
@@ -361,7 +363,8 @@ class Daemon:
         self.out_f = open(self.stdout_path, "wb")
         self.err_f = open(self.stderr_path, "wb")
         self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.out_f, stderr=self.err_f,
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.out_f if stdout is None else stdout,
+                                     stderr=self.err_f if stderr is None else stderr,
                                      stdin=subprocess.DEVNULL, cwd=self.tmp)
         self.pids.append(self.proc.pid)
         if wait_ready:
