@@ -9,6 +9,9 @@
   RT elements alternating the title and "Next: ..." with the A/B flag
   toggling on each new text, and RT+ ODA frames tagging the title;
 - a UDP line-protocol encoder gets the config's template filled in;
+- a reload (SIGHUP) with the same sinks, while a story is on air, keeps
+  one connection to the encoder and the A/B flag and RT+ item toggle go
+  on where they were;
 - a FIFO nobody reads, a TCP target that refuses connections: one clear
   log line each, the story airs with every cue on time, and once a reader
   and an encoder show up they get RadioText (reconnect with backoff)."""
@@ -117,6 +120,48 @@ class UecpEncoder(threading.Thread):
         return [(t, m[4] & 1, m[5:5 + m[3] - 1]) for t, m in self.msgs if m[0] == 0x0A]
 
 
+class ConcurrentEncoder(UecpEncoder):
+    """A UECP encoder that takes any number of connections at once, so a
+    second one shows (connections: total, open_max: at the same time)."""
+
+    def __init__(self, port):
+        super().__init__(port)
+        self.open, self.open_max, self.lock = 0, 0, threading.Lock()
+
+    def run(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            with self.lock:
+                self.connections += 1
+                self.open += 1
+                self.open_max = max(self.open_max, self.open)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+        self.sock.close()
+
+    def serve(self, conn):
+        conn.settimeout(0.2)
+        buf = b""
+        while not self.stop:
+            try:
+                chunk = conn.recv(4096)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            buf += chunk
+            cut = buf.rfind(b"\xff") + 1
+            with self.lock:
+                for m in uecp_frames(buf[:cut]):
+                    self.msgs.append((time.monotonic(), m))
+            buf = buf[cut:]
+        conn.close()
+        with self.lock:
+            self.open -= 1
+
+
 def rds(text):
     """The RDS-set bytes the daemon should send for plain ASCII TEXT."""
     return text.replace("$", "\xab").encode("latin-1")
@@ -170,6 +215,56 @@ class Rds(nt.NextupTestCase):
         self.check_fifo(reader.lines, d, ia)
         self.check_uecp(enc, d)
         self.check_udp(datagrams)
+
+    def test_reload_keeps_the_encoder_link(self):
+        """SIGHUP with the same RDS sink while a story is on air: the new
+        sink shares the old one's connection (never a second one), and
+        the A/B flag and the RT+ item toggle go on across the switch."""
+        import signal
+        a, b = nt.fixture("market"), nt.fixture("weather")
+        d = self.daemon(start=False)
+        tcp = free_port()
+        enc = ConcurrentEncoder(tcp)
+        enc.start()
+        d.write_config(extra_sinks=[
+            '{ type = "rds"; dialect = "uecp"; connect = "127.0.0.1:%d"; dwell_ms = %d; }' % (tcp, DWELL_MS),
+        ])
+        d.start()
+        try:
+            nt.wait_for(lambda: enc.connections == 1, 10, "encoder connected", d.describe)
+            ia = d.add(a)["id"]
+            d.wait_on_air(ia, 10)
+            nt.wait_for(lambda: enc.rt(), 10, "first RadioText", d.describe)
+            d.signal(signal.SIGHUP)
+            nt.wait_for(lambda: "Configuration reloaded" in d.stderr() or "Reload failed" in d.stderr(), 10,
+                        "reload", d.describe)
+            self.assertNotIn("Reload failed", d.stderr())
+            time.sleep(1)
+            self.assertEqual((enc.connections, enc.open_max), (1, 1), "a second connection after reload")
+            ib = d.add(b)["id"]
+            d.wait_on_air(ib, 60)
+            title_b = rds(nt.SPECS["weather"]["title"])
+            nt.wait_for(lambda: any(x == title_b for _, _, x in enc.rt()), 10, "second title", d.describe)
+            time.sleep(DWELL_MS / 1000)
+        finally:
+            enc.stop = True
+        self.assertEqual((enc.connections, enc.open_max), (1, 1), "the encoder saw a second connection")
+        rt = enc.rt()
+        for (t0, ab0, x0), (t1, ab1, x1) in zip(rt, rt[1:]):
+            self.assertEqual(ab0 != ab1, x0 != x1, rt)
+        # RT+ ITEM.TITLE of each story: the item toggle flips from one to the next
+        plus = [m for _, m in enc.msgs if m[0] == 0x46 and ((0x38 & m[5] << 3) | m[6] >> 5) == 1]
+        lens = {len(nt.SPECS[k]["title"]) - 1: k for k in ("market", "weather")}
+        toggles = {}
+        for m in plus:
+            story = lens.get(0x3f & m[7] >> 1)
+            if story:
+                toggles.setdefault(story, set()).add(bool(m[5] & 0x10))
+        self.assertEqual(set(toggles), {"market", "weather"}, [m.hex() for m in plus])
+        self.assertEqual(len(toggles["market"]), 1)
+        self.assertEqual(len(toggles["weather"]), 1)
+        self.assertNotEqual(toggles["market"], toggles["weather"], "RT+ item toggle restarted at reload")
+        self.assertStops(d)
 
     def check_fifo(self, lines, d, ia):
         rt = [(t, l[3:]) for t, l in lines if l.startswith(b"RT ")]

@@ -22,7 +22,15 @@
  *         frame (MEC 0x46, AID 0x4BD7) carrying the RT+ tags. The encoder
  *         must already be set up to send RT+ (ODA group 11A for AID
  *         0x4BD7); that configuration is the station's, not ours.
- * Loop thread only; all I/O through outlink, which never blocks. */
+ * Loop thread only; all I/O through outlink, which never blocks.
+ *
+ * The encoder's side of the state (the connection, the A/B flag, the RT+
+ * item toggle, the UECP sequence, the text on air and when it went out)
+ * is a port shared by every rds sink with the same target and dialect: a
+ * reload builds new sinks while the old ones finish the story on air, and
+ * the encoder must see one connection and a toggle that goes on, not a
+ * second connection and a restart. The ports are a list owned by the loop
+ * thread (sinks are made and freed there only). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +57,23 @@ struct rds_text {
         struct rtplus tags;
 };
 
+struct rds;
+
+struct rds_port {
+        struct rds_port *next; /* in ports */
+        char *key;             /* dialect, kind, baud, target */
+        unsigned n_ref;
+        struct outlink *link;
+        struct rds *users;       /* the sinks sharing it (rds.port_next) */
+        struct rds *last;        /* the one that sent last: it resends on reconnect */
+        struct rds_text current; /* what the encoder was last given */
+        uint64_t last_sent_usec; /* 0: nothing sent yet */
+        bool ab, item_toggle;
+        uint8_t seq; /* UECP */
+};
+
+static struct rds_port *ports; /* loop thread only */
+
 struct rds {
         char *name;
         enum rds_dialect dialect;
@@ -60,11 +85,10 @@ struct rds {
         uint8_t dsn, psn, seq;
 
         sd_event *event;
-        struct outlink *link;
+        struct rds_port *port;
+        struct rds *port_next; /* in port->users */
         sd_event_source *timer;
-        uint64_t last_sent_usec; /* 0: nothing sent yet */
-        struct rds_text current; /* what the encoder was last given */
-        bool ab, item_toggle, running;
+        bool running;
 
         /* now_next */
         struct rds_text now, next;
@@ -119,7 +143,7 @@ static int build_line(struct rds *r, const struct rds_text *t, char *out, size_t
                 if (strncmp(p, "{text}", 6) == 0)
                         add = t->text, p += 5;
                 else if (strncmp(p, "{ab}", 4) == 0)
-                        add = r->ab ? "B" : "A", p += 3;
+                        add = r->port->ab ? "B" : "A", p += 3;
                 else
                         add = one;
                 if (n + strlen(add) >= size)
@@ -135,19 +159,19 @@ static int build_uecp(struct rds *r, const struct rds_text *t, uint8_t *out, siz
         ssize_t n, m = 0;
         size_t len;
 
-        len = uecp_rt_element(r->dsn, r->psn, r->ab, t->text, t->len, msg);
-        r->seq = r->seq == 255 ? 1 : r->seq + 1;
-        n = uecp_frame(r->site, r->encoder, r->seq, msg, len, out, size);
+        len = uecp_rt_element(r->dsn, r->psn, r->port->ab, t->text, t->len, msg);
+        r->port->seq = r->port->seq == 255 ? 1 : r->port->seq + 1;
+        n = uecp_frame(r->site, r->encoder, r->port->seq, msg, len, out, size);
         if (n < 0)
                 return (int)n;
         if (r->rt_plus && t->tagged) {
                 struct rtplus tags = t->tags;
 
                 tags.running = r->running;
-                tags.toggle = r->item_toggle;
+                tags.toggle = r->port->item_toggle;
                 len = uecp_rtplus_element(&tags, msg);
-                r->seq = r->seq == 255 ? 1 : r->seq + 1;
-                m = uecp_frame(r->site, r->encoder, r->seq, msg, len, out + n, size - (size_t)n);
+                r->port->seq = r->port->seq == 255 ? 1 : r->port->seq + 1;
+                m = uecp_frame(r->site, r->encoder, r->port->seq, msg, len, out + n, size - (size_t)n);
                 if (m < 0)
                         return (int)m;
         }
@@ -189,7 +213,8 @@ static void rds_emit(struct rds *r, const struct rds_text *t) {
                 log_warning_errno(n, "%s: cannot build the message: %m, ignoring", r->name);
                 return;
         }
-        (void)outlink_send(r->link, buf, (size_t)n);
+        r->port->last = r;
+        (void)outlink_send(r->port->link, buf, (size_t)n);
 }
 
 /* ---- what to show, and when ---- */
@@ -211,10 +236,10 @@ static const struct rds_text *rds_pick(struct rds *r) {
         if (r->policy == RDS_POLICY_CAPTIONS && r->running)
                 return NULL;             /* between chunks the last one stays */
         if (r->have_now && r->have_next) /* in turn: whichever is not up */
-                return text_eq(&r->current, &r->now) ? &r->next : &r->now;
-        if (r->have_now && !text_eq(&r->now, &r->current))
+                return text_eq(&r->port->current, &r->now) ? &r->next : &r->now;
+        if (r->have_now && !text_eq(&r->now, &r->port->current))
                 return &r->now;
-        if (r->have_next && !text_eq(&r->next, &r->current))
+        if (r->have_next && !text_eq(&r->next, &r->port->current))
                 return &r->next;
         return NULL;
 }
@@ -238,8 +263,8 @@ static void rds_pump(struct rds *r) {
         uint64_t now = now_usec();
         const struct rds_text *t;
 
-        if (r->last_sent_usec > 0 && now < r->last_sent_usec + r->dwell_usec) {
-                rds_arm(r, r->last_sent_usec + r->dwell_usec);
+        if (r->port->last_sent_usec > 0 && now < r->port->last_sent_usec + r->dwell_usec) {
+                rds_arm(r, r->port->last_sent_usec + r->dwell_usec);
                 return;
         }
         t = rds_pick(r);
@@ -247,12 +272,12 @@ static void rds_pump(struct rds *r) {
                 (void)sd_event_source_set_enabled(r->timer, SD_EVENT_OFF);
                 return;
         }
-        if (t->len != r->current.len || memcmp(t->text, r->current.text, t->len) != 0)
-                r->ab = !r->ab; /* new text: receivers clear the old */
-        r->current = *t;
-        r->last_sent_usec = now;
-        rds_emit(r, &r->current);
-        log_debug("%s: RadioText \"%s\"", r->name, r->current.text);
+        if (t->len != r->port->current.len || memcmp(t->text, r->port->current.text, t->len) != 0)
+                r->port->ab = !r->port->ab; /* new text: receivers clear the old */
+        r->port->current = *t;
+        r->port->last_sent_usec = now;
+        rds_emit(r, &r->port->current);
+        log_debug("%s: RadioText \"%s\"", r->name, r->port->current.text);
         if (rds_more(r))
                 rds_arm(r, now + r->dwell_usec);
         else
@@ -266,10 +291,69 @@ static int on_dwell(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* A (re)made connection gets the current text again, same A/B flag. */
 static void on_connect(void *userdata) {
-        struct rds *r = userdata;
+        struct rds_port *p = userdata;
+        struct rds *r = p->last ? p->last : p->users;
 
-        if (r->link && r->last_sent_usec > 0) /* r->link: not from inside outlink_new */
-                rds_emit(r, &r->current);
+        if (p->link && r && p->last_sent_usec > 0) /* p->link: not from inside outlink_new */
+                rds_emit(r, &p->current);
+}
+
+/* The port of KEY, shared (a reference more) or new (connecting). */
+static int port_get(sd_event *event, enum outlink_kind kind, const char *target, int baud, const char *key,
+                    const char *name, struct rds_port **ret) {
+        struct rds_port *p;
+        int k;
+
+        for (p = ports; p; p = p->next)
+                if (strcmp(p->key, key) == 0) {
+                        p->n_ref++;
+                        *ret = p;
+                        return 0;
+                }
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->key = strdup(key);
+        if (!p->key) {
+                free(p);
+                return -ENOMEM;
+        }
+        k = outlink_new(event, kind, target, baud, name, on_connect, p, &p->link);
+        if (k < 0) {
+                free(p->key);
+                free(p);
+                return k;
+        }
+        p->n_ref = 1;
+        p->next = ports;
+        ports = p;
+        *ret = p;
+        return 0;
+}
+
+static void port_leave(struct rds *r) {
+        struct rds_port *p = r->port;
+
+        if (!p)
+                return;
+        for (struct rds **u = &p->users; *u; u = &(*u)->port_next)
+                if (*u == r) {
+                        *u = r->port_next;
+                        break;
+                }
+        if (p->last == r)
+                p->last = NULL;
+        r->port = NULL;
+        if (--p->n_ref > 0)
+                return;
+        for (struct rds_port **q = &ports; *q; q = &(*q)->next)
+                if (*q == p) {
+                        *q = p->next;
+                        break;
+                }
+        outlink_free(p->link);
+        free(p->key);
+        free(p);
 }
 
 static void queue_push(struct rds *r, const struct rds_text *t) {
@@ -319,7 +403,7 @@ static int rds_story_start(struct sink *s, const struct story *st) {
         int k;
 
         r->running = true;
-        r->item_toggle = !r->item_toggle;
+        r->port->item_toggle = !r->port->item_toggle;
         r->q_len = 0;
         r->skipped = 0;
         k = set_now(r, st);
@@ -391,7 +475,7 @@ static void rds_free(struct sink *s) {
 
         if (!r)
                 return;
-        outlink_free(r->link);
+        port_leave(r);
         sd_event_source_disable_unref(r->timer);
         sd_event_unref(r->event);
         free(r->template);
@@ -411,6 +495,7 @@ static const struct sink_ops rds_ops = {
 int sink_rds_new(sd_event *event, const struct sink_config *sc, struct sink **ret) {
         enum outlink_kind kind;
         const char *target;
+        _cleanup_free_ char *key = NULL;
         struct rds *r;
         int k;
 
@@ -448,10 +533,19 @@ int sink_rds_new(sd_event *event, const struct sink_config *sc, struct sink **re
         k = sd_event_add_time(event, &r->timer, CLOCK_MONOTONIC, 0, 10000, on_dwell, r);
         if (k >= 0)
                 k = sd_event_source_set_enabled(r->timer, SD_EVENT_OFF);
+        if (k >= 0 && asprintf(&key, "%d %d %d %s", (int)sc->dialect, (int)kind, sc->baud, target) < 0) {
+                key = NULL;
+                k = -ENOMEM;
+        }
         if (k >= 0)
-                k = outlink_new(event, kind, target, sc->baud, r->name, on_connect, r, &r->link);
-        if (k >= 0)
+                k = port_get(event, kind, target, sc->baud, key, r->name, &r->port);
+        if (k >= 0) {
+                r->port_next = r->port->users;
+                r->port->users = r;
+                if (r->port->n_ref > 1)
+                        log_debug("%s: shares the encoder connection of the sink it replaces", r->name);
                 k = sink_alloc(&rds_ops, r->name, sc, r, ret);
+        }
         if (k < 0)
                 rds_free(&(struct sink){.data = r});
         return k;
