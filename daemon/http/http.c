@@ -273,6 +273,10 @@ static int direct_flush(struct sse_client *c) {
                 memmove(c->buf, c->buf + n, c->len - (size_t)n);
                 c->len -= (size_t)n;
         }
+        if (c->len == 0) { /* drained: a client that caught up holds no buffer (RSS per client) */
+                free(c->buf);
+                c->buf = NULL;
+        }
         return sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLRDHUP | (c->len > 0 ? EPOLLOUT : 0));
 }
 

@@ -104,6 +104,10 @@ static int client_flush(struct tcp_client *cl) {
                 memmove(cl->buf, cl->buf + n, cl->len - (size_t)n);
                 cl->len -= (size_t)n;
         }
+        if (cl->len == 0) { /* drained: a client that caught up holds no buffer (RSS per client) */
+                free(cl->buf);
+                cl->buf = NULL;
+        }
         return sd_event_source_set_io_events(cl->io, EPOLLIN | EPOLLRDHUP | (cl->len > 0 ? EPOLLOUT : 0));
 }
 
@@ -112,6 +116,20 @@ static int client_flush(struct tcp_client *cl) {
 static void client_send(struct tcp_client *cl, const char *line, size_t n) {
         int r;
 
+        if (cl->len == 0) { /* nothing waits: straight to the socket, buffer only the rest */
+                ssize_t k = send(cl->fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        client_drop(cl, "write failed");
+                        return;
+                }
+                if (k == (ssize_t)n)
+                        return;
+                if (k > 0) {
+                        line += k;
+                        n -= (size_t)k;
+                }
+        }
         if (cl->len + n > TCP_CLIENT_BUF) {
                 client_drop(cl, "does not read (64 KiB unsent)");
                 return;
