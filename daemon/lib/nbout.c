@@ -50,6 +50,8 @@ static ssize_t write_some(int fd, const char *p, size_t n) {
 size_t nbout_flush(struct nbout *o) {
         size_t done = 0;
 
+        if (o->len == 0)
+                return 0;
         while (done < o->len) {
                 ssize_t k = write_some(o->fd, o->buf + done, o->len - done);
 
