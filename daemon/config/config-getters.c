@@ -299,3 +299,18 @@ int get_mode(struct errs *e, const config_setting_t *parent, const char *name, m
         *ret = (mode_t)strtoul(v, NULL, 8);
         return 1;
 }
+
+/* Reports the second of two list elements that share a FIELD value. */
+void check_unique(struct errs *e, const config_setting_t *list, const char *field, const char *what,
+                  const char *const *values, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (values[i] && values[j] && strcmp(values[i], values[j]) == 0) {
+                                const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
+                                const config_setting_t *f = config_setting_get_member(s, field);
+
+                                err_at(e, f ?: s, f ? NULL : field, "\"%s\" is also %s[%zu]", values[i],
+                                       what, j);
+                                break;
+                        }
+}
