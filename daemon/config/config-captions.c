@@ -95,32 +95,12 @@ static bool sink_takes(int type, const char *key) {
 
 /* "host:port" with a numeric host: name lookups would block the loop. */
 static void get_hostport(struct errs *e, const config_setting_t *s, const char *name, char **ret) {
-        const char *v, *colon;
-        char host[64];
-        unsigned char addr[16];
-        bool ok = false;
+        struct netaddr a;
+        const char *v;
 
         if (get_string(e, s, name, false, &v) <= 0)
                 return;
-        if (v[0] == '[') {
-                const char *end = strchr(v, ']');
-
-                if (end && end[1] == ':' && (size_t)(end - v - 1) < sizeof host) {
-                        snprintf(host, sizeof host, "%.*s", (int)(end - v - 1), v + 1);
-                        ok = inet_pton(AF_INET6, host, addr) == 1;
-                        colon = end + 1;
-                }
-        } else if ((colon = strrchr(v, ':')) && (size_t)(colon - v) < sizeof host) {
-                snprintf(host, sizeof host, "%.*s", (int)(colon - v), v);
-                ok = inet_pton(AF_INET, host, addr) == 1;
-        }
-        if (ok) {
-                const char *port = colon + 1;
-
-                ok = *port && strspn(port, "0123456789") == strlen(port) && atoi(port) >= 1 &&
-                     atoi(port) <= 65535;
-        }
-        if (!ok) {
+        if (netaddr_parse_connect(v, &a) < 0) {
                 err_at(e, config_setting_get_member(s, name), NULL,
                        "\"%s\" is not HOST:PORT with a numeric IPv4 or [IPv6] address (names would need a "
                        "lookup that blocks)",
