@@ -257,15 +257,9 @@ static int decode_acoustic(struct aligner *al, struct asr *a, const struct story
         }
         log_debug("align: %zu words in %zu chunks", st->n_tok, c.n_chunks);
         while ((n = decoder_read(d, pcm, 8192)) > 0) {
-                if (done > al->max_samples) {
-                        r = log_warning_errno(
-                                EBADMSG,
-                                "align: '%s' runs far longer than its text can be read (over %" PRIi64
-                                " s): not aligning",
-                                path, al->max_samples / al->rate);
-                        break;
-                }
-                r = aligner_env_push(al, pcm, (size_t)n);
+                r = aligner_check_length(al, done, path);
+                if (r >= 0)
+                        r = aligner_env_push(al, pcm, (size_t)n);
                 if (r >= 0)
                         r = buffer_push(&c, pcm, (size_t)n);
                 if (r < 0)

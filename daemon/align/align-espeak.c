@@ -60,15 +60,9 @@ static int decode_audio(struct aligner *al, const char *path) {
         if (r < 0)
                 return r;
         while ((n = decoder_read(d, pcm, 8192)) > 0) {
-                if ((int64_t)al->n_env * al->block > al->max_samples) {
-                        r = log_warning_errno(
-                                EBADMSG,
-                                "align: '%s' runs far longer than its text can be read (over %" PRIi64
-                                " s): not aligning",
-                                path, al->max_samples / al->rate);
-                        break;
-                }
-                r = mfcc_feed(al->ma, pcm, (size_t)n);
+                r = aligner_check_length(al, (int64_t)al->n_env * al->block, path);
+                if (r >= 0)
+                        r = mfcc_feed(al->ma, pcm, (size_t)n);
                 if (r >= 0)
                         r = aligner_env_push(al, pcm, (size_t)n);
                 if (r < 0)

@@ -54,6 +54,10 @@ void aligner_done(struct aligner *al);
 /* Adds N story samples to the envelopes. 0 or -ENOMEM. */
 int aligner_env_push(struct aligner *al, const int16_t *pcm, size_t n);
 
+/* DECODED samples of the story at PATH so far: 0, or -EBADMSG (logged)
+ * when past max_samples, far more audio than the text can be read in. */
+int aligner_check_length(const struct aligner *al, int64_t decoded, const char *path);
+
 /* Digital silence or close to it (under -70 dBFS throughout). */
 bool aligner_is_silent(const struct aligner *al);
 

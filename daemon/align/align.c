@@ -367,6 +367,15 @@ int64_t align_max_story_samples(const struct cue_list *cues, int rate) {
 }
 
 /* Digital silence or close to it (under -70 dBFS throughout). */
+int aligner_check_length(const struct aligner *al, int64_t decoded, const char *path) {
+        if (decoded <= al->max_samples)
+                return 0;
+        return log_warning_errno(EBADMSG,
+                                 "align: '%s' runs far longer than its text can be read (over %" PRIi64
+                                 " s): not aligning",
+                                 path, al->max_samples / al->rate);
+}
+
 bool aligner_is_silent(const struct aligner *al) {
         for (size_t i = 0; i < al->n_env; i++)
                 if (al->env[i] > 1e-7f)

@@ -199,6 +199,14 @@ void set_str(struct errs *e, char **dst, const char *src) {
         *dst = copy;
 }
 
+char *path_resolve(const char *dir, const char *v) {
+        char *abs;
+
+        if (v[0] == '/')
+                return strdup(v);
+        return asprintf(&abs, "%s/%s", dir, v) < 0 ? NULL : abs;
+}
+
 /* A non-empty path; relative ones are joined to DIR (absolute). */
 int get_path(struct errs *e, const config_setting_t *parent, const char *name, const char *dir, char **ret) {
         const char *v;
@@ -208,10 +216,7 @@ int get_path(struct errs *e, const config_setting_t *parent, const char *name, c
         r = get_string(e, parent, name, false, &v);
         if (r <= 0)
                 return r;
-        if (v[0] == '/')
-                abs = strdup(v);
-        else if (asprintf(&abs, "%s/%s", dir, v) < 0)
-                abs = NULL;
+        abs = path_resolve(dir, v);
         if (!abs) {
                 e->oom = true;
                 return -ENOMEM;

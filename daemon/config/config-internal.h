@@ -56,6 +56,10 @@ int get_enum(struct errs *e, const config_setting_t *parent, const char *name, c
 
 void set_str(struct errs *e, char **dst, const char *src);
 
+/* V as an absolute path: itself when it is one, else joined to DIR.
+ * malloc'd, NULL when out of memory. */
+char *path_resolve(const char *dir, const char *v);
+
 int get_path(struct errs *e, const config_setting_t *parent, const char *name, const char *dir, char **ret);
 
 const config_setting_t *get_aggregate(struct errs *e, const config_setting_t *parent, const char *name,

@@ -441,10 +441,7 @@ static void parse_media_roots(struct errs *e, const config_setting_t *root, cons
                         err_at(e, s, NULL, "expected a folder (a non-empty string)");
                         continue;
                 }
-                if (v[0] == '/')
-                        abs = strdup(v);
-                else if (asprintf(&abs, "%s/%s", dir, v) < 0)
-                        abs = NULL;
+                abs = path_resolve(dir, v);
                 if (!abs) {
                         e->oom = true;
                         return;
