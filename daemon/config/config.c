@@ -10,7 +10,9 @@
  * key being the dotted path ("captions.sinks[1].latency_ms", list indices
  * from 0). Relative paths resolve against the config file's folder, not
  * the daemon's working directory, which systemd sets to "/". Whether the
- * files exist is checked when they are used, not here. */
+ * files exist is checked when they are used, not here. The sections that
+ * name network addresses (captions, http) are read in config-captions.c,
+ * the schedule in config-schedule.c, with config-getters.c's getters. */
 #include "config.h"
 
 #include <arpa/inet.h>

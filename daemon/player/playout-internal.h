@@ -35,12 +35,6 @@ struct event_node {
         struct event_node *next;
 };
 
-/* A cut in the coming buffer: at frame offset AT (NO_CUT: none), after a
- * fade of FADE frames; the fade stops at STOP (the faded item ended). */
-struct cut {
-        int64_t at, fade, stop;
-};
-
 struct playout {
         pthread_t thread;
         struct output *out;

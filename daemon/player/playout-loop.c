@@ -57,6 +57,12 @@
 #define OUTPUT_RETRY_NS (1000 * 1000000LL)
 #define NO_CUT INT64_MAX
 
+/* A cut in the coming buffer: at frame offset AT (NO_CUT: none), after a
+ * fade of FADE frames; the fade stops at STOP (the faded item ended). */
+struct cut {
+        int64_t at, fade, stop;
+};
+
 /* ---- the playout thread: items ---- */
 
 /* An event still to be timed: it happened at buffer offset OFFSET. */
