@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-commands.c: the control protocol's commands (docs/interfaces.md),
  * each a function from a request to a reply. */
-#include "manager-internal.h"
+#include "manager-commands.h"
 #include "manager-events.h"
+#include "manager-ingest.h"
+#include "manager-internal.h"
 #include "manager-persist.h"
+#include "manager-schedule.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -250,7 +253,7 @@ static struct json_object *cmd_list(struct manager *m) {
         return reply;
 }
 
-const char *manager_state_name(enum air_state s) {
+static const char *state_name(enum air_state s) {
         return s == AIR_PLAYING ? "playing" : s == AIR_PAUSED ? "paused" : "idle";
 }
 
@@ -319,7 +322,7 @@ struct json_object *manager_status_json(struct manager *m) {
         struct json_object *reply = control_ok();
         struct story *next = queue_get(m->queue, 0);
 
-        json_object_object_add(reply, "state", json_object_new_string(manager_state_name(m->state)));
+        json_object_object_add(reply, "state", json_object_new_string(state_name(m->state)));
         json_object_object_add(reply, "on_air", m->on_air ? story_to_json(m->on_air) : NULL);
         json_object_object_add(reply, "position_ms", json_object_new_int64(manager_position_ms(m)));
         json_object_object_add(reply, "next", next ? story_to_json(next) : NULL);
