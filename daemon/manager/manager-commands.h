@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-commands.h: the control protocol (manager-commands.c). The top
- * part below the loop: it calls the schedule, ingest, the state file and
- * the event stream, and the loop's hooks.
+ * part below the loop: it calls the schedule, ingest, the state file, the
+ * event stream and the acks (manager-acks.h), and the loop's hooks.
  * Loop thread only. */
 #pragma once
 
 struct control_conn;
 struct json_object;
 struct manager;
-struct playout_event;
 
 /* The control socket's request handler (control_new): the reply. */
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
@@ -16,10 +15,3 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
 /* The reply of the status command (a new reference; NULL on ENOMEM); a
  * manager_http_status_fn. */
 struct json_object *manager_status_json(struct manager *m);
-
-/* The replies owed for pause, resume and skip. EVENT answers those it
- * completes; expire answers those older than 2 s with an error (the
- * playout thread did not act); free drops them unanswered. */
-void manager_acks_playout_event(struct manager *m, const struct playout_event *ev);
-void manager_acks_expire(struct manager *m);
-void manager_acks_free(struct manager *m);

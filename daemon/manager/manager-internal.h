@@ -7,7 +7,7 @@
  * headers of the parts below it:
  *   manager.c           the loop: set-up, playout events, sd_notify,
  *                       reload, signals
- *   manager-commands.c  the control protocol; the replies owed (acks)
+ *   manager-commands.c  the control protocol
  *   manager-cue.c       what is cued next, and taking a story that started
  *   manager-schedule.c  clock events
  *   manager-filler.c    filler when the queue is empty
@@ -15,6 +15,7 @@
  *   manager-persist.c   the state on disk
  *   manager-events.c    the as-run log and the event stream
  *   manager-http.c      the HTTP server: status, WebVTT and metrics
+ *   manager-acks.c      replies that wait for the playout thread
  *   manager-internal.c  the helpers below
  * A part that must make the loop act (re-cue, STATUS=, find a story in
  * whichever part holds it) calls the loop's hooks below, which manager.c
@@ -83,10 +84,10 @@ struct manager {
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
         struct manager_http *http;      /* manager-http.c: page, feeds, metrics */
 
-        /* manager-commands.c: pause, resume and skip are answered once the
+        /* manager-acks.c: pause, resume and skip are answered once the
          * playout thread has acted (its PAUSED/RESUMED/ENDED event) */
         struct manager_ack *acks;
-        bool paused_target; /* paused once the commands sent so far are applied */
+        bool paused_target; /* manager-commands.c: paused once the commands sent so far are applied */
 
         /* The loop's hooks (manager.c sets them in manager_new, before any
          * part starts; call them through the functions below). */

@@ -17,6 +17,7 @@
  * in the same buffer (gapless). A story leaves the queue when the playout
  * thread reports it STARTED. */
 #include "manager.h"
+#include "manager-acks.h"
 #include "manager-commands.h"
 #include "manager-cue.h"
 #include "manager-events.h"
