@@ -33,13 +33,15 @@
 #define MS(x) ((uint64_t)(x)*1000000ULL)
 
 /* How far a start that waited on the wall clock (idle, or after a gap)
- * may land from its time: the first frames are decoded after the wake-up.
- * The sanitizer builds decode several times slower; 10 ms still tells an
- * exact start from the 100 ms idle poll. */
+ * may land from its time: the thread wakes, then decodes and writes the
+ * first frames (~0.6 ms here), later still on a loaded machine or in the
+ * sanitizer builds. 5 or 20 ms still tell an exact start from the 100 ms
+ * idle poll. A hard start while playing is checked to the frame
+ * (test_hard_start). */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define WAKE_SLACK_NS 10000000LL
+#define WAKE_SLACK_NS 20000000LL
 #else
-#define WAKE_SLACK_NS 1000000LL
+#define WAKE_SLACK_NS 5000000LL
 #endif
 
 static char tmpdir[64];
