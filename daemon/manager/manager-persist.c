@@ -44,9 +44,9 @@ struct manager_persist {
         uint64_t leaving_id; /* on air but skipped/removed: not resumed after a crash */
         uint64_t started_id; /* the story whose air start time is below */
         int64_t started_wall_ms;
+        manager_persist_restore_fn restore; /* queues a restored story (ingest) */
         /* The schedule's one-off events: GET returns a new JSON value to
          * save (called at every save); RESTORED is what the last run saved. */
-        manager_persist_restore_fn restore; /* queues a restored story */
         manager_persist_schedule_fn schedule_get;
         void *schedule_userdata;
         struct json_object *schedule_restored;

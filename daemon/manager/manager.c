@@ -63,9 +63,9 @@
 
 /* ---- the loop's hooks (manager-internal.h) ---------------------------- */
 
-/* What to cue is the cue's decision; the next_up announcement goes out
- * between deciding and cueing, as the parts below may not call events
- * and cue in one step. */
+/* The cue decides what plays next, the loop announces it (next_up,
+ * queue_changed), then the cue cues it: the cue never calls the event
+ * stream, and the order is the one the single step had. */
 static void update_cue(struct manager *m) {
         struct story *next = manager_cue_next(m);
 
