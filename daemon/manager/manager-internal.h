@@ -107,11 +107,23 @@ int manager_enqueue(struct manager *m, const char *audio, const char *transcript
                     struct story **ret, char **ret_error);
 void manager_ingest_done(void *job, void *userdata);
 
-/* manager-ingest.c: manager_enqueue, but saved before it returns, and
- * refused (-errno, *ret_error) when the state cannot be saved: for
- * control commands, whose reply acknowledges the change. */
-int manager_enqueue_durable(struct manager *m, const char *audio, const char *transcript, size_t index,
-                            struct story **ret, char **ret_error);
+/* manager-ingest.c: a control command's story checked on the worker
+ * before the command replies (issue 10 item 7): its files under
+ * media_roots, regular, the transcript's text and caps, the audio decoded
+ * whole (decodable, its length) and the transcript plausible for it.
+ * CHECKED runs on the loop with the story (owned by it), or with NULL and
+ * ERROR (a reply's words) when refused; it replies on CONN (referenced
+ * meanwhile; the handler returns CONTROL_REPLY_LATER). The story it keeps
+ * (queued, with its id) is returned and goes on to its alignment; NULL
+ * when it kept none. Not called at shutdown. -ENOMEM, -ESHUTDOWN. */
+typedef struct story *(*manager_checked_fn)(struct manager *m, struct control_conn *conn,
+                                            struct json_object *req, struct story *s, const char *error);
+int manager_check_story(struct manager *m, struct control_conn *conn, struct json_object *req,
+                        const char *audio, const char *transcript, manager_checked_fn checked);
+/* manager-ingest.c: queues a checked story S (taken, freed on failure)
+ * at INDEX (clamped) with a new id, saved before it returns: the index,
+ * or -errno with *ret_error when the state cannot be saved. */
+int manager_enqueue_checked(struct manager *m, struct story *s, size_t index, char **ret_error);
 /* manager-ingest.c: queues a story saved by the last run at the end of
  * the queue, keeping its id and start frame; -errno with *ret_error. */
 int manager_enqueue_restored(struct manager *m, const char *audio, const char *transcript, uint64_t id,
@@ -145,7 +157,7 @@ struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
  * the next hard event goes to the playout thread. NULL when not ours. */
 struct story *manager_schedule_take(struct manager *m, uint64_t story_id);
 struct json_object *manager_schedule_state(void *userdata); /* a manager_persist_schedule_fn */
-struct json_object *manager_cmd_at(struct manager *m, struct json_object *req);
+struct json_object *manager_cmd_at(struct manager *m, struct control_conn *conn, struct json_object *req);
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req);
 struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object *req);
 

@@ -620,21 +620,6 @@ void manager_schedule_stop(struct manager *m) {
 
 /* ---- control commands ------------------------------------------------ */
 
-/* The checks every story passes (story_validate) now, so that a bad `at`
- * is refused rather than failing at its time. */
-static int check_files(struct manager *m, const char *audio, const char *transcript, char **ret_error) {
-        struct segment_opts o = {
-                .max_chars = m->config->max_chars,
-                .max_lines = m->config->max_lines,
-                .speaker_mark = m->config->speaker_mark,
-        };
-
-        if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
-                return *ret_error = strdup("'at' needs \"audio\" and \"transcript\": absolute paths"),
-                       -EINVAL;
-        return story_validate(audio, transcript, &o, ret_error);
-}
-
 /* The request's mode and wait_s into T; an error reply or NULL. */
 static struct json_object *parse_mode(struct json_object *req, struct schedule_event *t) {
         const char *mode = json_get_str(req, "mode"), *why;
@@ -663,24 +648,38 @@ static struct json_object *at_reply(const struct schedule_event *ev) {
         return reply;
 }
 
-struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
+/* The request's time and mode into T (T->audio and T->transcript
+ * borrowed from REQ): NULL, or an error reply. */
+static struct json_object *parse_at(struct json_object *req, struct schedule_event *t) {
+        _cleanup_free_ char *error = NULL;
+        struct json_object *bad;
+        int r;
+
+        r = schedule_parse_at(json_get_str(req, "time"), time(NULL), &t->at, &error);
+        if (r < 0)
+                return control_error(
+                        "%s", error ? error : "'at' needs \"time\": HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]");
+        bad = parse_mode(req, t);
+        if (bad)
+                return bad;
+        t->audio = (char *)json_get_str(req, "audio");
+        t->transcript = (char *)json_get_str(req, "transcript");
+        if (!t->audio || t->audio[0] != '/' || !t->transcript || t->transcript[0] != '/')
+                return control_error("'at' needs \"audio\" and \"transcript\": absolute paths");
+        return NULL;
+}
+
+/* The event of REQ, its story checked: added, saved, armed; the reply. */
+static struct json_object *at_add(struct manager *m, struct json_object *req) {
         _cleanup_free_ char *error = NULL, *name = NULL;
         struct schedule_event t = {0}, *ev;
         struct json_object *bad;
         uint64_t id;
         int r;
 
-        r = schedule_parse_at(json_get_str(req, "time"), time(NULL), &t.at, &error);
-        if (r < 0)
-                return control_error(
-                        "%s", error ? error : "'at' needs \"time\": HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]");
-        bad = parse_mode(req, &t);
+        bad = parse_at(req, &t); /* again: a time of day is for the next such time from now */
         if (bad)
                 return bad;
-        t.audio = (char *)json_get_str(req, "audio");
-        t.transcript = (char *)json_get_str(req, "transcript");
-        if (check_files(m, t.audio, t.transcript, &error) < 0)
-                return control_error("%s", error ? error : "out of memory");
         id = schedule_next_id(m->sched->list);
         if (json_get_str(req, "name"))
                 name = strdup(json_get_str(req, "name"));
@@ -708,6 +707,45 @@ struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
                 return control_error("'at' failed: cannot arm the schedule timer: %s", strerror(-r));
         }
         return bad;
+}
+
+/* `at`, once the worker has checked the story (the checks every story
+ * passes, so that a bad `at` is refused rather than failing at its time;
+ * the story itself is built again at its time). */
+static struct story *at_checked(struct manager *m, struct control_conn *conn, struct json_object *req,
+                                struct story *s, const char *why) {
+        const struct control_peer *peer = control_conn_peer(conn);
+        struct json_object *reply, *ok, *ev;
+
+        if (!s) {
+                control_conn_reply(conn, control_error("%s", why));
+                return NULL;
+        }
+        story_free(s);
+        m->peer = peer;
+        reply = at_add(m, req);
+        m->peer = NULL;
+        if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok) &&
+            json_object_object_get_ex(reply, "event", &ev))
+                log_info("Control: 'at' #%lld by user %s (uid %u, pid %d)",
+                         (long long)json_object_get_int64(ev), peer->user, (unsigned)peer->uid,
+                         (int)peer->pid);
+        control_conn_reply(conn, reply);
+        return NULL;
+}
+
+struct json_object *manager_cmd_at(struct manager *m, struct control_conn *conn, struct json_object *req) {
+        struct schedule_event t = {0};
+        struct json_object *bad;
+        int r;
+
+        bad = parse_at(req, &t);
+        if (bad)
+                return bad;
+        r = manager_check_story(m, conn, req, t.audio, t.transcript, at_checked);
+        if (r < 0)
+                return control_error("'at' failed: %s", strerror(-r));
+        return CONTROL_REPLY_LATER;
 }
 
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req) {

@@ -683,9 +683,9 @@ struct manager *manager_free(struct manager *m) {
         m->status_source = sd_event_source_unref(m->status_source);
         m->dropbox = dropbox_free(m->dropbox); /* before the queue: no take() from here on */
         manager_acks_free(m);                  /* unanswered: the clients see the socket close */
-        control_free(m->control);
-        worker_free(m->worker);       /* its done() may still queue alignments... */
-        worker_free(m->align_worker); /* ...which are cancelled here, helpers killed */
+        m->control = control_free(m->control); /* NULL: checks finishing below answer no one */
+        worker_free(m->worker);                /* its done() may still queue alignments... */
+        worker_free(m->align_worker);          /* ...which are cancelled here, helpers killed */
         m->playout = playout_stop(m->playout);
         manager_filler_stop(m);
         if (m->on_air && m->captions)

@@ -50,6 +50,15 @@ int story_build(const char *audio, const char *transcript, const struct segment_
 /* story_build's checks alone (the story is built and dropped). */
 int story_validate(const char *audio, const char *transcript, const struct segment_opts *opts,
                    char **ret_error);
+/* Whether CUES can be what AUDIO_MS of audio says: refused (-EMSGSIZE,
+ * *RET_WHY static) when their spoken text is more than anyone can say in
+ * that time (STORY_CHARS_PER_S per second, plus STORY_CHARS_SLACK for a
+ * short clip): the wrong transcript, or a hostile one, before any work is
+ * spent on it. A transcript shorter than its audio is fine (music, pauses).
+ * Pure, any thread. */
+#define STORY_CHARS_PER_S 40  /* fast speech is ~20 characters a second */
+#define STORY_CHARS_SLACK 500 /* a jingle's long name, a short clip's credits */
+int story_check_length(const struct cue_list *cues, int64_t audio_ms, const char **ret_why);
 /* A filler story: AUDIO only (no transcript, no cues), titled by its file
  * name. -ENOMEM. */
 int story_new_filler(const char *audio, struct story **ret);
