@@ -36,7 +36,8 @@
  * may land from its time: the thread wakes, then decodes and writes the
  * first frames (~0.6 ms here), later still on a loaded machine or in the
  * sanitizer builds. 5 or 20 ms still tell an exact start from the 100 ms
- * idle poll; bench/playout measures the precision. */
+ * idle poll. A hard start while playing is checked to the frame
+ * (test_hard_start). */
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define WAKE_SLACK_NS 20000000LL
 #else
