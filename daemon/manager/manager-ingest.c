@@ -538,7 +538,7 @@ static void ingest_check(struct ingest_job *j) {
                 .max_lines = j->max_lines,
                 .speaker_mark = j->speaker_mark,
         };
-        const char *why;
+        const char *why, *what = "audio";
         int r;
 
         r = story_files(j->roots, j->n_roots, j->audio_path, j->transcript_path, &audio, &transcript,
@@ -549,6 +549,7 @@ static void ingest_check(struct ingest_job *j) {
                 r = cue_list_dup(j->story->cues, &j->cues);
         if (r < 0) {
                 j->r = r;
+                j->story = story_free(j->story);
                 return;
         }
         free(j->audio_path);
@@ -556,20 +557,22 @@ static void ingest_check(struct ingest_job *j) {
         j->audio_path = TAKE_PTR(audio); /* the resolved files, as the story's */
         j->transcript_path = TAKE_PTR(transcript);
         ingest_scan(j);
-        if (j->r < 0) {
-                why = j->r == -EINVAL && j->scan.frames > 0 ? "silent throughout"
-                      : j->r == -EINVAL                     ? "not decodable (empty, damaged or not audio)"
-                      : j->r == -EIO                        ? "not decodable (decoder error)"
-                                                            : strerror(-j->r);
-        } else if ((r = story_check_length(j->cues, j->scan.frames * 1000 / j->scan.rate, &why)) < 0) {
-                if (asprintf(&j->why, "transcript '%s': %s", j->transcript_path, why) < 0)
-                        j->why = NULL;
+        if (j->r < 0 && j->scan.frames > 0)
+                return; /* decoded, but silent throughout: the silence detector's business on air */
+        if (j->r >= 0) {
+                r = story_check_length(j->cues, j->scan.frames * 1000 / j->scan.rate, &why);
+                if (r >= 0)
+                        return;
                 j->r = r;
-                return;
+                what = "transcript";
         } else
-                return;
-        if (asprintf(&j->why, "audio '%s': %s", j->audio_path, why) < 0)
+                why = j->r == -EINVAL ? "not decodable (empty, damaged or not audio)"
+                      : j->r == -EIO  ? "not decodable (decoder error)"
+                                      : strerror(-j->r);
+        if (asprintf(&j->why, "%s '%s': %s", what, what[0] == 'a' ? j->audio_path : j->transcript_path,
+                     why) < 0)
                 j->why = NULL;
+        j->story = story_free(j->story); /* refused */
 }
 
 int manager_check_story(struct manager *m, struct control_conn *conn, struct json_object *req,
@@ -619,7 +622,7 @@ static bool check_done(struct manager *m, struct ingest_job *j) {
                 control_conn_reply(j->conn, control_error("the daemon is shutting down"));
         else if (!m->control) /* shutting down: nobody to answer */
                 ;
-        else if (j->r < 0)
+        else if (!j->story)
                 (void)j->checked(m, j->conn, j->req, NULL, j->why ? j->why : strerror(-j->r));
         else
                 kept = j->checked(m, j->conn, j->req, TAKE_PTR(j->story), NULL);
