@@ -62,14 +62,50 @@ static void log_change(const char *cmd, struct json_object *id, const struct con
                  id ? json_object_get_string(id) : "", peer->user, (unsigned)peer->uid, (int)peer->pid);
 }
 
-/* add/insert, once the worker has checked the story: queued and saved,
- * then answered (the position of insert is taken now, against the queue
- * as it is now). */
+/* An add or insert whose story is queued, waiting for its save. */
+struct add_pending {
+        struct control_conn *conn; /* referenced */
+        struct json_object *reply; /* sent once saved */
+        const char *cmd;           /* static */
+        uint64_t id;
+};
+
+/* The save of a queued story is done: it airs and the client hears "ok";
+ * or it is taken back out and the client hears why. (Taken back only
+ * when still queued: on a save that failed as it went on air it stays
+ * there, unsaved, and the checkpoint timer saves it when the disk lets.) */
+static void add_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct add_pending *a = userdata;
+        struct story *s = queue_find(m->queue, a->id, NULL);
+        struct json_object *reply = TAKE_PTR(a->reply);
+
+        if (r < 0) {
+                if (s)
+                        story_free(queue_take(m->queue, a->id));
+                json_object_put(reply);
+                reply = control_error("%s", error);
+        } else {
+                if (s)
+                        log_info("Queued #%llu '%s'", (unsigned long long)s->id, s->title);
+                log_change(a->cmd, json_object_object_get(reply, "id"), control_conn_peer(a->conn));
+        }
+        m->peer = control_conn_peer(a->conn); /* queue_changed says who */
+        manager_update_cue(m);
+        manager_update_status(m);
+        m->peer = NULL;
+        control_conn_reply(a->conn, reply); /* last: it may let the client's next request in */
+        control_conn_unref(a->conn);
+        free(a);
+}
+
+/* add/insert, once the worker has checked the story: queued, saved on
+ * the saver thread (the loop never waits on the disk), then answered
+ * (the position of insert is taken now, against the queue as it is). */
 static struct story *add_checked(struct manager *m, struct control_conn *conn, struct json_object *req,
                                  struct story *s, const char *why) {
         _cleanup_free_ char *error = NULL;
         const char *cmd = json_get_str(req, "cmd");
-        struct json_object *reply;
+        struct add_pending *a;
         int64_t pos = (int64_t)queue_size(m->queue);
         uint64_t id;
         int r;
@@ -80,21 +116,35 @@ static struct story *add_checked(struct manager *m, struct control_conn *conn, s
         }
         if (strcmp(cmd, "insert") == 0)
                 (void)get_index(req, "insert", "position", &pos); /* checked before */
-        m->peer = control_conn_peer(conn);
-        r = manager_enqueue_checked(m, s, (size_t)pos, &error);
-        m->peer = NULL;
+        a = calloc(1, sizeof *a);
+        if (!a) {
+                story_free(s);
+                control_conn_reply(conn, control_error("'%s' failed: %s", cmd, strerror(ENOMEM)));
+                return NULL;
+        }
+        r = manager_enqueue_checked(m, s, (size_t)pos);
         if (r < 0) {
-                control_conn_reply(conn, control_error("%s", error ? error : strerror(-r)));
+                free(a);
+                control_conn_reply(conn, control_error("'%s' failed: %s", cmd, strerror(-r)));
                 return NULL;
         }
         id = s->id;
-        reply = control_ok();
-        json_object_object_add(reply, "id", json_object_new_int64((int64_t)id));
-        json_object_object_add(reply, "title", json_object_new_string(s->title));
-        json_object_object_add(reply, "position", json_object_new_int64(r));
-        log_change(cmd, json_object_object_get(reply, "id"), control_conn_peer(conn));
-        control_conn_reply(conn, reply);
-        return manager_find_story(m, id); /* the reply may have let another request change the queue */
+        *a = (struct add_pending){.conn = control_conn_ref(conn),
+                                  .reply = control_ok(),
+                                  .cmd = strcmp(cmd, "insert") == 0 ? "insert" : "add",
+                                  .id = id};
+        json_object_object_add(a->reply, "id", json_object_new_int64((int64_t)id));
+        json_object_object_add(a->reply, "title", json_object_new_string(s->title));
+        json_object_object_add(a->reply, "position", json_object_new_int64(r));
+        if (manager_persist_save_then(m, add_saved, a, &error) < 0) {
+                story_free(queue_take(m->queue, id));
+                control_conn_reply(conn, control_error("%s", error ? error : strerror(ENOMEM)));
+                json_object_put(a->reply);
+                control_conn_unref(a->conn);
+                free(a);
+                return NULL;
+        }
+        return manager_find_story(m, id); /* without a state dir it is answered already */
 }
 
 /* The story is checked on the worker (its files, a full decode, its

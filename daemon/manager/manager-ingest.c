@@ -635,7 +635,7 @@ static bool check_done(struct manager *m, struct ingest_job *j) {
         return true;
 }
 
-int manager_enqueue_checked(struct manager *m, struct story *s, size_t index, char **ret_error) {
+int manager_enqueue_checked(struct manager *m, struct story *s, size_t index) {
         int r;
 
         if (index > queue_size(m->queue))
@@ -645,14 +645,5 @@ int manager_enqueue_checked(struct manager *m, struct story *s, size_t index, ch
                 story_free(s);
                 return r;
         }
-        r = manager_persist_save(m, ret_error);
-        if (r < 0) {
-                /* Not durable: refused, so nothing acknowledged is lost. */
-                story_free(queue_take(m->queue, s->id));
-                return r;
-        }
-        log_info("Queued #%llu '%s' at position %zu", (unsigned long long)s->id, s->title, index);
-        manager_update_cue(m);
-        manager_update_status(m);
         return (int)index;
 }

@@ -121,9 +121,10 @@ typedef struct story *(*manager_checked_fn)(struct manager *m, struct control_co
 int manager_check_story(struct manager *m, struct control_conn *conn, struct json_object *req,
                         const char *audio, const char *transcript, manager_checked_fn checked);
 /* manager-ingest.c: queues a checked story S (taken, freed on failure)
- * at INDEX (clamped) with a new id, saved before it returns: the index,
- * or -errno with *ret_error when the state cannot be saved. */
-int manager_enqueue_checked(struct manager *m, struct story *s, size_t index, char **ret_error);
+ * at INDEX (clamped) with a new id, not saved yet and not cued: the
+ * caller saves (manager_persist_save_then), then cues or takes it back.
+ * The index, or -errno. */
+int manager_enqueue_checked(struct manager *m, struct story *s, size_t index);
 /* manager-ingest.c: queues a story saved by the last run at the end of
  * the queue, keeping its id and start frame; -errno with *ret_error. */
 int manager_enqueue_restored(struct manager *m, const char *audio, const char *transcript, uint64_t id,
