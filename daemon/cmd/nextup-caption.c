@@ -358,7 +358,8 @@ static int write_json(FILE *f, const struct transcript *t, int64_t duration_ms, 
         return r;
 }
 
-static int write_captions(const struct args *a, const struct transcript *t, const struct audio_scan *scan,
+/* FRAMES: the audio's length at SCAN_RATE. */
+static int write_captions(const struct args *a, const struct transcript *t, int64_t frames,
                           const struct cue_list *cues, int source, const struct align_report *rep) {
         switch (a->format) {
         case FORMAT_VTT:
@@ -366,8 +367,7 @@ static int write_captions(const struct args *a, const struct transcript *t, cons
         case FORMAT_SRT:
                 return capfmt_srt(stdout, cues);
         case FORMAT_JSON:
-                return write_json(stdout, t, scan->frames * 1000 / (scan->rate > 0 ? scan->rate : SCAN_RATE),
-                                  cues, source, rep);
+                return write_json(stdout, t, frames * 1000 / SCAN_RATE, cues, source, rep);
         }
         return -EINVAL;
 }
@@ -385,6 +385,24 @@ static void show_progress(void *userdata, double done_s) {
         p->shown = true;
 }
 
+/* The file's exact length at SCAN_RATE from decoder_open (mpg123_scan
+ * reads the MPEG frame headers; libsndfile its header): no decode. */
+static int audio_length(const char *path, int64_t *ret) {
+        struct decoder *d = NULL;
+        int64_t n;
+        int r;
+
+        r = decoder_open(path, SCAN_RATE, 1, &d);
+        if (r < 0)
+                return r;
+        n = decoder_length(d);
+        decoder_free(d);
+        if (n <= 0)
+                return n < 0 ? (int)n : -EINVAL;
+        *ret = n;
+        return 0;
+}
+
 /* The pipeline; every failure is reported here, naming the file. */
 static int run(const struct args *a) {
         _cleanup_(transcript_freep) struct transcript *t = NULL;
@@ -393,7 +411,10 @@ static int run(const struct args *a) {
         struct align_opts o = ALIGN_OPTS_DEFAULT;
         struct align_report rep = {};
         struct progress pr = {};
-        struct audio_scan scan;
+        /* Filled by a full decode only for the estimate: the aligner decodes
+         * the file itself, so an aligned story is decoded here once. */
+        struct audio_scan scan = {.rate = SCAN_RATE, .frames = -1, .first_voiced = -1, .last_voiced = -1};
+        int64_t length = 0;
         bool have_rep = false;
         double total_s;
         int r, source;
@@ -426,13 +447,15 @@ static int run(const struct args *a) {
                         return -EXDEV;
                 }
         }
-        r = decoder_scan(a->audio, SCAN_RATE, &scan);
+        r = a->estimate ? decoder_scan(a->audio, SCAN_RATE, &scan) : audio_length(a->audio, &length);
         if (r < 0) {
                 fprintf(stderr, "nextup-caption: '%s': cannot decode: %s\n", a->audio,
                         r == -EINVAL ? "not audio nextup can decode" : strerror(-r));
                 return r;
         }
-        total_s = scan.rate > 0 ? (double)scan.frames / scan.rate : 0;
+        if (a->estimate)
+                length = scan.frames;
+        total_s = (double)length / SCAN_RATE;
         pr.total_s = total_s;
         o.engine = a->engine;
         if (!a->quiet && total_s > PROGRESS_MIN_S && isatty(STDERR_FILENO)) {
@@ -452,7 +475,8 @@ static int run(const struct args *a) {
         if (a->require_aligned && r != TIMING_ALIGNED)
                 return -ENOMSG; /* the aligner logged why */
         source = r;
-        r = write_captions(a, t, &scan, cues, source, have_rep ? &rep : NULL);
+        r = write_captions(a, t, scan.frames >= 0 ? scan.frames : length, cues, source,
+                           have_rep ? &rep : NULL);
         align_report_done(&rep);
         if (r >= 0 && fflush(stdout) == EOF)
                 r = -errno;

@@ -199,6 +199,14 @@ void set_str(struct errs *e, char **dst, const char *src) {
         *dst = copy;
 }
 
+char *path_resolve(const char *dir, const char *v) {
+        char *abs;
+
+        if (v[0] == '/')
+                return strdup(v);
+        return asprintf(&abs, "%s/%s", dir, v) < 0 ? NULL : abs;
+}
+
 /* A non-empty path; relative ones are joined to DIR (absolute). */
 int get_path(struct errs *e, const config_setting_t *parent, const char *name, const char *dir, char **ret) {
         const char *v;
@@ -208,10 +216,7 @@ int get_path(struct errs *e, const config_setting_t *parent, const char *name, c
         r = get_string(e, parent, name, false, &v);
         if (r <= 0)
                 return r;
-        if (v[0] == '/')
-                abs = strdup(v);
-        else if (asprintf(&abs, "%s/%s", dir, v) < 0)
-                abs = NULL;
+        abs = path_resolve(dir, v);
         if (!abs) {
                 e->oom = true;
                 return -ENOMEM;
@@ -298,4 +303,19 @@ int get_mode(struct errs *e, const config_setting_t *parent, const char *name, m
         }
         *ret = (mode_t)strtoul(v, NULL, 8);
         return 1;
+}
+
+/* Reports the second of two list elements that share a FIELD value. */
+void check_unique(struct errs *e, const config_setting_t *list, const char *field, const char *what,
+                  const char *const *values, size_t n) {
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (values[i] && values[j] && strcmp(values[i], values[j]) == 0) {
+                                const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
+                                const config_setting_t *f = config_setting_get_member(s, field);
+
+                                err_at(e, f ?: s, f ? NULL : field, "\"%s\" is also %s[%zu]", values[i],
+                                       what, j);
+                                break;
+                        }
 }

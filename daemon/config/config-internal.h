@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* config-internal.h: what config.c's section parsers share with the
+/* config-internal.h: what the section parsers (config.c, config-captions.c,
+ * config-schedule.c) share with each other and with the
  * checked getters of config-getters.c. Private to daemon/config. */
 #pragma once
 
@@ -55,6 +56,10 @@ int get_enum(struct errs *e, const config_setting_t *parent, const char *name, c
 
 void set_str(struct errs *e, char **dst, const char *src);
 
+/* V as an absolute path: itself when it is one, else joined to DIR.
+ * malloc'd, NULL when out of memory. */
+char *path_resolve(const char *dir, const char *v);
+
 int get_path(struct errs *e, const config_setting_t *parent, const char *name, const char *dir, char **ret);
 
 const config_setting_t *get_aggregate(struct errs *e, const config_setting_t *parent, const char *name,
@@ -65,3 +70,20 @@ bool is_word(const char *s);
 int get_mode(struct errs *e, const config_setting_t *parent, const char *name, mode_t *ret);
 /* A group name (or number) that exists on this system, as its gid. */
 int get_group(struct errs *e, const config_setting_t *parent, const char *name, gid_t *ret);
+
+/* Reports the second of two list elements that share a FIELD value
+ * (VALUES: that field of each of the N elements, NULL: none). */
+void check_unique(struct errs *e, const config_setting_t *list, const char *field, const char *what,
+                  const char *const *values, size_t n);
+
+struct nextup_config;
+struct sink_config;
+
+/* The section parsers outside config.c: each reads its section of ROOT
+ * into C (paths relative to DIR), recording every problem in E. */
+void parse_captions(struct errs *e, const config_setting_t *root, const char *dir, struct nextup_config *c);
+void parse_http(struct errs *e, const config_setting_t *root, struct nextup_config *c);
+void parse_schedule(struct errs *e, const config_setting_t *root, const char *dir, struct nextup_config *c);
+
+/* Frees what one sink's config holds. */
+void sink_config_clear(struct sink_config *sc);

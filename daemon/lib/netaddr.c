@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* netaddr.c: listen addresses as written in the config. "*" binds the
- * IPv6 wildcard with IPV6_V6ONLY off, so one socket takes IPv4 too. */
+/* netaddr.c: listen and connect addresses as written in the config, the
+ * one parser of "HOST:PORT" (numeric hosts only). "*" binds the IPv6
+ * wildcard with IPV6_V6ONLY off, so one socket takes IPv4 too. */
 #include "netaddr.h"
 
 #include <arpa/inet.h>
@@ -26,11 +27,10 @@ static int parse_port(const char *s, uint16_t *ret) {
         return 0;
 }
 
-int netaddr_parse(const char *s, struct netaddr *ret) {
-        struct netaddr a = {0};
-        char host[64];
+/* "HOST:PORT" or "[HOST]:PORT": HOST's text (unbracketed, under 64
+ * bytes, not empty) and where PORT begins; 0 or -EINVAL. */
+static int split(const char *s, char host[static 64], const char **ret_port) {
         const char *colon, *h = s, *hend;
-        uint16_t port;
 
         if (!s)
                 return -EINVAL;
@@ -46,13 +46,24 @@ int netaddr_parse(const char *s, struct netaddr *ret) {
                         return -EINVAL;
                 hend = colon;
         }
-        if ((size_t)(hend - h) >= sizeof host || hend == h)
+        if ((size_t)(hend - h) >= 64 || hend == h)
                 return -EINVAL;
         memcpy(host, h, (size_t)(hend - h));
         host[hend - h] = '\0';
-        if (parse_port(colon + 1, &port) < 0)
+        *ret_port = colon + 1;
+        return 0;
+}
+
+/* IPv4 bare, IPv6 in brackets, and "*" bare when WILDCARD. */
+static int parse(const char *s, bool wildcard, struct netaddr *ret) {
+        struct netaddr a = {0};
+        char host[64];
+        const char *port_text;
+        uint16_t port;
+
+        if (split(s, host, &port_text) < 0 || parse_port(port_text, &port) < 0)
                 return -EINVAL;
-        if (strcmp(host, "*") == 0 && s[0] != '[') {
+        if (wildcard && strcmp(host, "*") == 0 && s[0] != '[') {
                 struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a.sa;
 
                 in6->sin6_family = AF_INET6;
@@ -75,6 +86,31 @@ int netaddr_parse(const char *s, struct netaddr *ret) {
         } else
                 return -EINVAL;
         *ret = a;
+        return 0;
+}
+
+int netaddr_parse(const char *s, struct netaddr *ret) {
+        return parse(s, true, ret);
+}
+
+int netaddr_parse_connect(const char *s, struct netaddr *ret) {
+        return parse(s, false, ret);
+}
+
+int netaddr_split(const char *s, char **ret_host, char **ret_port) {
+        _cleanup_free_ char *h = NULL, *p = NULL;
+        struct netaddr a;
+        char host[64];
+        const char *port;
+
+        if (netaddr_parse_connect(s, &a) < 0 || split(s, host, &port) < 0)
+                return -EINVAL;
+        h = strdup(host);
+        p = strdup(port);
+        if (!h || !p)
+                return -ENOMEM;
+        *ret_host = TAKE_PTR(h);
+        *ret_port = TAKE_PTR(p);
         return 0;
 }
 

@@ -206,7 +206,7 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
         if (!e)
                 return;
         json_object_object_add(e, "story", story_to_json(story));
-        json_object_object_add(e, "reason", json_object_new_string(asrun_reason_to_string(reason)));
+        json_object_object_add(e, "reason", json_object_new_string(playout_end_reason_to_string(reason)));
         json_object_object_add(e, "played_ms", json_object_new_int64(played_ms));
         manager_event(m, e);
 }

@@ -90,7 +90,7 @@ static int metrics(void *userdata, FILE *f) {
         metric_head(f, "items_aired_total", "counter", "Items that left the air, by end reason.");
         for (int r = 0; r < N_REASONS; r++)
                 fprintf(f, "nextup_items_aired_total{reason=\"%s\"} %" PRIu64 "\n",
-                        asrun_reason_to_string((enum playout_end_reason)r), h->ended[r]);
+                        playout_end_reason_to_string((enum playout_end_reason)r), h->ended[r]);
         metric_head(f, "silence_events_total", "counter", "Items skipped by the silence detector.");
         fprintf(f, "nextup_silence_events_total %" PRIu64 "\n", h->silence);
         metric_head(f, "dead_air_events_total", "counter", "Times the output ran out of items to play.");

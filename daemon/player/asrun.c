@@ -44,26 +44,6 @@ struct asrun {
         bool failing; /* in a failure episode (logged once) */
 };
 
-const char *asrun_reason_to_string(enum playout_end_reason r) {
-        switch (r) {
-        case PLAYOUT_END_COMPLETE:
-                return "complete";
-        case PLAYOUT_END_SKIPPED:
-                return "skipped";
-        case PLAYOUT_END_ERROR:
-                return "decode_error";
-        case PLAYOUT_END_SHUTDOWN:
-                return "shutdown";
-        case PLAYOUT_END_CUT:
-                return "cut";
-        case PLAYOUT_END_SILENCE:
-                return "silence";
-        case PLAYOUT_END_FADED:
-                return "faded";
-        }
-        return "unknown";
-}
-
 static struct json_object *json_str(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
@@ -88,7 +68,7 @@ static char *record_to_line(const struct asrun_record *r) {
                                r->planned_ms >= 0 ? json_object_new_int64(r->planned_ms) : NULL);
         json_object_object_add(o, "played_ms", json_object_new_int64(MAX(r->played_ms, 0)));
         json_object_object_add(o, "output_down_ms", json_object_new_int64(MAX(r->output_down_ms, 0)));
-        json_object_object_add(o, "reason", json_object_new_string(asrun_reason_to_string(r->reason)));
+        json_object_object_add(o, "reason", json_object_new_string(playout_end_reason_to_string(r->reason)));
         json_object_object_add(o, "cues_emitted", json_object_new_int64((int64_t)r->cues_emitted));
         json_object_object_add(o, "cues_dropped", json_object_new_int64((int64_t)r->cues_dropped));
         json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(r->timing)));

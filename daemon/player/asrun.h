@@ -51,10 +51,6 @@ size_t asrun_backlog(const struct asrun *a);
 /* Records dropped because the backlog was full. */
 uint64_t asrun_lost(const struct asrun *a);
 
-/* "complete", "skipped", "cut", "decode_error", "silence", "shutdown",
- * "faded", "removed". */
-const char *asrun_reason_to_string(enum playout_end_reason r);
-
 /* Records starting in [SINCE_MS, UNTIL_MS) (INT64_MIN/INT64_MAX: open),
  * scanned from byte OFFSET of the file, then the backlog. Stops after about
  * MAX_BYTES of records: *ret_next_offset is then where to go on, else -1.

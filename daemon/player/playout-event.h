@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* playout-event.h: what the playout thread reports (part of playout.h's
  * interface, apart so that playout-item.h can use it without including
- * playout.h). playout_end_reason_to_string lives in playout-item.c. */
+ * playout.h). */
 #pragma once
 
 #include <stdint.h>
@@ -27,6 +27,8 @@ enum playout_end_reason {
         PLAYOUT_END_SILENCE, /* ended by the loop after PLAYOUT_SILENCE (playout_end) */
         PLAYOUT_END_FADED,   /* faded out by the loop (playout_end), e.g. filler giving way */
 };
+/* "complete", "skipped", "decode_error", "shutdown", "cut", "silence",
+ * "faded" (as-run log, events, /metrics, log); "unknown" for no reason. */
 const char *playout_end_reason_to_string(enum playout_end_reason r);
 
 struct playout_event {

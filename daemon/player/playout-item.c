@@ -12,26 +12,6 @@
 #include "decoder.h"
 #include "log.h"
 
-const char *playout_end_reason_to_string(enum playout_end_reason r) {
-        switch (r) {
-        case PLAYOUT_END_COMPLETE:
-                return "complete";
-        case PLAYOUT_END_SKIPPED:
-                return "skipped";
-        case PLAYOUT_END_ERROR:
-                return "error";
-        case PLAYOUT_END_SHUTDOWN:
-                return "shutdown";
-        case PLAYOUT_END_CUT:
-                return "cut";
-        case PLAYOUT_END_SILENCE:
-                return "silence";
-        case PLAYOUT_END_FADED:
-                return "faded";
-        }
-        return "unknown";
-}
-
 struct item *item_free(struct item *it) {
         if (!it)
                 return NULL;

@@ -181,16 +181,36 @@ __attribute__((format(printf, 3, 4))) static int reader_fail(struct reader *rd, 
         return -EBADMSG;
 }
 
+#define FIELD_MAX 128
+
+/* O's member KEY, named PREFIX.KEY in FIELD; NULL when it is missing or not
+ * of TYPE (recorded in RD: -EBADMSG). */
+static struct json_object *get_member(struct reader *rd, struct json_object *o, const char *prefix,
+                                      const char *key, enum json_type type, char field[static FIELD_MAX]) {
+        static const char *const not_type[] = {
+                [json_type_int] = "not an integer",
+                [json_type_string] = "not a string",
+                [json_type_array] = "not an array",
+        };
+        struct json_object *v;
+
+        snprintf(field, FIELD_MAX, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (!json_object_object_get_ex(o, key, &v))
+                (void)reader_fail(rd, field, "missing");
+        else if (!json_object_is_type(v, type))
+                (void)reader_fail(rd, field, "%s", not_type[type]);
+        else
+                return v;
+        return NULL;
+}
+
 static int get_int64(struct reader *rd, struct json_object *o, const char *prefix, const char *key,
                      int64_t min, int64_t *ret) {
-        struct json_object *v;
-        char field[128];
+        char field[FIELD_MAX];
+        struct json_object *v = get_member(rd, o, prefix, key, json_type_int, field);
 
-        snprintf(field, sizeof field, "%s%s%s", prefix, prefix[0] ? "." : "", key);
-        if (!json_object_object_get_ex(o, key, &v))
-                return reader_fail(rd, field, "missing");
-        if (!json_object_is_type(v, json_type_int))
-                return reader_fail(rd, field, "not an integer");
+        if (!v)
+                return -EBADMSG;
         if (json_object_get_int64(v) < min)
                 return reader_fail(rd, field, "%lld is below %lld", (long long)json_object_get_int64(v),
                                    (long long)min);
@@ -200,14 +220,11 @@ static int get_int64(struct reader *rd, struct json_object *o, const char *prefi
 
 static int get_path(struct reader *rd, struct json_object *o, const char *prefix, const char *key,
                     char **ret) {
-        struct json_object *v;
-        char field[128];
+        char field[FIELD_MAX];
+        struct json_object *v = get_member(rd, o, prefix, key, json_type_string, field);
 
-        snprintf(field, sizeof field, "%s%s%s", prefix, prefix[0] ? "." : "", key);
-        if (!json_object_object_get_ex(o, key, &v))
-                return reader_fail(rd, field, "missing");
-        if (!json_object_is_type(v, json_type_string))
-                return reader_fail(rd, field, "not a string");
+        if (!v)
+                return -EBADMSG;
         if (json_object_get_string(v)[0] != '/')
                 return reader_fail(rd, field, "not an absolute path");
         *ret = strdup(json_object_get_string(v));
@@ -244,13 +261,12 @@ static int on_air_from_json(struct reader *rd, struct json_object *o, struct per
 }
 
 static int queue_from_json(struct reader *rd, struct json_object *o, struct persist_state *st) {
-        struct json_object *q;
+        char field[FIELD_MAX];
+        struct json_object *q = get_member(rd, o, "", "queue", json_type_array, field);
         size_t n;
 
-        if (!json_object_object_get_ex(o, "queue", &q))
-                return reader_fail(rd, "queue", "missing");
-        if (!json_object_is_type(q, json_type_array))
-                return reader_fail(rd, "queue", "not an array");
+        if (!q)
+                return -EBADMSG;
         n = json_object_array_length(q);
         st->queue = calloc(n ? n : 1, sizeof *st->queue);
         if (!st->queue)

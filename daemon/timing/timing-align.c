@@ -21,22 +21,35 @@ static bool all_timed(const struct cue_list *l) {
 
 int timing_align(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan) {
         struct align_opts o = ALIGN_OPTS_DEFAULT;
+        struct audio_scan s = *scan;
 
-        return timing_align_report(cues, audio_path, scan, &o, NULL);
+        return timing_align_report(cues, audio_path, &s, &o, NULL);
 }
 
-int timing_align_report(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan,
+/* The estimate's scan, made now if the caller left it to us (frames < 0). */
+static int estimate(struct cue_list *cues, const char *audio_path, struct audio_scan *scan) {
+        int r;
+
+        if (scan->frames < 0 && !all_timed(cues)) {
+                r = decoder_scan(audio_path, scan->rate, scan);
+                if (r < 0)
+                        return r;
+        }
+        return timing_assign(cues, scan);
+}
+
+int timing_align_report(struct cue_list *cues, const char *audio_path, struct audio_scan *scan,
                         const struct align_opts *o, struct align_report *ret) {
         struct align_report rep = {};
         int r;
 
         if (all_timed(cues) || cues->n_cues == 0)
-                return timing_assign(cues, scan);
+                return estimate(cues, audio_path, scan);
         r = align_cues(cues, audio_path, o, &rep);
         if (r < 0) {
                 log_warning_errno(r, "Forced alignment of '%s' failed (%m), using the proportional estimate",
                                   audio_path);
-                return timing_assign(cues, scan);
+                return estimate(cues, audio_path, scan);
         }
         log_debug(
                 "Aligned '%s' (%s): %zu cues, %zu interpolated, %zu snapped to onsets, mean confidence %.2f",

@@ -35,6 +35,9 @@ struct align_opts;
 struct align_report;
 
 /* timing_align with the aligner's options O, and its report in *ret when
- * it aligned (ret may be NULL; free with align_report_done). */
-int timing_align_report(struct cue_list *cues, const char *audio_path, const struct audio_scan *scan,
+ * it aligned (ret may be NULL; free with align_report_done). SCAN with
+ * frames < 0 holds only its rate: the file is then scanned (a full decode,
+ * filling *SCAN) only when the estimate needs it, since the aligner decodes
+ * the file itself; a scan error is returned. */
+int timing_align_report(struct cue_list *cues, const char *audio_path, struct audio_scan *scan,
                         const struct align_opts *o, struct align_report *ret);

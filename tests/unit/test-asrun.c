@@ -132,7 +132,7 @@ static void test_reasons(void **state) {
         };
 
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-                assert_string_equal(asrun_reason_to_string(t[i].r), t[i].s);
+                assert_string_equal(playout_end_reason_to_string(t[i].r), t[i].s);
 }
 
 static void test_fields(void **state) {

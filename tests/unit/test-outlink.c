@@ -183,24 +183,6 @@ static void test_fifo(void **state) {
         rmdir(dir);
 }
 
-static void test_parse(void **state) {
-        char *host = NULL, *port = NULL;
-
-        assert_int_equal(outlink_parse_hostport("127.0.0.1:5000", &host, &port), 0);
-        assert_string_equal(host, "127.0.0.1");
-        assert_string_equal(port, "5000");
-        free(host);
-        free(port);
-        assert_int_equal(outlink_parse_hostport("[::1]:80", &host, &port), 0);
-        assert_string_equal(host, "::1");
-        free(host);
-        free(port);
-        assert_int_equal(outlink_parse_hostport("localhost:80", &host, &port), -EINVAL);
-        assert_int_equal(outlink_parse_hostport("127.0.0.1", &host, &port), -EINVAL);
-        assert_int_equal(outlink_parse_hostport("127.0.0.1:0", &host, &port), -EINVAL);
-        assert_int_equal(outlink_parse_hostport("127.0.0.1:65536", &host, &port), -EINVAL);
-}
-
 int main(void) {
         /* as nextupd does: a write to a pipe whose reader left is EPIPE */
         signal(SIGPIPE, SIG_IGN);
@@ -208,7 +190,6 @@ int main(void) {
                 cmocka_unit_test(test_tcp_never_reads),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_fifo),
-                cmocka_unit_test(test_parse),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,7 @@
 #include "cleanup.h"
 #include "config.h"
 #include "log.h"
+#include "netaddr.h"
 #include "outlink.h"
 #include "queue.h"
 #include "sink.h"
@@ -326,7 +327,7 @@ int sink_icecast_new(sd_event *event, const struct sink_config *sc, struct sink 
                 return -ENOMEM;
         c->fd = -1;
         c->event = sd_event_ref(event);
-        r = outlink_parse_hostport(sc->connect, &c->host, &c->port);
+        r = netaddr_split(sc->connect, &c->host, &c->port);
         if (r >= 0) {
                 c->mount = strdup(sc->mount);
                 r = c->mount ? 0 : -ENOMEM;

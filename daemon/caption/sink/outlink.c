@@ -26,6 +26,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "netaddr.h"
 
 #define BACKOFF_MIN_USEC UINT64_C(1000000)
 #define BACKOFF_MAX_USEC UINT64_C(60000000)
@@ -186,40 +187,6 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
-int outlink_parse_hostport(const char *s, char **ret_host, char **ret_port) {
-        _cleanup_free_ char *host = NULL;
-        const char *colon, *port;
-        unsigned char addr[16];
-
-        if (s[0] == '[') {
-                const char *end = strchr(s, ']');
-
-                if (!end || end[1] != ':')
-                        return -EINVAL;
-                host = strndup(s + 1, (size_t)(end - s - 1));
-                port = end + 2;
-        } else {
-                colon = strrchr(s, ':');
-                if (!colon)
-                        return -EINVAL;
-                host = strndup(s, (size_t)(colon - s));
-                port = colon + 1;
-        }
-        if (!host)
-                return -ENOMEM;
-        if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
-                return -EINVAL;
-        if (!*port || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 || atoi(port) > 65535)
-                return -EINVAL;
-        if (ret_port) {
-                *ret_port = strdup(port);
-                if (!*ret_port)
-                        return -ENOMEM;
-        }
-        *ret_host = TAKE_PTR(host);
-        return 0;
-}
-
 static int open_socket(struct outlink *l) {
         _cleanup_free_ char *host = NULL, *port = NULL;
         struct addrinfo hints = {
@@ -229,7 +196,7 @@ static int open_socket(struct outlink *l) {
         struct addrinfo *ai = NULL;
         int fd, r;
 
-        r = outlink_parse_hostport(l->target, &host, &port);
+        r = netaddr_split(l->target, &host, &port);
         if (r < 0)
                 return r;
         r = getaddrinfo(host, port, &hints, &ai);

@@ -39,7 +39,3 @@ int outlink_send(struct outlink *l, const void *msg, size_t len);
 
 /* Messages dropped so far (not connected, peer too slow, write errors). */
 unsigned long outlink_dropped(const struct outlink *l);
-
-/* Splits "host:port" / "[v6]:port" with a numeric host; 0 or -EINVAL.
- * RET_HOST is malloc'd. */
-int outlink_parse_hostport(const char *s, char **ret_host, char **ret_port);

@@ -251,46 +251,23 @@ char *rds_text_to_utf8(const char *rds) {
         return out;
 }
 
-size_t rds_text_cut(const char *s, size_t max, const char **ret_next) {
+/* The first MAX bytes of S, ending on a word (trailing spaces dropped); a
+ * word longer than MAX is cut hard, in UTF8 at a character boundary.
+ * RET_NEXT: where the rest begins, spaces skipped. */
+static size_t cut_at_word(const char *s, size_t max, bool utf8, const char **ret_next) {
         size_t len = strlen(s), cut;
 
         if (len <= max)
                 cut = len;
         else {
                 cut = max;
-                /* s[max] a space: the first MAX characters end a word */
+                /* s[max] a space: the first MAX bytes end a word */
                 if (s[max] != ' ') {
                         while (cut > 0 && s[cut - 1] != ' ')
                                 cut--;
-                        if (cut == 0) /* one word longer than MAX */
+                        if (cut == 0) { /* one word longer than MAX */
                                 cut = max;
-                }
-        }
-        while (cut > 0 && s[cut - 1] == ' ')
-                cut--;
-        if (ret_next) {
-                const char *n = s + cut;
-
-                while (*n == ' ')
-                        n++;
-                *ret_next = n;
-        }
-        return cut;
-}
-
-size_t rds_utf8_cut(const char *s, size_t max_bytes, const char **ret_next) {
-        size_t len = strlen(s), cut;
-
-        if (len <= max_bytes)
-                cut = len;
-        else {
-                cut = max_bytes;
-                if (s[max_bytes] != ' ') {
-                        while (cut > 0 && s[cut - 1] != ' ')
-                                cut--;
-                        if (cut == 0) { /* hard cut, at a character boundary */
-                                cut = max_bytes;
-                                while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+                                while (utf8 && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
                                         cut--;
                         }
                 }
@@ -305,6 +282,14 @@ size_t rds_utf8_cut(const char *s, size_t max_bytes, const char **ret_next) {
                 *ret_next = n;
         }
         return cut;
+}
+
+size_t rds_text_cut(const char *s, size_t max, const char **ret_next) {
+        return cut_at_word(s, max, false, ret_next);
+}
+
+size_t rds_utf8_cut(const char *s, size_t max_bytes, const char **ret_next) {
+        return cut_at_word(s, max_bytes, true, ret_next);
 }
 
 size_t rds_utf8_chars(const char *s, size_t n) {

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+int h_0(void);
+int h_1(void);
+int h_2(void);
+int h_3(void);
+int h_4(void);
+int h_5(void);
+int h_6(void);
+int h_7(void);
+int h_8(void);
+int h_9(void);
+int h_10(void);
+int h_11(void);
+int h_12(void);
+int h_13(void);
+int h_14(void);
+int h_15(void);
+int h_16(void);
+int h_17(void);
+int h_18(void);
+int h_19(void);
