@@ -53,6 +53,12 @@ static struct json_object *get_index(struct json_object *req, const char *cmd, c
         return NULL;
 }
 
+/* P as the as-run log keeps it. */
+static void story_peer_set(struct story_peer *ret, const struct control_peer *p) {
+        *ret = (struct story_peer){.known = true, .uid = (unsigned)p->uid, .pid = (int)p->pid};
+        snprintf(ret->user, sizeof ret->user, "%s", p->user);
+}
+
 /* Who changed the air, with the id of what changed (NULL: none). */
 static void log_change(const char *cmd, struct json_object *id, const struct control_peer *peer) {
         /* only integers: a string from the client could forge a log line */
@@ -122,6 +128,7 @@ static struct story *add_checked(struct manager *m, struct control_conn *conn, s
                 control_conn_reply(conn, control_error("'%s' failed: %s", cmd, strerror(ENOMEM)));
                 return NULL;
         }
+        story_peer_set(&s->queued_by, control_conn_peer(conn));
         r = manager_enqueue_checked(m, s, (size_t)pos);
         if (r < 0) {
                 free(a);
@@ -281,6 +288,7 @@ static struct json_object *end_on_air(struct manager *m, struct control_conn *co
         r = playout_skip(m->playout);
         if (r < 0)
                 return control_error("'skip' failed: %s", strerror(-r));
+        story_peer_set(&m->on_air->ended_by, control_conn_peer(conn));
         return ack_later(m, conn, ACK_SKIP, m->on_air->id);
 }
 

@@ -15,6 +15,15 @@ struct cue_list;
 struct json_object;
 struct segment_opts;
 
+/* A control client that changed the air (SO_PEERCRED), for the as-run
+ * log. */
+struct story_peer {
+        bool known;
+        unsigned uid;
+        int pid;
+        char user[64];
+};
+
 struct story {
         uint64_t id; /* unique for the daemon's life, from 1 */
         char *title;
@@ -26,10 +35,12 @@ struct story {
         bool failed;               /* ingest found the audio unusable */
         int64_t start_frame;       /* > 0: starts there, not at the top (resumed after a restart) */
         /* As-run (manager-events.c) */
-        int64_t aired_ms;      /* wall clock ms its first frame was handed to the device; 0 before */
-        int64_t aired_from_ms; /* media position it went on air from (0, or where it resumed) */
-        int64_t scheduled_ms;  /* wall clock ms a clock event set it for; 0: not scheduled */
-        bool filler;           /* played from the filler folder */
+        int64_t aired_ms;            /* wall clock ms its first frame was handed to the device; 0 before */
+        int64_t aired_from_ms;       /* media position it went on air from (0, or where it resumed) */
+        int64_t scheduled_ms;        /* wall clock ms a clock event set it for; 0: not scheduled */
+        bool filler;                 /* played from the filler folder */
+        struct story_peer queued_by; /* add/insert; not kept across a restart */
+        struct story_peer ended_by;  /* skip, or remove while on air */
 };
 
 struct story *story_free(struct story *s);
