@@ -973,7 +973,7 @@ int control_set_group(struct control *c, gid_t gid) {
         if (chown(c->path, (uid_t)-1, gid) < 0)
                 return log_error_errno(errno, "Failed to give control socket '%s' to group %u: %m", c->path,
                                        (unsigned)gid);
-        return 0;
+        return 1;
 }
 
 /* The first socket systemd passed, if it is a listening Unix stream. */

@@ -69,8 +69,9 @@ unsigned control_connections(const struct control *c);
 int control_parse_request(const char *line, size_t len, struct json_object **ret,
                           struct json_object **ret_error);
 /* Gives the socket control_new() made to group GID (control.group), so
- * that the group's members may connect; a no-op for a socket systemd
- * passed (its SocketGroup= applies) or GID (gid_t)-1. */
+ * that the group's members may connect (also on reload): 1; a no-op (0)
+ * for a socket systemd passed (its SocketGroup= applies) or GID
+ * (gid_t)-1; -errno (logged). */
 int control_set_group(struct control *c, gid_t gid);
 
 /* A handler's answer meaning "later": the request is answered by

@@ -476,6 +476,13 @@ static void reload(struct manager *m) {
         control_opts = control_options_of(c);
         if (m->control && control_set_options(m->control, &control_opts) < 0)
                 log_warning("Out of memory: the control socket keeps its old limits and allow-list");
+        if (m->control && c->control_gid != m->config->control_gid) {
+                /* control.group left out: the socket goes back to our own group */
+                gid_t gid = c->control_gid != (gid_t)-1 ? c->control_gid : getegid();
+
+                if (control_set_group(m->control, gid) > 0)
+                        log_info("Control socket '%s' given to group %u", c->control_socket, (unsigned)gid);
+        }
         config_free(m->config);
         m->config = c;
         manager_schedule_reload(m);
