@@ -3,10 +3,10 @@
  * queue, the schedule's one-off events and the story on air survive
  * kill -9. A change a client waits on is saved before it is
  * acknowledged: one small fsync'd file, about 0.4 ms here, but 300 ms and
- * more on a busy disk; `add`/`insert` (manager_persist_save_then) have it
- * written on a saver thread and reply when it is done, the other commands
- * still write it on the loop thread. Other changes (a story started or ended, a restore) are saved on
- * persist's writer thread, and the position of the story on air is
+ * more on a busy disk; `add`, `insert` and `at` (manager_persist_save_then)
+ * have it written on a saver thread and reply when it is done; remove,
+ * move, clear, skip and unschedule still write it on the loop thread. Other changes (a story started or
+ * ended, a restore) are saved on persist's writer thread, and the position of the story on air is
  * checkpointed every second from the audio clock as a small record
  * written in place without fsync, also on the writer thread: a slow disk
  * (a 300 ms fsync was seen) never holds the loop and its caption timers.

@@ -669,11 +669,45 @@ static struct json_object *parse_at(struct json_object *req, struct schedule_eve
         return NULL;
 }
 
-/* The event of REQ, its story checked: added, saved, armed; the reply. */
-static struct json_object *at_add(struct manager *m, struct json_object *req) {
+/* An `at` waiting for its save: answered with REPLY once it is on disk. */
+struct at_pending {
+        struct control_conn *conn; /* referenced */
+        struct json_object *reply;
+        uint64_t id;
+};
+
+/* The save of a new event is done: armed and "ok", or taken back out and
+ * refused. (A one-off event due meanwhile may have fired already.) */
+static void at_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct at_pending *a = userdata;
+        struct json_object *reply = TAKE_PTR(a->reply);
+        const struct control_peer *peer = control_conn_peer(a->conn);
+
+        if (r >= 0 && (r = rearm(m)) < 0) { /* never "ok" for an event that cannot fire */
+                schedule_event_free(schedule_take(m->sched->list, a->id));
+                (void)manager_persist_save(m, NULL);
+                json_object_put(reply);
+                reply = control_error("'at' failed: cannot arm the schedule timer: %s", strerror(-r));
+        } else if (r < 0) {
+                schedule_event_free(schedule_take(m->sched->list, a->id));
+                json_object_put(reply);
+                reply = control_error("%s", error);
+        } else
+                log_info("Control: 'at' #%llu by user %s (uid %u, pid %d)", (unsigned long long)a->id,
+                         peer->user, (unsigned)peer->uid, (int)peer->pid);
+        control_conn_reply(a->conn, reply);
+        control_conn_unref(a->conn);
+        free(a);
+}
+
+/* The event of REQ, its story checked: added, then saved on the saver
+ * thread (the loop never waits on the disk) and answered by at_saved;
+ * NULL then, or an error reply now. */
+static struct json_object *at_add(struct manager *m, struct control_conn *conn, struct json_object *req) {
         _cleanup_free_ char *error = NULL, *name = NULL;
         struct schedule_event t = {0}, *ev;
         struct json_object *bad;
+        struct at_pending *a;
         uint64_t id;
         int r;
 
@@ -685,28 +719,28 @@ static struct json_object *at_add(struct manager *m, struct json_object *req) {
                 name = strdup(json_get_str(req, "name"));
         else if (asprintf(&name, "at#%llu", (unsigned long long)id) < 0)
                 name = NULL;
-        if (!name)
+        a = calloc(1, sizeof *a);
+        if (!name || !a) {
+                free(a);
                 return control_error("'at' failed: %s", strerror(ENOMEM));
+        }
         t.name = name;
         r = schedule_add(m->sched->list, &t, time(NULL), &ev);
-        if (r < 0)
+        if (r < 0) {
+                free(a);
                 return control_error("'at' failed: %s", strerror(-r));
-        if (manager_persist_save(m, &error) < 0) {
-                schedule_event_free(schedule_take(m->sched->list, ev->id));
-                return control_error("%s", error ? error : "cannot save the state; nothing was changed");
         }
         log_info("Scheduled '%s' (event #%llu, %s) at %lld", ev->name, (unsigned long long)ev->id,
                  schedule_mode_to_string(ev->mode), (long long)ev->at);
-        id = ev->id;
-        bad = at_reply(ev); /* before rearm: a one-off event may fire and go at once */
-        r = rearm(m);
-        if (r < 0) { /* never "ok" for an event that cannot fire */
-                json_object_put(bad);
-                schedule_event_free(schedule_take(m->sched->list, id));
-                (void)manager_persist_save(m, NULL);
-                return control_error("'at' failed: cannot arm the schedule timer: %s", strerror(-r));
+        *a = (struct at_pending){.conn = control_conn_ref(conn), .reply = at_reply(ev), .id = ev->id};
+        if (manager_persist_save_then(m, at_saved, a, &error) < 0) {
+                schedule_event_free(schedule_take(m->sched->list, a->id));
+                json_object_put(a->reply);
+                control_conn_unref(a->conn);
+                free(a);
+                return control_error("%s", error ? error : "cannot save the state; nothing was changed");
         }
-        return bad;
+        return NULL;
 }
 
 /* `at`, once the worker has checked the story (the checks every story
@@ -714,23 +748,18 @@ static struct json_object *at_add(struct manager *m, struct json_object *req) {
  * the story itself is built again at its time). */
 static struct story *at_checked(struct manager *m, struct control_conn *conn, struct json_object *req,
                                 struct story *s, const char *why) {
-        const struct control_peer *peer = control_conn_peer(conn);
-        struct json_object *reply, *ok, *ev;
+        struct json_object *reply;
 
         if (!s) {
                 control_conn_reply(conn, control_error("%s", why));
                 return NULL;
         }
         story_free(s);
-        m->peer = peer;
-        reply = at_add(m, req);
+        m->peer = control_conn_peer(conn);
+        reply = at_add(m, conn, req);
         m->peer = NULL;
-        if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok) &&
-            json_object_object_get_ex(reply, "event", &ev))
-                log_info("Control: 'at' #%lld by user %s (uid %u, pid %d)",
-                         (long long)json_object_get_int64(ev), peer->user, (unsigned)peer->uid,
-                         (int)peer->pid);
-        control_conn_reply(conn, reply);
+        if (reply) /* refused now; else at_saved answers */
+                control_conn_reply(conn, reply);
         return NULL;
 }
 
