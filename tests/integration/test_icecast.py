@@ -173,7 +173,7 @@ class IcecastTitle(nt.NextupTestCase):
             cues = d.cues_of(sid)
             self.assertGreater(len(cues), 1)
             self.assertEqual([c["cue_index"] for c in cues], list(range(len(cues))))
-            self.assertLess(max(c["lateness_us"] for c in cues), 20000)
+            self.assertOnTime(max(c["lateness_us"] for c in cues), 50000)
 
     def test_bad_credentials_file(self):
         """A missing credentials file: the daemon says which file and why."""

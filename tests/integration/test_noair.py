@@ -68,6 +68,9 @@ class NoDeadAir(nt.NextupTestCase):
         self.assertEqual(rec[filler_id]["reason"], "faded")
         # It gave way at once: the fade, then the story in the same buffer.
         self.assertLess(rec[filler_id]["played_ms"], rec[filler_id]["planned_ms"])
+        # the status reply can overtake the event on the subscriber's socket
+        nt.wait_for(lambda: [e for e in sub.events("on_air") if e["story"]["id"] == sid], 3,
+                    "on_air event", d.describe)
         on_air = [e for e in sub.events("on_air") if e["story"]["id"] == sid]
         self.assertEqual(len(on_air), 1)
         self.assertLessEqual(abs(on_air[0]["start_ms"] - rec[filler_id]["end_ms"]), 30)
