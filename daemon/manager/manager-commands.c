@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-commands.c: the control protocol's commands (docs/interfaces.md),
  * each a function from a request to a reply. */
-#include "manager-internal.h"
+#include "manager-commands.h"
+#include "manager-acks.h"
 #include "manager-events.h"
+#include "manager-ingest.h"
+#include "manager-internal.h"
 #include "manager-persist.h"
+#include "manager-schedule.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -184,101 +188,6 @@ static struct json_object *not_saved(const char *error) {
 
 /* Skip or remove the story on air: saved as gone first, so that a crash
  * right after the reply cannot bring it back. */
-/* ---- replies that wait for the playout thread ----------------------- */
-
-#define ACK_TIMEOUT_NS (2000 * 1000000ULL)
-
-enum ack_kind { ACK_PAUSE, ACK_RESUME, ACK_SKIP };
-
-struct manager_ack {
-        struct manager_ack *next;
-        struct control_conn *conn; /* referenced */
-        enum ack_kind kind;
-        uint64_t item_id; /* ACK_SKIP: the story that must leave the air */
-        uint64_t since_ns;
-};
-
-static const char *const ack_names[] = {"pause", "resume", "skip"};
-
-/* The command was handed to the playout thread: the reply waits for its
- * event, so that a client that reads "ok" finds it done (a status right
- * after pause says paused). Out of memory: answered at once instead. */
-static struct json_object *ack_later(struct manager *m, struct control_conn *conn, enum ack_kind kind,
-                                     uint64_t item_id) {
-        struct manager_ack *a = calloc(1, sizeof *a);
-
-        if (!a)
-                return control_ok();
-        *a = (struct manager_ack){.next = m->acks,
-                                  .conn = control_conn_ref(conn),
-                                  .kind = kind,
-                                  .item_id = item_id,
-                                  .since_ns = aclock_now_ns()};
-        m->acks = a;
-        return CONTROL_REPLY_LATER;
-}
-
-static bool ack_done_by(const struct manager_ack *a, const struct playout_event *ev) {
-        switch (a->kind) {
-        case ACK_PAUSE:
-                return ev->type == PLAYOUT_PAUSED;
-        case ACK_RESUME:
-                return ev->type == PLAYOUT_RESUMED;
-        case ACK_SKIP:
-                return ev->type == PLAYOUT_ENDED && ev->item_id == a->item_id;
-        }
-        return false;
-}
-
-/* Answers the acks EV completes (EV NULL: those past ACK_TIMEOUT_NS, with
- * an error). The list is taken first: a reply lets the connection's next
- * request through, which may add an ack. */
-static void acks_answer(struct manager *m, const struct playout_event *ev) {
-        struct manager_ack *list = TAKE_PTR(m->acks), *keep = NULL, **tail = &keep;
-        uint64_t now = aclock_now_ns();
-
-        while (list) {
-                struct manager_ack *a = list;
-
-                list = a->next;
-                if (ev ? !ack_done_by(a, ev) : now - a->since_ns < ACK_TIMEOUT_NS) {
-                        a->next = NULL;
-                        *tail = a;
-                        tail = &a->next;
-                        continue;
-                }
-                control_conn_reply(
-                        a->conn,
-                        ev ? control_ok()
-                           : control_error("'%s' was handed to the player, which did not act within 2 s",
-                                           ack_names[a->kind]));
-                control_conn_unref(a->conn);
-                free(a);
-        }
-        *tail = m->acks;
-        m->acks = keep;
-}
-
-void manager_acks_playout_event(struct manager *m, const struct playout_event *ev) {
-        if (m->acks)
-                acks_answer(m, ev);
-}
-
-void manager_acks_expire(struct manager *m) {
-        if (m->acks)
-                acks_answer(m, NULL);
-}
-
-void manager_acks_free(struct manager *m) {
-        while (m->acks) {
-                struct manager_ack *a = m->acks;
-
-                m->acks = a->next;
-                control_conn_unref(a->conn);
-                free(a);
-        }
-}
-
 static struct json_object *end_on_air(struct manager *m, struct control_conn *conn) {
         _cleanup_free_ char *error = NULL;
         int r;
@@ -289,7 +198,7 @@ static struct json_object *end_on_air(struct manager *m, struct control_conn *co
         if (r < 0)
                 return control_error("'skip' failed: %s", strerror(-r));
         story_peer_set(&m->on_air->ended_by, control_conn_peer(conn));
-        return ack_later(m, conn, ACK_SKIP, m->on_air->id);
+        return manager_ack_later(m, conn, MANAGER_ACK_SKIP, m->on_air->id);
 }
 
 static struct json_object *cmd_remove(struct manager *m, struct control_conn *conn,
@@ -352,7 +261,7 @@ static struct json_object *cmd_list(struct manager *m) {
         return reply;
 }
 
-const char *manager_state_name(enum air_state s) {
+static const char *state_name(enum air_state s) {
         return s == AIR_PLAYING ? "playing" : s == AIR_PAUSED ? "paused" : "idle";
 }
 
@@ -421,7 +330,7 @@ struct json_object *manager_status_json(struct manager *m) {
         struct json_object *reply = control_ok();
         struct story *next = queue_get(m->queue, 0);
 
-        json_object_object_add(reply, "state", json_object_new_string(manager_state_name(m->state)));
+        json_object_object_add(reply, "state", json_object_new_string(state_name(m->state)));
         json_object_object_add(reply, "on_air", m->on_air ? story_to_json(m->on_air) : NULL);
         json_object_object_add(reply, "position_ms", json_object_new_int64(manager_position_ms(m)));
         json_object_object_add(reply, "next", next ? story_to_json(next) : NULL);
@@ -484,7 +393,7 @@ static struct json_object *simple_cmd(struct manager *m, struct control_conn *co
         if (pause == m->paused_target)
                 return control_ok(); /* already so: the thread will post nothing */
         m->paused_target = pause;
-        return ack_later(m, conn, pause ? ACK_PAUSE : ACK_RESUME, 0);
+        return manager_ack_later(m, conn, pause ? MANAGER_ACK_PAUSE : MANAGER_ACK_RESUME, 0);
 }
 
 static struct json_object *dispatch(struct manager *m, struct control_conn *conn, struct json_object *req,

@@ -8,25 +8,29 @@
  * from the schedule directly. When the playout thread reports an item
  * STARTED (or failed before its first frame), manager_cue_take takes the
  * story from whichever owner holds it: no story passes through the queue
- * only to be taken out again. Loop thread only. */
+ * only to be taken out again. The loop announces what is decided
+ * (next_up) between manager_cue_next and manager_cue_set. Loop thread
+ * only. */
+#include "manager-cue.h"
+#include "manager-filler.h"
 #include "manager-internal.h"
-#include "manager-events.h"
+#include "manager-schedule.h"
 
 #include "log.h"
 #include "playout.h"
 #include "queue.h"
 
-/* Keeps the front of the queue (or with an empty queue, filler) cued in
- * the playout thread; a resumed story starts at its start frame. */
-void manager_update_cue(struct manager *m) {
-        struct story *front = manager_filler_cue(m, queue_get(m->queue, 0));
-        uint64_t id = front ? front->id : 0;
+struct story *manager_cue_next(struct manager *m) {
+        return manager_filler_cue(m, queue_get(m->queue, 0));
+}
 
-        manager_events_queue(m); /* next_up, queue_changed */
+void manager_cue_set(struct manager *m, struct story *next) {
+        uint64_t id = next ? next->id : 0;
+
         if (id == m->cued_id)
                 return;
-        if (playout_cue_from(m->playout, id, front ? front->audio_path : NULL,
-                             front ? front->start_frame : 0) < 0) {
+        if (playout_cue_from(m->playout, id, next ? next->audio_path : NULL, next ? next->start_frame : 0) <
+            0) {
                 log_error("Cannot cue the next story (out of memory)");
                 return;
         }
@@ -41,4 +45,13 @@ struct story *manager_cue_take(struct manager *m, const struct playout_event *ev
         if (!s)
                 s = manager_filler_take(m, ev);
         return s;
+}
+
+struct story *manager_cue_find(struct manager *m, uint64_t id) {
+        struct story *s;
+
+        if (m->on_air && m->on_air->id == id)
+                return m->on_air;
+        s = queue_find(m->queue, id, NULL);
+        return s ? s : manager_schedule_find(m, id); /* a clock event's, prepared */
 }

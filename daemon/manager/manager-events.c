@@ -10,8 +10,9 @@
  * thread's CLOCK_MONOTONIC stamps (the moment frames were handed to the
  * device), not from when the loop got round to reading them. Loop thread
  * only. */
-#include "manager-internal.h"
 #include "manager-events.h"
+#include "manager-http.h"
+#include "manager-internal.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -16,6 +16,7 @@
  * quiet moment in the filler's own audio.
  *
  * Not with --exit-idle: filler would keep the daemon from ever idling. */
+#include "manager-filler.h"
 #include "manager-internal.h"
 
 #include <dirent.h>

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "manager-internal.h"
+#include "manager-http.h"
 #include "queue.h"
 #include "segment.h"
 #include "sink.h"
@@ -41,6 +42,7 @@ struct manager_http {
         uint64_t silence, dead_air, alerts;
         int64_t played_ms; /* by stories that left the air */
         struct captions_lateness lateness;
+        manager_http_status_fn status; /* the status reply, served as /status */
 };
 
 static void local_day(int *yday, int *year) {
@@ -71,7 +73,9 @@ static int story_vtt(void *userdata, uint64_t id, FILE *f) {
 }
 
 static struct json_object *status(void *userdata) {
-        return manager_status_json(userdata);
+        struct manager *m = userdata;
+
+        return m->http->status(m);
 }
 
 static void metric_head(FILE *f, const char *name, const char *type, const char *help) {
@@ -118,7 +122,7 @@ static int metrics(void *userdata, FILE *f) {
         return 0;
 }
 
-int manager_http_start(struct manager *m) {
+int manager_http_start(struct manager *m, manager_http_status_fn status_fn) {
         const struct nextup_config *c = m->config;
         struct http_handlers handlers = {
                 .status = status,
@@ -131,6 +135,7 @@ int manager_http_start(struct manager *m) {
         m->http = calloc(1, sizeof *m->http);
         if (!m->http)
                 return -ENOMEM;
+        m->http->status = status_fn;
         if (!c->http_listen)
                 return 0;
         r = http_server_new(m->event, c->http_listen, c->http_max_clients, &handlers, &m->http->server);

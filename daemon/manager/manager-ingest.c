@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-ingest.c: stories from their files into the queue, and the
  * ingest jobs (timing cache, scan, estimate, alignment) on the worker. */
-#include "manager-internal.h"
+#include "manager-ingest.h"
 #include "manager-events.h"
+#include "manager-internal.h"
 #include "manager-persist.h"
 
 #include <errno.h>
@@ -298,15 +299,6 @@ static void ingest_work(void *p) {
                 ingest_scan(j);
         else
                 ingest_align(j);
-}
-
-struct story *manager_find_story(struct manager *m, uint64_t id) {
-        struct story *s;
-
-        if (m->on_air && m->on_air->id == id)
-                return m->on_air;
-        s = queue_find(m->queue, id, NULL);
-        return s ? s : manager_schedule_find(m, id); /* a clock event's, prepared */
 }
 
 static void story_take_times(struct manager *m, struct story *s, struct ingest_job *j) {

@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* manager-internal.h: what the files of the loop share. struct manager
- * holds the loop's own state (config, the modules it wires, the story on
- * air, the air state); each part keeps its own in a struct of its own
- * that only its file sees (manager_events, manager_persist,
- * manager_schedule, manager_filler). The parts:
- *   manager.c           set-up, playout events, sd_notify, reload, signals
- *   manager-cue.c       what is cued next, and taking a story that started
- *   manager-ingest.c    stories from files into the queue; worker jobs
+/* manager-internal.h: what the files of the loop share, and nothing else:
+ * struct manager (the config, the modules it wires, the story on air, the
+ * air state) and the loop-wide helpers below. Each part keeps its own
+ * state in a struct only its file sees and has a header of its own; the
+ * parts form layers (docs/architecture.md), each including only the
+ * headers of the parts below it:
+ *   manager.c           the loop: set-up, playout events, sd_notify,
+ *                       reload, signals
  *   manager-commands.c  the control protocol
- *   manager-events.c    the as-run log and the event stream
- *   manager-persist.c   the state on disk
+ *   manager-cue.c       what is cued next, and taking a story that started
  *   manager-schedule.c  clock events
  *   manager-filler.c    filler when the queue is empty
+ *   manager-ingest.c    stories from files into the queue; worker jobs
+ *   manager-persist.c   the state on disk
+ *   manager-events.c    the as-run log and the event stream
  *   manager-http.c      the HTTP server: status, WebVTT and metrics
+ *   manager-acks.c      replies that wait for the playout thread
+ *   manager-internal.c  the helpers below
+ * A part that must make the loop act (re-cue, STATUS=, find a story in
+ * whichever part holds it) calls the loop's hooks below, which manager.c
+ * sets before any part starts: no part calls a part above it.
  * Loop thread only. */
 #pragma once
 
@@ -77,126 +84,37 @@ struct manager {
         struct manager_filler *filler;  /* manager-filler.c: no dead air */
         struct manager_http *http;      /* manager-http.c: page, feeds, metrics */
 
-        /* manager-commands.c: pause, resume and skip are answered once the
+        /* manager-acks.c: pause, resume and skip are answered once the
          * playout thread has acted (its PAUSED/RESUMED/ENDED event) */
         struct manager_ack *acks;
-        bool paused_target; /* paused once the commands sent so far are applied */
+        bool paused_target; /* manager-commands.c: paused once the commands sent so far are applied */
+
+        /* The loop's hooks (manager.c sets them in manager_new, before any
+         * part starts; call them through the functions below). */
+        void (*update_cue)(struct manager *m);
+        void (*update_status)(struct manager *m);
+        struct story *(*find_story)(struct manager *m, uint64_t id);
 };
 
-/* manager-cue.c: keeps what plays next (the queue's front, else filler)
- * cued in the playout thread; call after any change of the queue. */
-void manager_update_cue(struct manager *m);
-/* The story EV (STARTED, or ENDED with an error) names, taken from its
- * owner (the queue, a clock event's prepared story, the filler's next
- * item): the caller owns it. NULL when none holds it (removed meanwhile). */
-struct story *manager_cue_take(struct manager *m, const struct playout_event *ev);
+/* After any change of the queue or of what may play: keeps what plays
+ * next cued in the playout thread and announces next_up/queue_changed. */
+static inline void manager_update_cue(struct manager *m) {
+        m->update_cue(m);
+}
+/* After any change STATUS= shows (sd_notify; cheap when unchanged). */
+static inline void manager_update_status(struct manager *m) {
+        m->update_status(m);
+}
+/* The story ID wherever it is held (on air, queued, a clock event's
+ * prepared story), borrowed; NULL when none. */
+static inline struct story *manager_find_story(struct manager *m, uint64_t id) {
+        return m->find_story(m, id);
+}
 
-/* manager.c */
-void manager_update_status(struct manager *m);
+/* manager-internal.c. The position of the story on air by the audio clock
+ * (0 when nothing is on air or the clock names another item). */
 int64_t manager_position_ms(struct manager *m);
+void manager_format_mmss(int64_t ms, char *buf, size_t n);
 /* Reopens the caption sinks' files (logrotate): SIGHUP, `reopen`. Returns
  * how many sinks failed (each logged, each keeps its old file). */
 size_t manager_reopen(struct manager *m);
-void manager_format_mmss(int64_t ms, char *buf, size_t n);
-struct story *manager_find_story(struct manager *m, uint64_t id);
-const char *manager_state_name(enum air_state s);
-
-/* manager-ingest.c: builds a story from its files and queues it at INDEX
- * (clamped); returns the index, or -errno with *ret_error naming the file. */
-int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
-                    struct story **ret, char **ret_error);
-void manager_ingest_done(void *job, void *userdata);
-
-/* manager-ingest.c: a control command's story checked on the worker
- * before the command replies (issue 10 item 7): its files under
- * media_roots, regular, the transcript's text and caps, the audio decoded
- * whole (decodable, its length) and the transcript plausible for it.
- * CHECKED runs on the loop with the story (owned by it), or with NULL and
- * ERROR (a reply's words) when refused; it replies on CONN (referenced
- * meanwhile; the handler returns CONTROL_REPLY_LATER). The story it keeps
- * (queued, with its id) is returned and goes on to its alignment; NULL
- * when it kept none. Not called at shutdown. -ENOMEM, -ESHUTDOWN. */
-typedef struct story *(*manager_checked_fn)(struct manager *m, struct control_conn *conn,
-                                            struct json_object *req, struct story *s, const char *error);
-int manager_check_story(struct manager *m, struct control_conn *conn, struct json_object *req,
-                        const char *audio, const char *transcript, manager_checked_fn checked);
-/* manager-ingest.c: queues a checked story S (taken, freed on failure)
- * at INDEX (clamped) with a new id, not saved yet and not cued: the
- * caller saves (manager_persist_save_then), then cues or takes it back.
- * The index, or -errno. */
-int manager_enqueue_checked(struct manager *m, struct story *s, size_t index);
-/* manager-ingest.c: queues a story saved by the last run at the end of
- * the queue, keeping its id and start frame; -errno with *ret_error. */
-int manager_enqueue_restored(struct manager *m, const char *audio, const char *transcript, uint64_t id,
-                             int64_t start_frame, char **ret_error);
-
-/* manager-commands.c */
-struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
-                                           void *userdata);
-/* The reply of the status command (a new reference; NULL on ENOMEM). */
-struct json_object *manager_status_json(struct manager *m);
-
-/* manager-ingest.c: builds a story from its files, with the next story id
- * and its ingest started, but not queued (a clock event's story, held
- * until its time); -errno with *ret_error. */
-int manager_story_new(struct manager *m, const char *audio, const char *transcript, struct story **ret,
-                      char **ret_error);
-
-/* manager-schedule.c: clock events (the config's schedule section and
- * `at`). start: before manager_persist_start (manager_schedule_state is
- * its getter); restore: after it (the saved one-off events); stop: after
- * manager_persist_stop. playout_event: called for every playout event
- * before the manager handles it (wait mode's watches). find: a prepared
- * story. */
-int manager_schedule_start(struct manager *m);
-void manager_schedule_restore(struct manager *m);
-void manager_schedule_reload(struct manager *m);
-void manager_schedule_stop(struct manager *m);
-void manager_schedule_playout_event(struct manager *m, const struct playout_event *ev);
-struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
-/* The prepared story STORY_ID (it started, or failed), the caller's now;
- * the next hard event goes to the playout thread. NULL when not ours. */
-struct story *manager_schedule_take(struct manager *m, uint64_t story_id);
-struct json_object *manager_schedule_state(void *userdata); /* a manager_persist_schedule_fn */
-struct json_object *manager_cmd_at(struct manager *m, struct control_conn *conn, struct json_object *req);
-struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req);
-struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object *req);
-
-/* manager-filler.c: filler when the queue is empty. start (after the
- * queue is restored) and reload read the filler folder and cue filler if
- * the queue is empty; cue: called by manager_update_cue with the queue's
- * front: returns what to cue (FRONT, or with no FRONT a filler story held
- * by the filler, NULL for nothing) and makes filler on air give way (a
- * fade) when FRONT is a story; playout_event: called for every playout
- * event before the manager handles it (failures in a row, giving way). */
-int manager_filler_start(struct manager *m);
-void manager_filler_reload(struct manager *m);
-void manager_filler_stop(struct manager *m);
-struct story *manager_filler_cue(struct manager *m, struct story *front);
-void manager_filler_playout_event(struct manager *m, const struct playout_event *ev);
-
-/* manager-http.c: the HTTP server (config http { }) and its metrics.
- * start: before the captions (their sinks feed it); it always allocates
- * the counters (-ENOMEM), a server that cannot listen is logged and left
- * out. stop: after the captions are freed. sink: the SSE sink to add to
- * a new captions (*ret NULL when no server). watch: C records its cue
- * lateness into the metrics. off_air/count: counters. */
-struct sink;
-struct captions;
-int manager_http_start(struct manager *m);
-void manager_http_stop(struct manager *m);
-int manager_http_sink(struct manager *m, int latency_ms, struct sink **ret);
-void manager_http_watch(struct manager *m, struct captions *c);
-void manager_http_off_air(struct manager *m, const struct story *s, enum playout_end_reason reason,
-                          int64_t played_ms);
-void manager_http_count(struct manager *m, const char *what); /* "silence", "dead_air", "alert" */
-/* The cued filler item EV names (it started, or failed), the caller's
- * now, its length taken from a STARTED; NULL when not ours. */
-struct story *manager_filler_take(struct manager *m, const struct playout_event *ev);
-
-/* manager-commands.c: the replies owed for pause, resume and skip. EVENT
- * answers those it completes; expire answers those older than 2 s with an
- * error (the playout thread did not act); free drops them unanswered. */
-void manager_acks_playout_event(struct manager *m, const struct playout_event *ev);
-void manager_acks_expire(struct manager *m);
-void manager_acks_free(struct manager *m);

@@ -19,8 +19,8 @@
  * At start the saved state replaces the config's startup items; the story
  * that was on air goes back to the front of the queue by the resume
  * policy (playout.resume): at its position, from the top, or not at all. */
-#include "manager-internal.h"
 #include "manager-persist.h"
+#include "manager-internal.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -47,6 +47,7 @@ struct manager_persist {
         uint64_t leaving_id; /* on air but skipped/removed: not resumed after a crash */
         uint64_t started_id; /* the story whose air start time is below */
         int64_t started_wall_ms;
+        manager_persist_restore_fn restore; /* queues a restored story (ingest) */
         /* The schedule's one-off events: GET returns a new JSON value to
          * save (called at every save); RESTORED is what the last run saved. */
         manager_persist_schedule_fn schedule_get;
@@ -329,7 +330,7 @@ static void restore_story(struct manager *m, const struct persist_story *ps, int
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = manager_enqueue_restored(m, ps->audio, ps->transcript, ps->id, start_frame, &error);
+        r = m->persist->restore(m, ps->audio, ps->transcript, ps->id, start_frame, &error);
         if (r < 0)
                 log_error("Cannot restore story #%llu: %s, dropping it", (unsigned long long)ps->id,
                           error ? error : strerror(-r));
@@ -361,7 +362,8 @@ static void restore(struct manager *m, struct persist_state *st) {
 
 /* 1: a state was there (restored, or corrupt and moved aside: the queue
  * starts empty); 0: a first start, the config's startup items apply. */
-int manager_persist_start(struct manager *m, manager_persist_schedule_fn schedule_get, void *userdata) {
+int manager_persist_start(struct manager *m, manager_persist_restore_fn restore_fn,
+                          manager_persist_schedule_fn schedule_get, void *userdata) {
         _cleanup_free_ char *error = NULL;
         struct persist_state st;
         uint64_t now;
@@ -370,6 +372,7 @@ int manager_persist_start(struct manager *m, manager_persist_schedule_fn schedul
         m->persist = calloc(1, sizeof *m->persist);
         if (!m->persist)
                 return -ENOMEM;
+        m->persist->restore = restore_fn;
         m->persist->schedule_get = schedule_get;
         m->persist->schedule_userdata = userdata;
         r = persist_new(m->config->state_dir, &m->persist->file);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* manager-persist.h: the interface of manager-persist.c (struct
- * manager_persist stays inside it).
+ * manager_persist stays inside it). A bottom part: what it needs of the
+ * layers above (the schedule's events to save, queueing a restored story)
+ * comes through the callbacks given to start.
  * Loop thread only. */
 #pragma once
 
@@ -22,8 +24,14 @@ struct story;
 /* SCHEDULE_GET(USERDATA) returns, at every save, a new JSON value of the
  * schedule's one-off events to save with the queue. */
 typedef struct json_object *(*manager_persist_schedule_fn)(void *userdata);
+/* RESTORE_FN queues a story the last run saved at the end of the queue,
+ * keeping its id and start frame; -errno with *ret_error (the story is
+ * dropped, logged). */
+typedef int (*manager_persist_restore_fn)(struct manager *m, const char *audio, const char *transcript,
+                                          uint64_t id, int64_t start_frame, char **ret_error);
 /* 1 restored, 0 no saved state; -ENOMEM */
-int manager_persist_start(struct manager *m, manager_persist_schedule_fn schedule_get, void *userdata);
+int manager_persist_start(struct manager *m, manager_persist_restore_fn restore_fn,
+                          manager_persist_schedule_fn schedule_get, void *userdata);
 int manager_persist_save(struct manager *m, char **ret_error);
 /* manager_persist_save with the story on air (ID) saved as gone (skipped,
  * removed: not resumed after a crash); on failure it stays as it was. */

@@ -22,8 +22,10 @@
  * A prepared story is handed over when the manager handles its STARTED
  * (or its ENDED with an error): manager_cue_take takes it from here as it
  * takes a queued one from the queue, and from there on it is like any. */
-#include "manager-internal.h"
+#include "manager-schedule.h"
 #include "manager-events.h"
+#include "manager-ingest.h"
+#include "manager-internal.h"
 #include "manager-persist.h"
 
 #include <errno.h>

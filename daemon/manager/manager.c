@@ -17,9 +17,16 @@
  * in the same buffer (gapless). A story leaves the queue when the playout
  * thread reports it STARTED. */
 #include "manager.h"
-#include "manager-internal.h"
+#include "manager-acks.h"
+#include "manager-commands.h"
+#include "manager-cue.h"
 #include "manager-events.h"
+#include "manager-filler.h"
+#include "manager-http.h"
+#include "manager-ingest.h"
+#include "manager-internal.h"
 #include "manager-persist.h"
+#include "manager-schedule.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,22 +61,19 @@
 #include "transcript.h"
 #include "worker.h"
 
-int64_t manager_position_ms(struct manager *m) {
-        struct aclock_sample s;
+/* ---- the loop's hooks (manager-internal.h) ---------------------------- */
 
-        if (!m->on_air)
-                return 0;
-        aclock_read(m->clock, &s);
-        if (s.item_id != m->on_air->id)
-                return 0;
-        return MAX(aclock_position_ms(&s, aclock_now_ns()), 0);
+/* The cue decides what plays next, the loop announces it (next_up,
+ * queue_changed), then the cue cues it: the cue never calls the event
+ * stream, and the order is the one the single step had. */
+static void update_cue(struct manager *m) {
+        struct story *next = manager_cue_next(m);
+
+        manager_events_queue(m); /* next_up, queue_changed */
+        manager_cue_set(m, next);
 }
 
-void manager_format_mmss(int64_t ms, char *buf, size_t n) {
-        int64_t s = ms < 0 ? 0 : ms / 1000;
-
-        snprintf(buf, n, "%02lld:%02lld", (long long)(s / 60), (long long)(s % 60));
-}
+static void update_status(struct manager *m);
 
 /* ---- playout --------------------------------------------------------- */
 
@@ -222,7 +226,7 @@ static int on_playout_event(sd_event_source *src, int fd, uint32_t revents, void
 
 /* ---- sd_notify: status, watchdog ------------------------------------- */
 
-void manager_update_status(struct manager *m) {
+static void update_status(struct manager *m) {
         struct story *next = queue_get(m->queue, 0);
         _cleanup_free_ char *status = NULL;
         char pos[32], dur[32];
@@ -497,13 +501,6 @@ done:
         manager_update_status(m);
 }
 
-size_t manager_reopen(struct manager *m) {
-        size_t failed = captions_reopen(m->captions) + captions_reopen(m->captions_next);
-
-        log_info("Caption files reopened%s", failed ? " (some failed, see above)" : "");
-        return failed;
-}
-
 /* SIGHUP is also logrotate's postrotate: the sinks serving the story on
  * air keep their files until the story ends, so they reopen them now. */
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -595,6 +592,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                 config_free(config);
                 return -ENOMEM;
         }
+        m->update_cue = update_cue;
+        m->update_status = update_status;
+        m->find_story = manager_cue_find;
         m->config = config;
         m->exit_idle = exit_idle;
         m->started_ns = aclock_now_ns();
@@ -614,7 +614,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = aclock_new(&m->clock);
         if (r < 0)
                 goto fail;
-        r = manager_http_start(m); /* before the captions: the SSE sink feeds it */
+        r = manager_http_start(m, manager_status_json); /* before the captions: the SSE sink feeds it */
         if (r < 0)
                 goto fail;
         r = make_captions(m, config, &m->captions);
@@ -654,7 +654,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
         r = manager_schedule_start(m); /* before the state's restore: it saves the schedule */
         if (r < 0)
                 goto fail;
-        r = manager_persist_start(m, manager_schedule_state, m);
+        r = manager_persist_start(m, manager_enqueue_restored, manager_schedule_state, m);
         if (r < 0)
                 goto fail;
         manager_schedule_restore(m);

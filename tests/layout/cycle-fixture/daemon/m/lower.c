@@ -1,0 +1,2 @@
+#include "lower.h"
+#include "upper.h"

@@ -1,0 +1,2 @@
+#include "upper.h"
+#include "lower.h"
