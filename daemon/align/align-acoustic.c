@@ -98,7 +98,7 @@ int story_tokens(const struct cue_list *cues, struct story_tokens *st) {
  * time per grammar state per frame, so one grammar over an hour's text
  * would be quadratic; chunks keep it linear, and keep memory to one window
  * of samples. */
-#define CHUNK_TOKENS 300
+#define CHUNK_TOKENS 150
 #define CHUNK_SLOW_CHARS_PER_S 9
 #define CHUNK_SLACK_S 30
 
@@ -178,9 +178,9 @@ static int run_chunk(struct chunker *c, int64_t end) {
                 return r;
         if (q < p + (size_t)c->al->rate) /* under a second of audio left: nothing to search */
                 r = -EBADMSG;
-        for (; r >= 0 && p < q; p += MIN(q - p, (size_t)8192))
+        for (; r == 0 && p < q; p += MIN(q - p, (size_t)8192))
                 r = asr_feed(c->a, c->buf + p, MIN(q - p, (size_t)8192));
-        if (r >= 0)
+        if (r >= 0) /* > 0: the chunk's words are behind, the rest is the next chunk's */
                 r = asr_finish(c->a, c->w + t0);
         if (r == -EBADMSG || r == -EIO) {
                 log_warning("align: words %zu-%zu: no path through them in %.0f-%.0f s: placed between "

@@ -20,7 +20,7 @@
 struct cue_list;
 
 /* Bump when a change moves cue times: it keys the timing cache (cache.h). */
-#define ALIGN_VERSION "7"
+#define ALIGN_VERSION "8"
 
 enum align_engine {
         ALIGN_ENGINE_AUTO,     /* acoustic for English voices when the model is there, else espeak */

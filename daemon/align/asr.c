@@ -42,6 +42,8 @@ struct asr {
         size_t n_sent;
         unsigned generation; /* grammars set so far */
         bool started;
+        bool open_end;
+        int next_check; /* frame at which asr_feed next looks whether the words are behind */
 };
 
 const char *asr_model_dir(void) {
@@ -252,6 +254,11 @@ static const char *const ci_phones[] = {"AA", "AE", "AH", "AO", "AW", "AY", "B",
                                         "L",  "M",  "N",  "NG", "OW", "OY", "P",  "R",  "S",  "SH",
                                         "T",  "TH", "UH", "UW", "V",  "W",  "Y",  "Z",  "ZH"};
 #define PHONE_LOOP_PROB 0.02
+/* An open-ended chunk stops taking audio once its best path has spent this
+ * many phones in the loop past its words (checked every second): the rest
+ * is the next chunk's, and decoding it here too would cost a second pass. */
+#define SETTLED_PHONES 40
+#define SETTLE_CHECK_FRAMES 100
 
 static int build_fsg(struct asr *a, const size_t *sent_first, size_t n_sent, bool open_end) {
         logmath_t *lm = ps_get_logmath(a->ps);
@@ -396,6 +403,7 @@ int asr_set_words(struct asr *a, const char *const *tok, size_t n_tok, const siz
         if (a->generation > 0)
                 ps_unset_search(a->ps, names[(a->generation + 1) % 2]);
         a->generation++;
+        a->open_end = open_end;
         return 0;
 }
 
@@ -436,14 +444,43 @@ void asr_write_grammar(struct asr *a, FILE *f) {
         fsg_model_write(a->fsg, f);
 }
 
+/* The best path so far has left the words: it ends in at least
+ * SETTLED_PHONES phones of the loop past the grammar's end. */
+static bool words_behind(struct asr *a) {
+        const char *hyp = ps_get_hyp(a->ps, NULL), *p;
+        int n = 0;
+
+        if (!hyp)
+                return false;
+        for (p = hyp + strlen(hyp); p > hyp && n < SETTLED_PHONES;) {
+                const char *w = p;
+
+                while (w > hyp && w[-1] != ' ')
+                        w--;
+                if (strncmp(w, "phn_", 4) != 0)
+                        return false;
+                n++;
+                p = w > hyp ? w - 1 : w;
+        }
+        return n >= SETTLED_PHONES;
+}
+
 int asr_feed(struct asr *a, const int16_t *pcm, size_t n) {
         if (!a->started) {
                 /* Segment frames count from the stream's start: each chunk is a stream of its own. */
                 if (ps_start_stream(a->ps) < 0 || ps_start_utt(a->ps) < 0)
                         return -EIO;
                 a->started = true;
+                a->next_check = SETTLE_CHECK_FRAMES;
         }
-        return ps_process_raw(a->ps, pcm, n, FALSE, FALSE) < 0 ? -EIO : 0;
+        if (ps_process_raw(a->ps, pcm, n, FALSE, FALSE) < 0)
+                return -EIO;
+        if (a->open_end && ps_get_n_frames(a->ps) >= a->next_check) {
+                a->next_check = ps_get_n_frames(a->ps) + SETTLE_CHECK_FRAMES;
+                if (words_behind(a))
+                        return 1;
+        }
+        return 0;
 }
 
 /* W names token T's word, or one of its alternative pronunciations ("will(2)"). */

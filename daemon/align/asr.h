@@ -62,7 +62,9 @@ char *asr_pronunciation(struct asr *a, size_t i);
 /* Writes the grammar (sphinxbase FSG text format) to F: for tests. */
 void asr_write_grammar(struct asr *a, FILE *f);
 
-/* Streams ASR_RATE mono samples through the decoder. 0 or -EIO. */
+/* Streams ASR_RATE mono samples through the decoder. 0, 1 (the words
+ * were set OPEN_END and the best path has left them for the audio after:
+ * feed no more, asr_finish), or -EIO. */
 int asr_feed(struct asr *a, const int16_t *pcm, size_t n);
 
 /* Ends the utterance and fills ret (n_tok entries of the words set) with
