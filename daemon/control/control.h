@@ -14,6 +14,8 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "control-proto.h"
+
 #define CONTROL_LINE_MAX 65536u         /* bytes of one request, without '\n' */
 #define CONTROL_OUT_MAX (1024u * 1024u) /* unsent replies before a client is dropped */
 
@@ -62,15 +64,10 @@ const struct control_peer *control_conn_peer(const struct control_conn *conn);
 /* Connections open now, for tests and status. */
 unsigned control_connections(const struct control *c);
 
-/* One request line (LEN bytes, NUL at LINE[LEN], no newline) -> a JSON
- * object with a "cmd" string in *RET (caller puts it): 0; or -EINVAL and
- * the error reply in *RET_ERROR (not UTF-8, not JSON, text after the
- * value, not an object, no "cmd"). Pure; the fuzzers' way in. */
-int control_parse_request(const char *line, size_t len, struct json_object **ret,
-                          struct json_object **ret_error);
 /* Gives the socket control_new() made to group GID (control.group), so
- * that the group's members may connect; a no-op for a socket systemd
- * passed (its SocketGroup= applies) or GID (gid_t)-1. */
+ * that the group's members may connect (also on reload): 1; a no-op (0)
+ * for a socket systemd passed (its SocketGroup= applies) or GID
+ * (gid_t)-1; -errno (logged). */
 int control_set_group(struct control *c, gid_t gid);
 
 /* A handler's answer meaning "later": the request is answered by
@@ -82,21 +79,6 @@ void control_conn_unref(struct control_conn *conn);
 /* Answers the request held by CONTROL_REPLY_LATER (takes REPLY; a no-op
  * when the client has gone or the control socket was freed). */
 void control_conn_reply(struct control_conn *conn, struct json_object *reply);
-
-/* Helper for handlers: {"ok": false, "error": MESSAGE}. */
-struct json_object *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* {"ok": true} */
-struct json_object *control_ok(void);
-
-/* The largest id or position a request may carry: 2^53 - 1, exact in
- * every JSON reader (a JavaScript client's too). */
-#define CONTROL_UINT_MAX ((uint64_t)9007199254740991)
-/* Field KEY of REQ as an exact integer in [0, MAX] (MAX <= CONTROL_UINT_MAX).
- * 0 and *RET set; -ENOENT missing; -EINVAL not an integer ("7", 7.5, 1e99);
- * -ERANGE negative or over MAX (2^64 included: json-c saturates it). On
- * failure *RET_WHY (static) says why, for "'remove': \"id\" %s". */
-int control_get_uint(struct json_object *req, const char *key, uint64_t max, uint64_t *ret,
-                     const char **ret_why);
 
 /* Event stream: from a handler, marks CONN subscribed; it then gets every
  * control_broadcast() after the reply (and may still send requests: their

@@ -460,28 +460,31 @@ static char *error_with_name(const char *error, const char *path) {
         return strdup(error);
 }
 
-/* The queue's own check (story.h), worded for the .error file. */
-static int check_transcript(const char *path, char **ret_error) {
+/* The queue's own check (story.h), worded for the .error file; the cues
+ * in *RET_CUES for the length check. */
+static int check_transcript(const char *path, struct cue_list **ret_cues, char **ret_error) {
         _cleanup_free_ char *error = NULL;
         struct segment_opts o = SEGMENT_OPTS_DEFAULT;
         int r;
 
-        r = story_check_transcript(path, &o, NULL, NULL, &error);
+        r = story_check_transcript(path, &o, ret_cues, NULL, &error);
         if (r < 0)
-                *ret_error = error           ? error_with_name(error, path)
-                             : r == -ENODATA ? strjoin3(base_name(path), ": ", "no spoken text")
-                                             : strjoin3(base_name(path), ": ", strerror(-r));
+                *ret_error = error ? error_with_name(error, path)
+                                   : strjoin3(base_name(path), ": ",
+                                              segment_strerror(r == -ENODATA ? -EINVAL : r));
         return r;
 }
 
-static int check_audio(const char *path, long rate, char **ret_error) {
+static int check_audio(const char *path, long rate, struct audio_scan *ret_scan, char **ret_error) {
         struct audio_scan scan;
         const char *why;
         int r;
 
         r = decoder_scan(path, rate, &scan);
-        if (r >= 0)
+        if (r >= 0) {
+                *ret_scan = scan;
                 return 0;
+        }
         why = r == -EINVAL ? "no MPEG audio frames (empty, not an MP3, or damaged)"
               : r == -EIO  ? "decoder error"
                            : strerror(-r);
@@ -584,10 +587,16 @@ static void stage_quarantine(struct check_job *j) {
         }
 }
 
-/* Both checks run, so the .error file names every problem at once. */
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct cue_list *, cue_list_free);
+
+/* Both checks run, so the .error file names every problem at once; then
+ * the transcript against the audio's length, as for `add`. */
 static void check_work(void *p) {
         struct check_job *j = p;
         _cleanup_free_ char *te = NULL, *ae = NULL;
+        _cleanup_(cue_list_freep) struct cue_list *cues = NULL;
+        struct audio_scan scan = {0};
+        const char *why;
         int rt, ra;
 
         rt = check_file(j->transcript, &te);
@@ -600,8 +609,10 @@ static void check_work(void *p) {
                 j->ran = true;
                 return;
         }
-        rt = check_transcript(j->transcript, &te);
-        ra = check_audio(j->audio, j->rate, &ae);
+        rt = check_transcript(j->transcript, &cues, &te);
+        ra = check_audio(j->audio, j->rate, &scan, &ae);
+        if (rt >= 0 && ra >= 0 && (rt = story_check_length(cues, scan.frames * 1000 / j->rate, &why)) < 0)
+                te = strjoin3(base_name(j->transcript), ": ", why);
         j->r = rt < 0 ? rt : ra;
         if (te && ae)
                 j->error = strjoin3(te, "\n", ae);

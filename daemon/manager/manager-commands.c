@@ -57,12 +57,115 @@ static struct json_object *get_index(struct json_object *req, const char *cmd, c
         return NULL;
 }
 
-static struct json_object *cmd_add(struct manager *m, struct json_object *req, bool insert) {
+/* P as the as-run log keeps it. */
+static void story_peer_set(struct story_peer *ret, const struct control_peer *p) {
+        *ret = (struct story_peer){.known = true, .uid = (unsigned)p->uid, .pid = (int)p->pid};
+        snprintf(ret->user, sizeof ret->user, "%s", p->user);
+}
+
+/* Who changed the air, with the id of what changed (NULL: none). */
+static void log_change(const char *cmd, struct json_object *id, const struct control_peer *peer) {
+        /* only integers: a string from the client could forge a log line */
+        if (id && !json_object_is_type(id, json_type_int))
+                id = NULL;
+        log_info("Control: '%s'%s%s by user %s (uid %u, pid %d)", cmd, id ? " #" : "",
+                 id ? json_object_get_string(id) : "", peer->user, (unsigned)peer->uid, (int)peer->pid);
+}
+
+/* An add or insert whose story is queued, waiting for its save. */
+struct add_pending {
+        struct control_conn *conn; /* referenced */
+        struct json_object *reply; /* sent once saved */
+        const char *cmd;           /* static */
+        uint64_t id;
+};
+
+/* The save of a queued story is done: it airs and the client hears "ok";
+ * or it is taken back out and the client hears why. (Taken back only
+ * when still queued: on a save that failed as it went on air it stays
+ * there, unsaved, and the checkpoint timer saves it when the disk lets.) */
+static void add_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct add_pending *a = userdata;
+        struct story *s = queue_find(m->queue, a->id, NULL);
+        struct json_object *reply = TAKE_PTR(a->reply);
+
+        if (r < 0) {
+                if (s)
+                        story_free(queue_take(m->queue, a->id));
+                json_object_put(reply);
+                reply = control_error("%s", error);
+        } else {
+                if (s)
+                        log_info("Queued #%llu '%s'", (unsigned long long)s->id, s->title);
+                log_change(a->cmd, json_object_object_get(reply, "id"), control_conn_peer(a->conn));
+        }
+        m->peer = control_conn_peer(a->conn); /* queue_changed says who */
+        manager_update_cue(m);
+        manager_update_status(m);
+        m->peer = NULL;
+        control_conn_reply(a->conn, reply); /* last: it may let the client's next request in */
+        control_conn_unref(a->conn);
+        free(a);
+}
+
+/* add/insert, once the worker has checked the story: queued, saved on
+ * the saver thread (the loop never waits on the disk), then answered
+ * (the position of insert is taken now, against the queue as it is). */
+static struct story *add_checked(struct manager *m, struct control_conn *conn, struct json_object *req,
+                                 struct story *s, const char *why) {
         _cleanup_free_ char *error = NULL;
-        const char *audio = json_get_str(req, "audio"), *transcript = json_get_str(req, "transcript");
-        struct json_object *reply, *bad;
-        struct story *s;
+        const char *cmd = json_get_str(req, "cmd");
+        struct add_pending *a;
         int64_t pos = (int64_t)queue_size(m->queue);
+        uint64_t id;
+        int r;
+
+        if (!s) {
+                control_conn_reply(conn, control_error("%s", why));
+                return NULL;
+        }
+        if (strcmp(cmd, "insert") == 0)
+                (void)get_index(req, "insert", "position", &pos); /* checked before */
+        a = calloc(1, sizeof *a);
+        if (!a) {
+                story_free(s);
+                control_conn_reply(conn, control_error("'%s' failed: %s", cmd, strerror(ENOMEM)));
+                return NULL;
+        }
+        story_peer_set(&s->queued_by, control_conn_peer(conn));
+        r = manager_enqueue_checked(m, s, (size_t)pos);
+        if (r < 0) {
+                free(a);
+                control_conn_reply(conn, control_error("'%s' failed: %s", cmd, strerror(-r)));
+                return NULL;
+        }
+        id = s->id;
+        *a = (struct add_pending){.conn = control_conn_ref(conn),
+                                  .reply = control_ok(),
+                                  .cmd = strcmp(cmd, "insert") == 0 ? "insert" : "add",
+                                  .id = id};
+        json_object_object_add(a->reply, "id", json_object_new_int64((int64_t)id));
+        json_object_object_add(a->reply, "title", json_object_new_string(s->title));
+        json_object_object_add(a->reply, "position", json_object_new_int64(r));
+        if (manager_persist_save_then(m, add_saved, a, &error) < 0) {
+                story_free(queue_take(m->queue, id));
+                control_conn_reply(conn, control_error("%s", error ? error : strerror(ENOMEM)));
+                json_object_put(a->reply);
+                control_conn_unref(a->conn);
+                free(a);
+                return NULL;
+        }
+        return manager_find_story(m, id); /* without a state dir it is answered already */
+}
+
+/* The story is checked on the worker (its files, a full decode, its
+ * transcript against its length) and the reply waits for that: a client
+ * learns at once why a story cannot air, and the loop never waits. */
+static struct json_object *cmd_add(struct manager *m, struct control_conn *conn, struct json_object *req,
+                                   bool insert) {
+        const char *audio = json_get_str(req, "audio"), *transcript = json_get_str(req, "transcript");
+        struct json_object *bad;
+        int64_t pos = 0;
         int r;
 
         if (!audio || !transcript)
@@ -70,14 +173,12 @@ static struct json_object *cmd_add(struct manager *m, struct json_object *req, b
                                      insert ? "insert" : "add");
         if (insert && (bad = get_index(req, "insert", "position", &pos)))
                 return bad;
-        r = manager_enqueue_durable(m, audio, transcript, (size_t)pos, &s, &error);
+        if (audio[0] != '/' || transcript[0] != '/')
+                return control_error("audio and transcript must be absolute paths");
+        r = manager_check_story(m, conn, req, audio, transcript, add_checked);
         if (r < 0)
-                return control_error("%s", error ? error : strerror(-r));
-        reply = control_ok();
-        json_object_object_add(reply, "id", json_object_new_int64((int64_t)s->id));
-        json_object_object_add(reply, "title", json_object_new_string(s->title));
-        json_object_object_add(reply, "position", json_object_new_int64(r));
-        return reply;
+                return control_error("'%s' failed: %s", insert ? "insert" : "add", strerror(-r));
+        return CONTROL_REPLY_LATER;
 }
 
 /* The reply when a change could not be saved (it has been undone). */
@@ -96,6 +197,7 @@ static struct json_object *end_on_air(struct manager *m, struct control_conn *co
         r = playout_skip(m->playout);
         if (r < 0)
                 return control_error("'skip' failed: %s", strerror(-r));
+        story_peer_set(&m->on_air->ended_by, control_conn_peer(conn));
         return manager_ack_later(m, conn, MANAGER_ACK_SKIP, m->on_air->id);
 }
 
@@ -299,9 +401,9 @@ static struct json_object *dispatch(struct manager *m, struct control_conn *conn
         struct json_object *reply;
 
         if (strcmp(cmd, "add") == 0)
-                return cmd_add(m, req, false);
+                return cmd_add(m, conn, req, false);
         if (strcmp(cmd, "insert") == 0)
-                return cmd_add(m, req, true);
+                return cmd_add(m, conn, req, true);
         if (strcmp(cmd, "remove") == 0)
                 return cmd_remove(m, conn, req);
         if (strcmp(cmd, "move") == 0)
@@ -313,7 +415,7 @@ static struct json_object *dispatch(struct manager *m, struct control_conn *conn
         if (strcmp(cmd, "asrun") == 0)
                 return manager_cmd_asrun(m, req);
         if (strcmp(cmd, "at") == 0)
-                return manager_cmd_at(m, req);
+                return manager_cmd_at(m, conn, req);
         if (strcmp(cmd, "schedule") == 0)
                 return manager_cmd_schedule(m, req);
         if (strcmp(cmd, "unschedule") == 0)
@@ -331,7 +433,8 @@ static struct json_object *dispatch(struct manager *m, struct control_conn *conn
 }
 
 /* Who changed the air: every accepted request that changes the queue, the
- * schedule or the playout is logged with the peer's user (SO_PEERCRED). */
+ * schedule or the playout is logged with the peer's user (SO_PEERCRED).
+ * add, insert and at are logged once the worker's checks let them in. */
 static bool changes_air(const char *cmd) {
         static const char *const v[] = {"add",   "insert", "remove", "move", "skip",
                                         "pause", "resume", "clear",  "at",   "unschedule"};
@@ -340,6 +443,10 @@ static bool changes_air(const char *cmd) {
                 if (strcmp(cmd, v[i]) == 0)
                         return true;
         return false;
+}
+
+static bool checked_later(const char *cmd) {
+        return strcmp(cmd, "add") == 0 || strcmp(cmd, "insert") == 0 || strcmp(cmd, "at") == 0;
 }
 
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
@@ -358,19 +465,16 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         /* CONTROL_REPLY_LATER is no JSON value: the command was accepted
          * (pause, resume, skip handed to the playout) and is logged as such. */
         later = reply == CONTROL_REPLY_LATER;
+        if (later && checked_later(cmd))
+                return reply;
         if (changes_air(cmd) &&
             (later || (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)))) {
-                /* only integers: a string from the client could forge a log line */
                 if (later)
                         (void)json_object_object_get_ex(req, "id", &id);
                 else if (!json_object_object_get_ex(reply, "id", &id) &&
                          !json_object_object_get_ex(req, "id", &id))
                         (void)json_object_object_get_ex(reply, "event", &id);
-                if (id && !json_object_is_type(id, json_type_int))
-                        id = NULL;
-                log_info("Control: '%s'%s%s by user %s (uid %u, pid %d)", cmd, id ? " #" : "",
-                         id ? json_object_get_string(id) : "", peer->user, (unsigned)peer->uid,
-                         (int)peer->pid);
+                log_change(cmd, id, peer);
         }
         return reply;
 }

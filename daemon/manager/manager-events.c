@@ -175,10 +175,18 @@ static const char *story_kind(const struct story *s) {
         return s->filler ? "filler" : s->scheduled_ms > 0 ? "scheduled" : "story";
 }
 
+static const struct asrun_peer *peer_of(const struct story_peer *p, struct asrun_peer *buf) {
+        if (!p->known)
+                return NULL;
+        *buf = (struct asrun_peer){.uid = p->uid, .pid = p->pid, .user = p->user};
+        return buf;
+}
+
 void manager_events_off_air(struct manager *m, const struct story *story, enum playout_end_reason reason,
                             int64_t played_ms, uint64_t end_mono_ns) {
         int64_t end = end_mono_ns ? mono_to_wall_ms(end_mono_ns) : wall_now_ms();
         bool aired = story->aired_ms > 0;
+        struct asrun_peer queued_by, ended_by;
         struct asrun_record rec = {
                 .id = story->id,
                 .title = story->title,
@@ -196,6 +204,8 @@ void manager_events_off_air(struct manager *m, const struct story *story, enum p
                 .cues_emitted = aired ? captions_emitted(m->captions) : 0,
                 .cues_dropped = aired ? captions_dropped(m->captions) : 0,
                 .timing = story->timing,
+                .queued_by = peer_of(&story->queued_by, &queued_by),
+                .ended_by = peer_of(&story->ended_by, &ended_by),
         };
         struct json_object *e;
 

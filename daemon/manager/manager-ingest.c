@@ -50,6 +50,7 @@
  * A job owns copies of everything it reads, so the loop may free the story
  * meanwhile; its times are copied into the story's cues on the loop. */
 enum ingest_step {
+        INGEST_CHECK,
         INGEST_SCAN,
         INGEST_ALIGN,
 };
@@ -70,6 +71,14 @@ struct ingest_job {
         bool cached;
         bool align_failed; /* INGEST_ALIGN: the estimate stays, j->why says why */
         char *why;
+        /* INGEST_CHECK: a control command's story, built and scanned before
+         * the command replies (see manager_check_story) */
+        char **roots; /* a copy of media_roots: a reload may free the config */
+        size_t n_roots;
+        struct story *story;       /* built on the worker, j->why when not */
+        struct control_conn *conn; /* referenced */
+        struct json_object *req;   /* referenced */
+        manager_checked_fn checked;
 };
 
 static struct ingest_job *ingest_job_free(struct ingest_job *j) {
@@ -80,6 +89,12 @@ static struct ingest_job *ingest_job_free(struct ingest_job *j) {
                 free(j->speaker_mark);
                 free(j->why);
                 cue_list_free(j->cues);
+                for (size_t i = 0; i < j->n_roots; i++)
+                        free(j->roots[i]);
+                free(j->roots);
+                story_free(j->story);
+                control_conn_unref(j->conn);
+                json_object_put(j->req);
                 free(j);
         }
         return NULL;
@@ -329,10 +344,14 @@ static void ingest_align(struct ingest_job *j) {
                 log_warning_errno(r, "Cannot write the timing cache in '%s': %m, ignoring", j->cache_dir);
 }
 
+static void ingest_check(struct ingest_job *j);
+
 static void ingest_work(void *p) {
         struct ingest_job *j = p;
 
-        if (j->step == INGEST_SCAN)
+        if (j->step == INGEST_CHECK)
+                ingest_check(j);
+        else if (j->step == INGEST_SCAN)
                 ingest_scan(j);
         else
                 ingest_align(j);
@@ -358,10 +377,18 @@ static void story_take_times(struct manager *m, struct story *s, struct ingest_j
         manager_update_status(m);
 }
 
+static bool check_done(struct manager *m, struct ingest_job *j);
+
 void manager_ingest_done(void *p, void *userdata) {
         struct ingest_job *j = p;
         struct manager *m = userdata;
-        struct story *s = manager_find_story(m, j->story_id);
+        struct story *s;
+
+        if (j->step == INGEST_CHECK && !check_done(m, j)) {
+                ingest_job_free(j);
+                return;
+        }
+        s = manager_find_story(m, j->story_id);
 
         if (!s || j->r == -ECANCELED)
                 goto finish; /* removed meanwhile, or shutting down */
@@ -443,15 +470,14 @@ static const char *file_error(int r) {
 /* Resolves the story's files under media_roots (realpath, so symlinks
  * pointing out are refused) and opens the audio once, non-blocking (a
  * FIFO must not stall the loop thread in open()). */
-static int story_files(struct manager *m, const char *audio, const char *transcript, char **ret_audio,
-                       char **ret_transcript, char **ret_error) {
+static int story_files(char *const *roots, size_t n_roots, const char *audio, const char *transcript,
+                       char **ret_audio, char **ret_transcript, char **ret_error) {
         _cleanup_free_ char *ra = NULL, *rt = NULL;
-        const struct nextup_config *c = m->config;
         int fd, r;
 
         if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
                 return *ret_error = strdup("audio and transcript must be absolute paths"), -EINVAL;
-        r = mediaroot_resolve(c->media_roots, c->n_media_roots, audio, &ra);
+        r = mediaroot_resolve(roots, n_roots, audio, &ra);
         if (r >= 0)
                 r = fileio_open_regular(ra, 0, &fd, NULL);
         if (r < 0) {
@@ -460,7 +486,7 @@ static int story_files(struct manager *m, const char *audio, const char *transcr
                 return r;
         }
         close(fd);
-        r = mediaroot_resolve(c->media_roots, c->n_media_roots, transcript, &rt);
+        r = mediaroot_resolve(roots, n_roots, transcript, &rt);
         if (r < 0) {
                 if (asprintf(ret_error, "transcript '%s': %s", transcript, file_error(r)) < 0)
                         *ret_error = NULL;
@@ -483,17 +509,17 @@ static int build(struct manager *m, const char *audio_arg, const char *transcrip
         };
         int r;
 
-        r = story_files(m, audio_arg, transcript_arg, &audio, &transcript, ret_error);
+        r = story_files(m->config->media_roots, m->config->n_media_roots, audio_arg, transcript_arg, &audio,
+                        &transcript, ret_error);
         if (r < 0)
                 return r;
         return story_build(audio, transcript, &o, ret, ret_error);
 }
 
-/* Queues a story at INDEX and starts its audio scan. DURABLE: refused
- * when the state cannot be saved (a client waits for the answer); else it
- * is queued anyway and saved as soon as the disk allows. */
-static int enqueue(struct manager *m, const char *audio, const char *transcript, size_t index, bool durable,
-                   struct story **ret, char **ret_error) {
+/* Queues a story at INDEX and starts its audio scan; saved as soon as
+ * the disk allows (no client waits for it: the dropbox). */
+int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
+                    struct story **ret, char **ret_error) {
         struct story *s = NULL;
         int r;
 
@@ -507,14 +533,7 @@ static int enqueue(struct manager *m, const char *audio, const char *transcript,
                 story_free(s);
                 return r;
         }
-        if (!durable)
-                manager_persist_changed(m);
-        else if ((r = manager_persist_save(m, ret_error)) < 0) {
-                /* Not durable: refused, so nothing acknowledged is lost. */
-                story_free(queue_take(m->queue, s->id));
-                return r;
-        }
-
+        manager_persist_changed(m);
         if (ingest_submit(m, s) < 0)
                 /* The story still plays; its captions wait for no timing. */
                 log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
@@ -523,16 +542,6 @@ static int enqueue(struct manager *m, const char *audio, const char *transcript,
         manager_update_status(m);
         *ret = s;
         return (int)index;
-}
-
-int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
-                    struct story **ret, char **ret_error) {
-        return enqueue(m, audio, transcript, index, false, ret, ret_error);
-}
-
-int manager_enqueue_durable(struct manager *m, const char *audio, const char *transcript, size_t index,
-                            struct story **ret, char **ret_error) {
-        return enqueue(m, audio, transcript, index, true, ret, ret_error);
 }
 
 int manager_enqueue_restored(struct manager *m, const char *audio, const char *transcript, uint64_t id,
@@ -569,4 +578,128 @@ int manager_story_new(struct manager *m, const char *audio, const char *transcri
                 log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
         *ret = s;
         return 0;
+}
+
+/* ---- checks before a control command replies ------------------------- */
+
+/* Worker: what story_build checks (media_roots, a regular file opened
+ * O_NONBLOCK, the transcript's text and caps), then what only a decode
+ * shows (decodable, not silent throughout, its length) and whether the
+ * transcript is plausible for that length. The scan's timing is kept:
+ * the story is playable with its estimate as soon as it is queued. */
+static void ingest_check(struct ingest_job *j) {
+        _cleanup_free_ char *audio = NULL, *transcript = NULL;
+        struct segment_opts o = {
+                .max_chars = j->max_chars,
+                .max_lines = j->max_lines,
+                .speaker_mark = j->speaker_mark,
+        };
+        const char *why, *what = "audio";
+        int r;
+
+        r = story_files(j->roots, j->n_roots, j->audio_path, j->transcript_path, &audio, &transcript,
+                        &j->why);
+        if (r >= 0)
+                r = story_build(audio, transcript, &o, &j->story, &j->why);
+        if (r >= 0)
+                r = cue_list_dup(j->story->cues, &j->cues);
+        if (r < 0) {
+                j->r = r;
+                j->story = story_free(j->story);
+                return;
+        }
+        free(j->audio_path);
+        free(j->transcript_path);
+        j->audio_path = TAKE_PTR(audio); /* the resolved files, as the story's */
+        j->transcript_path = TAKE_PTR(transcript);
+        ingest_scan(j);
+        if (j->r < 0 && j->scan.frames > 0)
+                return; /* decoded, but silent throughout: the silence detector's business on air */
+        if (j->r >= 0) {
+                r = story_check_length(j->cues, j->scan.frames * 1000 / j->scan.rate, &why);
+                if (r >= 0)
+                        return;
+                j->r = r;
+                what = "transcript";
+        } else
+                why = j->r == -EINVAL ? "not decodable (empty, damaged or not audio)"
+                      : j->r == -EIO  ? "not decodable (decoder error)"
+                                      : strerror(-j->r);
+        if (asprintf(&j->why, "%s '%s': %s", what, what[0] == 'a' ? j->audio_path : j->transcript_path,
+                     why) < 0)
+                j->why = NULL;
+        j->story = story_free(j->story); /* refused */
+}
+
+int manager_check_story(struct manager *m, struct control_conn *conn, struct json_object *req,
+                        const char *audio, const char *transcript, manager_checked_fn checked) {
+        const struct nextup_config *c = m->config;
+        struct ingest_job *j = calloc(1, sizeof *j);
+        int r = -ENOMEM;
+
+        if (!j)
+                return -ENOMEM;
+        j->step = INGEST_CHECK;
+        j->scan.rate = c->rate;
+        j->r = -ECANCELED;
+        j->max_chars = c->max_chars;
+        j->max_lines = c->max_lines;
+        j->cancel_fd = -1;
+        j->checked = checked;
+        j->audio_path = strdup(audio);
+        j->transcript_path = strdup(transcript);
+        j->speaker_mark = strdup(c->speaker_mark ? c->speaker_mark : "");
+        j->roots = calloc(c->n_media_roots ? c->n_media_roots : 1, sizeof *j->roots);
+        if (c->state_dir && asprintf(&j->cache_dir, "%s/timing-cache", c->state_dir) < 0)
+                j->cache_dir = NULL;
+        if (!j->audio_path || !j->transcript_path || !j->speaker_mark || !j->roots)
+                goto fail;
+        for (; j->n_roots < c->n_media_roots; j->n_roots++)
+                if (!(j->roots[j->n_roots] = strdup(c->media_roots[j->n_roots])))
+                        goto fail;
+        r = worker_submit(m->worker, ingest_work, j);
+        if (r < 0)
+                goto fail;
+        /* Only now: a job that failed to go is freed without touching them. */
+        j->conn = control_conn_ref(conn);
+        j->req = json_object_get(req);
+        return 0;
+fail:
+        ingest_job_free(j);
+        return r;
+}
+
+/* Loop: hands the checked story (or why not) to the command; a story the
+ * command kept goes on as a scanned one (its times, then alignment). */
+static bool check_done(struct manager *m, struct ingest_job *j) {
+        struct story *kept = NULL;
+
+        if (j->r == -ECANCELED && !j->story) /* shutting down before it ran */
+                control_conn_reply(j->conn, control_error("the daemon is shutting down"));
+        else if (!m->control) /* shutting down: nobody to answer */
+                ;
+        else if (!j->story)
+                (void)j->checked(m, j->conn, j->req, NULL, j->why ? j->why : strerror(-j->r));
+        else
+                kept = j->checked(m, j->conn, j->req, TAKE_PTR(j->story), NULL);
+        control_conn_unref(TAKE_PTR(j->conn));
+        json_object_put(TAKE_PTR(j->req));
+        if (!kept)
+                return false;
+        j->step = INGEST_SCAN;
+        j->story_id = kept->id;
+        return true;
+}
+
+int manager_enqueue_checked(struct manager *m, struct story *s, size_t index) {
+        int r;
+
+        if (index > queue_size(m->queue))
+                index = queue_size(m->queue);
+        r = queue_insert(m->queue, index, s);
+        if (r < 0) {
+                story_free(s);
+                return r;
+        }
+        return (int)index;
 }

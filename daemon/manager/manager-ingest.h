@@ -12,15 +12,31 @@
 struct manager;
 struct story;
 
-/* Builds a story from its files and queues it at INDEX (clamped); returns
- * the index, or -errno with *ret_error naming the file. */
+/* Builds a story from its files and queues it at INDEX (clamped), saved
+ * as soon as the disk allows (the dropbox: no client waits); returns the
+ * index, or -errno with *ret_error naming the file. */
 int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
                     struct story **ret, char **ret_error);
-/* manager_enqueue, but saved before it returns, and refused (-errno,
- * *ret_error) when the state cannot be saved: for control commands, whose
- * reply acknowledges the change. */
-int manager_enqueue_durable(struct manager *m, const char *audio, const char *transcript, size_t index,
-                            struct story **ret, char **ret_error);
+/* A control command's story checked on the worker before the command
+ * replies (issue 10 item 7): its files under media_roots, regular, the
+ * transcript's text and caps, the audio decoded whole (decodable, its
+ * length) and the transcript plausible for it. CHECKED runs on the loop
+ * with the story (owned by it), or with NULL and ERROR (a reply's words)
+ * when refused; it replies on CONN (referenced meanwhile; the handler
+ * returns CONTROL_REPLY_LATER). The story it keeps (queued, with its id)
+ * is returned and goes on to its alignment; NULL when it kept none. Not
+ * called at shutdown. -ENOMEM, -ESHUTDOWN. */
+struct control_conn;
+struct json_object;
+typedef struct story *(*manager_checked_fn)(struct manager *m, struct control_conn *conn,
+                                            struct json_object *req, struct story *s, const char *error);
+int manager_check_story(struct manager *m, struct control_conn *conn, struct json_object *req,
+                        const char *audio, const char *transcript, manager_checked_fn checked);
+/* Queues a checked story S (taken, freed on failure) at INDEX (clamped)
+ * with a new id, not saved yet and not cued: the caller saves
+ * (manager_persist_save_then), then cues or takes it back. The index, or
+ * -errno. */
+int manager_enqueue_checked(struct manager *m, struct story *s, size_t index);
 /* Queues a story saved by the last run at the end of the queue, keeping
  * its id and start frame; -errno with *ret_error (a
  * manager_persist_restore_fn). */

@@ -37,6 +37,15 @@ int manager_persist_save(struct manager *m, char **ret_error);
  * removed: not resumed after a crash); on failure it stays as it was. */
 int manager_persist_save_leaving(struct manager *m, uint64_t id, char **ret_error);
 void manager_persist_changed(struct manager *m);
+/* manager_persist_save for a change a client waits on, without the loop
+ * waiting on the disk: the state as it is now is written on the saver
+ * thread, then SAVED(M, R, ERROR, USERDATA) runs on the loop (R 0 saved,
+ * or -errno with ERROR, the reply's words: the caller undoes its change
+ * and refuses). -ECANCELED at shutdown for a save that never ran. Returns
+ * 0 (SAVED will be called, also with no state dir), or -ENOMEM with
+ * *RET_ERROR (SAVED will not be called). */
+typedef void (*manager_saved_fn)(struct manager *m, int r, const char *error, void *userdata);
+int manager_persist_save_then(struct manager *m, manager_saved_fn saved, void *userdata, char **ret_error);
 void manager_persist_stop(struct manager *m); /* final checkpoint, frees */
 /* What the last run saved of the schedule (borrowed), NULL when nothing. */
 struct json_object *manager_persist_schedule_restored(struct manager *m);

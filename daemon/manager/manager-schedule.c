@@ -622,21 +622,6 @@ void manager_schedule_stop(struct manager *m) {
 
 /* ---- control commands ------------------------------------------------ */
 
-/* The checks every story passes (story_validate) now, so that a bad `at`
- * is refused rather than failing at its time. */
-static int check_files(struct manager *m, const char *audio, const char *transcript, char **ret_error) {
-        struct segment_opts o = {
-                .max_chars = m->config->max_chars,
-                .max_lines = m->config->max_lines,
-                .speaker_mark = m->config->speaker_mark,
-        };
-
-        if (!audio || audio[0] != '/' || !transcript || transcript[0] != '/')
-                return *ret_error = strdup("'at' needs \"audio\" and \"transcript\": absolute paths"),
-                       -EINVAL;
-        return story_validate(audio, transcript, &o, ret_error);
-}
-
 /* The request's mode and wait_s into T; an error reply or NULL. */
 static struct json_object *parse_mode(struct json_object *req, struct schedule_event *t) {
         const char *mode = json_get_str(req, "mode"), *why;
@@ -665,51 +650,133 @@ static struct json_object *at_reply(const struct schedule_event *ev) {
         return reply;
 }
 
-struct json_object *manager_cmd_at(struct manager *m, struct json_object *req) {
-        _cleanup_free_ char *error = NULL, *name = NULL;
-        struct schedule_event t = {0}, *ev;
+/* The request's time and mode into T (T->audio and T->transcript
+ * borrowed from REQ): NULL, or an error reply. */
+static struct json_object *parse_at(struct json_object *req, struct schedule_event *t) {
+        _cleanup_free_ char *error = NULL;
         struct json_object *bad;
-        uint64_t id;
         int r;
 
-        r = schedule_parse_at(json_get_str(req, "time"), time(NULL), &t.at, &error);
+        r = schedule_parse_at(json_get_str(req, "time"), time(NULL), &t->at, &error);
         if (r < 0)
                 return control_error(
                         "%s", error ? error : "'at' needs \"time\": HH:MM[:SS] or YYYY-MM-DDTHH:MM[:SS]");
-        bad = parse_mode(req, &t);
+        bad = parse_mode(req, t);
         if (bad)
                 return bad;
-        t.audio = (char *)json_get_str(req, "audio");
-        t.transcript = (char *)json_get_str(req, "transcript");
-        if (check_files(m, t.audio, t.transcript, &error) < 0)
-                return control_error("%s", error ? error : "out of memory");
+        t->audio = (char *)json_get_str(req, "audio");
+        t->transcript = (char *)json_get_str(req, "transcript");
+        if (!t->audio || t->audio[0] != '/' || !t->transcript || t->transcript[0] != '/')
+                return control_error("'at' needs \"audio\" and \"transcript\": absolute paths");
+        return NULL;
+}
+
+/* An `at` waiting for its save: answered with REPLY once it is on disk. */
+struct at_pending {
+        struct control_conn *conn; /* referenced */
+        struct json_object *reply;
+        uint64_t id;
+};
+
+/* The save of a new event is done: armed and "ok", or taken back out and
+ * refused. (A one-off event due meanwhile may have fired already.) */
+static void at_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct at_pending *a = userdata;
+        struct json_object *reply = TAKE_PTR(a->reply);
+        const struct control_peer *peer = control_conn_peer(a->conn);
+
+        if (r >= 0 && (r = rearm(m)) < 0) { /* never "ok" for an event that cannot fire */
+                schedule_event_free(schedule_take(m->sched->list, a->id));
+                (void)manager_persist_save(m, NULL);
+                json_object_put(reply);
+                reply = control_error("'at' failed: cannot arm the schedule timer: %s", strerror(-r));
+        } else if (r < 0) {
+                schedule_event_free(schedule_take(m->sched->list, a->id));
+                json_object_put(reply);
+                reply = control_error("%s", error);
+        } else
+                log_info("Control: 'at' #%llu by user %s (uid %u, pid %d)", (unsigned long long)a->id,
+                         peer->user, (unsigned)peer->uid, (int)peer->pid);
+        control_conn_reply(a->conn, reply);
+        control_conn_unref(a->conn);
+        free(a);
+}
+
+/* The event of REQ, its story checked: added, then saved on the saver
+ * thread (the loop never waits on the disk) and answered by at_saved;
+ * NULL then, or an error reply now. */
+static struct json_object *at_add(struct manager *m, struct control_conn *conn, struct json_object *req) {
+        _cleanup_free_ char *error = NULL, *name = NULL;
+        struct schedule_event t = {0}, *ev;
+        struct json_object *bad;
+        struct at_pending *a;
+        uint64_t id;
+        int r;
+
+        bad = parse_at(req, &t); /* again: a time of day is for the next such time from now */
+        if (bad)
+                return bad;
         id = schedule_next_id(m->sched->list);
         if (json_get_str(req, "name"))
                 name = strdup(json_get_str(req, "name"));
         else if (asprintf(&name, "at#%llu", (unsigned long long)id) < 0)
                 name = NULL;
-        if (!name)
+        a = calloc(1, sizeof *a);
+        if (!name || !a) {
+                free(a);
                 return control_error("'at' failed: %s", strerror(ENOMEM));
+        }
         t.name = name;
         r = schedule_add(m->sched->list, &t, time(NULL), &ev);
-        if (r < 0)
+        if (r < 0) {
+                free(a);
                 return control_error("'at' failed: %s", strerror(-r));
-        if (manager_persist_save(m, &error) < 0) {
-                schedule_event_free(schedule_take(m->sched->list, ev->id));
-                return control_error("%s", error ? error : "cannot save the state; nothing was changed");
         }
         log_info("Scheduled '%s' (event #%llu, %s) at %lld", ev->name, (unsigned long long)ev->id,
                  schedule_mode_to_string(ev->mode), (long long)ev->at);
-        id = ev->id;
-        bad = at_reply(ev); /* before rearm: a one-off event may fire and go at once */
-        r = rearm(m);
-        if (r < 0) { /* never "ok" for an event that cannot fire */
-                json_object_put(bad);
-                schedule_event_free(schedule_take(m->sched->list, id));
-                (void)manager_persist_save(m, NULL);
-                return control_error("'at' failed: cannot arm the schedule timer: %s", strerror(-r));
+        *a = (struct at_pending){.conn = control_conn_ref(conn), .reply = at_reply(ev), .id = ev->id};
+        if (manager_persist_save_then(m, at_saved, a, &error) < 0) {
+                schedule_event_free(schedule_take(m->sched->list, a->id));
+                json_object_put(a->reply);
+                control_conn_unref(a->conn);
+                free(a);
+                return control_error("%s", error ? error : "cannot save the state; nothing was changed");
         }
-        return bad;
+        return NULL;
+}
+
+/* `at`, once the worker has checked the story (the checks every story
+ * passes, so that a bad `at` is refused rather than failing at its time;
+ * the story itself is built again at its time). */
+static struct story *at_checked(struct manager *m, struct control_conn *conn, struct json_object *req,
+                                struct story *s, const char *why) {
+        struct json_object *reply;
+
+        if (!s) {
+                control_conn_reply(conn, control_error("%s", why));
+                return NULL;
+        }
+        story_free(s);
+        m->peer = control_conn_peer(conn);
+        reply = at_add(m, conn, req);
+        m->peer = NULL;
+        if (reply) /* refused now; else at_saved answers */
+                control_conn_reply(conn, reply);
+        return NULL;
+}
+
+struct json_object *manager_cmd_at(struct manager *m, struct control_conn *conn, struct json_object *req) {
+        struct schedule_event t = {0};
+        struct json_object *bad;
+        int r;
+
+        bad = parse_at(req, &t);
+        if (bad)
+                return bad;
+        r = manager_check_story(m, conn, req, t.audio, t.transcript, at_checked);
+        if (r < 0)
+                return control_error("'at' failed: %s", strerror(-r));
+        return CONTROL_REPLY_LATER;
 }
 
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req) {

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+struct control_conn;
 struct json_object;
 struct manager;
 struct playout_event;
@@ -29,6 +30,6 @@ struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
 struct story *manager_schedule_take(struct manager *m, uint64_t story_id);
 struct json_object *manager_schedule_state(void *userdata); /* a manager_persist_schedule_fn */
 /* The control commands at, schedule and unschedule: the reply. */
-struct json_object *manager_cmd_at(struct manager *m, struct json_object *req);
+struct json_object *manager_cmd_at(struct manager *m, struct control_conn *conn, struct json_object *req);
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req);
 struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object *req);

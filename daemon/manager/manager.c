@@ -481,6 +481,13 @@ static void reload(struct manager *m) {
         control_opts = control_options_of(c);
         if (m->control && control_set_options(m->control, &control_opts) < 0)
                 log_warning("Out of memory: the control socket keeps its old limits and allow-list");
+        if (m->control && c->control_gid != m->config->control_gid) {
+                /* control.group left out: the socket goes back to our own group */
+                gid_t gid = c->control_gid != (gid_t)-1 ? c->control_gid : getegid();
+
+                if (control_set_group(m->control, gid) > 0)
+                        log_info("Control socket '%s' given to group %u", c->control_socket, (unsigned)gid);
+        }
         config_free(m->config);
         m->config = c;
         manager_schedule_reload(m);
@@ -684,9 +691,9 @@ struct manager *manager_free(struct manager *m) {
         m->status_source = sd_event_source_unref(m->status_source);
         m->dropbox = dropbox_free(m->dropbox); /* before the queue: no take() from here on */
         manager_acks_free(m);                  /* unanswered: the clients see the socket close */
-        control_free(m->control);
-        worker_free(m->worker);       /* its done() may still queue alignments... */
-        worker_free(m->align_worker); /* ...which are cancelled here, helpers killed */
+        m->control = control_free(m->control); /* NULL: checks finishing below answer no one */
+        worker_free(m->worker);                /* its done() may still queue alignments... */
+        worker_free(m->align_worker);          /* ...which are cancelled here, helpers killed */
         m->playout = playout_stop(m->playout);
         manager_filler_stop(m);
         if (m->on_air && m->captions)

@@ -48,6 +48,17 @@ static struct json_object *json_str(const char *s) {
         return s ? json_object_new_string(s) : NULL;
 }
 
+static struct json_object *peer_json(const struct asrun_peer *p) {
+        struct json_object *o;
+
+        if (!p || !(o = json_object_new_object()))
+                return NULL;
+        json_object_object_add(o, "uid", json_object_new_int64(p->uid));
+        json_object_object_add(o, "pid", json_object_new_int64(p->pid));
+        json_object_object_add(o, "user", json_str(p->user));
+        return o;
+}
+
 /* The record as one line (malloc'd, no newline). */
 static char *record_to_line(const struct asrun_record *r) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
@@ -72,6 +83,8 @@ static char *record_to_line(const struct asrun_record *r) {
         json_object_object_add(o, "cues_emitted", json_object_new_int64((int64_t)r->cues_emitted));
         json_object_object_add(o, "cues_dropped", json_object_new_int64((int64_t)r->cues_dropped));
         json_object_object_add(o, "timing", json_object_new_string(timing_source_to_string(r->timing)));
+        json_object_object_add(o, "queued_by", peer_json(r->queued_by));
+        json_object_object_add(o, "ended_by", peer_json(r->ended_by));
         s = json_object_to_json_string_ext(o, ASRUN_JSON_FLAGS);
         return s ? strdup(s) : NULL;
 }

@@ -17,6 +17,13 @@ struct json_object;
 
 #define ASRUN_BACKLOG_MAX 10000u
 
+/* A control client that made a change (SO_PEERCRED). */
+struct asrun_peer {
+        unsigned uid;
+        int pid;
+        const char *user;
+};
+
 struct asrun_record {
         uint64_t id;
         const char *title, *audio, *transcript; /* NULL written as null */
@@ -29,6 +36,10 @@ struct asrun_record {
         enum playout_end_reason reason;
         size_t cues_emitted, cues_dropped;
         enum timing_source timing;
+        /* Who queued it (add, insert) and who ended it (skip, remove on
+         * air); NULL written as null: the config, the dropbox, the schedule,
+         * a restored queue, or it ended by itself. */
+        const struct asrun_peer *queued_by, *ended_by;
 };
 
 struct asrun;

@@ -77,7 +77,8 @@ struct persist {
         int async_error;
         pthread_mutex_t write_lock; /* held across each state file write */
         uint64_t written_gen;
-        int pos_fd; /* writer thread only */
+        int written_r; /* the outcome of writing written_gen */
+        int pos_fd;    /* writer thread only */
 };
 
 static uint64_t pos_check(const struct pos_record *r) {
@@ -552,6 +553,7 @@ static void *writer_thread(void *userdata) {
                         if (gen > p->written_gen) {
                                 r = fileio_write_atomic(p->path, p->tmp_path, text, true);
                                 p->written_gen = gen;
+                                p->written_r = r;
                         }
                         pthread_mutex_unlock(&p->write_lock);
                         pthread_mutex_lock(&p->lock);
@@ -602,6 +604,62 @@ int persist_save_async(struct persist *p, const struct persist_state *st) {
         free(p->last_text);
         p->last_text = TAKE_PTR(text);
         return 1;
+}
+
+struct persist_write {
+        char *text;
+        uint64_t gen;
+};
+
+struct persist_write *persist_write_free(struct persist_write *w) {
+        if (w) {
+                free(w->text);
+                free(w);
+        }
+        return NULL;
+}
+
+int persist_prepare(struct persist *p, const struct persist_state *st, struct persist_write **ret) {
+        struct persist_write *w = calloc(1, sizeof *w);
+        char *last;
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        r = persist_state_to_json(st, &w->text);
+        last = r >= 0 ? strdup(w->text) : NULL;
+        if (!last) {
+                persist_write_free(w);
+                return -ENOMEM;
+        }
+        /* Written even when the text is the last one: that one may still
+         * be on its way to the disk, and the client is told it is there. */
+        w->gen = ++p->gen;
+        pthread_mutex_lock(&p->lock);
+        if (p->pending_text && p->pending_gen < w->gen)
+                p->pending_text = (free(p->pending_text), NULL); /* superseded */
+        pthread_mutex_unlock(&p->lock);
+        free(p->last_text);
+        p->last_text = last;
+        *ret = w;
+        return 0;
+}
+
+int persist_write(struct persist *p, const struct persist_write *w) {
+        int r;
+
+        pthread_mutex_lock(&p->write_lock);
+        if (w->gen > p->written_gen) {
+                r = fileio_write_atomic(p->path, p->tmp_path, w->text, true);
+                p->written_gen = w->gen;
+                p->written_r = r;
+        } else
+                r = p->written_r; /* a newer text, holding this one's changes */
+        pthread_mutex_unlock(&p->write_lock);
+        pthread_mutex_lock(&p->lock);
+        p->async_error = r < 0 ? r : 0;
+        pthread_mutex_unlock(&p->lock);
+        return r < 0 ? r : 0;
 }
 
 int persist_checkpoint(struct persist *p, const struct persist_on_air *a) {
@@ -687,6 +745,7 @@ int persist_save(struct persist *p, const struct persist_state *st) {
         pthread_mutex_lock(&p->write_lock);
         r = fileio_write_atomic(p->path, p->tmp_path, text, true);
         p->written_gen = gen;
+        p->written_r = r;
         pthread_mutex_unlock(&p->write_lock);
         pthread_mutex_lock(&p->lock);
         p->async_error = r < 0 ? r : 0;

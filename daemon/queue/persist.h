@@ -83,6 +83,20 @@ int persist_save(struct persist *p, const struct persist_state *st);
  * -ENOMEM). Saves queued faster than the disk takes them are merged (the
  * newest wins); a later persist_save supersedes a pending one. */
 int persist_save_async(struct persist *p, const struct persist_state *st);
+/* A state text numbered on the loop thread and written on another one,
+ * for a change a client waits on: the loop never waits on the disk, and
+ * the client is answered once persist_write has returned. */
+struct persist_write;
+/* Loop thread: the text of ST, numbered after every text before it (a
+ * pending persist_save_async of an older one is dropped: this one holds
+ * its changes). 0 or -ENOMEM. */
+int persist_prepare(struct persist *p, const struct persist_state *st, struct persist_write **ret);
+/* Any thread, blocks: makes W durable, as persist_save. A newer text
+ * written meanwhile holds W's changes: then the result of that write.
+ * 0 durable; -errno it could not be written (the loop then calls
+ * persist_invalidate). */
+int persist_write(struct persist *p, const struct persist_write *w);
+struct persist_write *persist_write_free(struct persist_write *w);
 /* Writes A's story id and position to the position file on the writer
  * thread, without fsync. 0 or -ENOMEM. */
 int persist_checkpoint(struct persist *p, const struct persist_on_air *a);

@@ -101,9 +101,7 @@ int story_build(const char *audio, const char *transcript, const struct segment_
         if (r < 0) {
                 story_free(s);
                 if (asprintf(ret_error, "transcript '%s': %s", transcript,
-                             error           ? error
-                             : r == -ENODATA ? "no spoken text"
-                                             : strerror(-r)) < 0)
+                             error ? error : segment_strerror(r == -ENODATA ? -EINVAL : r)) < 0)
                         *ret_error = NULL;
                 return r == -ENODATA ? -EINVAL : r;
         }
@@ -126,6 +124,18 @@ int story_validate(const char *audio, const char *transcript, const struct segme
         r = story_build(audio, transcript, opts, &s, ret_error);
         story_free(s);
         return r;
+}
+
+int story_check_length(const struct cue_list *cues, int64_t audio_ms, const char **ret_why) {
+        uint64_t chars = 0, max = (uint64_t)(audio_ms > 0 ? audio_ms : 0) * STORY_CHARS_PER_S / 1000 +
+                                  STORY_CHARS_SLACK;
+
+        for (size_t i = 0; cues && i < cues->n_cues; i++)
+                chars += cues->cues[i].spoken ? strlen(cues->cues[i].spoken) : 0;
+        if (chars <= max)
+                return 0;
+        *ret_why = "too long for its audio (more text than anyone can say in that time)";
+        return -EMSGSIZE;
 }
 
 int story_new_filler(const char *audio, struct story **ret) {

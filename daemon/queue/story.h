@@ -15,6 +15,15 @@ struct cue_list;
 struct json_object;
 struct segment_opts;
 
+/* A control client that changed the air (SO_PEERCRED), for the as-run
+ * log. */
+struct story_peer {
+        bool known;
+        unsigned uid;
+        int pid;
+        char user[64];
+};
+
 struct story {
         uint64_t id; /* unique for the daemon's life, from 1 */
         char *title;
@@ -26,10 +35,12 @@ struct story {
         bool failed;               /* ingest found the audio unusable */
         int64_t start_frame;       /* > 0: starts there, not at the top (resumed after a restart) */
         /* As-run (manager-events.c) */
-        int64_t aired_ms;      /* wall clock ms its first frame was handed to the device; 0 before */
-        int64_t aired_from_ms; /* media position it went on air from (0, or where it resumed) */
-        int64_t scheduled_ms;  /* wall clock ms a clock event set it for; 0: not scheduled */
-        bool filler;           /* played from the filler folder */
+        int64_t aired_ms;            /* wall clock ms its first frame was handed to the device; 0 before */
+        int64_t aired_from_ms;       /* media position it went on air from (0, or where it resumed) */
+        int64_t scheduled_ms;        /* wall clock ms a clock event set it for; 0: not scheduled */
+        bool filler;                 /* played from the filler folder */
+        struct story_peer queued_by; /* add/insert; not kept across a restart */
+        struct story_peer ended_by;  /* skip, or remove while on air */
 };
 
 struct story *story_free(struct story *s);
@@ -50,6 +61,15 @@ int story_build(const char *audio, const char *transcript, const struct segment_
 /* story_build's checks alone (the story is built and dropped). */
 int story_validate(const char *audio, const char *transcript, const struct segment_opts *opts,
                    char **ret_error);
+/* Whether CUES can be what AUDIO_MS of audio says: refused (-EMSGSIZE,
+ * *RET_WHY static) when their spoken text is more than anyone can say in
+ * that time (STORY_CHARS_PER_S per second, plus STORY_CHARS_SLACK for a
+ * short clip): the wrong transcript, or a hostile one, before any work is
+ * spent on it. A transcript shorter than its audio is fine (music, pauses).
+ * Pure, any thread. */
+#define STORY_CHARS_PER_S 40  /* fast speech is ~20 characters a second */
+#define STORY_CHARS_SLACK 500 /* a jingle's long name, a short clip's credits */
+int story_check_length(const struct cue_list *cues, int64_t audio_ms, const char **ret_why);
 /* A filler story: AUDIO only (no transcript, no cues), titled by its file
  * name. -ENOMEM. */
 int story_new_filler(const char *audio, struct story **ret);

@@ -7,6 +7,7 @@ by setpriv with their own uid and groups; needs root (skipped otherwise)."""
 import grp
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import unittest
@@ -62,6 +63,27 @@ class Access(nt.NextupTestCase):
         r = self.as_user(d, [self.gid], "pause")
         self.assertEqual(r.returncode, 0, "member pause: %r" % r.stderr)
         self.assertEqual(d.status()["state"], "paused")
+        self.assertStops(d)
+
+    def test_group_follows_a_reload(self):
+        """control.group changed in the config and SIGHUP: the socket the
+        daemon made is given to the new group at once (no restart), and
+        back to the daemon's own group when the key is left out."""
+        d = self.daemon(start=False)
+        plain = d.config_text(**d.opts).replace('mode = "0600";', 'mode = "0660";')
+        d.write_config(plain)
+        d.start()
+        self.assertEqual(os.stat(d.socket).st_gid, os.getegid())
+        d.write_config(plain.replace('mode = "0660";', 'mode = "0660";\n  group = %s;' % nt.conf_str(self.group)))
+        d.signal(signal.SIGHUP)
+        nt.wait_for(lambda: os.stat(d.socket).st_gid == self.gid, 10, "the socket in the new group", d.describe)
+        self.assertEqual(stat.S_IMODE(os.stat(d.socket).st_mode), 0o660)
+        self.assertIn("given to group %d" % self.gid, d.stderr())
+        self.assertTrue(d.status()["ok"])
+        d.write_config(plain)
+        d.signal(signal.SIGHUP)
+        nt.wait_for(lambda: os.stat(d.socket).st_gid == os.getegid(), 10, "the socket back in our group",
+                    d.describe)
         self.assertStops(d)
 
     def test_unknown_group_is_a_config_error(self):

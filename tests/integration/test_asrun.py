@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import pwd
 import time
 
 import nextuptest as nt
@@ -33,6 +34,14 @@ class AsRun(nt.NextupTestCase):
         recs = json.loads(r.stdout)["records"]
         self.assertEqual([x["id"] for x in recs], ids, recs)
         self.assertEqual([x["reason"] for x in recs], ["complete", "skipped", "complete"])
+        # Who queued each (our own requests: SO_PEERCRED says this process)
+        # and who skipped the second (nextupctl, another process).
+        me = {"uid": os.getuid(), "pid": os.getpid(), "user": pwd.getpwuid(os.getuid()).pw_name}
+        self.assertEqual([x["queued_by"] for x in recs], [me] * 3)
+        self.assertEqual([x["ended_by"] for x in recs][0::2], [None, None])
+        by = recs[1]["ended_by"]
+        self.assertEqual((by["uid"], by["user"]), (me["uid"], me["user"]))
+        self.assertNotIn(by["pid"], (0, os.getpid()))
         for rec, fx in zip(recs, fxs):
             with self.subTest(story=fx["title"]):
                 self.check_record(d, rec, fx, t0, t1)

@@ -54,6 +54,7 @@ class Events(nt.NextupTestCase):
         r = d.request({"cmd": "add", "audio": bad["audio"], "transcript": bad["transcript"]})
         self.assertTrue(r["ok"], r)
         ibad = r["id"]
+        self.spoil(bad)
         self.assertTrue(d.request({"cmd": "skip"})["ok"])
         d.wait_on_air(ib, 10)
         self.assertTrue(d.request({"cmd": "skip"})["ok"])
@@ -110,10 +111,16 @@ class Events(nt.NextupTestCase):
         dd = os.path.join(self.tmp, "garbage")
         os.makedirs(dd, exist_ok=True)
         audio = os.path.join(dd, "garbage.mp3")
-        with open(audio, "wb") as f:
-            f.write(b"This is not an MP3 file at all.\n" * 3000)
+        shutil.copy(fx["audio"], audio)
         shutil.copy(fx["transcript"], os.path.join(dd, "transcript.txt"))
         return {"audio": audio, "transcript": os.path.join(dd, "transcript.txt")}
+
+    def spoil(self, story):
+        """`add` decodes a story whole and refuses garbage: the file is
+        spoilt after it was queued, as a file changed on disk would be."""
+        with open(story["audio"] + ".new", "wb") as f:
+            f.write(b"This is not an MP3 file at all.\n" * 3000)
+        os.replace(story["audio"] + ".new", story["audio"])
 
     def check_nextupctl(self, out, out_json, a, b):
         self.assertIn("Next up: #1 %s" % a["title"], out)

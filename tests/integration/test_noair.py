@@ -119,9 +119,11 @@ class NoDeadAir(nt.NextupTestCase):
         deleted = self.copy(library["audio"], "deleted.mp3")
         with open(pier["audio"], "rb") as f:
             blob = f.read()
-        corrupt = os.path.join(self.tmp, "corrupt.mp3")     # good head, then junk mpg123 gives up on
-        with open(corrupt, "wb") as f:
-            f.write(blob[:len(blob) // 4] + b"x" * 40000)
+        # Good head, then junk mpg123 gives up on. `add` decodes a story
+        # whole before it answers and would refuse it: queued whole, it is
+        # damaged afterwards, as a file changed on disk would be.
+        corrupt = self.copy(pier["audio"], "corrupt.mp3")
+        corrupt_blob = blob[:len(blob) // 4] + b"x" * 40000
         with open(market["audio"], "rb") as f:
             blob = f.read()
         truncated = os.path.join(self.tmp, "truncated.mp3")
@@ -135,6 +137,9 @@ class NoDeadAir(nt.NextupTestCase):
         for path, fx in ((deleted, library), (corrupt, pier), (truncated, market)):
             ids.append(d.request({"cmd": "add", "audio": path, "transcript": fx["transcript"]})["id"])
         os.unlink(deleted)                     # not opened yet: it fails when its turn comes
+        with open(corrupt + ".new", "wb") as f:
+            f.write(corrupt_blob)
+        os.replace(corrupt + ".new", corrupt)
         ids.append(d.add(weather)["id"])
         total = (weather["truth"]["duration_ms"] * 2 + library["truth"]["duration_ms"]
                  + pier["truth"]["duration_ms"] / 4 + market["truth"]["duration_ms"] / 3) / 1000.0

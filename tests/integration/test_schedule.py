@@ -80,8 +80,12 @@ class Schedule(nt.NextupTestCase):
         long_fx, short_fx = nt.fixture("market"), nt.fixture("pier")
         self.play_and_wait_duration(d, long_fx)
         n = 20
-        t0 = self.next_second(4)
+        # Each `at` is answered once its story has been decoded whole (the
+        # queue-time checks): some 0.1 s each, more under ASan. The long
+        # story (21 s) is still on air at t0.
+        t0 = self.next_second(10)
         events = [self.at(d, t0 + i, "hard", short_fx) for i in range(n)]
+        self.assertLess(time.time(), t0, "the `at` requests took longer than their lead")
         offset = mono_offset_ns()
         # Poll the story on air until the last event has had its turn.
         seen = {}

@@ -247,6 +247,38 @@ static void test_save_load(void **state) {
         persist_free(p2);
 }
 
+/* A write prepared on the loop and done on another thread: the state is
+ * on disk when persist_write returns; an older prepared text written
+ * after a newer one does not put the older state back, and reports the
+ * newer write's outcome. */
+static void test_prepared_write(void **state) {
+        struct fixture *f = *state;
+        struct persist *p, *p2;
+        struct persist_write *w1, *w2;
+        struct persist_state st, back;
+        char *error = NULL;
+
+        assert_int_equal(persist_new(f->dir, &p), 0);
+        make_state(&st);
+        assert_int_equal(persist_prepare(p, &st, &w1), 0);
+        st.queue[0].start_frame = 7;
+        assert_int_equal(persist_prepare(p, &st, &w2), 0);
+        assert_int_equal(access(f->path, F_OK), -1); /* nothing written on the loop */
+        assert_int_equal(persist_write(p, w2), 0);
+        assert_int_equal(persist_write(p, w1), 0); /* older: skipped, w2 holds its changes */
+
+        assert_int_equal(persist_new(f->dir, &p2), 0);
+        assert_int_equal(persist_load(p2, &back, &error), 1);
+        assert_same_state(&st, &back);
+        assert_int_equal(back.queue[0].start_frame, 7);
+        persist_state_done(&back);
+        persist_write_free(w1);
+        persist_write_free(w2);
+        persist_state_done(&st);
+        persist_free(p);
+        persist_free(p2);
+}
+
 static void test_torn_temp_ignored(void **state) {
         struct fixture *f = *state;
         struct persist *p;
@@ -451,6 +483,7 @@ int main(void) {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_bad_text),
                 cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_prepared_write, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_torn_temp_ignored, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failed_write_keeps_old_state, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "queue.h"
+#include "story.h"
 #include "segment.h"
 #include "transcript.h"
 
@@ -255,13 +256,39 @@ static void test_story_with_cues(void **state) {
         queue_free(q);
 }
 
+/* The length check: at the limit passes, one character over is refused,
+ * and a transcript shorter than its audio is always fine. */
+static void test_story_length(void **state) {
+        char text[2100];
+        struct cue cue = {.spoken = text};
+        struct cue_list l = {.cues = &cue, .n_cues = 1};
+        const char *why = NULL;
+
+        (void)state;
+        /* 10 s of audio: 10 * STORY_CHARS_PER_S + STORY_CHARS_SLACK characters */
+        memset(text, 'a', 900);
+        text[900] = 0;
+        assert_int_equal(story_check_length(&l, 10000, &why), 0);
+        text[900] = 'a';
+        text[901] = 0;
+        assert_int_equal(story_check_length(&l, 10000, &why), -EMSGSIZE);
+        assert_non_null(strstr(why, "too long for its audio"));
+        /* no audio length: the slack alone */
+        text[STORY_CHARS_SLACK] = 0;
+        assert_int_equal(story_check_length(&l, 0, &why), 0);
+        assert_int_equal(story_check_length(&l, 3600000, &why), 0);
+        l.n_cues = 0;
+        assert_int_equal(story_check_length(&l, 0, &why), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_empty), cmocka_unit_test(test_insert_positions),
-                cmocka_unit_test(test_grow),  cmocka_unit_test(test_ids_per_queue_never_reused),
-                cmocka_unit_test(test_find),  cmocka_unit_test(test_take),
-                cmocka_unit_test(test_move),  cmocka_unit_test(test_pop_order),
-                cmocka_unit_test(test_clear), cmocka_unit_test(test_story_with_cues),
+                cmocka_unit_test(test_empty),        cmocka_unit_test(test_insert_positions),
+                cmocka_unit_test(test_grow),         cmocka_unit_test(test_ids_per_queue_never_reused),
+                cmocka_unit_test(test_find),         cmocka_unit_test(test_take),
+                cmocka_unit_test(test_move),         cmocka_unit_test(test_pop_order),
+                cmocka_unit_test(test_clear),        cmocka_unit_test(test_story_with_cues),
+                cmocka_unit_test(test_story_length),
         };
 
         return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
