@@ -101,6 +101,7 @@ struct check_job {
         char *audio;
         char *transcript;
         long rate;
+        struct audio_scan scan; /* the audio's, once checked */
         bool ran;
         int r;
         char *error; /* every problem found, one per line */
@@ -410,7 +411,8 @@ finish:
 }
 
 /* Moves the story to accepted/ and queues it from there. */
-static void folder_accept(struct folder *f, struct pair *p, enum dropbox_kind transcript) {
+static void folder_accept(struct folder *f, struct pair *p, enum dropbox_kind transcript,
+                          const struct audio_scan *scan) {
         char *paths[_DROPBOX_KIND_MAX] = {};
         _cleanup_free_ char *error = NULL;
         int r;
@@ -423,7 +425,8 @@ static void folder_accept(struct folder *f, struct pair *p, enum dropbox_kind tr
         if (pair_move(p, f->path, f->accepted, paths) < 0)
                 goto finish;
         log_info("Dropbox '%s': taking '%s' + '%s'", f->path, p->names[DROPBOX_AUDIO], p->names[transcript]);
-        r = f->box->take(paths[DROPBOX_AUDIO], paths[transcript], f->position, &error, f->box->userdata);
+        r = f->box->take(paths[DROPBOX_AUDIO], paths[transcript], f->position, scan, &error,
+                         f->box->userdata);
         if (r < 0)
                 folder_quarantine(f, p, f->accepted, error ? error : strerror(-r));
 finish:
@@ -613,6 +616,7 @@ static void check_work(void *p) {
         ra = check_audio(j->audio, j->rate, &scan, &ae);
         if (rt >= 0 && ra >= 0 && (rt = story_check_length(cues, scan.frames * 1000 / j->rate, &why)) < 0)
                 te = strjoin3(base_name(j->transcript), ": ", why);
+        j->scan = scan;
         j->r = rt < 0 ? rt : ra;
         if (te && ae)
                 j->error = strjoin3(te, "\n", ae);
@@ -811,7 +815,7 @@ static void check_done(void *p, void *userdata) {
                 else if (j->r < 0)
                         folder_quarantine(f, pr, f->path, j->error ? j->error : strerror(-j->r));
                 else
-                        folder_accept(f, pr, j->transcript_kind);
+                        folder_accept(f, pr, j->transcript_kind, &j->scan);
                 pair_remove(f, pr);
         }
         dropbox_run(b);

@@ -11,15 +11,18 @@
 #include <stddef.h>
 #include <systemd/sd-event.h>
 
+struct audio_scan;
 struct dropbox;
 struct dropbox_config;
 
 /* Loop thread. AUDIO and TRANSCRIPT are absolute paths inside accepted/;
- * POSITION is the folder's configured one (-1 append, 0 next up, N).
+ * POSITION is the folder's configured one (-1 append, 0 next up, N);
+ * SCAN is the worker's decode of AUDIO at the dropbox's rate, so that
+ * the story is not decoded again to be timed.
  * Returns >= 0 when queued, or -errno with *ret_error (malloc'd, may stay
  * NULL) saying why: the story then moves to quarantine. */
-typedef int (*dropbox_take_t)(const char *audio, const char *transcript, int position, char **ret_error,
-                              void *userdata);
+typedef int (*dropbox_take_t)(const char *audio, const char *transcript, int position,
+                              const struct audio_scan *scan, char **ret_error, void *userdata);
 
 /* Watches the N folders of CONFIGS (copied: the config may be freed
  * afterwards); files already there are taken after the settle time too.

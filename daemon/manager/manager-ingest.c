@@ -69,6 +69,7 @@ struct ingest_job {
         char key[CACHE_KEY_LEN + 1];
         int r; /* timing source (>= 0) or -errno */
         bool cached;
+        bool scanned;      /* scan came with the job (the dropbox's check decoded it) */
         bool align_failed; /* INGEST_ALIGN: the estimate stays, j->why says why */
         char *why;
         /* INGEST_CHECK: a control command's story, built and scanned before
@@ -115,7 +116,7 @@ static void ingest_scan(struct ingest_job *j) {
                 }
         } else
                 j->key[0] = 0;
-        j->r = decoder_scan(j->audio_path, j->scan.rate, &j->scan);
+        j->r = j->scanned ? 0 : decoder_scan(j->audio_path, j->scan.rate, &j->scan);
         if (j->r >= 0)
                 j->r = timing_assign(j->cues, &j->scan);
 }
@@ -427,7 +428,7 @@ finish:
         ingest_job_free(j);
 }
 
-static int ingest_submit(struct manager *m, struct story *s) {
+static int ingest_submit(struct manager *m, struct story *s, const struct audio_scan *scan) {
         struct ingest_job *j = calloc(1, sizeof *j);
 
         if (!j)
@@ -435,6 +436,10 @@ static int ingest_submit(struct manager *m, struct story *s) {
         j->step = INGEST_SCAN;
         j->story_id = s->id;
         j->scan.rate = m->config->rate;
+        if (scan && scan->rate == j->scan.rate) {
+                j->scan = *scan;
+                j->scanned = true;
+        }
         j->r = -ECANCELED;
         j->audio_path = strdup(s->audio_path);
         j->transcript_path = strdup(s->transcript_path);
@@ -519,7 +524,7 @@ static int build(struct manager *m, const char *audio_arg, const char *transcrip
 /* Queues a story at INDEX and starts its audio scan; saved as soon as
  * the disk allows (no client waits for it: the dropbox). */
 int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
-                    struct story **ret, char **ret_error) {
+                    const struct audio_scan *scan, struct story **ret, char **ret_error) {
         struct story *s = NULL;
         int r;
 
@@ -534,7 +539,7 @@ int manager_enqueue(struct manager *m, const char *audio, const char *transcript
                 return r;
         }
         manager_persist_changed(m);
-        if (ingest_submit(m, s) < 0)
+        if (ingest_submit(m, s, scan) < 0)
                 /* The story still plays; its captions wait for no timing. */
                 log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
         log_info("Queued #%llu '%s' at position %zu", (unsigned long long)s->id, s->title, index);
@@ -559,7 +564,7 @@ int manager_enqueue_restored(struct manager *m, const char *audio, const char *t
                 story_free(s);
                 return r;
         }
-        if (ingest_submit(m, s) < 0)
+        if (ingest_submit(m, s, NULL) < 0)
                 log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
         return 0;
 }
@@ -574,7 +579,7 @@ int manager_story_new(struct manager *m, const char *audio, const char *transcri
                 return r;
         s->id = queue_next_id(m->queue);
         queue_set_next_id(m->queue, s->id + 1);
-        if (ingest_submit(m, s) < 0)
+        if (ingest_submit(m, s, NULL) < 0)
                 log_warning("Cannot schedule the ingest of '%s', its captions stay untimed", s->audio_path);
         *ret = s;
         return 0;

@@ -13,10 +13,13 @@ struct manager;
 struct story;
 
 /* Builds a story from its files and queues it at INDEX (clamped), saved
- * as soon as the disk allows (the dropbox: no client waits); returns the
+ * as soon as the disk allows (the dropbox: no client waits); SCAN, when
+ * not NULL, is the audio's scan at the output rate (the dropbox decoded
+ * it to check it), so the worker does not decode it again. Returns the
  * index, or -errno with *ret_error naming the file. */
+struct audio_scan;
 int manager_enqueue(struct manager *m, const char *audio, const char *transcript, size_t index,
-                    struct story **ret, char **ret_error);
+                    const struct audio_scan *scan, struct story **ret, char **ret_error);
 /* A control command's story checked on the worker before the command
  * replies (issue 10 item 7): its files under media_roots, regular, the
  * transcript's text and caps, the audio decoded whole (decodable, its

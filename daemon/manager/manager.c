@@ -371,14 +371,14 @@ static bool str_eq(const char *a, const char *b) {
 /* ---- dropbox --------------------------------------------------------- */
 
 /* A story from a watched folder, already moved to its accepted/ folder. */
-static int dropbox_take(const char *audio, const char *transcript, int position, char **ret_error,
-                        void *userdata) {
+static int dropbox_take(const char *audio, const char *transcript, int position,
+                        const struct audio_scan *scan, char **ret_error, void *userdata) {
         struct manager *m = userdata;
         struct story *s;
         int r;
 
-        r = manager_enqueue(m, audio, transcript, position < 0 ? queue_size(m->queue) : (size_t)position, &s,
-                            ret_error);
+        r = manager_enqueue(m, audio, transcript, position < 0 ? queue_size(m->queue) : (size_t)position,
+                            scan, &s, ret_error);
         /* Queued, even when the state cannot be saved right now: no client
          * waits for an answer here, the files have left the folder, and the
          * checkpoint timer retries the save (the audio goes on). */
@@ -546,7 +546,7 @@ static void queue_startup(struct manager *m) {
                 struct story *s;
 
                 if (manager_enqueue(m, m->config->startup[i].audio, m->config->startup[i].transcript,
-                                    queue_size(m->queue), &s, &error) < 0)
+                                    queue_size(m->queue), NULL, &s, &error) < 0)
                         log_error("%s:startup[%zu]: %s, skipping", m->config->path, i,
                                   error ? error : "out of memory");
         }

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "decoder.h"
 #include "dropbox.h"
 
 static const char *source_dir(void) {
@@ -146,14 +147,18 @@ struct taken {
         char audio[4][512];
         char transcript[4][512];
         int position[4];
+        struct audio_scan scan[4];
         uint64_t at_ms[4];
         int fail; /* > 0: refuse with this errno */
 };
 
-static int take(const char *audio, const char *transcript, int position, char **ret_error, void *userdata) {
+static int take(const char *audio, const char *transcript, int position, const struct audio_scan *scan,
+                char **ret_error, void *userdata) {
         struct taken *t = userdata;
 
         assert_true(t->n < 4);
+        assert_non_null(scan);
+        t->scan[t->n] = *scan;
         snprintf(t->audio[t->n], sizeof t->audio[0], "%s", audio);
         snprintf(t->transcript[t->n], sizeof t->transcript[0], "%s", transcript);
         t->position[t->n] = position;
@@ -247,6 +252,9 @@ static void test_take_and_quarantine(void **state) {
         assert_int_equal(f.taken.n, 1);
         assert_true(f.taken.at_ms[0] >= written + 200); /* the settle time held */
         assert_int_equal(f.taken.position[0], -1);
+        /* the check's decode comes along: the story is not decoded again */
+        assert_int_equal(f.taken.scan[0].rate, 44100);
+        assert_true(llabs((long long)f.taken.scan[0].frames - 44100) < 1200); /* tone-1s.mp3 */
         assert_true(strstr(f.taken.audio[0], "/accepted/good-1.mp3") != NULL);
         assert_true(strstr(f.taken.transcript[0], "/accepted/good-1.txt") != NULL);
         assert_true(exists(f.accepted, "good-1.mp3") && exists(f.accepted, "good-1.txt"));
