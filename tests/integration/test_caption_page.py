@@ -93,7 +93,9 @@ class CaptionPage(nt.NextupTestCase):
                 self.assertTrue(shown, "cue %d line %r never shown" % (c["cue_index"], line))
                 delay = shown[0]["t"] - emitted_ms
                 delays.append(delay)
-                self.assertLess(delay, SHOW_MAX_MS, "line %r shown %.0f ms after emission" % (line, delay))
+                # the 100 ms in the normal build; ASan's daemon
+                # and page server run ~3x slower (TSan: not run, label slow)
+                self.assertOnTime(delay, SHOW_MAX_MS, "line %r shown %.0f ms after emission" % (line, delay))
                 self.assertGreater(delay, -20, "line %r shown before its emission" % line)
         self.assertLessEqual(len(lines_now), 3)
         last = cues[-1]["text"].split("\n")
