@@ -272,9 +272,11 @@ static void test_hard_start(void **state) {
         expect_event(p, PLAYOUT_ENDED, 1, &ended1);
         assert_int_equal(ended1.reason, PLAYOUT_END_CUT);
         expect_event(p, PLAYOUT_STARTED, 2, &started2);
-        /* Frame 0 of item 2 went out at AT: within 1 ms by the event, and
-         * within 1 ms by the frames of item 1 that went out before it. */
-        assert_true(llabs((long long)(started2.mono_ns - at)) <= 1000000);
+        /* Frame 0 of item 2 went out at AT: to the millisecond by the
+         * frames of item 1 that went out before it (the exact check), and
+         * by the event within the wake slack: the event is stamped when
+         * the paced write returns, which a loaded machine delays. */
+        assert_true(llabs((long long)(started2.mono_ns - at)) <= WAKE_SLACK_NS);
         cut = ended1.frames;
         want = (int64_t)((at - started1.mono_ns) * RATE / 1000000000ULL);
         assert_true(llabs((long long)(cut - want)) <= RATE / 1000);
