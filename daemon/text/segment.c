@@ -262,14 +262,6 @@ static double break_penalty(const struct word *w, size_t n, size_t j) {
         return PEN_WORD;
 }
 
-static int span_width(const struct word *w, size_t a, size_t b) {
-        int width = 0;
-
-        for (size_t k = a; k < b; k++)
-                width += w[k].chars + (k > a);
-        return width;
-}
-
 /* Fewest lines words[a..b) take at max_chars (greedy is optimal for that);
  * a word wider than a line sits on a line of its own. */
 static int lines_needed(const struct word *w, size_t a, size_t b, int max_chars) {
@@ -382,7 +374,7 @@ static int choose_chunks(const struct word *w, size_t n, const struct segment_op
 static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars, size_t *breaks,
                         int *ret_lines) {
         int lines = lines_needed(w, a, b, max_chars);
-        size_t n = b - a;
+        size_t n = b - a, n_real = real_words(w, a, b);
         double m2 = (double)max_chars * max_chars;
         _cleanup_free_ double *f = calloc((size_t)(lines + 1) * (n + 1), sizeof(double));
         _cleanup_free_ size_t *from = calloc((size_t)(lines + 1) * (n + 1), sizeof(size_t));
@@ -397,19 +389,22 @@ static int choose_lines(const struct word *w, size_t a, size_t b, int max_chars,
                 for (size_t j = 0; j <= n; j++) {
                         double pen = j > 0 ? break_penalty(w + a, n, j) * m2 : 0;
 
+                        int width_ij = 0; /* span_width(w, a + i, a + j), kept up as i goes left */
+
                         F(l, j) = COST_INF;
                         for (size_t i = j; i-- > 0;) {
-                                double width = span_width(w, a + i, a + j), cost;
+                                double width, cost;
 
+                                width_ij += w[a + i].chars + (i + 1 < j);
+                                width = width_ij;
                                 if (j - i > 1 && width > max_chars)
                                         break;
                                 if (F(l - 1, i) >= COST_INF)
                                         continue;
                                 cost = F(l - 1, i) + width * width + pen +
-                                       (n > (size_t)lines ? orphan_penalty(w, a + i, a + j,
-                                                                           real_words(w, a, b), l == lines) *
-                                                                    m2
-                                                          : 0);
+                                       (n > (size_t)lines
+                                                ? orphan_penalty(w, a + i, a + j, n_real, l == lines) * m2
+                                                : 0);
                                 if (cost < F(l, j)) {
                                         F(l, j) = cost;
                                         FROM(l, j) = i;
