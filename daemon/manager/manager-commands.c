@@ -155,7 +155,7 @@ static struct story *add_checked(struct manager *m, struct control_conn *conn, s
                 free(a);
                 return NULL;
         }
-        return manager_find_story(m, id); /* without a state dir it is answered already */
+        return manager_find_story(m, id);
 }
 
 /* The story is checked on the worker (its files, a full decode, its
@@ -181,54 +181,218 @@ static struct json_object *cmd_add(struct manager *m, struct control_conn *conn,
         return CONTROL_REPLY_LATER;
 }
 
-/* The reply when a change could not be saved (it has been undone). */
-static struct json_object *not_saved(const char *error) {
-        return control_error("%s", error ? error : "cannot save the state; nothing was changed");
+/* ---- remove, move, clear, skip: changed, saved, then answered --------
+ *
+ * The change is made in memory at once, saved on the saver thread
+ * (manager_persist_save_then: the loop never waits on the disk) and
+ * answered once it is on disk; when the save fails it is undone and the
+ * client hears why. Meanwhile anything may happen on the loop: other
+ * clients' changes (each saved in turn after this one), a story ending,
+ * shutdown (-ECANCELED). So the undo only puts back what is still ours:
+ * removed and cleared stories are held here, out of reach, until the
+ * save is done, and go back near where they were; a move is moved back
+ * only while the story is still queued, and a later move of it still
+ * being saved inherits the place to go back to (so that two refused
+ * moves end where the first began); a skip goes to the playout thread
+ * only once the story is saved as gone, and only while it is on air. */
+struct manager_change {
+        struct manager_change *next; /* m->changes, oldest first */
+        struct control_conn *conn;   /* referenced */
+        const char *cmd;             /* static */
+        bool log_id;                 /* the change is logged with ID */
+        uint64_t id;                 /* remove, move, skip: the story */
+        size_t index;                /* remove, move: where the story was */
+        struct story **taken;        /* remove, clear: held until saved */
+        size_t n_taken;
+};
+
+static struct manager_change *change_new(struct manager *m, struct control_conn *conn, const char *cmd) {
+        struct manager_change *c = calloc(1, sizeof *c), **tail = &m->changes;
+
+        if (!c)
+                return NULL;
+        while (*tail)
+                tail = &(*tail)->next;
+        *c = (struct manager_change){.conn = control_conn_ref(conn), .cmd = cmd};
+        *tail = c;
+        return c;
+}
+
+static void change_free(struct manager *m, struct manager_change *c) {
+        for (struct manager_change **p = &m->changes; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
+        for (size_t i = 0; i < c->n_taken; i++)
+                story_free(c->taken[i]);
+        free(c->taken);
+        control_conn_unref(c->conn);
+        free(c);
+}
+
+/* Asks for C's save: SAVED answers it later. When the save cannot even
+ * be asked for, SAVED undoes C and frees it now, and the refusal is the
+ * reply (the connection is not held yet: nothing could be sent to it). */
+static struct json_object *change_save(struct manager *m, struct manager_change *c, manager_saved_fn saved,
+                                       uint64_t leaving_id) {
+        _cleanup_free_ char *error = NULL;
+        const char *why;
+        int r;
+
+        if (leaving_id)
+                r = manager_persist_leave_then(m, leaving_id, saved, c, &error);
+        else
+                r = manager_persist_save_then(m, saved, c, &error);
+        if (r >= 0)
+                return CONTROL_REPLY_LATER;
+        why = error ? error : "cannot save the state; nothing was changed";
+        control_conn_unref(TAKE_PTR(c->conn));
+        saved(m, r, why, c);
+        return control_error("%s", why);
+}
+
+/* The stories C holds go back into the queue from INDEX on, in order. */
+static void put_back(struct manager *m, struct manager_change *c, size_t index) {
+        for (size_t i = 0; i < c->n_taken; i++) {
+                struct story *s = c->taken[i];
+                size_t at = MIN(index + i, queue_size(m->queue));
+
+                if (queue_insert_with_id(m->queue, at, s) < 0) {
+                        log_error("Cannot put #%llu '%s' back in the queue (out of memory), dropping it",
+                                  (unsigned long long)s->id, s->title);
+                        story_free(s);
+                }
+        }
+        c->n_taken = 0;
+}
+
+/* The end of C: refused with ERROR when R < 0, else logged with who gave
+ * it and answered with REPLY (CONTROL_REPLY_LATER: an ack answers); the
+ * air re-cued either way, with the client as the one who changed it. */
+static void change_done(struct manager *m, struct manager_change *c, int r, const char *error,
+                        struct json_object *reply) {
+        const struct control_peer *peer = c->conn ? control_conn_peer(c->conn) : NULL;
+
+        if (r < 0) {
+                json_object_put(reply);
+                reply = control_error("%s", error);
+        } else if (peer) {
+                struct json_object *id = c->log_id ? json_object_new_int64((int64_t)c->id) : NULL;
+
+                log_change(c->cmd, id, peer);
+                json_object_put(id);
+        }
+        m->peer = peer; /* queue_changed says who */
+        manager_update_cue(m);
+        manager_update_status(m);
+        m->peer = NULL;
+        if (reply == CONTROL_REPLY_LATER)
+                ;
+        else if (c->conn)
+                control_conn_reply(c->conn, reply); /* it may let the client's next request in */
+        else
+                json_object_put(reply); /* refused at once: change_save answers */
+        change_free(m, c);
+}
+
+static void remove_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct manager_change *c = userdata;
+
+        if (r < 0)
+                put_back(m, c, c->index);
+        else
+                log_info("Removed #%llu '%s' from the queue", (unsigned long long)c->id, c->taken[0]->title);
+        change_done(m, c, r, error, control_ok());
+}
+
+/* Saved as gone: now the playout thread ends it, and the client hears
+ * "ok" when it has (its ENDED); it may have ended by itself meanwhile.
+ * A story another skip is ending already (ended_by set) is not skipped
+ * again: the second skip would end the story after it. */
+static void leave_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct manager_change *c = userdata;
+        struct json_object *reply = NULL;
+
+        if (r >= 0 && c->conn && m->on_air && m->on_air->id == c->id) {
+                int k = m->on_air->ended_by.known ? 0 : playout_skip(m->playout);
+
+                if (k < 0) /* saved as gone all the same: it is not resumed */
+                        reply = control_error("'%s' failed: %s", c->cmd, strerror(-k));
+                else {
+                        if (!m->on_air->ended_by.known)
+                                story_peer_set(&m->on_air->ended_by, control_conn_peer(c->conn));
+                        reply = manager_ack_later(m, c->conn, MANAGER_ACK_SKIP, c->id);
+                }
+        }
+        change_done(m, c, r, error, reply ? reply : control_ok());
 }
 
 /* Skip or remove the story on air: saved as gone first, so that a crash
  * right after the reply cannot bring it back. */
-static struct json_object *end_on_air(struct manager *m, struct control_conn *conn) {
-        _cleanup_free_ char *error = NULL;
-        int r;
+static struct json_object *end_on_air(struct manager *m, struct control_conn *conn, const char *cmd,
+                                      bool log_id) {
+        struct manager_change *c = change_new(m, conn, cmd);
 
-        if (manager_persist_save_leaving(m, m->on_air->id, &error) < 0)
-                return not_saved(error);
-        r = playout_skip(m->playout);
-        if (r < 0)
-                return control_error("'skip' failed: %s", strerror(-r));
-        story_peer_set(&m->on_air->ended_by, control_conn_peer(conn));
-        return manager_ack_later(m, conn, MANAGER_ACK_SKIP, m->on_air->id);
+        if (!c)
+                return control_error("'%s' failed: %s", cmd, strerror(ENOMEM));
+        c->id = m->on_air->id;
+        c->log_id = log_id;
+        return change_save(m, c, leave_saved, c->id);
 }
 
 static struct json_object *cmd_remove(struct manager *m, struct control_conn *conn,
                                       struct json_object *req) {
-        _cleanup_free_ char *error = NULL;
+        struct manager_change *c;
         struct json_object *bad;
         int64_t id = 0;
         size_t index;
-        struct story *s;
 
         if ((bad = get_index(req, "remove", "id", &id)))
                 return bad;
         if (m->on_air && m->on_air->id == (uint64_t)id)
-                return end_on_air(m, conn);
+                return end_on_air(m, conn, "remove", true);
         if (!queue_find(m->queue, (uint64_t)id, &index))
                 return control_error("no story #%lld in the queue", (long long)id);
-        s = queue_take(m->queue, (uint64_t)id);
-        if (manager_persist_save(m, &error) < 0) {
-                (void)queue_insert_with_id(m->queue, index, s); /* its slot is still allocated */
-                return not_saved(error);
+        c = change_new(m, conn, "remove");
+        if (c)
+                c->taken = calloc(1, sizeof *c->taken);
+        if (!c || !c->taken) {
+                if (c)
+                        change_free(m, c);
+                return control_error("'remove' failed: %s", strerror(ENOMEM));
         }
-        log_info("Removed #%lld '%s' from the queue", (long long)id, s->title);
-        story_free(s);
-        manager_update_cue(m);
-        manager_update_status(m);
-        return control_ok();
+        c->id = (uint64_t)id;
+        c->log_id = true;
+        c->index = index;
+        c->taken[0] = queue_take(m->queue, (uint64_t)id);
+        c->n_taken = 1;
+        manager_update_cue(m); /* not started while its removal is being saved */
+        return change_save(m, c, remove_saved, 0);
 }
 
-static struct json_object *cmd_move(struct manager *m, struct json_object *req) {
-        _cleanup_free_ char *error = NULL;
+/* A later move of the same story still being saved, or NULL. */
+static struct manager_change *later_move(struct manager_change *c) {
+        for (struct manager_change *o = c->next; o; o = o->next)
+                if (o->id == c->id && strcmp(o->cmd, "move") == 0)
+                        return o;
+        return NULL;
+}
+
+static void move_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct manager_change *c = userdata, *later;
+
+        if (r < 0) {
+                if ((later = later_move(c)))
+                        later->index = c->index; /* it goes back to where this one began */
+                else
+                        (void)queue_move(m->queue, c->id, c->index); /* -ENOENT: aired or removed since */
+        }
+        change_done(m, c, r, error, control_ok());
+}
+
+static struct json_object *cmd_move(struct manager *m, struct control_conn *conn, struct json_object *req) {
+        struct manager_change *c;
         struct json_object *bad;
         int64_t id = 0, pos = 0;
         size_t from = 0;
@@ -236,19 +400,22 @@ static struct json_object *cmd_move(struct manager *m, struct json_object *req) 
 
         if ((bad = get_index(req, "move", "id", &id)) || (bad = get_index(req, "move", "position", &pos)))
                 return bad;
-        (void)queue_find(m->queue, (uint64_t)id, &from);
-        r = queue_move(m->queue, (uint64_t)id, (size_t)pos);
-        if (r == -ENOENT)
+        if (!queue_find(m->queue, (uint64_t)id, &from))
                 return control_error("no story #%lld in the queue", (long long)id);
-        if (r < 0)
+        c = change_new(m, conn, "move");
+        if (!c)
+                return control_error("'move' failed: %s", strerror(ENOMEM));
+        r = queue_move(m->queue, (uint64_t)id, (size_t)pos);
+        if (r < 0) {
+                change_free(m, c);
                 return control_error("cannot move #%lld: %s", (long long)id, strerror(-r));
-        if (manager_persist_save(m, &error) < 0) {
-                (void)queue_move(m->queue, (uint64_t)id, from);
-                return not_saved(error);
         }
-        manager_update_cue(m);
-        manager_update_status(m);
-        return control_ok();
+        c->id = (uint64_t)id;
+        c->log_id = true;
+        c->index = from;
+        /* Not re-cued for the move until it is saved (anything else that
+         * re-cues meanwhile sees the queue as moved). */
+        return change_save(m, c, move_saved, 0);
 }
 
 static struct json_object *cmd_list(struct manager *m) {
@@ -341,28 +508,33 @@ struct json_object *manager_status_json(struct manager *m) {
         return reply;
 }
 
+static void clear_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct manager_change *c = userdata;
+
+        if (r < 0)
+                put_back(m, c, 0); /* ahead of what came in since: they were first */
+        else
+                log_info("Queue cleared");
+        change_done(m, c, r, error, control_ok());
+}
+
 /* All or nothing: the stories are held until the empty queue is saved. */
-static struct json_object *cmd_clear(struct manager *m) {
-        _cleanup_free_ char *error = NULL;
-        _cleanup_free_ struct story **taken = NULL;
+static struct json_object *cmd_clear(struct manager *m, struct control_conn *conn) {
+        struct manager_change *c = change_new(m, conn, "clear");
         size_t n = queue_size(m->queue);
 
-        taken = calloc(n ? n : 1, sizeof *taken);
-        if (!taken)
+        if (c)
+                c->taken = calloc(n ? n : 1, sizeof *c->taken);
+        if (!c || !c->taken) {
+                if (c)
+                        change_free(m, c);
                 return control_error("'clear' failed: %s", strerror(ENOMEM));
-        for (size_t i = 0; i < n; i++)
-                taken[i] = queue_pop(m->queue);
-        if (manager_persist_save(m, &error) < 0) {
-                for (size_t i = 0; i < n; i++)
-                        (void)queue_insert_with_id(m->queue, i, taken[i]);
-                return not_saved(error);
         }
         for (size_t i = 0; i < n; i++)
-                story_free(taken[i]);
-        manager_update_cue(m);
-        manager_update_status(m);
-        log_info("Queue cleared");
-        return control_ok();
+                c->taken[i] = queue_pop(m->queue);
+        c->n_taken = n;
+        manager_update_cue(m); /* none of them starts while the clear is being saved */
+        return change_save(m, c, clear_saved, 0);
 }
 
 static struct json_object *simple_cmd(struct manager *m, struct control_conn *conn, const char *cmd) {
@@ -372,10 +544,10 @@ static struct json_object *simple_cmd(struct manager *m, struct control_conn *co
         if (strcmp(cmd, "skip") == 0) {
                 if (!m->on_air)
                         return control_error("nothing on air to skip");
-                return end_on_air(m, conn);
+                return end_on_air(m, conn, "skip", false);
         }
         if (strcmp(cmd, "clear") == 0)
-                return cmd_clear(m);
+                return cmd_clear(m, conn);
         if (strcmp(cmd, "reopen") == 0) {
                 size_t failed = manager_reopen(m);
 
@@ -407,7 +579,7 @@ static struct json_object *dispatch(struct manager *m, struct control_conn *conn
         if (strcmp(cmd, "remove") == 0)
                 return cmd_remove(m, conn, req);
         if (strcmp(cmd, "move") == 0)
-                return cmd_move(m, req);
+                return cmd_move(m, conn, req);
         if (strcmp(cmd, "list") == 0)
                 return cmd_list(m);
         if (strcmp(cmd, "status") == 0)
@@ -419,7 +591,7 @@ static struct json_object *dispatch(struct manager *m, struct control_conn *conn
         if (strcmp(cmd, "schedule") == 0)
                 return manager_cmd_schedule(m, req);
         if (strcmp(cmd, "unschedule") == 0)
-                return manager_cmd_unschedule(m, req);
+                return manager_cmd_unschedule(m, conn, req);
         if (strcmp(cmd, "subscribe") == 0) {
                 control_conn_subscribe(conn);
                 return control_ok();
@@ -434,7 +606,8 @@ static struct json_object *dispatch(struct manager *m, struct control_conn *conn
 
 /* Who changed the air: every accepted request that changes the queue, the
  * schedule or the playout is logged with the peer's user (SO_PEERCRED).
- * add, insert and at are logged once the worker's checks let them in. */
+ * Those answered once saved (add, insert and at also once checked) are
+ * logged when they are. */
 static bool changes_air(const char *cmd) {
         static const char *const v[] = {"add",   "insert", "remove", "move", "skip",
                                         "pause", "resume", "clear",  "at",   "unschedule"};
@@ -445,8 +618,15 @@ static bool changes_air(const char *cmd) {
         return false;
 }
 
-static bool checked_later(const char *cmd) {
-        return strcmp(cmd, "add") == 0 || strcmp(cmd, "insert") == 0 || strcmp(cmd, "at") == 0;
+/* Answered once checked and saved: logged then, by whoever answers. */
+static bool logged_later(const char *cmd) {
+        static const char *const v[] = {"add",  "insert", "at",   "remove",
+                                        "move", "clear",  "skip", "unschedule"};
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                if (strcmp(cmd, v[i]) == 0)
+                        return true;
+        return false;
 }
 
 struct json_object *manager_handle_request(struct control_conn *conn, struct json_object *req,
@@ -463,9 +643,9 @@ struct json_object *manager_handle_request(struct control_conn *conn, struct jso
         reply = dispatch(m, conn, req, cmd);
         m->peer = NULL;
         /* CONTROL_REPLY_LATER is no JSON value: the command was accepted
-         * (pause, resume, skip handed to the playout) and is logged as such. */
+         * (pause, resume handed to the playout) and is logged as such. */
         later = reply == CONTROL_REPLY_LATER;
-        if (later && checked_later(cmd))
+        if (later && logged_later(cmd))
                 return reply;
         if (changes_air(cmd) &&
             (later || (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)))) {

@@ -88,6 +88,9 @@ struct manager {
          * playout thread has acted (its PAUSED/RESUMED/ENDED event) */
         struct manager_ack *acks;
         bool paused_target; /* manager-commands.c: paused once the commands sent so far are applied */
+        /* manager-commands.c: remove, move, clear and skip waiting for their
+         * save, oldest first (all answered by manager_persist_stop) */
+        struct manager_change *changes;
 
         /* The loop's hooks (manager.c sets them in manager_new, before any
          * part starts; call them through the functions below). */

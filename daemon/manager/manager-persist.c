@@ -3,13 +3,15 @@
  * queue, the schedule's one-off events and the story on air survive
  * kill -9. A change a client waits on is saved before it is
  * acknowledged: one small fsync'd file, about 0.4 ms here, but 300 ms and
- * more on a busy disk; `add`, `insert` and `at` (manager_persist_save_then)
- * have it written on a saver thread and reply when it is done; remove,
- * move, clear, skip and unschedule still write it on the loop thread. Other changes (a story started or
- * ended, a restore) are saved on persist's writer thread, and the position of the story on air is
- * checkpointed every second from the audio clock as a small record
+ * more on a busy disk; so every such change (add, insert, remove, move,
+ * clear, skip, at, unschedule: manager_persist_save_then and
+ * manager_persist_leave_then) is written on a saver thread and answered
+ * when it is done. Other changes (a story started or ended, a restore)
+ * are saved on persist's writer thread, and the position of the story on
+ * air is checkpointed every second from the audio clock as a small record
  * written in place without fsync, also on the writer thread: a slow disk
  * (a 300 ms fsync was seen) never holds the loop and its caption timers.
+ * The one save the loop makes itself is the last, at shutdown.
  *
  * When the state cannot be written (a full or failing disk), changes
  * someone asked for are refused (the caller undoes them and says why), the
@@ -22,6 +24,7 @@
 #include "manager-persist.h"
 #include "manager-internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -62,6 +65,8 @@ struct save_job {
         struct persist_write *w;
         int r; /* -ECANCELED until written */
         uint64_t write_us;
+        uint64_t leaving_id; /* manager_persist_leave_then: the story saved as gone, else 0 */
+        uint64_t leaving_was;
         manager_saved_fn saved;
         void *userdata;
 };
@@ -124,39 +129,38 @@ static void state_release(struct persist_state *st) {
         json_object_put(st->schedule);
 }
 
-int manager_persist_save(struct manager *m, char **ret_error) {
+/* A save failed: logged once per episode; changes are refused until one works. */
+static void note_failed(struct manager *m, int r) {
+        if (!m->persist->failing)
+                log_error_errno(r,
+                                "Cannot save the state in '%s': %m; changes are refused until it can be "
+                                "saved, the audio goes on, retrying every second",
+                                persist_path(m->persist->file));
+        m->persist->failing = true;
+}
+
+static void note_saved(struct manager *m) {
+        if (m->persist->failing)
+                log_notice("State saved in '%s' again", persist_path(m->persist->file));
+        m->persist->failing = false;
+}
+
+/* The last save, at shutdown, on the loop: nothing else runs any more. */
+static void save_last(struct manager *m) {
         struct persist_state st;
         int r;
 
-        if (!m->persist || !m->persist->file)
-                return 0;
+        if (!m->persist->file)
+                return;
         r = state_build(m, &st);
         if (r >= 0)
                 r = persist_save(m->persist->file, &st);
         state_release(&st);
-        if (r < 0) {
-                if (!m->persist->failing)
-                        log_error_errno(r,
-                                        "Cannot save the state in '%s': %m; changes are refused until it "
-                                        "can be saved, the audio goes on, retrying every second",
-                                        persist_path(m->persist->file));
-                m->persist->failing = true;
-                if (ret_error &&
-                    asprintf(ret_error, "cannot save the state in '%s': %s; nothing was changed",
-                             persist_path(m->persist->file), strerror(-r)) < 0)
-                        *ret_error = NULL;
-                return r;
-        }
-        if (m->persist->failing)
-                log_notice("State saved in '%s' again", persist_path(m->persist->file));
-        m->persist->failing = false;
-        if (r > 0 && persist_last_write_us(m->persist->file) > SLOW_WRITE_US)
-                log_warning("Saving the state took %llu ms",
-                            (unsigned long long)persist_last_write_us(m->persist->file) / 1000);
+        if (r < 0)
+                note_failed(m, r);
         else if (r > 0)
                 log_debug("State saved in %llu us",
                           (unsigned long long)persist_last_write_us(m->persist->file));
-        return 0;
 }
 
 void manager_persist_changed(struct manager *m) {
@@ -182,51 +186,51 @@ static void save_work(void *p) {
         j->write_us = (aclock_now_ns() - t0) / 1000;
 }
 
-/* The first save that failed is logged (once per episode, as the loop's
- * own saves); the caller's words for the client in *RET_ERROR. */
-static void save_failed(struct manager *m, int r, char **ret_error) {
-        if (!m->persist->failing)
-                log_error_errno(r,
-                                "Cannot save the state in '%s': %m; changes are refused until it can be "
-                                "saved, the audio goes on, retrying every second",
-                                persist_path(m->persist->file));
-        m->persist->failing = true;
-        if (asprintf(ret_error, "cannot save the state in '%s': %s; nothing was changed",
-                     persist_path(m->persist->file), strerror(-r)) < 0)
-                *ret_error = NULL;
-}
-
 static void save_done(void *p, void *userdata) {
         _cleanup_free_ char *error = NULL;
         struct save_job *j = p;
         struct manager *m = userdata;
+        bool undone = j->r < 0 && j->r != -ECANCELED;
 
         if (j->r == -ECANCELED)
                 error = strdup("the daemon is shutting down; nothing was changed");
         else if (j->r < 0) {
                 persist_invalidate(j->file); /* the next save writes everything again */
-                save_failed(m, j->r, &error);
+                note_failed(m, j->r);
+                if (asprintf(&error, "cannot save the state in '%s': %s; nothing was changed",
+                             persist_path(j->file), strerror(-j->r)) < 0)
+                        error = NULL;
         } else {
-                if (m->persist->failing)
-                        log_notice("State saved in '%s' again", persist_path(j->file));
-                m->persist->failing = false;
+                note_saved(m);
                 if (j->write_us > SLOW_WRITE_US)
                         log_warning("Saving the state took %llu ms (on the saver thread)",
                                     (unsigned long long)j->write_us / 1000);
         }
+        /* Not saved: the story on air is as before (unless a later skip
+         * of it is still being saved, which sets it again). */
+        if (j->r < 0 && j->leaving_id && m->persist->leaving_id == j->leaving_id)
+                m->persist->leaving_id = j->leaving_was;
         j->saved(m, j->r, error ? error : "cannot save the state; nothing was changed", j->userdata);
         persist_write_free(j->w);
         free(j);
+        /* A later save that worked may hold the change just undone: the
+         * disk follows the memory again (the checkpoint timer retries). */
+        if (undone)
+                manager_persist_changed(m);
 }
 
-int manager_persist_save_then(struct manager *m, manager_saved_fn saved, void *userdata, char **ret_error) {
+/* Saves the state as it is now on the saver thread, with LEAVING_ID (0
+ * none) the story on air that is saved as gone. */
+static int save_then(struct manager *m, uint64_t leaving_id, manager_saved_fn saved, void *userdata,
+                     char **ret_error) {
         struct persist_state st;
         struct save_job *j;
+        uint64_t was;
         int r;
 
-        if (!m->persist || !m->persist->file) {
-                saved(m, 0, NULL, userdata);
-                return 0;
+        if (!m->persist || !m->persist->file) { /* stopped: nothing is saved any more */
+                *ret_error = strdup("the daemon is shutting down; nothing was changed");
+                return -ESHUTDOWN;
         }
         if (!m->persist->saver && (r = worker_new(m->event, save_done, m, &m->persist->saver)) < 0)
                 goto fail;
@@ -235,8 +239,15 @@ int manager_persist_save_then(struct manager *m, manager_saved_fn saved, void *u
                 r = -ENOMEM;
                 goto fail;
         }
-        *j = (struct save_job){
-                .file = m->persist->file, .r = -ECANCELED, .saved = saved, .userdata = userdata};
+        was = m->persist->leaving_id;
+        *j = (struct save_job){.file = m->persist->file,
+                               .r = -ECANCELED,
+                               .leaving_id = leaving_id,
+                               .leaving_was = was,
+                               .saved = saved,
+                               .userdata = userdata};
+        if (leaving_id)
+                m->persist->leaving_id = leaving_id;
         r = state_build(m, &st);
         if (r >= 0)
                 r = persist_prepare(m->persist->file, &st, &j->w);
@@ -245,26 +256,35 @@ int manager_persist_save_then(struct manager *m, manager_saved_fn saved, void *u
                 r = worker_submit(m->persist->saver, save_work, j);
         if (r >= 0)
                 return 0;
+        m->persist->leaving_id = was;
         persist_write_free(j->w);
         free(j);
 fail:
-        if (asprintf(ret_error, "cannot save the state: %s; nothing was changed", strerror(-r)) < 0)
+        if (r == -ESHUTDOWN) /* worker_submit while the saver stops */
+                *ret_error = strdup("the daemon is shutting down; nothing was changed");
+        else if (asprintf(ret_error, "cannot save the state: %s; nothing was changed", strerror(-r)) < 0)
                 *ret_error = NULL;
         return r;
+}
+
+int manager_persist_save_then(struct manager *m, manager_saved_fn saved, void *userdata, char **ret_error) {
+        return save_then(m, 0, saved, userdata, ret_error);
+}
+
+int manager_persist_leave_then(struct manager *m, uint64_t id, manager_saved_fn saved, void *userdata,
+                               char **ret_error) {
+        assert(id > 0);
+        return save_then(m, id, saved, userdata, ret_error);
 }
 
 /* The outcome of the writes that finished since the last look. */
 static void check_writes(struct manager *m) {
         int r = persist_async_error(m->persist->file);
 
-        if (r < 0 && !m->persist->failing)
-                log_error_errno(r,
-                                "Cannot save the state in '%s': %m; changes are refused until it can be "
-                                "saved, the audio goes on, retrying every second",
-                                persist_path(m->persist->file));
-        else if (r >= 0 && m->persist->failing)
-                log_notice("State saved in '%s' again", persist_path(m->persist->file));
-        m->persist->failing = r < 0;
+        if (r < 0)
+                note_failed(m, r);
+        else
+                note_saved(m);
 }
 
 static int on_checkpoint(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -406,26 +426,12 @@ void manager_persist_stop(struct manager *m) {
         m->persist->saver = worker_free(m->persist->saver);
         /* The last position, so that the story on air resumes after a
          * planned restart just as after a crash; written before we exit. */
-        (void)manager_persist_save(m, NULL);
+        save_last(m);
         sd_event_source_unref(m->persist->checkpoint_source);
         persist_free(m->persist->file);
         json_object_put(m->persist->schedule_restored);
         free(m->persist);
         m->persist = NULL;
-}
-
-int manager_persist_save_leaving(struct manager *m, uint64_t id, char **ret_error) {
-        uint64_t was;
-        int r;
-
-        if (!m->persist)
-                return 0;
-        was = m->persist->leaving_id;
-        m->persist->leaving_id = id;
-        r = manager_persist_save(m, ret_error);
-        if (r < 0)
-                m->persist->leaving_id = was;
-        return r;
 }
 
 struct json_object *manager_persist_schedule_restored(struct manager *m) {

@@ -687,7 +687,7 @@ static void at_saved(struct manager *m, int r, const char *error, void *userdata
 
         if (r >= 0 && (r = rearm(m)) < 0) { /* never "ok" for an event that cannot fire */
                 schedule_event_free(schedule_take(m->sched->list, a->id));
-                (void)manager_persist_save(m, NULL);
+                manager_persist_changed(m); /* no client waits on taking it back out */
                 json_object_put(reply);
                 reply = control_error("'at' failed: cannot arm the schedule timer: %s", strerror(-r));
         } else if (r < 0) {
@@ -803,12 +803,64 @@ struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *
         return reply;
 }
 
-struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object *req) {
-        _cleanup_free_ char *error = NULL;
+/* An unschedule waiting for its save: the event is out of the schedule
+ * (it cannot fire) and held here; what it prepared stays until saved. */
+struct unschedule_pending {
+        struct control_conn *conn; /* referenced; NULL: refused at once */
         struct schedule_event *ev;
-        struct prepared *p;
+};
+
+/* Saved: what the event prepared goes, and the client hears "ok". Not
+ * saved: the event goes back with its id and phase, unless its story
+ * went on air meanwhile (a hard start handed to the playout thread
+ * before); if its time passed meanwhile, it fires now, late. */
+static void unschedule_saved(struct manager *m, int r, const char *error, void *userdata) {
+        struct unschedule_pending *u = userdata;
+        struct schedule_event *ev = u->ev, *back;
+        struct prepared *p = prep_by_event(m->sched, ev->id);
+        struct json_object *reply;
+
+        if (r < 0) {
+                if (ev->phase == SCHEDULE_WAITING || p) {
+                        if (schedule_add(m->sched->list, ev, 0, &back) >= 0)
+                                back->phase = ev->phase;
+                        else
+                                log_error("Cannot put event #%llu '%s' back in the schedule (out of "
+                                          "memory), dropping it",
+                                          (unsigned long long)ev->id, ev->name);
+                }
+                reply = control_error("%s", error);
+        } else {
+                log_info("Unscheduled '%s' (event #%llu)", ev->name, (unsigned long long)ev->id);
+                if (u->conn) {
+                        const struct control_peer *peer = control_conn_peer(u->conn);
+
+                        log_info("Control: 'unschedule' #%llu by user %s (uid %u, pid %d)",
+                                 (unsigned long long)ev->id, peer->user, (unsigned)peer->uid,
+                                 (int)peer->pid);
+                }
+                if (p)
+                        prep_drop(m, p);
+                reply = control_ok();
+        }
+        schedule_event_free(ev);
+        (void)rearm(m); /* logged */
+        if (u->conn) {
+                control_conn_reply(u->conn, reply);
+                control_conn_unref(u->conn);
+        } else
+                json_object_put(reply); /* refused at once */
+        free(u);
+}
+
+struct json_object *manager_cmd_unschedule(struct manager *m, struct control_conn *conn,
+                                           struct json_object *req) {
+        _cleanup_free_ char *error = NULL;
+        struct unschedule_pending *u;
+        struct schedule_event *ev;
         const char *why;
         uint64_t id;
+        int r;
 
         if (control_get_uint(req, "event", CONTROL_UINT_MAX, &id, &why) < 0)
                 return control_error("'unschedule': \"event\" %s (1..%" PRIu64 ")", why, CONTROL_UINT_MAX);
@@ -820,19 +872,16 @@ struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object
                         "event #%lld ('%s') is from the config's schedule section: change it there "
                         "and reload",
                         (long long)id, ev->name);
-        ev = schedule_take(m->sched->list, (uint64_t)id);
-        if (manager_persist_save(m, &error) < 0) {
-                struct schedule_event *back;
-
-                if (schedule_add(m->sched->list, ev, 0, &back) >= 0) /* the same id, back in place */
-                        back->phase = ev->phase;
-                schedule_event_free(ev);
-                return control_error("%s", error ? error : "cannot save the state; nothing was changed");
-        }
-        log_info("Unscheduled '%s' (event #%lld)", ev->name, (long long)id);
-        if ((p = prep_by_event(m->sched, (uint64_t)id)))
-                prep_drop(m, p);
-        schedule_event_free(ev);
-        rearm(m);
-        return control_ok();
+        u = calloc(1, sizeof *u);
+        if (!u)
+                return control_error("'unschedule' failed: %s", strerror(ENOMEM));
+        *u = (struct unschedule_pending){.conn = control_conn_ref(conn),
+                                         .ev = schedule_take(m->sched->list, (uint64_t)id)};
+        r = manager_persist_save_then(m, unschedule_saved, u, &error);
+        if (r >= 0)
+                return CONTROL_REPLY_LATER;
+        /* Refused at once: the connection is not held yet, so the reply is ours. */
+        control_conn_unref(TAKE_PTR(u->conn));
+        unschedule_saved(m, r, error ? error : "cannot save the state; nothing was changed", u);
+        return control_error("%s", error ? error : "cannot save the state; nothing was changed");
 }

@@ -29,7 +29,9 @@ struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
  * the next hard event goes to the playout thread. NULL when not ours. */
 struct story *manager_schedule_take(struct manager *m, uint64_t story_id);
 struct json_object *manager_schedule_state(void *userdata); /* a manager_persist_schedule_fn */
-/* The control commands at, schedule and unschedule: the reply. */
+/* The control commands at, schedule and unschedule: the reply, or
+ * CONTROL_REPLY_LATER (at and unschedule are answered on CONN once saved). */
 struct json_object *manager_cmd_at(struct manager *m, struct control_conn *conn, struct json_object *req);
 struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *req);
-struct json_object *manager_cmd_unschedule(struct manager *m, struct json_object *req);
+struct json_object *manager_cmd_unschedule(struct manager *m, struct control_conn *conn,
+                                           struct json_object *req);
