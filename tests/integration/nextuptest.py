@@ -64,6 +64,16 @@ def binary(name):
     return os.path.join(BUILD_DIR, name)
 
 
+def slow_fsync_env(directory, ms=300):
+    """The environment for Daemon.start(env=...) that makes a slow disk of
+    DIRECTORY: every fsync of a file under it sleeps MS ms first (the
+    LD_PRELOAD shim tests/shim/slowfsync.c, which says so on stderr)."""
+    return {"LD_PRELOAD": os.path.join(BUILD_DIR, "slowfsync.so"),
+            "SLOWFSYNC_DIR": os.path.realpath(directory), "SLOWFSYNC_MS": str(ms),
+            # the shim comes before the ASan runtime in the load order
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+
+
 # ------------------------------------------------------------------ fixtures
 # Short stories (5-15 s).  Texts are distinct across stories so a cue tells
 # which story it came from; "Dr." and "U.S." exercise the segmenter.
@@ -374,11 +384,12 @@ class Daemon:
             f.write(text if text is not None else self.config_text(**self.opts))
 
     # -------------------------------------------------------------- process
-    def start(self, wait_ready=True, timeout=20, stdout=None, stderr=None):
+    def start(self, wait_ready=True, timeout=20, stdout=None, stderr=None, env=None):
         """STDOUT/STDERR: a descriptor for the daemon's instead of the
-        files stdout()/stderr() read (e.g. a pipe nobody reads)."""
+        files stdout()/stderr() read (e.g. a pipe nobody reads). ENV:
+        variables added to the daemon's environment (slow_fsync_env)."""
         self.notify = NotifyListener(os.path.join(self.tmp, "notify.sock"))
-        env = dict(os.environ, NOTIFY_SOCKET=self.notify.path, WATCHDOG_USEC=str(WATCHDOG_USEC))
+        env = dict(os.environ, **(env or {}), NOTIFY_SOCKET=self.notify.path, WATCHDOG_USEC=str(WATCHDOG_USEC))
         env.pop("NEXTUP_SOCKET", None)
         # WATCHDOG_PID must be the daemon's own pid: let sh set it, then exec.
         cmd = ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"', binary("nextupd"), "-c", self.conf]

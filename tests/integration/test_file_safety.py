@@ -130,19 +130,7 @@ class FileSafety(nt.NextupTestCase):
         q = tempfile.mkdtemp(prefix="nextup-q.", dir=shm)
         self.addCleanup(shutil.rmtree, q, True)
         d = self.daemon(start=False, dropboxes=[{"path": box, "settle_ms": 200, "quarantine": q}])
-        env = {"LD_PRELOAD": os.path.join(nt.BUILD_DIR, "slowfsync.so"), "SLOWFSYNC_DIR": q,
-               "SLOWFSYNC_MS": "300",
-               "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            d.start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        d.start(env=nt.slow_fsync_env(q, 300))
         nt.wait_for(lambda: "Dropbox '%s': watching" % box in d.stderr(), 5, "the watch", d.describe)
         with open(os.path.join(box, "bad.mp3"), "wb") as f:
             f.write(b"not an mp3 " * 100000)

@@ -239,6 +239,10 @@ class Persist(nt.NextupTestCase):
     def full_disk(self, d):
         d.start()
         sid = self.make_queue(d)
+        fx = nt.fixture("weather")
+        tomorrow = time.strftime("%Y-%m-%dT12:00", time.localtime(time.time() + 86400))
+        ev = d.request({"cmd": "at", "time": tomorrow, "audio": fx["audio"], "transcript": fx["transcript"]})
+        self.assertTrue(ev["ok"], ev)
         self.wait_position(d, sid, 1000)
         before = self.listing(d)
         filler = os.path.join(d.state_dir, "filler")
@@ -257,11 +261,17 @@ class Persist(nt.NextupTestCase):
         self.assertFalse(r["ok"], r)
         self.assertRegex(r["error"], r"cannot save the state in '.*state\.json': No space left on device; "
                                      r"nothing was changed")
-        r = d.request({"cmd": "remove", "id": queue_view(before)[-1][0]})
-        self.assertFalse(r["ok"], r)
-        r = d.request({"cmd": "clear"})
-        self.assertFalse(r["ok"], r)
+        last = queue_view(before)[-1][0]
+        for req in ({"cmd": "remove", "id": last}, {"cmd": "clear"}, {"cmd": "move", "id": last, "position": 0},
+                    {"cmd": "skip"}, {"cmd": "remove", "id": sid}, {"cmd": "unschedule", "event": ev["event"]}):
+            r = d.request(req)
+            self.assertFalse(r["ok"], (req, r))
+            self.assertRegex(r["error"], r"cannot save the state in '.*state\.json': No space left on device; "
+                                         r"nothing was changed")
         self.assertEqual(queue_view(self.listing(d)), queue_view(before), "a refused change was applied")
+        self.assertEqual(d.status()["on_air"]["id"], sid, "a refused skip was applied")
+        self.assertEqual([e["event"] for e in d.request({"cmd": "schedule"})["events"]], [ev["event"]],
+                         "a refused unschedule was applied")
         # The audio goes on: the clock runs, cues keep coming.
         n_cues = len(d.cues())
         p0 = d.status()["position_ms"]
@@ -274,7 +284,7 @@ class Persist(nt.NextupTestCase):
         nt.wait_for(lambda: "State saved in '" in d.stderr(), 3, "the state catching up", d.describe)
         print("state dir full for %.1f s; caught up" % (time.monotonic() - t_full))
         st = self.state_file(d)
-        self.assertEqual(st["on_air"]["id"], sid)
+        self.assertEqual(st["on_air"]["id"], sid, "a refused skip left the story saved as gone")
         self.assertGreaterEqual(st["on_air"]["frames"], (p0 + 2000) * 44100 // 1000,
                                 "the checkpoint did not catch up")
         self.assertTrue(d.add(nt.fixture("weather"))["ok"])
@@ -282,6 +292,7 @@ class Persist(nt.NextupTestCase):
         self.crash_and_restart(d)
         d.wait_on_air(sid, 5)           # resumed: it leaves the queue when it starts
         self.assertEqual(queue_view(self.listing(d)), queue_view(before))
+        self.assertEqual([e["event"] for e in d.request({"cmd": "schedule"})["events"]], [ev["event"]])
         self.assertStops(d)
 
 
