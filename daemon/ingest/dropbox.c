@@ -88,6 +88,8 @@ struct dropbox {
         struct folder *folders;
         size_t n_folders;
         long rate;
+        int max_chars, max_lines; /* the config's caption settings, as `add` segments */
+        char *speaker_mark;
         bool stopping;
         dropbox_take_t take;
         void *userdata;
@@ -101,6 +103,8 @@ struct check_job {
         char *audio;
         char *transcript;
         long rate;
+        int max_chars, max_lines;
+        char *speaker_mark;
         struct audio_scan scan; /* the audio's, once checked */
         bool ran;
         int r;
@@ -440,6 +444,7 @@ static struct check_job *check_job_free(struct check_job *j) {
         if (j) {
                 free(j->audio);
                 free(j->transcript);
+                free(j->speaker_mark);
                 free(j->error);
                 free(j->folder_path);
                 free(j->quarantine);
@@ -463,11 +468,17 @@ static char *error_with_name(const char *error, const char *path) {
         return strdup(error);
 }
 
-/* The queue's own check (story.h), worded for the .error file; the cues
- * in *RET_CUES for the length check. */
-static int check_transcript(const char *path, struct cue_list **ret_cues, char **ret_error) {
+/* The queue's own check (story.h) with the caption settings `add` uses
+ * (a story the dropbox takes is one `add` would take), worded for the
+ * .error file; the cues in *RET_CUES for the length check. */
+static int check_transcript(const struct check_job *j, struct cue_list **ret_cues, char **ret_error) {
         _cleanup_free_ char *error = NULL;
-        struct segment_opts o = SEGMENT_OPTS_DEFAULT;
+        struct segment_opts o = {
+                .max_chars = j->max_chars,
+                .max_lines = j->max_lines,
+                .speaker_mark = j->speaker_mark,
+        };
+        const char *path = j->transcript;
         int r;
 
         r = story_check_transcript(path, &o, ret_cues, NULL, &error);
@@ -612,7 +623,7 @@ static void check_work(void *p) {
                 j->ran = true;
                 return;
         }
-        rt = check_transcript(j->transcript, &cues, &te);
+        rt = check_transcript(j, &cues, &te);
         ra = check_audio(j->audio, j->rate, &scan, &ae);
         if (rt >= 0 && ra >= 0 && (rt = story_check_length(cues, scan.frames * 1000 / j->rate, &why)) < 0)
                 te = strjoin3(base_name(j->transcript), ": ", why);
@@ -708,6 +719,9 @@ static void pair_submit(struct folder *f, struct pair *p, enum dropbox_kind t) {
                 j->pair = p;
                 j->transcript_kind = t;
                 j->rate = f->box->rate;
+                j->max_chars = f->box->max_chars;
+                j->max_lines = f->box->max_lines;
+                j->speaker_mark = strdup(f->box->speaker_mark);
                 j->audio = strjoin3(f->path, "/", p->names[DROPBOX_AUDIO]);
                 j->transcript = strjoin3(f->path, "/", p->names[t]);
                 j->folder_path = strdup(f->path);
@@ -717,8 +731,8 @@ static void pair_submit(struct folder *f, struct pair *p, enum dropbox_kind t) {
                         if (p->names[k] && !(j->names[k] = strdup(p->names[k])))
                                 j->stem = (free(j->stem), NULL);
         }
-        if (!j || !j->audio || !j->transcript || !j->folder_path || !j->quarantine || !j->stem ||
-            worker_submit(f->box->worker, check_work, j) < 0) {
+        if (!j || !j->audio || !j->transcript || !j->speaker_mark || !j->folder_path || !j->quarantine ||
+            !j->stem || worker_submit(f->box->worker, check_work, j) < 0) {
                 check_job_free(j);
                 log_error("Dropbox '%s': cannot check '%s' (out of memory), it waits for its next change",
                           f->path, p->stem);
@@ -896,8 +910,8 @@ static int folder_init(struct dropbox *b, const struct dropbox_config *c, struct
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct dropbox *, dropbox_free);
 
-int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate, dropbox_take_t take,
-                void *userdata, struct dropbox **ret) {
+int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate,
+                const struct segment_opts *seg, dropbox_take_t take, void *userdata, struct dropbox **ret) {
         _cleanup_(dropbox_freep) struct dropbox *b = NULL;
         int r;
 
@@ -906,6 +920,11 @@ int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, lon
                 return -ENOMEM;
         b->inotify_fd = -1;
         b->rate = rate;
+        b->max_chars = seg->max_chars;
+        b->max_lines = seg->max_lines;
+        b->speaker_mark = strdup(seg->speaker_mark ? seg->speaker_mark : "");
+        if (!b->speaker_mark)
+                return -ENOMEM;
         b->take = take;
         b->userdata = userdata;
         b->folders = calloc(n ? n : 1, sizeof *b->folders);
@@ -951,6 +970,7 @@ struct dropbox *dropbox_free(struct dropbox *b) {
         for (size_t i = 0; i < b->n_folders; i++)
                 folder_done(&b->folders[i]);
         free(b->folders);
+        free(b->speaker_mark);
         free(b);
         return NULL;
 }

@@ -14,6 +14,7 @@
 struct audio_scan;
 struct dropbox;
 struct dropbox_config;
+struct segment_opts;
 
 /* Loop thread. AUDIO and TRANSCRIPT are absolute paths inside accepted/;
  * POSITION is the folder's configured one (-1 append, 0 next up, N);
@@ -26,11 +27,13 @@ typedef int (*dropbox_take_t)(const char *audio, const char *transcript, int pos
 
 /* Watches the N folders of CONFIGS (copied: the config may be freed
  * afterwards); files already there are taken after the settle time too.
- * RATE is the decode rate of the validation scan. A folder that cannot be
+ * RATE is the decode rate of the validation scan; SEG (copied) the
+ * caption settings its transcript check segments with, the same as the
+ * queue's (so that the cap on cues refuses what `add` refuses). A folder that cannot be
  * watched is logged and left out. -ENOMEM, or -errno when inotify or the
  * worker thread cannot start. */
-int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate, dropbox_take_t take,
-                void *userdata, struct dropbox **ret);
+int dropbox_new(sd_event *e, const struct dropbox_config *configs, size_t n, long rate,
+                const struct segment_opts *seg, dropbox_take_t take, void *userdata, struct dropbox **ret);
 
 /* Stops the watches; a validation in progress finishes first, its story
  * stays in the folder (taken on the next start). Accepts NULL. */

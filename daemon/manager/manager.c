@@ -388,19 +388,26 @@ static int dropbox_take(const char *audio, const char *transcript, int position,
 }
 
 static int make_dropbox(struct manager *m, const struct nextup_config *c, struct dropbox **ret) {
+        /* its check segments as build() in manager-ingest.c does */
+        struct segment_opts seg = {
+                .max_chars = c->max_chars,
+                .max_lines = c->max_lines,
+                .speaker_mark = c->speaker_mark,
+        };
         int r;
 
         *ret = NULL;
         if (c->n_dropboxes == 0)
                 return 0;
-        r = dropbox_new(m->event, c->dropboxes, c->n_dropboxes, c->rate, dropbox_take, m, ret);
+        r = dropbox_new(m->event, c->dropboxes, c->n_dropboxes, c->rate, &seg, dropbox_take, m, ret);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch the dropbox folders: %m, going on without them");
         return 0;
 }
 
 static bool dropboxes_equal(const struct nextup_config *a, const struct nextup_config *b) {
-        if (a->n_dropboxes != b->n_dropboxes || a->rate != b->rate)
+        if (a->n_dropboxes != b->n_dropboxes || a->rate != b->rate || a->max_chars != b->max_chars ||
+            a->max_lines != b->max_lines || !str_eq(a->speaker_mark, b->speaker_mark))
                 return false;
         for (size_t i = 0; i < a->n_dropboxes; i++) {
                 const struct dropbox_config *x = &a->dropboxes[i], *y = &b->dropboxes[i];
@@ -412,8 +419,9 @@ static bool dropboxes_equal(const struct nextup_config *a, const struct nextup_c
         return true;
 }
 
-/* A changed list re-creates the watches: checks in flight are dropped and
- * their files, still in the folders, are found again by the new scan. */
+/* A changed list (or changed caption settings, which its check segments
+ * with) re-creates the watches: checks in flight are dropped and their
+ * files, still in the folders, are found again by the new scan. */
 static void reload_dropbox(struct manager *m, const struct nextup_config *c) {
         if (dropboxes_equal(m->config, c))
                 return;

@@ -134,6 +134,35 @@ class Dropbox(nt.NextupTestCase):
         self.assertTrue(d.running())
         self.assertStops(d)
 
+    def test_checked_with_the_caption_settings(self):
+        """The dropbox segments a transcript with the config's caption
+        settings, as `add` does, so both refuse a story for the same
+        reason: 10500 words make more than 10000 captions at 10 characters
+        on one line (and under 1000 at the default 37 x 2). Before, the
+        dropbox's check used the defaults, found it only too long for its
+        audio, and a story `add` would take could be refused (or the other
+        way round)."""
+        box = self.folder("box")
+        fx = nt.fixture("weather")
+        d = self.daemon(max_chars=10, max_lines=1, dropboxes=[{"path": box, "settle_ms": 200}])
+        nt.wait_for(lambda: "Dropbox '%s': watching" % box in d.stderr(), 5, "the watch", d.describe)
+        text = "".join(" ".join(["alpha"] * 500) + ".\n\n" for _ in range(21))
+        src = os.path.join(self.tmp, "long.txt")
+        with open(src, "w") as f:
+            f.write(text)
+        r = d.request({"cmd": "add", "audio": fx["audio"], "transcript": src}, timeout=30)
+        self.assertFalse(r["ok"], r)
+        self.assertIn("more than 10000 captions", r["error"])
+        shutil.copy(fx["audio"], os.path.join(box, "long.mp3"))
+        shutil.copy(src, os.path.join(box, "long.txt"))
+        q = os.path.join(box, "quarantine")
+        nt.wait_for(lambda: os.path.exists(os.path.join(q, "long.error")), 20, "long.error", d.describe)
+        with open(os.path.join(q, "long.error")) as f:
+            err = f.read()
+        self.assertEqual(err.strip(), "long.txt: more than 10000 captions (SEGMENT_CUES_MAX): too long for one story")
+        self.assertEqual(self.stories(d), {})
+        self.assertStops(d)
+
     def test_startup_files_go_next(self):
         box = self.folder("next")
         a, b, c, fx = nt.fixture("market"), nt.fixture("pier"), nt.fixture("library"), nt.fixture("weather")

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "decoder.h"
 #include "dropbox.h"
+#include "segment.h"
 
 static const char *source_dir(void) {
         const char *s = getenv("NEXTUP_SOURCE_DIR");
@@ -239,7 +240,7 @@ static void test_take_and_quarantine(void **state) {
         assert_int_equal(mkdir(f.accepted, 0755), 0);
         write_text(f.accepted, "good.txt", "an older story of the same name");
         written = now_ms();
-        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, take, &f.taken, &b), 0);
+        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, &SEGMENT_OPTS_DEFAULT, take, &f.taken, &b), 0);
 
         /* Arriving while watched. */
         copy_tone(f.dir, "badtext.mp3");
@@ -275,7 +276,7 @@ static void test_take_and_quarantine(void **state) {
         /* Its partner arrives by rename (moved in): now it is taken, next up. */
         dropbox_free(b);
         f.c.position = 0;
-        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, take, &f.taken, &b), 0);
+        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, &SEGMENT_OPTS_DEFAULT, take, &f.taken, &b), 0);
         copy_tone(f.accepted, "..lonely.tmp");
         {
                 char *from = path2(f.accepted, "..lonely.tmp"), *to = path2(f.dir, "lonely.mp3");
@@ -304,7 +305,7 @@ static void test_take_refused(void **state) {
         fixture_init(&f, 3, 0);
         f.taken.fail = EINVAL;
         f.c.quarantine = path2(f.dir, "q/deeper"); /* custom, not there yet */
-        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, take, &f.taken, &b), 0);
+        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, &SEGMENT_OPTS_DEFAULT, take, &f.taken, &b), 0);
         copy_tone(f.dir, "story.mp3");
         write_text(f.dir, "story.srt", "1\n00:00:00,000 --> 00:00:01,000\nA timed line.\n");
         run_until(&f, one_error);
@@ -329,7 +330,7 @@ static void test_open_file_waits(void **state) {
         uint64_t end;
 
         fixture_init(&f, -1, 0);
-        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, take, &f.taken, &b), 0);
+        assert_int_equal(dropbox_new(f.e, &f.c, 1, 44100, &SEGMENT_OPTS_DEFAULT, take, &f.taken, &b), 0);
         write_text(f.dir, "slow.txt", "Words for the slow story.\n");
         p = path2(f.dir, "slow.mp3");
         fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
