@@ -42,6 +42,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "ratelimit.h"
+#include "sendq.h"
 #include "sink.h"
 
 #define SSE_RING 1024u
@@ -77,8 +78,7 @@ struct sse_client {
         bool direct;
         int fd;
         sd_event_source *io;
-        char *buf; /* SSE_DIRECT_BUF bytes when a send was partial */
-        size_t len;
+        struct sendq out; /* what the socket has not taken, up to SSE_DIRECT_BUF */
 };
 
 /* Every connection, for the slowloris deadline: MHD's timeout restarts
@@ -240,9 +240,7 @@ static const struct frame *ring_get(const struct http_server *s, uint64_t seq) {
 
 static void direct_stop(struct sse_client *c) {
         c->io = sd_event_source_disable_unref(c->io);
-        free(c->buf);
-        c->buf = NULL;
-        c->len = 0;
+        sendq_clear(&c->out);
         c->direct = false;
 }
 
@@ -260,51 +258,26 @@ static void direct_end(struct sse_client *c, const char *why) {
 }
 
 static int direct_flush(struct sse_client *c) {
-        while (c->len > 0) {
-                ssize_t n = send(c->fd, c->buf, c->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        int r = sendq_flush(&c->out, c->fd);
 
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EWOULDBLOCK)
-                                break;
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                memmove(c->buf, c->buf + n, c->len - (size_t)n);
-                c->len -= (size_t)n;
-        }
-        if (c->len == 0) { /* drained: a client that caught up holds no buffer (RSS per client) */
-                free(c->buf);
-                c->buf = NULL;
-        }
-        return sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLRDHUP | (c->len > 0 ? EPOLLOUT : 0));
+        if (r < 0)
+                return r;
+        return sd_event_source_set_io_events(c->io,
+                                             EPOLLIN | EPOLLRDHUP | (sendq_pending(&c->out) ? EPOLLOUT : 0));
 }
 
 /* Sends TEXT, or keeps what the socket does not take now. */
 static void direct_send(struct sse_client *c, const char *text, size_t n) {
-        ssize_t k = 0;
+        int r = sendq_send(&c->out, c->fd, text, n, SSE_DIRECT_BUF);
 
-        if (c->len == 0) {
-                k = send(c->fd, text, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                        direct_end(c, "vanished (write failed)");
-                        return;
-                }
-                if (k == (ssize_t)n)
-                        return;
-                k = MAX(k, 0);
-        }
-        if (c->len + (n - (size_t)k) > SSE_DIRECT_BUF) {
+        if (r >= 0)
+                r = sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLRDHUP |
+                                                                 (sendq_pending(&c->out) ? EPOLLOUT : 0));
+        if (r == -ENOBUFS)
                 direct_end(c, "does not read (64 KiB unsent)");
-                return;
-        }
-        if (!c->buf && !(c->buf = malloc(SSE_DIRECT_BUF))) {
+        else if (r == -ENOMEM)
                 direct_end(c, "cannot get a buffer (out of memory)");
-                return;
-        }
-        memcpy(c->buf + c->len, text + k, n - (size_t)k);
-        c->len += n - (size_t)k;
-        if (direct_flush(c) < 0)
+        else if (r < 0)
                 direct_end(c, "vanished (write failed)");
 }
 

@@ -531,13 +531,10 @@ int manager_enqueue(struct manager *m, const char *audio, const char *transcript
         r = build(m, audio, transcript, &s, ret_error);
         if (r < 0)
                 return r;
-        if (index > queue_size(m->queue))
-                index = queue_size(m->queue);
-        r = queue_insert(m->queue, index, s);
-        if (r < 0) {
-                story_free(s);
+        r = manager_enqueue_checked(m, s, index);
+        if (r < 0)
                 return r;
-        }
+        index = (size_t)r;
         manager_persist_changed(m);
         if (ingest_submit(m, s, scan) < 0)
                 /* The story still plays; its captions wait for no timing. */

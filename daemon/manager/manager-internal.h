@@ -8,7 +8,8 @@
  *   manager.c           the loop: set-up, playout events, sd_notify,
  *                       reload, signals
  *   manager-commands.c  the control protocol
- *   manager-cue.c       what is cued next, and taking a story that started
+ *   manager-cue.c       what the playout thread holds next (cued item, hard
+ *                       start), and taking a story that started
  *   manager-schedule.c  clock events
  *   manager-filler.c    filler when the queue is empty
  *   manager-ingest.c    stories from files into the queue; worker jobs
@@ -56,8 +57,8 @@ struct manager {
         struct queue *queue;
         struct dropbox *dropbox; /* the watched folders (manager.c); NULL when none */
 
-        struct story *on_air; /* owned; taken from its owner on STARTED (manager_cue_take) */
-        uint64_t cued_id;     /* what the playout thread has cued (manager-cue.c) */
+        struct story *on_air;    /* owned; taken from its owner on STARTED (manager_cue_take) */
+        struct manager_cue *cue; /* manager-cue.c: what the playout thread holds next */
         enum air_state state;
         const char *output_driver;
         bool output_down;      /* PLAYOUT_OUTPUT_DOWN until PLAYOUT_OUTPUT_UP */
@@ -95,6 +96,7 @@ struct manager {
         /* The loop's hooks (manager.c sets them in manager_new, before any
          * part starts; call them through the functions below). */
         void (*update_cue)(struct manager *m);
+        void (*update_hard)(struct manager *m);
         void (*update_status)(struct manager *m);
         struct story *(*find_story)(struct manager *m, uint64_t id);
 };
@@ -103,6 +105,12 @@ struct manager {
  * next cued in the playout thread and announces next_up/queue_changed. */
 static inline void manager_update_cue(struct manager *m) {
         m->update_cue(m);
+}
+/* After any change of the clock events' hard starts (prepared, fired,
+ * dropped, re-timed): keeps the playout thread's pending hard start the
+ * one the schedule wants. */
+static inline void manager_update_hard(struct manager *m) {
+        m->update_hard(m);
 }
 /* After any change STATUS= shows (sd_notify; cheap when unchanged). */
 static inline void manager_update_status(struct manager *m) {

@@ -7,11 +7,14 @@
  * SCHEDULE_LEAD_S before its time an event's story is built ("prepared":
  * transcript parsed, audio scan and alignment started on the worker) and
  * held here, outside the queue, so it cannot start early. Then by mode:
- *  - hard: playout_hard_start() with the time converted to CLOCK_MONOTONIC
- *    as late as we can (and again when the clock is set); the playout
- *    thread opens the file at once and cuts whatever plays on the exact
- *    frame. It holds one pending hard start, so hard events go to it one
- *    at a time: the next when the previous one has STARTED.
+ *  - hard: handed to the playout thread as a hard start, with the time
+ *    converted to CLOCK_MONOTONIC as late as we can (and again when the
+ *    clock is set); the playout thread opens the file at once and cuts
+ *    whatever plays on the exact frame. It holds one pending hard start,
+ *    so hard events go to it one at a time: the next when the previous
+ *    one has STARTED. Which one it holds is the cue's (manager-cue.c):
+ *    this file says which it should hold (manager_schedule_hard) and asks
+ *    the loop to sync it (manager_update_hard) when that may change.
  *  - soft: at its time it goes to the front of the queue (Next Up).
  *  - wait N: decided when prepared, from what is on air and queued: if
  *    the item playing at T would end more than N s after T, hard, else
@@ -63,8 +66,9 @@ struct prepared {
         uint64_t event_id;
         int64_t at_ns; /* CLOCK_REALTIME */
         unsigned order;
-        bool hard;  /* the mode decided when prepared */
-        bool fired; /* its time came; a hard one waits for STARTED */
+        bool hard;       /* the mode decided when prepared */
+        bool fired;      /* its time came; a hard one waits for STARTED */
+        unsigned timing; /* counts changes of at_ns once handed (a clock set) */
 };
 
 struct watch { /* wait mode, soft branch */
@@ -80,7 +84,6 @@ struct manager_schedule {
         size_t n_prep;
         struct watch *watches;
         size_t n_watches;
-        uint64_t hard_id;   /* story handed to playout_hard_start, 0 none */
         time_t fire_second; /* soft events of one second queue in order */
         size_t fire_pos;
         bool restored;
@@ -129,55 +132,48 @@ static uint64_t realtime_to_mono(int64_t at_ns) {
         return at_ns > real ? mono + (uint64_t)(at_ns - real) : mono;
 }
 
-static void issue_hard(struct manager *m, struct prepared *p) {
-        int r = playout_hard_start(m->playout, p->story->id, p->story->audio_path,
-                                   realtime_to_mono(p->at_ns), m->config->fade_ms);
-
-        if (r < 0) {
-                log_error_errno(r, "Cannot hand the hard start of #%llu to the playout thread: %m",
-                                (unsigned long long)p->story->id);
-                return;
-        }
-        m->sched->hard_id = p->story->id;
-        log_debug("Hard start of #%llu handed to the playout thread", (unsigned long long)p->story->id);
+static bool has_hard(const struct manager_schedule *s) {
+        for (size_t i = 0; i < s->n_prep; i++)
+                if (s->prep[i].hard)
+                        return true;
+        return false;
 }
 
-/* The playout thread holds one hard start: give it the earliest one,
- * unless the one it holds is due (it must not be replaced any more). */
-static void sync_hard(struct manager *m) {
+/* The playout thread holds one hard start: the earliest one, unless the
+ * one it holds is due (it must not be replaced any more). One whose time
+ * came while another was held starts as soon as possible: HARD_LATE_NS
+ * from when it is handed, time to open its file. */
+bool manager_schedule_hard(struct manager *m, uint64_t held_id, struct manager_hard *ret) {
         struct manager_schedule *s = m->sched;
-        struct prepared *best = NULL, *held = s->hard_id ? prep_by_story(s, s->hard_id) : NULL;
+        struct prepared *best = NULL, *held = s && held_id ? prep_by_story(s, held_id) : NULL;
+        int64_t now = wall_now_ns();
 
-        for (size_t i = 0; i < s->n_prep; i++) {
+        for (size_t i = 0; s && i < s->n_prep; i++) {
                 struct prepared *p = &s->prep[i];
 
                 if (p->hard &&
                     (!best || p->at_ns < best->at_ns || (p->at_ns == best->at_ns && p->order < best->order)))
                         best = p;
         }
-        if (held == best && held)
-                return;
-        if (held && (held->fired || held->at_ns - wall_now_ns() < HARD_REPLACE_MARGIN_NS))
-                return; /* it starts now; the next one follows its STARTED */
-        if (!best) {
-                if (s->hard_id)
-                        (void)playout_hard_start(m->playout, 0, NULL, 0, 0);
-                s->hard_id = 0;
-                return;
+        if (held && held != best && (held->fired || held->at_ns - now < HARD_REPLACE_MARGIN_NS))
+                best = held; /* it starts now; the next one follows its STARTED */
+        if (!best)
+                return false;
+        if (best != held && best->fired && best->at_ns <= now) {
+                struct schedule_event *ev = schedule_find(s->list, best->event_id);
+
+                log_warning("Schedule '%s': starting late", ev ? ev->name : best->story->title);
+                best->at_ns = now + HARD_LATE_NS;
         }
-        issue_hard(m, best);
+        *ret = (struct manager_hard){
+                .story = best->story, .at_ns = realtime_to_mono(best->at_ns), .timing = best->timing};
+        return true;
 }
 
 /* Cancels and frees what an event prepared. */
 static void prep_drop(struct manager *m, struct prepared *p) {
-        struct story *story = prep_take(m->sched, p);
-
-        if (m->sched->hard_id == story->id) {
-                (void)playout_hard_start(m->playout, 0, NULL, 0, 0);
-                m->sched->hard_id = 0;
-        }
-        story_free(story);
-        sync_hard(m);
+        story_free(prep_take(m->sched, p));
+        manager_update_hard(m); /* cancelled, or the next one */
 }
 
 /* ---- deciding the mode ----------------------------------------------- */
@@ -247,7 +243,7 @@ static void on_prepare(struct schedule_event *ev, void *userdata) {
         log_info("Schedule '%s': prepared #%llu '%s' (%s%s)", ev->name, (unsigned long long)p.story->id,
                  p.story->title, schedule_mode_to_string(ev->mode),
                  ev->mode == SCHEDULE_WAIT ? (p.hard ? ": hard" : ": soft") : "");
-        sync_hard(m);
+        manager_update_hard(m);
 }
 
 static int add_watch(struct manager_schedule *s, uint64_t story_id, int64_t deadline_ns, const char *name) {
@@ -303,13 +299,7 @@ static void on_fire(struct schedule_event *ev, void *userdata) {
                 return;
         }
         p->fired = true;
-        if (m->sched->hard_id != p->story->id) {
-                /* Prepared late or held back behind another: as soon as possible. */
-                log_warning("Schedule '%s': starting late", ev->name);
-                p->at_ns = wall_now_ns() + HARD_LATE_NS;
-                if (!m->sched->hard_id)
-                        issue_hard(m, p);
-        }
+        manager_update_hard(m); /* held back behind another: as soon as possible */
         log_info("Schedule '%s': hard start of #%llu", ev->name, (unsigned long long)p->story->id);
 }
 
@@ -351,7 +341,7 @@ static int64_t check_watches(struct manager *m, int64_t now) {
                         i++;
                         continue;
                 }
-                story = s->hard_id ? NULL : queue_take(m->queue, w->story_id);
+                story = has_hard(s) ? NULL : queue_take(m->queue, w->story_id);
                 if (story) {
                         struct prepared *a = reallocarray(s->prep, s->n_prep + 1, sizeof *a);
 
@@ -363,7 +353,8 @@ static int64_t check_watches(struct manager *m, int64_t now) {
                                                                  .at_ns = now + HARD_LATE_NS,
                                                                  .hard = true,
                                                                  .fired = true};
-                                issue_hard(m, &a[s->n_prep++]);
+                                s->n_prep++;
+                                manager_update_hard(m);
                         } else
                                 (void)queue_insert_with_id(m->queue, 0, story);
                 }
@@ -387,7 +378,6 @@ static int rearm(struct manager *m) {
 static void on_timer(bool clock_changed, void *userdata) {
         struct manager *m = userdata;
         struct manager_schedule *s = m->sched;
-        struct prepared *held = s->hard_id ? prep_by_story(s, s->hard_id) : NULL;
 
         if (clock_changed) {
                 log_notice("The system clock was set: re-timing the schedule");
@@ -395,11 +385,12 @@ static void on_timer(bool clock_changed, void *userdata) {
                 for (size_t i = 0; i < s->n_prep; i++) {
                         struct schedule_event *ev = schedule_find(s->list, s->prep[i].event_id);
 
-                        if (ev && !s->prep[i].fired)
+                        if (ev && !s->prep[i].fired) {
                                 s->prep[i].at_ns = (int64_t)ev->at * NS;
+                                s->prep[i].timing++;
+                        }
                 }
-                if (held && !held->fired)
-                        issue_hard(m, held); /* the same instant is now another monotonic time */
+                manager_update_hard(m); /* the same instant is now another monotonic time */
         }
         rearm(m);
 }
@@ -424,10 +415,7 @@ struct story *manager_schedule_take(struct manager *m, uint64_t story_id) {
 
         if (!p)
                 return NULL;
-        if (s->hard_id == story_id)
-                s->hard_id = 0;
         story = prep_take(s, p);
-        sync_hard(m); /* the next hard event, if any */
         rearm(m);
         return story;
 }

@@ -6,6 +6,7 @@
  * Loop thread only. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct control_conn;
@@ -25,6 +26,16 @@ void manager_schedule_reload(struct manager *m);
 void manager_schedule_stop(struct manager *m);
 void manager_schedule_playout_event(struct manager *m, const struct playout_event *ev);
 struct story *manager_schedule_find(struct manager *m, uint64_t story_id);
+/* The hard start the playout thread should hold (borrowed STORY, AT_NS on
+ * CLOCK_MONOTONIC; TIMING changes when the same story's time must be
+ * handed again), the one it holds now being HELD_ID (0 none): false for
+ * none. For the cue, which hands it (manager_cue_sync_hard). */
+struct manager_hard {
+        struct story *story;
+        uint64_t at_ns;
+        unsigned timing;
+};
+bool manager_schedule_hard(struct manager *m, uint64_t held_id, struct manager_hard *ret);
 /* The prepared story STORY_ID (it started, or failed), the caller's now;
  * the next hard event goes to the playout thread. NULL when not ours. */
 struct story *manager_schedule_take(struct manager *m, uint64_t story_id);

@@ -87,8 +87,6 @@ static void maybe_exit_idle(struct manager *m) {
 static void on_started(struct manager *m, const struct playout_event *ev) {
         struct story *s = manager_cue_take(m, ev);
 
-        if (m->cued_id == ev->item_id)
-                m->cued_id = 0;
         if (!s) {
                 /* Removed from the queue just as it went on air. */
                 log_notice("Story #%llu was removed as it started, skipping",
@@ -128,8 +126,6 @@ static void on_ended(struct manager *m, const struct playout_event *ev) {
                 m->on_air = story_free(m->on_air);
         } else if (ev->reason == PLAYOUT_END_ERROR && (s = manager_cue_take(m, ev))) {
                 /* Failed before its first frame: it leaves the queue. */
-                if (m->cued_id == ev->item_id)
-                        m->cued_id = 0;
                 manager_events_off_air(m, s, ev->reason, 0, ev->mono_ns);
                 story_free(s);
         }
@@ -602,6 +598,7 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                 return -ENOMEM;
         }
         m->update_cue = update_cue;
+        m->update_hard = manager_cue_sync_hard;
         m->update_status = update_status;
         m->find_story = manager_cue_find;
         m->config = config;
@@ -614,6 +611,9 @@ int manager_new(struct nextup_config *config, bool exit_idle, struct manager **r
                                   "the queue, timing cache and as-run log cannot be saved",
                                   config->state_dir);
 
+        r = manager_cue_start(m);
+        if (r < 0)
+                goto fail;
         r = sd_event_default(&m->event);
         if (r < 0)
                 goto fail;
@@ -714,6 +714,7 @@ struct manager *manager_free(struct manager *m) {
         manager_events_free(m);
         aclock_free(m->clock);
         sd_event_unref(m->event);
+        manager_cue_stop(m);
         config_free(m->config);
         free(m->last_status);
         free(m->last_alert);

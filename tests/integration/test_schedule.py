@@ -6,8 +6,11 @@ the story on air and its first frame is handed to the device at its time
 the event time converted to CLOCK_MONOTONIC); a soft event becomes Next Up
 at its time and waits for the end of the story on air; wait-N takes both
 branches; a time in the past is refused; two hard events in the same second
-play in schedule order (the second follows as next up); one-off events
-survive kill -9; the config's recurring events are listed and fire.
+play in schedule order (the second follows as next up); an unscheduled
+hard event is withdrawn from the playout thread and the next one takes its
+place; wait-N's soft branch starts hard when still not on air N s late;
+one-off events survive kill -9; the config's recurring events are listed
+and fire.
 A clock step cannot be made safely here: the cancel-on-set path is
 unit-tested (test-schedule)."""
 import datetime
@@ -135,6 +138,31 @@ class Schedule(nt.NextupTestCase):
         self.assertIn("follows it as next up", d.stderr())
         self.assertStops(d)
 
+    def test_unscheduled_hard_start_is_withdrawn(self):
+        """The playout thread holds the first hard start; unscheduling it
+        withdraws it (nothing is cut at its time) and the next hard event
+        is handed in its place and starts at its own time."""
+        d = self.start()
+        market, weather, library = nt.fixture("market"), nt.fixture("weather"), nt.fixture("library")
+        first = self.play_and_wait_duration(d, market)        # 21 s
+        t = self.next_second(4)
+        withdrawn = self.at(d, t, "hard", weather)
+        self.at(d, t + 3, "hard", library)
+        self.assertLess(time.time(), t - 1, "the `at` requests took longer than their lead")
+        r = d.request({"cmd": "unschedule", "event": withdrawn["event"]})
+        self.assertTrue(r.get("ok"), r)
+        time.sleep(max(0, t - time.time()) + 0.8)
+        s = d.status()
+        self.assertEqual(s["on_air"]["id"], first, "a withdrawn hard start cut the air:\n%s" % d.describe())
+        s = nt.wait_for(lambda: (lambda s: s if s.get("on_air") and s["on_air"]["title"] == library["title"]
+                                 else None)(d.status()), t + 3 - time.time() + 3, "the next hard event on air",
+                        d.describe)
+        self.assertLess(time.time(), t + 4.5, "the next hard event started at its time")
+        recs = self.asrun(d)
+        self.assertEqual((recs[0]["id"], recs[0]["reason"]), (first, "cut"), d.describe())
+        self.assertNotIn(weather["title"], [r["title"] for r in recs])
+        self.assertStops(d)
+
     # ------------------------------------------------------------------ soft
     def test_soft_event_waits_for_the_end(self):
         d = self.start()
@@ -176,6 +204,27 @@ class Schedule(nt.NextupTestCase):
         nt.wait_for(lambda: (lambda s: s if s.get("on_air") and s["on_air"]["title"] == weather["title"]
                              else None)(d.status()), t - time.time() + 3, "event on air", d.describe)
         self.assertLess(time.time(), t + 1.5, "cut at its time, not at the end of the story")
+        recs = self.asrun(d)
+        self.assertEqual((recs[0]["id"], recs[0]["reason"]), (first, "cut"), d.describe())
+        self.assertStops(d)
+
+    def test_wait_soft_branch_falls_back_to_hard(self):
+        """Decided soft (nothing on air when prepared), but a long story went
+        on air since: still not on air N s after its time, it starts hard."""
+        d = self.start()
+        market, weather = nt.fixture("market"), nt.fixture("weather")
+        t = self.next_second(4)
+        self.at(d, t, "wait", weather, wait_s=2)
+        sched = d.request({"cmd": "schedule"})["events"]
+        self.assertEqual(sched[0]["decided"], "soft", sched)
+        first = self.play_and_wait_duration(d, market)        # 21 s: still on air at T + 2
+        self.assertLess(time.time(), t, "market went on air after the event's time")
+        nt.wait_for(lambda: (lambda s: s if s.get("next") and s["next"]["title"] == weather["title"]
+                             else None)(d.status()), t - time.time() + 2, "the event next up", d.describe)
+        s = nt.wait_for(lambda: (lambda s: s if s.get("on_air") and s["on_air"]["title"] == weather["title"]
+                                 else None)(d.status()), t + 2 - time.time() + 3, "the event on air", d.describe)
+        self.assertGreater(time.time(), t + 2, "started hard only after its wait")
+        self.assertIn("still not on air, starting it hard", d.stderr())
         recs = self.asrun(d)
         self.assertEqual((recs[0]["id"], recs[0]["reason"]), (first, "cut"), d.describe())
         self.assertStops(d)

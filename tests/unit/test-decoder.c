@@ -33,37 +33,7 @@
 #include "decoder.h"
 #include "output.h"
 #include "playout.h"
-
-#define RATE 44100
-
-/* Events are stamped when a paced write returns: a loaded machine, or a
- * sanitizer build, wakes that write late. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define STAMP_JITTER_NS 40000000LL
-#else
-#define STAMP_JITTER_NS 15000000LL
-#endif
-
-static char tmpdir[64];
-
-static const char *fixture(const char *name) {
-        static char buf[4][1024];
-        static int i;
-        const char *src = getenv("NEXTUP_SOURCE_DIR");
-
-        i = (i + 1) % 4;
-        snprintf(buf[i], sizeof buf[i], "%s/tests/fixtures/%s", src ? src : ".", name);
-        return buf[i];
-}
-
-static const char *tmpfile_path(const char *name) {
-        static char buf[4][256];
-        static int i;
-
-        i = (i + 1) % 4;
-        snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-        return buf[i];
-}
+#include "playout-fixture.h"
 
 static void write_file(const char *path, const void *data, size_t n) {
         FILE *f = fopen(path, "we");
@@ -369,39 +339,6 @@ static void test_damaged_middle(void **state) {
 
 /* ---- the playout thread writing a WAV file ---- */
 
-static int wait_event(struct playout *p, struct playout_event *ev, int timeout_ms) {
-        struct pollfd pfd = {.fd = playout_event_fd(p), .events = POLLIN};
-
-        if (playout_next_event(p, ev) > 0)
-                return 1;
-        if (poll(&pfd, 1, timeout_ms) <= 0)
-                return 0;
-        return playout_next_event(p, ev);
-}
-
-static void expect_event(struct playout *p, enum playout_event_type type, uint64_t id,
-                         struct playout_event *ret) {
-        struct playout_event ev;
-
-        assert_int_equal(wait_event(p, &ev, 2000), 1);
-        assert_int_equal(ev.type, type);
-        assert_int_equal(ev.item_id, id);
-        if (ret)
-                *ret = ev;
-}
-
-static struct playout *start_playout(const char *driver, const char *file, struct aclock **ret_clock) {
-        struct output_spec spec = {.driver = driver, .file = file, .rate = RATE, .channels = 2};
-        struct output *out = NULL;
-        struct playout *p = NULL;
-
-        assert_int_equal(aclock_new(ret_clock), 0);
-        assert_int_equal(output_open(&spec, &out), 0);
-        assert_true(output_is_paced(out));
-        assert_int_equal(playout_start(out, *ret_clock, RATE, 2, &p), 0);
-        return p;
-}
-
 /* The WAV data chunk size, found by walking the chunks. */
 static long wav_data_bytes(const char *path) {
         unsigned char h[12];
@@ -444,7 +381,7 @@ static void test_playout_gapless_wav(void **state) {
         /* Frame 0 of item 2 went out right where item 1's last did. */
         assert_int_equal(started2.mono_ns, ended1.mono_ns);
         /* 0.2 s apart, give or take scheduling jitter. */
-        assert_true(llabs((long long)(ended1.mono_ns - started1.mono_ns) - 200000000LL) < STAMP_JITTER_NS);
+        assert_true(llabs((long long)(ended1.mono_ns - started1.mono_ns) - 200000000LL) < 3 * WAKE_SLACK_NS);
 
         /* The loop cues the next (missing) file while 2 plays. */
         assert_int_equal(playout_cue_from(p, 3, tmpfile_path("missing.mp3"), 0), 0);
@@ -525,17 +462,7 @@ static void test_playout_pause_skip(void **state) {
 }
 
 static int setup(void **state) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/test-decoder.XXXXXX");
-        if (!mkdtemp(tmpdir))
-                return -1;
-        return 0;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        return system(cmd) == 0 ? 0 : -1;
+        return tmpdir_setup("test-decoder");
 }
 
 int main(void) {
@@ -558,7 +485,7 @@ int main(void) {
 
         mpg123_init();
         ao_initialize();
-        r = cmocka_run_group_tests_name("decoder", tests, setup, teardown);
+        r = cmocka_run_group_tests_name("decoder", tests, setup, tmpdir_teardown);
         ao_shutdown();
         return r;
 }

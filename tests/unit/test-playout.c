@@ -28,44 +28,8 @@
 #include "decoder.h"
 #include "output.h"
 #include "playout.h"
+#include "playout-fixture.h"
 
-#define RATE 44100
-#define MS(x) ((uint64_t)(x)*1000000ULL)
-
-/* How far a start that waited on the wall clock (idle, or after a gap)
- * may land from its time: the thread wakes, then decodes and writes the
- * first frames (~0.6 ms here), later still on a loaded machine or in the
- * sanitizer builds. 5 or 20 ms still tell an exact start from the 100 ms
- * idle poll. A hard start while playing is checked to the frame
- * (test_hard_start). */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define WAKE_SLACK_NS 20000000LL
-#else
-#define WAKE_SLACK_NS 5000000LL
-#endif
-
-static char tmpdir[64];
-
-static const char *fixture(const char *name) {
-        static char buf[4][1024];
-        static int i;
-        const char *src = getenv("NEXTUP_SOURCE_DIR");
-
-        i = (i + 1) % 4;
-        snprintf(buf[i], sizeof buf[i], "%s/tests/fixtures/%s", src ? src : ".", name);
-        return buf[i];
-}
-
-static const char *tmpfile_path(const char *name) {
-        static char buf[4][256];
-        static int i;
-
-        i = (i + 1) % 4;
-        snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
-        return buf[i];
-}
-
-/* The whole file decoded at RATE, stereo; *ret_n frames. */
 static int16_t *decode_file(const char *path, int64_t *ret_n) {
         struct decoder *d = NULL;
         int16_t *pcm = NULL;
@@ -113,45 +77,6 @@ static int16_t *read_wav(const char *path, int64_t *ret_n) {
         fclose(f);
         assert_non_null(pcm);
         return pcm;
-}
-
-static int wait_event(struct playout *p, struct playout_event *ev, int timeout_ms) {
-        struct pollfd pfd = {.fd = playout_event_fd(p), .events = POLLIN};
-
-        if (playout_next_event(p, ev) > 0)
-                return 1;
-        if (poll(&pfd, 1, timeout_ms) <= 0)
-                return 0;
-        return playout_next_event(p, ev);
-}
-
-static void expect_event(struct playout *p, enum playout_event_type type, uint64_t id,
-                         struct playout_event *ret) {
-        struct playout_event ev;
-
-        assert_int_equal(wait_event(p, &ev, 3000), 1);
-        if (ev.type != type || ev.item_id != id)
-                fail_msg("expected event %d of #%llu, got %d of #%llu", type, (unsigned long long)id,
-                         ev.type, (unsigned long long)ev.item_id);
-        if (ret)
-                *ret = ev;
-}
-
-static struct playout *start_playout(const char *driver, const char *file, struct aclock **ret_clock) {
-        struct output_spec spec = {.driver = driver, .file = file, .rate = RATE, .channels = 2};
-        struct output *out = NULL;
-        struct playout *p = NULL;
-
-        assert_int_equal(aclock_new(ret_clock), 0);
-        assert_int_equal(output_open(&spec, &out), 0);
-        assert_true(output_is_paced(out));
-        assert_int_equal(playout_start(out, *ret_clock, RATE, 2, &p), 0);
-        return p;
-}
-
-static void stop_playout(struct playout *p, struct aclock *clock) {
-        assert_null(playout_stop(p));
-        aclock_free(clock);
 }
 
 static void assert_frames_near(const int16_t *a, const int16_t *b, int64_t frames, int tolerance) {
@@ -423,17 +348,7 @@ static void test_error_midway(void **state) {
 }
 
 static int setup(void **state) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/test-playout.XXXXXX");
-        if (!mkdtemp(tmpdir))
-                return -1;
-        return 0;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        return system(cmd) == 0 ? 0 : -1;
+        return tmpdir_setup("test-playout");
 }
 
 int main(void) {
@@ -447,7 +362,7 @@ int main(void) {
 
         mpg123_init();
         ao_initialize();
-        r = cmocka_run_group_tests_name("playout", tests, setup, teardown);
+        r = cmocka_run_group_tests_name("playout", tests, setup, tmpdir_teardown);
         ao_shutdown();
         return r;
 }

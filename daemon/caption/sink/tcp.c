@@ -32,6 +32,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "ratelimit.h"
+#include "sendq.h"
 
 #define TCP_CLIENT_BUF (64 * 1024)
 #define TCP_MAX_CLIENTS 1024
@@ -42,8 +43,7 @@ struct tcp_client {
         int fd;
         sd_event_source *io;
         char peer[64];
-        char *buf; /* TCP_CLIENT_BUF bytes once something waits, else NULL */
-        size_t len;
+        struct sendq out; /* what the socket has not taken, up to TCP_CLIENT_BUF */
 };
 
 struct tcp_feed {
@@ -74,7 +74,7 @@ static void client_free(struct tcp_client *cl) {
         f->n_clients--;
         sd_event_source_disable_unref(cl->io);
         close(cl->fd);
-        free(cl->buf);
+        sendq_clear(&cl->out);
         free(cl);
 }
 
@@ -87,64 +87,30 @@ static void client_drop(struct tcp_client *cl, const char *why) {
         client_free(cl);
 }
 
-/* Sends what is buffered; watches for writability while some is left.
+/* Sends what waits; watches for writability while some is left.
  * 0 or -errno (the caller drops the client). */
 static int client_flush(struct tcp_client *cl) {
-        ssize_t n;
+        int r = sendq_flush(&cl->out, cl->fd);
 
-        while (cl->len > 0) {
-                n = send(cl->fd, cl->buf, cl->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EWOULDBLOCK)
-                                break;
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                memmove(cl->buf, cl->buf + n, cl->len - (size_t)n);
-                cl->len -= (size_t)n;
-        }
-        if (cl->len == 0) { /* drained: a client that caught up holds no buffer (RSS per client) */
-                free(cl->buf);
-                cl->buf = NULL;
-        }
-        return sd_event_source_set_io_events(cl->io, EPOLLIN | EPOLLRDHUP | (cl->len > 0 ? EPOLLOUT : 0));
+        if (r < 0)
+                return r;
+        return sd_event_source_set_io_events(cl->io, EPOLLIN | EPOLLRDHUP |
+                                                             (sendq_pending(&cl->out) ? EPOLLOUT : 0));
 }
 
 /* LINE (with its newline) goes behind what waits, or the client is
  * dropped when the buffer cannot hold it: it has not read for too long. */
 static void client_send(struct tcp_client *cl, const char *line, size_t n) {
-        int r;
+        int r = sendq_send(&cl->out, cl->fd, line, n, TCP_CLIENT_BUF);
 
-        if (cl->len == 0) { /* nothing waits: straight to the socket, buffer only the rest */
-                ssize_t k = send(cl->fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-                if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                        client_drop(cl, "write failed");
-                        return;
-                }
-                if (k == (ssize_t)n)
-                        return;
-                if (k > 0) {
-                        line += k;
-                        n -= (size_t)k;
-                }
-        }
-        if (cl->len + n > TCP_CLIENT_BUF) {
+        if (r >= 0)
+                r = sd_event_source_set_io_events(cl->io, EPOLLIN | EPOLLRDHUP |
+                                                                  (sendq_pending(&cl->out) ? EPOLLOUT : 0));
+        if (r == -ENOBUFS)
                 client_drop(cl, "does not read (64 KiB unsent)");
-                return;
-        }
-        if (!cl->buf) {
-                cl->buf = malloc(TCP_CLIENT_BUF);
-                if (!cl->buf) {
-                        client_drop(cl, "cannot get a buffer (out of memory)");
-                        return;
-                }
-        }
-        memcpy(cl->buf + cl->len, line, n);
-        cl->len += n;
-        r = client_flush(cl);
-        if (r < 0) {
+        else if (r == -ENOMEM)
+                client_drop(cl, "cannot get a buffer (out of memory)");
+        else if (r < 0) {
                 errno = -r;
                 client_drop(cl, "write failed");
         }
