@@ -68,6 +68,7 @@ struct prepared {
         unsigned order;
         bool hard;       /* the mode decided when prepared */
         bool fired;      /* its time came; a hard one waits for STARTED */
+        bool leaving;    /* its event's unschedule is being saved: no hard start meanwhile */
         unsigned timing; /* counts changes of at_ns once handed (a clock set) */
 };
 
@@ -134,7 +135,7 @@ static uint64_t realtime_to_mono(int64_t at_ns) {
 
 static bool has_hard(const struct manager_schedule *s) {
         for (size_t i = 0; i < s->n_prep; i++)
-                if (s->prep[i].hard)
+                if (s->prep[i].hard && !s->prep[i].leaving)
                         return true;
         return false;
 }
@@ -151,7 +152,7 @@ bool manager_schedule_hard(struct manager *m, uint64_t held_id, struct manager_h
         for (size_t i = 0; s && i < s->n_prep; i++) {
                 struct prepared *p = &s->prep[i];
 
-                if (p->hard &&
+                if (p->hard && !p->leaving &&
                     (!best || p->at_ns < best->at_ns || (p->at_ns == best->at_ns && p->order < best->order)))
                         best = p;
         }
@@ -792,7 +793,9 @@ struct json_object *manager_cmd_schedule(struct manager *m, struct json_object *
 }
 
 /* An unschedule waiting for its save: the event is out of the schedule
- * (it cannot fire) and held here; what it prepared stays until saved. */
+ * (it cannot fire) and held here; what it prepared stays until saved,
+ * but is not handed to the playout thread as a hard start meanwhile
+ * (unless it is due already: then it is too late to take back). */
 struct unschedule_pending {
         struct control_conn *conn; /* referenced; NULL: refused at once */
         struct schedule_event *ev;
@@ -808,6 +811,8 @@ static void unschedule_saved(struct manager *m, int r, const char *error, void *
         struct prepared *p = prep_by_event(m->sched, ev->id);
         struct json_object *reply;
 
+        if (p)
+                p->leaving = false;
         if (r < 0) {
                 if (ev->phase == SCHEDULE_WAITING || p) {
                         if (schedule_add(m->sched->list, ev, 0, &back) >= 0)
@@ -832,7 +837,8 @@ static void unschedule_saved(struct manager *m, int r, const char *error, void *
                 reply = control_ok();
         }
         schedule_event_free(ev);
-        (void)rearm(m); /* logged */
+        manager_update_hard(m); /* its hard start again, if the unschedule was refused */
+        (void)rearm(m);         /* logged */
         if (u->conn) {
                 control_conn_reply(u->conn, reply);
                 control_conn_unref(u->conn);
@@ -846,6 +852,7 @@ struct json_object *manager_cmd_unschedule(struct manager *m, struct control_con
         _cleanup_free_ char *error = NULL;
         struct unschedule_pending *u;
         struct schedule_event *ev;
+        struct prepared *p;
         const char *why;
         uint64_t id;
         int r;
@@ -865,6 +872,10 @@ struct json_object *manager_cmd_unschedule(struct manager *m, struct control_con
                 return control_error("'unschedule' failed: %s", strerror(ENOMEM));
         *u = (struct unschedule_pending){.conn = control_conn_ref(conn),
                                          .ev = schedule_take(m->sched->list, (uint64_t)id)};
+        if ((p = prep_by_event(m->sched, (uint64_t)id))) {
+                p->leaving = true;
+                manager_update_hard(m);
+        }
         r = manager_persist_save_then(m, unschedule_saved, u, &error);
         if (r >= 0)
                 return CONTROL_REPLY_LATER;

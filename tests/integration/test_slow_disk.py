@@ -8,6 +8,7 @@ the whole state every second (the position checkpoint) and at every story
 start and end, so cues came up to 600 ms late. And a change a client waits
 on (add, move, remove, skip, clear) waits on its own save without the loop
 waiting with it."""
+import datetime
 import json
 import os
 import threading
@@ -129,6 +130,41 @@ class SlowDisk(nt.NextupTestCase):
               % (len(lateness), nt.percentile(lateness, 50), nt.percentile(lateness, 99), max(lateness)))
         # a save on the loop would make a cue up to 600 ms late
         self.assertOnTime(max(lateness), 100000, "cue lateness with queue changes on a slow disk")
+        self.assertStops(d)
+
+    def test_unschedule_withdraws_the_hard_start_at_once(self):
+        """An unschedule is answered once saved, but the hard start of the
+        event's prepared story is withdrawn at once: with each fsync taking
+        1 s, a save asked for 1.2 s before the event's time ends after it,
+        and the story still never goes on air (nor after the reply)."""
+        fx = nt.fixture("weather")
+        d = self.daemon(start=False)
+        d.start(env=nt.slow_fsync_env(d.state_dir, 1000))
+        time.sleep(2.5)   # the startup save is behind us
+        t = int(time.time()) + 12
+        r = d.request({"cmd": "at", "time": datetime.datetime.fromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%S"),
+                       "mode": "hard", "audio": fx["audio"], "transcript": fx["transcript"]}, timeout=30)
+        self.assertTrue(r["ok"], r)
+        ev = r["event"]
+        nt.wait_for(lambda: [e["state"] for e in d.request({"cmd": "schedule"})["events"]] == ["prepared"],
+                    8, "the event prepared", d.describe)
+        wait = t - 1.2 - time.time()
+        if wait < 0:
+            self.skipTest("too slow to unschedule before the event's time")
+        time.sleep(wait)
+        worst = []
+        r, took = self.timed(d, {"cmd": "unschedule", "event": ev}, worst)
+        self.assertTrue(r["ok"], r)
+        print("unschedule answered after %.0f ms, %.1f s after the event's time; slowest status %.1f ms"
+              % (took * 1000, time.time() - t, max(worst) * 1000))
+        self.assertGreaterEqual(took, 1.8, "unschedule did not wait for its fsyncs")
+        self.assertGreater(time.time(), t, "the save ended before the event's time: nothing shown")
+        self.assertLess(max(worst), 0.4, "a status waited on the unschedule's fsync")
+        self.assertEqual(self.state(d)["schedule"]["events"], [], "ok before the state was saved")
+        time.sleep(1)
+        self.assertEqual(d.request({"cmd": "schedule"})["events"], [])
+        self.assertIsNone(d.status().get("on_air"))
+        self.assertNotIn("On air:", d.stderr(), "the unscheduled story went on air")
         self.assertStops(d)
 
     def test_cues_on_time_with_slow_fsync(self):
