@@ -206,10 +206,13 @@ static void save_done(void *p, void *userdata) {
                         log_warning("Saving the state took %llu ms (on the saver thread)",
                                     (unsigned long long)j->write_us / 1000);
         }
-        /* Not saved: the story on air is as before (unless a later skip
-         * of it is still being saved, which sets it again). */
+        /* Not saved: the story on air is as before. Saved: it is gone,
+         * also when an earlier skip of it failed meanwhile and put it
+         * back (while it is on air: else another may be leaving now). */
         if (j->r < 0 && j->leaving_id && m->persist->leaving_id == j->leaving_id)
                 m->persist->leaving_id = j->leaving_was;
+        else if (j->r >= 0 && j->leaving_id && m->on_air && m->on_air->id == j->leaving_id)
+                m->persist->leaving_id = j->leaving_id;
         j->saved(m, j->r, error ? error : "cannot save the state; nothing was changed", j->userdata);
         persist_write_free(j->w);
         free(j);
