@@ -91,6 +91,7 @@ class UecpEncoder(threading.Thread):
         self.sock.listen(4)
         self.sock.settimeout(0.2)
         self.msgs, self.connections, self.stop = [], 0, False
+        self.lock = threading.Lock()
 
     def run(self):
         while not self.stop:
@@ -99,49 +100,11 @@ class UecpEncoder(threading.Thread):
             except socket.timeout:
                 continue
             self.connections += 1
-            conn.settimeout(0.2)
-            buf = b""
-            while not self.stop:
-                try:
-                    chunk = conn.recv(4096)
-                except socket.timeout:
-                    continue
-                if not chunk:
-                    break
-                buf += chunk
-                cut = buf.rfind(b"\xff") + 1
-                for m in uecp_frames(buf[:cut]):
-                    self.msgs.append((time.monotonic(), m))
-                buf = buf[cut:]
-            conn.close()
-        self.sock.close()
-
-    def rt(self):
-        return [(t, m[4] & 1, m[5:5 + m[3] - 1]) for t, m in self.msgs if m[0] == 0x0A]
-
-
-class ConcurrentEncoder(UecpEncoder):
-    """A UECP encoder that takes any number of connections at once, so a
-    second one shows (connections: total, open_max: at the same time)."""
-
-    def __init__(self, port):
-        super().__init__(port)
-        self.open, self.open_max, self.lock = 0, 0, threading.Lock()
-
-    def run(self):
-        while not self.stop:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            with self.lock:
-                self.connections += 1
-                self.open += 1
-                self.open_max = max(self.open_max, self.open)
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+            self.serve(conn)
         self.sock.close()
 
     def serve(self, conn):
+        """Reads CONN's UECP frames into msgs until it closes or stop."""
         conn.settimeout(0.2)
         buf = b""
         while not self.stop:
@@ -158,6 +121,34 @@ class ConcurrentEncoder(UecpEncoder):
                     self.msgs.append((time.monotonic(), m))
             buf = buf[cut:]
         conn.close()
+
+    def rt(self):
+        return [(t, m[4] & 1, m[5:5 + m[3] - 1]) for t, m in self.msgs if m[0] == 0x0A]
+
+
+class ConcurrentEncoder(UecpEncoder):
+    """A UECP encoder that takes any number of connections at once, so a
+    second one shows (connections: total, open_max: at the same time)."""
+
+    def __init__(self, port):
+        super().__init__(port)
+        self.open, self.open_max = 0, 0
+
+    def run(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            with self.lock:
+                self.connections += 1
+                self.open += 1
+                self.open_max = max(self.open_max, self.open)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+        self.sock.close()
+
+    def serve(self, conn):
+        super().serve(conn)
         with self.lock:
             self.open -= 1
 
