@@ -100,8 +100,11 @@ int story_build(const char *audio, const char *transcript, const struct segment_
         r = story_check_transcript(transcript, opts, &s->cues, &s->title, &error);
         if (r < 0) {
                 story_free(s);
-                if (asprintf(ret_error, "transcript '%s': %s", transcript,
-                             error ? error : segment_strerror(r == -ENODATA ? -EINVAL : r)) < 0)
+                /* The parser's and the loader's errors name the file (and
+                 * the line) themselves: "PATH:LINE: what". */
+                if ((error ? asprintf(ret_error, "transcript %s", error)
+                           : asprintf(ret_error, "transcript '%s': %s", transcript,
+                                      segment_strerror(r == -ENODATA ? -EINVAL : r))) < 0)
                         *ret_error = NULL;
                 return r == -ENODATA ? -EINVAL : r;
         }

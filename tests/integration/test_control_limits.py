@@ -107,7 +107,9 @@ class ControlLimits(nt.NextupTestCase):
             f.write(b"Caf\xe9 News\n\nThe caf\xe9 opened on Saturday near the river.\n")
         r = d.ctl("add", fx["audio"], latin1)
         self.assertEqual(r.returncode, 1, r)
-        self.assertIn("latin1.txt:1: not UTF-8 text (byte 0xE9 at column 4)", r.stderr)
+        # The file and line named once, not "transcript 'PATH': PATH:1: ...".
+        self.assertIn("transcript %s:1: not UTF-8 text (byte 0xE9 at column 4)" % latin1, r.stderr)
+        self.assertEqual(r.stderr.count(latin1), 1, r.stderr)
 
         # Through a dropbox, where file names come from whoever can write there.
         box = os.path.join(self.tmp, "box")
