@@ -200,7 +200,7 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                 }
         }
         if (argc - optind != 2) {
-                fprintf(stderr, "nextup-caption: expected AUDIO TRANSCRIPT (see --help)\n");
+                fprintf(stderr, "nextup-caption: expected AUDIO TRANSCRIPT\n");
                 return -EINVAL;
         }
         a->audio = argv[optind];
@@ -492,8 +492,12 @@ int main(int argc, char *argv[]) {
         if (getenv("NEXTUP_CAPTION_DEBUG"))
                 log_set_max_level(LOG_DEBUG);
         r = parse_argv(argc, argv, &a);
-        if (r != 0)
-                return r > 0 ? EXIT_SUCCESS : 2;
+        if (r > 0)
+                return EXIT_SUCCESS;
+        if (r < 0) {
+                fprintf(stderr, "Try 'nextup-caption --help'.\n");
+                return 2;
+        }
         if (mpg123_init() != MPG123_OK) {
                 fprintf(stderr, "nextup-caption: cannot initialise libmpg123\n");
                 return EXIT_FAILURE;

@@ -27,7 +27,15 @@ static void help(void) {
                "  -n, --check        check the configuration and exit\n"
                "      --exit-idle    exit once nothing is on air or queued\n"
                "  -h, --help         this help\n"
-               "  -V, --version      print the version\n");
+               "  -V, --version      print the version\n\n"
+               "Exit status: 0 clean stop, 1 configuration error or failure to start,\n"
+               "2 usage error.\n");
+}
+
+/* A usage error, as nextupctl and nextup-caption exit: 2, with the hint. */
+static int usage_error(void) {
+        fprintf(stderr, "Try 'nextupd --help'.\n");
+        return 2;
 }
 
 int main(int argc, char **argv) {
@@ -60,11 +68,11 @@ int main(int argc, char **argv) {
                         printf("nextupd " NEXTUP_VERSION "\n");
                         return EXIT_SUCCESS;
                 default:
-                        return EXIT_FAILURE;
+                        return usage_error();
                 }
         if (optind < argc) {
                 fprintf(stderr, "nextupd: unexpected argument '%s'\n", argv[optind]);
-                return EXIT_FAILURE;
+                return usage_error();
         }
 
         /* libao first, so that the configuration check knows its drivers;

@@ -48,6 +48,16 @@ class CliHelp(nt.NextupTestCase):
                 self.assertEqual(r.returncode, 0, "%s %s: %r" % (prog, flag, r.stderr))
                 self.assertRegex(r.stdout, r"^%s \d+\.\d+\.\d+\n$" % re.escape(prog))
 
+    def test_usage_errors(self):
+        """A usage error exits 2 with a hint to --help, in all three
+        programs (nextupd's man page and --help say so)."""
+        for prog, args in (("nextupd", ["--bogus"]), ("nextupd", ["-n", "extra"]),
+                           ("nextupctl", ["bogus"]), ("nextup-caption", ["--bogus"])):
+            r = run(nt.binary(prog), *args)
+            self.assertEqual(r.returncode, 2, "%s %s: %r" % (prog, args, r.stderr))
+            self.assertIn("Try '%s --help'" % prog, r.stderr, prog)
+        self.assertIn("2 usage error", run(nt.binary("nextupd"), "--help").stdout)
+
     def test_status_fields(self):
         silent = os.path.join(self.tmp, "silent.wav")
         with wave.open(silent, "wb") as w:
