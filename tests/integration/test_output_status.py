@@ -4,9 +4,9 @@
 unless output.fallback = "null"; `nextupd -n` refuses driver names libao
 does not know; libasound's messages stay out of stderr (debug log only);
 a device that disappears on air (a PulseAudio server killed mid-story)
-raises an output_down alert and an "OUTPUT DOWN" STATUS=, is reopened
-when the server returns (output_up), and the story's as-run record says
-how long nobody heard it."""
+raises an output_down alert, an "OUTPUT DOWN" STATUS= and an output
+state "down" in status, is reopened when the server returns (output_up),
+and the story's as-run record says how long nobody heard it."""
 import json
 import os
 import subprocess
@@ -92,6 +92,9 @@ class OutputStatus(nt.NextupTestCase):
         down_at = time.monotonic()
         st = d.status()
         self.assertEqual(st["state"], "playing", "the programme keeps its clock while the output is down")
+        self.assertEqual(st["output_state"], "down", st)
+        r = d.ctl("status")
+        self.assertIn("Output: pulse (DOWN: not on air)\n", r.stdout)
         nt.wait_for(lambda: d.notify.all("STATUS=OUTPUT DOWN (pulse)"),
                     3, "STATUS=OUTPUT DOWN", d.describe)
         time.sleep(1.5)
@@ -99,6 +102,7 @@ class OutputStatus(nt.NextupTestCase):
         nt.wait_for(lambda: [e for e in sub.events("alert") if e["what"] == "output_up"], 5,
                     "an output_up alert after the server came back", d.describe)
         down_s = time.monotonic() - down_at
+        self.assertEqual(d.status()["output_state"], "up")
         nt.wait_for(lambda: d.status()["state"] == "idle", fx["truth"]["duration_ms"] / 1000 + 20,
                     "the story to end", d.describe)
         with open(os.path.join(d.state_dir, "asrun.jsonl")) as f:
